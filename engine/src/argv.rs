@@ -1,0 +1,628 @@
+//! One `iptables` invocation's words turned into a typed [`Invocation`]: the
+//! command (`-A`, `-I`, `-N`, ...), its chain, and the rule it carries, parsed
+//! option by option the way iptables' `do_parse` does (main options, `!`,
+//! extension options going to the most recently loaded extension that defines
+//! them, implicit protocol matches, `-s`/`-d` comma lists expanded into rules).
+//!
+//! Both input formats share it: an iptables-save line and an iptables command
+//! line are the same argument vector. It does not apply the command to a
+//! ruleset (see [`crate::apply`]).
+
+use crate::diagnostic::{codes, Diagnostic};
+use crate::lexer::Word;
+use crate::matches::{self, MatchKind, OptSpec};
+use crate::ruleset::*;
+use crate::span::Span;
+use crate::targets::{self, TargetKind, Verdict};
+use crate::value::{Iface, Ipv4Net, Proto};
+
+/// What the invocation asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    Append,
+    Insert(usize),
+    Replace(usize),
+    /// Delete by number, or by rule specification when None.
+    Delete(Option<usize>),
+    Check,
+    NewChain,
+    DeleteChain,
+    Flush,
+    Zero,
+    Policy(String, Span),
+    Rename(String, Span),
+    List,
+}
+
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub op: Op,
+    pub op_span: Span,
+    pub table: Option<(String, Span)>,
+    pub chain: Option<(String, Span)>,
+    /// The rules the specification expands to (one unless `-s`/`-d` held lists).
+    pub rules: Vec<Rule>,
+    /// Warnings found while parsing (unknown extensions kept verbatim).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Names of real xtables extensions this engine keeps verbatim without modelling.
+const OTHER_MATCHES: &[&str] = &[
+    "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu", "dccp",
+    "devgroup", "ecn", "esp", "hashlimit", "helper", "ipvs", "nfacct", "osf", "policy", "quota",
+    "rateest", "realm", "rpfilter", "sctp", "socket", "string", "tcpmss", "time", "u32", "udplite",
+    "ipv4options", "conntrack2", "geoip", "ipp2p", "account", "condition", "fuzzy", "iface",
+    "lscan", "psd", "quota2", "pknock", "dhcpmac",
+];
+const OTHER_TARGETS: &[&str] = &[
+    "AUDIT", "CHECKSUM", "CLUSTERIP", "CONNSECMARK", "ECN", "HL", "HMARK", "IDLETIMER", "LED",
+    "RATEEST", "SECMARK", "SET", "SYNPROXY", "TCPOPTSTRIP", "TEE", "TPROXY", "TTL", "ULOG",
+    "IPMARK", "TARPIT", "DELUDE", "CHAOS", "ACCOUNT", "LOGMARK", "SYSRQ", "DHCPMAC", "STEAL",
+];
+
+struct Main {
+    short: Option<&'static str>,
+    long: &'static [&'static str],
+    key: char,
+    has_arg: bool,
+}
+
+const MAIN: &[Main] = &[
+    Main { short: Some("-A"), long: &["--append"], key: 'A', has_arg: true },
+    Main { short: Some("-C"), long: &["--check"], key: 'C', has_arg: true },
+    Main { short: Some("-D"), long: &["--delete"], key: 'D', has_arg: true },
+    Main { short: Some("-I"), long: &["--insert"], key: 'I', has_arg: true },
+    Main { short: Some("-R"), long: &["--replace"], key: 'R', has_arg: true },
+    Main { short: Some("-L"), long: &["--list"], key: 'L', has_arg: false },
+    Main { short: Some("-S"), long: &["--list-rules"], key: 'L', has_arg: false },
+    Main { short: Some("-F"), long: &["--flush"], key: 'F', has_arg: false },
+    Main { short: Some("-Z"), long: &["--zero"], key: 'Z', has_arg: false },
+    Main { short: Some("-N"), long: &["--new-chain", "--new"], key: 'N', has_arg: true },
+    Main { short: Some("-X"), long: &["--delete-chain"], key: 'X', has_arg: false },
+    Main { short: Some("-P"), long: &["--policy"], key: 'P', has_arg: true },
+    Main { short: Some("-E"), long: &["--rename-chain"], key: 'E', has_arg: true },
+    Main { short: Some("-p"), long: &["--protocol"], key: 'p', has_arg: true },
+    Main { short: Some("-s"), long: &["--source", "--src"], key: 's', has_arg: true },
+    Main { short: Some("-d"), long: &["--destination", "--dst"], key: 'd', has_arg: true },
+    Main { short: Some("-j"), long: &["--jump"], key: 'j', has_arg: true },
+    Main { short: Some("-g"), long: &["--goto"], key: 'g', has_arg: true },
+    Main { short: Some("-i"), long: &["--in-interface"], key: 'i', has_arg: true },
+    Main { short: Some("-o"), long: &["--out-interface"], key: 'o', has_arg: true },
+    Main { short: Some("-f"), long: &["--fragment"], key: 'f', has_arg: false },
+    Main { short: Some("-m"), long: &["--match"], key: 'm', has_arg: true },
+    Main { short: Some("-t"), long: &["--table"], key: 't', has_arg: true },
+    Main { short: Some("-c"), long: &["--set-counters"], key: 'c', has_arg: true },
+    Main { short: Some("-v"), long: &["--verbose"], key: 'v', has_arg: false },
+    Main { short: Some("-n"), long: &["--numeric"], key: 'v', has_arg: false },
+    Main { short: Some("-x"), long: &["--exact"], key: 'v', has_arg: false },
+    Main { short: Some("-w"), long: &["--wait"], key: 'w', has_arg: false },
+    Main { short: Some("-W"), long: &["--wait-interval"], key: 'W', has_arg: true },
+    Main { short: Some("-4"), long: &["--ipv4"], key: 'v', has_arg: false },
+    Main { short: None, long: &["--line-numbers"], key: 'v', has_arg: false },
+    Main { short: None, long: &["--modprobe"], key: 'W', has_arg: true },
+];
+
+/// A loaded extension while options are being read.
+struct Loaded {
+    kind: LoadedKind,
+    /// Options seen, for final checks.
+    seen: Vec<&'static str>,
+    span: Span,
+}
+
+enum LoadedKind {
+    Match(MatchKind),
+    Target(TargetKind),
+}
+
+impl Loaded {
+    fn name(&self) -> &str {
+        match &self.kind {
+            LoadedKind::Match(m) => m.name(),
+            LoadedKind::Target(t) => t.name(),
+        }
+    }
+    fn options(&self) -> &'static [OptSpec] {
+        match &self.kind {
+            LoadedKind::Match(m) => matches::match_options(m.name()),
+            LoadedKind::Target(t) => targets::target_options(t.name()),
+        }
+    }
+    fn is_unknown(&self) -> bool {
+        matches!(
+            &self.kind,
+            LoadedKind::Match(MatchKind::Unknown { .. }) | LoadedKind::Target(TargetKind::Unknown { .. })
+        )
+    }
+}
+
+fn err(code: &'static str, span: Span, msg: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(code, span, msg)
+}
+
+/// Parse one invocation. `text` is the whole source (for verbatim slices),
+/// `in_restore` forbids `-t` as iptables-restore does, and `line` is the 1-based
+/// line the rule will report.
+pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usize, line_span: Span) -> Result<Invocation, Diagnostic> {
+    let mut op: Option<(Op, Span)> = None;
+    let mut table = None;
+    let mut chain: Option<(String, Span)> = None;
+    let mut srcs: Option<(bool, Vec<Ipv4Net>, Span)> = None;
+    let mut dsts: Option<(bool, Vec<Ipv4Net>, Span)> = None;
+    let mut rule = Rule::new(line_span, line);
+    let mut loaded: Vec<Loaded> = Vec::new();
+    let mut target_loaded = false;
+    let mut proto_loaded = false;
+    let mut warnings = Vec::new();
+    let mut invert: Option<Span> = None;
+    let mut has_rule_parts = false;
+    let mut i = 0;
+
+    let need_arg = |i: usize, w: &Word| -> Result<&Word, Diagnostic> {
+        words.get(i + 1).ok_or_else(|| {
+            err(codes::MISSING_ARGUMENT, w.span, format!("option \"{}\" requires an argument", w.text))
+        })
+    };
+
+    while i < words.len() {
+        let w = &words[i];
+        if w.text == "!" && !w.quoted {
+            if invert.is_some() {
+                return Err(err(codes::BAD_NEGATION, w.span, "multiple `!' flags not allowed"));
+            }
+            invert = Some(w.span);
+            i += 1;
+            continue;
+        }
+        if !w.text.starts_with('-') || w.text == "-" {
+            return Err(err(codes::BAD_ARGUMENT, w.span, format!("Bad argument `{}'", w.text))
+                .with_hint("every word must be an option or an option's value; quote values that contain spaces"));
+        }
+        let inv = invert.take();
+        // Main options (exact, then `--long=value` is not accepted by iptables either).
+        if let Some(m) = find_main(&w.text, &loaded) {
+            let arg = if m.has_arg { Some(need_arg(i, w)?) } else { None };
+            let invertible = matches!(m.key, 'p' | 's' | 'd' | 'i' | 'o' | 'f');
+            if let (Some(s), false) = (inv, invertible) {
+                return Err(err(codes::BAD_NEGATION, s, format!("cannot have ! before {}", w.text)));
+            }
+            let inv = inv.is_some();
+            let mut consumed = if m.has_arg { 2 } else { 1 };
+            match m.key {
+                'A' | 'C' | 'D' | 'I' | 'R' | 'L' | 'F' | 'Z' | 'N' | 'X' | 'P' | 'E' => {
+                    if let Some((_, prev)) = &op {
+                        return Err(err(codes::BAD_COMMAND, w.span, "Cannot use two commands at once")
+                            .with_hint(format!("the line already has a command at column {}", prev.start.saturating_sub(line_span.start) + 1)));
+                    }
+                    let optional_chain = |i: usize| -> Option<(String, Span)> {
+                        words.get(i + 1).filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted)).map(|n| (n.text.clone(), n.span))
+                    };
+                    let number_at = |j: usize| -> Option<(usize, Span)> {
+                        words.get(j).and_then(|n| n.text.parse::<usize>().ok().map(|v| (v, n.span)))
+                    };
+                    let the_op = match m.key {
+                        'A' => Op::Append,
+                        'C' => Op::Check,
+                        'I' => match number_at(i + 2) {
+                            Some((n, s)) => {
+                                consumed = 3;
+                                if n == 0 {
+                                    return Err(err(codes::BAD_VALUE, s, "Invalid rule number `0'"));
+                                }
+                                Op::Insert(n)
+                            }
+                            None => Op::Insert(1),
+                        },
+                        'R' => match number_at(i + 2) {
+                            Some((n, s)) => {
+                                consumed = 3;
+                                if n == 0 {
+                                    return Err(err(codes::BAD_VALUE, s, "Invalid rule number `0'"));
+                                }
+                                Op::Replace(n)
+                            }
+                            None => return Err(err(codes::MISSING_ARGUMENT, w.span, "-R requires a rule number")),
+                        },
+                        'D' => match number_at(i + 2) {
+                            Some((n, _)) if words.len() == i + 3 => {
+                                consumed = 3;
+                                Op::Delete(Some(n))
+                            }
+                            _ => Op::Delete(None),
+                        },
+                        'N' => Op::NewChain,
+                        'P' => {
+                            let t = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-P requires a chain and a policy"))?;
+                            consumed = 3;
+                            Op::Policy(t.text.clone(), t.span)
+                        }
+                        'E' => {
+                            let t = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-E requires old-chain-name and new-chain-name"))?;
+                            consumed = 3;
+                            Op::Rename(t.text.clone(), t.span)
+                        }
+                        'X' | 'F' | 'Z' | 'L' => {
+                            if let Some(c) = optional_chain(i) {
+                                chain = Some(c);
+                                consumed = 2;
+                            }
+                            match m.key {
+                                'X' => Op::DeleteChain,
+                                'F' => Op::Flush,
+                                'Z' => Op::Zero,
+                                _ => Op::List,
+                            }
+                        }
+                        _ => unreachable!(),
+                    };
+                    if let Some(a) = arg {
+                        chain = Some((a.text.clone(), a.span));
+                    }
+                    op = Some((the_op, w.span));
+                }
+                't' => {
+                    if in_restore {
+                        return Err(err(codes::BAD_COMMAND, w.span, "The -t option cannot be used in iptables-restore")
+                            .with_hint("the table comes from the `*table` line above"));
+                    }
+                    let a = arg.unwrap();
+                    table = Some((a.text.clone(), a.span));
+                }
+                'p' => {
+                    let a = arg.unwrap();
+                    if rule.proto.is_some() {
+                        return Err(err(codes::DUPLICATE_OPTION, w.span, "multiple -p flags not allowed"));
+                    }
+                    let proto = Proto::parse(&a.text).map_err(|e| err(codes::BAD_VALUE, a.span, e))?;
+                    if proto.0 == 0 && inv {
+                        return Err(err(codes::BAD_NEGATION, a.span, "rule would never match protocol"));
+                    }
+                    rule.proto = Some(ProtoMatch { invert: inv, proto });
+                    has_rule_parts = true;
+                }
+                's' | 'd' => {
+                    let a = arg.unwrap();
+                    let slot = if m.key == 's' { &mut srcs } else { &mut dsts };
+                    if slot.is_some() {
+                        return Err(err(codes::DUPLICATE_OPTION, w.span, format!("multiple -{} flags not allowed", m.key)));
+                    }
+                    let mut nets = Vec::new();
+                    for part in a.text.split(',') {
+                        let net = Ipv4Net::parse(part).map_err(|e| {
+                            err(codes::BAD_VALUE, a.span, e).with_hint("addresses are dotted quads with an optional /prefix or /mask; host names are not resolved")
+                        })?;
+                        nets.push(net);
+                    }
+                    if inv && nets.len() > 1 {
+                        return Err(err(codes::BAD_NEGATION, w.span, format!("! not allowed with multiple source or destination IP addresses")));
+                    }
+                    *slot = Some((inv, nets, w.span.join(a.span)));
+                    has_rule_parts = true;
+                }
+                'i' | 'o' => {
+                    let a = arg.unwrap();
+                    let iface = Iface::parse(&a.text).map_err(|e| err(codes::BAD_VALUE, a.span, e))?;
+                    let slot = if m.key == 'i' { &mut rule.in_iface } else { &mut rule.out_iface };
+                    if slot.is_some() {
+                        return Err(err(codes::DUPLICATE_OPTION, w.span, format!("multiple -{} flags not allowed", m.key)));
+                    }
+                    *slot = Some(IfaceMatch { invert: inv, iface });
+                    has_rule_parts = true;
+                }
+                'f' => {
+                    rule.fragment = Some(inv);
+                    has_rule_parts = true;
+                }
+                'm' => {
+                    let a = arg.unwrap();
+                    let name = a.text.as_str();
+                    let span = w.span.join(a.span);
+                    let kind = if matches::KNOWN_MATCHES.contains(&name) {
+                        matches::new_match(name)
+                    } else if OTHER_MATCHES.contains(&name) {
+                        warnings.push(
+                            Diagnostic::warning(codes::UNKNOWN_EXTENSION, span, format!("match extension `{name}' is kept verbatim but not evaluated"))
+                                .with_hint("a trace asks whether to assume it matches or not"),
+                        );
+                        MatchKind::Unknown { name: name.to_string(), args: vec![] }
+                    } else {
+                        return Err(err(codes::UNKNOWN_EXTENSION_NAME, a.span, format!("Couldn't load match `{name}':No such file or directory"))
+                            .with_hint(suggest(name, matches::KNOWN_MATCHES.iter().chain(OTHER_MATCHES)).map_or_else(
+                                || "no match extension has this name".to_string(),
+                                |s| format!("did you mean `{s}'?"),
+                            )));
+                    };
+                    if matches::match_required_proto(name).is_some() {
+                        proto_loaded = true;
+                    }
+                    loaded.push(Loaded { kind: LoadedKind::Match(kind), seen: vec![], span });
+                    has_rule_parts = true;
+                }
+                'j' | 'g' => {
+                    let a = arg.unwrap();
+                    if target_loaded || !matches!(rule.target, Target::None) {
+                        return Err(err(codes::DUPLICATE_OPTION, w.span, "multiple -j flags not allowed"));
+                    }
+                    let name = a.text.as_str();
+                    rule.target_span = w.span.join(a.span);
+                    if m.key == 'g' {
+                        rule.target = Target::Goto { chain: name.to_string() };
+                    } else if let Some(v) = Verdict::parse(name) {
+                        rule.target = Target::Verdict { verdict: v };
+                    } else if targets::KNOWN_TARGETS.contains(&name) {
+                        loaded.push(Loaded { kind: LoadedKind::Target(targets::new_target(name)), seen: vec![], span: rule.target_span });
+                        target_loaded = true;
+                    } else if OTHER_TARGETS.contains(&name) {
+                        warnings.push(
+                            Diagnostic::warning(codes::UNKNOWN_EXTENSION, rule.target_span, format!("target extension `{name}' is kept verbatim but not evaluated"))
+                                .with_hint("a trace treats it as a non-terminating target"),
+                        );
+                        loaded.push(Loaded { kind: LoadedKind::Target(TargetKind::Unknown { name: name.to_string(), args: vec![] }), seen: vec![], span: rule.target_span });
+                        target_loaded = true;
+                    } else {
+                        rule.target = Target::Jump { chain: name.to_string() };
+                    }
+                    has_rule_parts = true;
+                }
+                'c' => {
+                    let a = arg.unwrap();
+                    let b = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-c requires packet and byte counter"))?;
+                    let p = a.text.parse().map_err(|_| err(codes::BAD_VALUE, a.span, format!("-c packet counter not numeric")))?;
+                    let by = b.text.parse().map_err(|_| err(codes::BAD_VALUE, b.span, format!("-c byte counter not numeric")))?;
+                    rule.counters = Some(Counters { packets: p, bytes: by });
+                    consumed = 3;
+                }
+                _ => {
+                    // -v -n -x -w -W --line-numbers --modprobe: no effect on the ruleset.
+                }
+            }
+            i += consumed;
+            continue;
+        }
+
+        // Extension options: the most recently loaded extension that defines it.
+        let mut found = lookup(&loaded, &w.text);
+        if found.is_none() && !proto_loaded {
+            // iptables loads the protocol's match implicitly on an unknown option.
+            if let Some(p) = rule.proto.as_ref().and_then(|p| p.proto.name()) {
+                if matches::match_required_proto(p).is_some() && matches::match_options(p).iter().any(|o| o.name == w.text) {
+                    loaded.push(Loaded { kind: LoadedKind::Match(matches::new_match(p)), seen: vec![], span: w.span });
+                    proto_loaded = true;
+                    found = lookup(&loaded, &w.text);
+                }
+            }
+        }
+        let Some((idx, spec)) = found else {
+            // An option of an unmodelled extension: keep it and its values verbatim.
+            if let Some(u) = loaded.iter_mut().rev().find(|l| l.is_unknown()) {
+                let args = match &mut u.kind {
+                    LoadedKind::Match(MatchKind::Unknown { args, .. }) | LoadedKind::Target(TargetKind::Unknown { args, .. }) => args,
+                    _ => unreachable!(),
+                };
+                if inv.is_some() {
+                    args.push("!".into());
+                }
+                args.push(w.text.clone());
+                let mut end = w.span;
+                i += 1;
+                while let Some(n) = words.get(i) {
+                    if n.text.starts_with('-') && !n.quoted || n.text == "!" && !n.quoted {
+                        break;
+                    }
+                    args.push(text[n.span.start..n.span.end].to_string());
+                    end = n.span;
+                    i += 1;
+                }
+                u.span = u.span.join(end);
+                continue;
+            }
+            return Err(unknown_option(w, &rule, &loaded));
+        };
+        if let (Some(s), false) = (inv, spec.invertible) {
+            return Err(err(codes::BAD_NEGATION, s, format!("{}: option \"{}\" cannot be inverted.", loaded[idx].name(), w.text)));
+        }
+        let inv = inv.is_some();
+        let proto = rule.proto.as_ref().map(|p| p.proto.0);
+        let l = &mut loaded[idx];
+        let ext_name = l.name().to_string();
+        let mut end = w.span;
+        let result = if !spec.has_arg {
+            i += 1;
+            match &mut l.kind {
+                LoadedKind::Match(m) => m.apply(spec.name, inv, "", proto),
+                LoadedKind::Target(t) => t.apply(spec.name, ""),
+            }
+        } else if matches::takes_two_args(&ext_name, spec.name) {
+            let a = need_arg(i, w)?;
+            let b = words.get(i + 2).ok_or_else(|| {
+                err(codes::MISSING_ARGUMENT, w.span.join(a.span), format!("option \"{}\" requires two arguments", w.text))
+            })?;
+            end = b.span;
+            i += 3;
+            match &mut l.kind {
+                LoadedKind::Match(m @ MatchKind::Tcp(_)) => matches::apply_tcp_flags(m, inv, &a.text, &b.text),
+                LoadedKind::Match(m) => m.apply(spec.name, inv, &format!("{} {}", a.text, b.text), proto),
+                LoadedKind::Target(_) => unreachable!(),
+            }
+        } else {
+            let a = need_arg(i, w)?;
+            end = a.span;
+            i += 2;
+            match &mut l.kind {
+                LoadedKind::Match(m) => m.apply(spec.name, inv, &a.text, proto),
+                LoadedKind::Target(t) => t.apply(spec.name, &a.text),
+            }
+        };
+        let span = w.span.join(end);
+        result.map_err(|e| err(codes::BAD_VALUE, span, format!("{ext_name}: {e}").replacen(&format!("{ext_name}: {ext_name}: "), &format!("{ext_name}: "), 1)))?;
+        l.seen.push(spec.name);
+        l.span = l.span.join(span);
+    }
+    if let Some(s) = invert {
+        return Err(err(codes::BAD_NEGATION, s, "`!' must be followed by an option"));
+    }
+
+    let Some((op, op_span)) = op else {
+        return Err(err(codes::BAD_COMMAND, line_span, "no command specified")
+            .with_hint("a rule line starts with -A CHAIN (or -I, -R, -D, -N, -P, -F, -X, -E)"));
+    };
+
+    // Final checks of each extension, then move them into the rule in load order.
+    for l in loaded {
+        let seen = l.seen;
+        match l.kind {
+            LoadedKind::Match(m) => {
+                m.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, e))?;
+                rule.matches.push(Match { kind: m, span: l.span });
+            }
+            LoadedKind::Target(t) => {
+                t.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, e))?;
+                rule.target_span = l.span;
+                rule.target = Target::Extension { target: t };
+            }
+        }
+    }
+    // `-m multiport` needs a protocol with ports (userspace check).
+    for m in &rule.matches {
+        if let MatchKind::Multiport(_) = m.kind {
+            let ok = rule.proto.as_ref().is_some_and(|p| !p.invert && matches!(p.proto.0, 6 | 17 | 33 | 132 | 136));
+            if !ok {
+                return Err(err(codes::PROTO_REQUIRED, m.span, "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'"));
+            }
+        }
+    }
+
+    let takes_rule = matches!(op, Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(None) | Op::Check);
+    if !takes_rule && has_rule_parts {
+        return Err(err(codes::BAD_COMMAND, op_span, "Illegal option with this command")
+            .with_hint("only -A, -I, -R, -D and -C take a rule specification"));
+    }
+    let mut rules = Vec::new();
+    if takes_rule {
+        let srcs = srcs.map_or((false, vec![None]), |(inv, v, _)| (inv, v.into_iter().map(Some).collect()));
+        let dsts = dsts.map_or((false, vec![None]), |(inv, v, _)| (inv, v.into_iter().map(Some).collect()));
+        if matches!(op, Op::Replace(_) | Op::Insert(_) | Op::Delete(_)) && srcs.1.len() * dsts.1.len() > 1 && !matches!(op, Op::Insert(_)) {
+            return Err(err(codes::BAD_COMMAND, op_span, "Replacement rule does not specify a unique address"));
+        }
+        for s in &srcs.1 {
+            for d in &dsts.1 {
+                let mut r = rule.clone();
+                r.src = s.map(|net| AddrMatch { invert: srcs.0, net });
+                r.dst = d.map(|net| AddrMatch { invert: dsts.0, net });
+                rules.push(r);
+            }
+        }
+    }
+    Ok(Invocation { op, op_span, table, chain, rules, warnings })
+}
+
+fn find_main(opt: &str, loaded: &[Loaded]) -> Option<&'static Main> {
+    if let Some(m) = MAIN.iter().find(|m| m.short == Some(opt) || m.long.contains(&opt)) {
+        return Some(m);
+    }
+    // getopt_long accepts an unambiguous prefix of a long option.
+    if opt.starts_with("--") && opt.len() > 3 {
+        let mut hits = MAIN.iter().filter(|m| m.long.iter().any(|l| l.starts_with(opt)));
+        let first = hits.next()?;
+        let ext_hit = loaded.iter().any(|l| l.options().iter().any(|o| o.name.starts_with(opt)));
+        if hits.next().is_none() && !ext_hit {
+            return Some(first);
+        }
+    }
+    None
+}
+
+fn lookup(loaded: &[Loaded], opt: &str) -> Option<(usize, OptSpec)> {
+    for (i, l) in loaded.iter().enumerate().rev() {
+        if let Some(s) = l.options().iter().find(|o| o.name == opt) {
+            return Some((i, *s));
+        }
+    }
+    // Unambiguous prefix among loaded extensions' options.
+    if opt.starts_with("--") && opt.len() > 3 {
+        let mut hit = None;
+        for (i, l) in loaded.iter().enumerate().rev() {
+            for s in l.options().iter().filter(|o| o.name.starts_with(opt)) {
+                if hit.is_some_and(|(_, h): (usize, OptSpec)| h.name != s.name) {
+                    return None;
+                }
+                hit.get_or_insert((i, *s));
+            }
+        }
+        return hit;
+    }
+    None
+}
+
+/// The error for an option nobody claims, with a hint that names the extension
+/// it belongs to or the closest spelling.
+fn unknown_option(w: &Word, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
+    let opt = w.text.as_str();
+    let d = err(codes::UNKNOWN_OPTION, w.span, format!("unknown option \"{opt}\""));
+    // Is it an option of a protocol match that was not loaded?
+    let owners: Vec<&str> = ["tcp", "udp", "icmp"]
+        .into_iter()
+        .filter(|p| matches::match_options(p).iter().any(|o| o.name == opt))
+        .collect();
+    if !owners.is_empty() {
+        let have = rule.proto.as_ref().map(|p| p.proto.save());
+        let want = owners.iter().map(|p| format!("-p {p}")).collect::<Vec<_>>().join(" or ");
+        return Diagnostic { code: codes::PROTO_REQUIRED, ..d }.with_hint(match have {
+            Some(p) => format!("{opt} belongs to the {} match, but the rule says -p {p}: use {want}", owners.join("/")),
+            None => format!("{opt} belongs to the {} match: add {want} before it", owners.join("/")),
+        });
+    }
+    let owner = matches::KNOWN_MATCHES
+        .iter()
+        .find(|m| matches::match_options(m).iter().any(|o| o.name == opt))
+        .map(|m| format!("{opt} belongs to the {m} match: add -m {m} before it"))
+        .or_else(|| {
+            targets::KNOWN_TARGETS
+                .iter()
+                .find(|t| targets::target_options(t).iter().any(|o| o.name == opt))
+                .map(|t| format!("{opt} is an option of the {t} target: it must follow -j {t}"))
+        });
+    if let Some(h) = owner {
+        return d.with_hint(h);
+    }
+    let mut candidates: Vec<&str> = MAIN.iter().flat_map(|m| m.long.iter().copied()).collect();
+    for l in loaded {
+        candidates.extend(l.options().iter().map(|o| o.name));
+    }
+    match suggest(opt, candidates.iter()) {
+        Some(s) => d.with_hint(format!("did you mean \"{s}\"?")),
+        None => d,
+    }
+}
+
+/// The closest candidate by edit distance, if close enough.
+pub(crate) fn suggest<'a, I, S>(word: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut best: Option<(usize, String)> = None;
+    for c in candidates {
+        let c = c.as_ref();
+        let d = edit_distance(word, c);
+        if d <= 2.max(word.len() / 4) && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
+            best = Some((d, c.to_string()));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

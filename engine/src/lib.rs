@@ -1,0 +1,44 @@
+//! # nfsim — a faithful model of Linux netfilter/iptables
+//!
+//! The engine behind the iptables playground, its CLI and its tests. It is pure:
+//! no clock, no global randomness, no I/O, no web types — text, host, time and
+//! seeds come in as values, and the same inputs always give the same outputs.
+//!
+//! Layers, from text to model:
+//! - [`span`] and [`diagnostic`]: positions and the one problem model that the
+//!   CLI and the editor both render.
+//! - [`lexer`]: words of a line, as iptables-restore or a shell splits them.
+//! - [`argv`]: one iptables invocation parsed option by option into typed
+//!   values ([`value`], [`matches`], [`targets`]).
+//! - [`parser`] and [`apply`]: the iptables-save format and command scripts
+//!   building a [`ruleset::Ruleset`].
+//! - [`validate`]: the kernel's load-time checks on the whole ruleset.
+//! - [`render`]: the canonical iptables-save text.
+#![forbid(unsafe_code)]
+
+pub mod apply;
+pub mod argv;
+pub mod diagnostic;
+pub mod lexer;
+pub mod matches;
+pub mod names;
+pub mod parser;
+pub mod render;
+pub mod ruleset;
+pub mod span;
+pub mod targets;
+pub mod validate;
+pub mod value;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use parser::{InputFormat, Parsed};
+pub use ruleset::Ruleset;
+
+/// Parse `text` (format detected unless given) and validate the result:
+/// every diagnostic, sorted by position.
+pub fn parse(text: &str, format: Option<InputFormat>) -> Parsed {
+    let mut parsed = parser::parse_text(text, format);
+    parsed.diagnostics.extend(validate::validate(&parsed.ruleset));
+    parsed.diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    parsed
+}

@@ -1,0 +1,346 @@
+//! Reading a ruleset from text: the `iptables-save` format exactly as
+//! `iptables-restore` reads it, and scripts of `iptables` commands as a shell
+//! would run them. Both build the same [`Ruleset`]; every problem is reported
+//! with its span and parsing recovers at the next line.
+//!
+//! This module splits lines and dispatches; option parsing is in
+//! [`crate::argv`], applying commands in [`crate::apply`].
+
+use crate::apply::{self, check_chain_name, parse_policy};
+use crate::argv::parse_invocation;
+use crate::diagnostic::{codes, Diagnostic};
+use crate::lexer::{restore_words, shell_words};
+use crate::ruleset::*;
+use crate::span::Span;
+use serde::Serialize;
+
+/// The two input formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// iptables-save / iptables-restore text.
+    Save,
+    /// A script of `iptables ...` commands.
+    Commands,
+}
+
+impl InputFormat {
+    pub fn parse(s: &str) -> Option<InputFormat> {
+        match s {
+            "save" => Some(InputFormat::Save),
+            "commands" => Some(InputFormat::Commands),
+            _ => None,
+        }
+    }
+}
+
+/// The result of reading a ruleset: the model as far as it could be built, and
+/// every diagnostic found (parse errors, then validation).
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub ruleset: Ruleset,
+    pub diagnostics: Vec<Diagnostic>,
+    pub format: InputFormat,
+}
+
+impl Parsed {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Guess the format from the first line that is not blank or a comment.
+pub fn detect_format(text: &str) -> InputFormat {
+    for line in text.lines() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let first = t.split_whitespace().next().unwrap_or("");
+        let base = first.rsplit('/').next().unwrap_or(first);
+        return if matches!(base, "sudo" | "iptables" | "iptables-legacy" | "iptables-nft" | "doas" | "set") {
+            InputFormat::Commands
+        } else {
+            InputFormat::Save
+        };
+    }
+    InputFormat::Save
+}
+
+/// Lines with their byte offsets, without the newline (and without a trailing `\r`).
+fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    let mut offset = 0;
+    text.split('\n').enumerate().map(move |(i, l)| {
+        let start = offset;
+        offset += l.len() + 1;
+        (i + 1, start, l.strip_suffix('\r').unwrap_or(l))
+    })
+}
+
+/// Parse without validating (see [`crate::parse`] for both).
+pub fn parse_text(text: &str, format: Option<InputFormat>) -> Parsed {
+    let format = format.unwrap_or_else(|| detect_format(text));
+    let mut diagnostics = Vec::new();
+    let ruleset = match format {
+        InputFormat::Save => parse_save(text, &mut diagnostics),
+        InputFormat::Commands => parse_commands(text, &mut diagnostics),
+    };
+    Parsed { ruleset, diagnostics, format }
+}
+
+fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
+    let mut ruleset = Ruleset::default();
+    // The open table: its kind and the line that opened it.
+    let mut open: Option<(TableKind, Span, usize)> = None;
+    let mut last_line = 0;
+    for (lineno, start, line) in lines(text) {
+        last_line = lineno;
+        let trimmed = line.trim_start();
+        let lead = line.len() - trimmed.len();
+        let span = Span::new(start + lead, start + line.len());
+        if trimmed.trim_end().is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix('*') {
+            let name = name.trim_end();
+            if let Some((k, s, l)) = open {
+                diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {lineno}"))
+                    .with_hint(format!("table {} opened at line {l} is not closed by COMMIT before the next table", k.name())));
+            }
+            match TableKind::parse(name) {
+                Some(kind) => {
+                    if ruleset.table(kind).is_some() {
+                        diags.push(Diagnostic::warning(codes::TABLE_REPLACED, span, format!("table {name} appears again: this block replaces the earlier one"))
+                            .with_hint("iptables-restore flushes a table each time its *table line is read"));
+                    }
+                    let fresh = Table::new(kind, span);
+                    match ruleset.tables.iter().position(|t| t.kind == kind) {
+                        Some(i) => ruleset.tables[i] = fresh,
+                        None => ruleset.tables.push(fresh),
+                    }
+                    open = Some((kind, span, lineno));
+                }
+                None => {
+                    diags.push(unknown_table(name, Span::new(span.start + 1, span.end)));
+                    open = None;
+                }
+            }
+            continue;
+        }
+        if trimmed.trim_end() == "COMMIT" {
+            if open.take().is_none() {
+                diags.push(Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
+                    .with_hint("a table block starts with a line like *filter"));
+            }
+            continue;
+        }
+        let Some((kind, _, _)) = open else {
+            diags.push(Diagnostic::error(codes::NO_TABLE, span, "no table specified: this line comes before any `*table` line")
+                .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
+            continue;
+        };
+        let table = ruleset.table_mut(kind).expect("open table exists");
+        if let Some(decl) = trimmed.strip_prefix(':') {
+            if let Err(d) = chain_decl(table, decl, start + lead + 1) {
+                diags.push(d);
+            }
+            continue;
+        }
+        let mut words = match restore_words(line, start) {
+            Ok(w) => w,
+            Err(e) => {
+                diags.push(Diagnostic::error(codes::LEX, e.span, e.message).with_hint("close the quote; iptables-restore groups words with double quotes only"));
+                continue;
+            }
+        };
+        let mut counters = None;
+        if let Some(first) = words.first() {
+            if first.text.starts_with('[') {
+                match Counters::parse(&first.text) {
+                    Some(c) => counters = Some(c),
+                    None => {
+                        diags.push(Diagnostic::error(codes::BAD_VALUE, first.span, format!("Bad counters `{}'", first.text))
+                            .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                        continue;
+                    }
+                }
+                words.remove(0);
+            }
+        }
+        match parse_invocation(&words, text, true, lineno, span) {
+            Ok(mut inv) => {
+                diags.append(&mut inv.warnings);
+                if counters.is_some() {
+                    inv.rules.iter_mut().for_each(|r| r.counters = r.counters.or(counters));
+                }
+                if let Err(d) = apply::apply(table, inv) {
+                    diags.push(d);
+                }
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    if let Some((k, s, _)) = open {
+        diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {}", last_line + 1))
+            .with_hint(format!("end the {} table with a COMMIT line", k.name())));
+    }
+    ruleset
+}
+
+fn unknown_table(name: &str, span: Span) -> Diagnostic {
+    let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, format!("can't initialize iptables table `{name}': Table does not exist"));
+    match crate::argv::suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
+        Some(s) => d.with_hint(format!("did you mean `{s}'? The tables are raw, mangle, nat, filter and security")),
+        None => d.with_hint("the tables are raw, mangle, nat, filter and security"),
+    }
+}
+
+/// `:NAME POLICY [p:b]` inside a table block.
+fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnostic> {
+    let words = restore_words(decl, base).map_err(|e| Diagnostic::error(codes::LEX, e.span, e.message))?;
+    let Some(name) = words.first() else {
+        return Err(Diagnostic::error(codes::BAD_LINE, Span::new(base - 1, base), "chain declaration without a name")
+            .with_hint("declare chains as :NAME POLICY [packets:bytes], e.g. :KUBE-SERVICES - [0:0]"));
+    };
+    let policy = words.get(1);
+    let counters = match words.get(2) {
+        Some(c) => Some(Counters::parse(&c.text).ok_or_else(|| {
+            Diagnostic::error(codes::BAD_VALUE, c.span, format!("Bad counters `{}'", c.text)).with_hint("counters look like [packets:bytes], e.g. [0:0]")
+        })?),
+        None => None,
+    };
+    if let Some(extra) = words.get(3) {
+        return Err(Diagnostic::error(codes::BAD_LINE, extra.span, format!("unexpected `{}' after the chain's counters", extra.text)));
+    }
+    if name.text.len() >= 29 {
+        return Err(Diagnostic::error(codes::BAD_CHAIN_NAME, name.span, format!("Invalid chain name `{}' (28 chars max)", name.text)));
+    }
+    let existing = table.chain_index(&name.text);
+    match existing {
+        Some(i) if table.chains[i].is_builtin() => {
+            let c = &mut table.chains[i];
+            if !c.span.is_empty() {
+                return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, name.span, format!("chain `{}' is declared twice", name.text)));
+            }
+            c.span = name.span;
+            if let Some(p) = policy {
+                if p.text != "-" {
+                    let pol = parse_policy(&p.text, p.span)?;
+                    if table.kind == TableKind::Nat && pol == Policy::Drop {
+                        return Err(Diagnostic::error(codes::NAT_DROP, p.span, "The \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.")
+                            .with_hint("filter in the filter table; nat chains only choose address translations"));
+                    }
+                    table.chains[i].policy = Some(pol);
+                }
+            }
+            if let Some(c) = counters {
+                table.chains[i].counters = c;
+            }
+        }
+        Some(_) => {
+            return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, name.span, format!("Chain already exists: `{}' is declared twice", name.text)));
+        }
+        None => {
+            check_chain_name(&name.text, name.span)?;
+            if let Some(p) = policy.filter(|p| p.text != "-") {
+                let builtin_elsewhere = Hook::parse(&name.text).is_some();
+                let d = Diagnostic::error(codes::POLICY_ON_USER_CHAIN, p.span, format!("Can't set policy `{}' on `{}': Bad built-in chain name", p.text, name.text));
+                return Err(if builtin_elsewhere {
+                    d.with_hint(format!("the {} table has no built-in chain {}; user chains take `-` as policy", table.kind.name(), name.text))
+                } else {
+                    d.with_hint("user-defined chains take `-` as policy")
+                });
+            }
+            table.chains.push(Chain {
+                name: name.text.clone(),
+                hook: None,
+                policy: None,
+                counters: counters.unwrap_or_default(),
+                rules: vec![],
+                span: name.span,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
+    let mut ruleset = Ruleset::default();
+    // Join backslash-continued lines: the span stays in the original text.
+    let mut pending: Option<(usize, usize, String)> = None;
+    for (lineno, start, line) in lines(text) {
+        let (lineno, start, full) = match pending.take() {
+            Some((l, s, mut acc)) => {
+                acc.push_str(line);
+                (l, s, acc)
+            }
+            None => (lineno, start, line.to_string()),
+        };
+        if full.ends_with('\\') && !full.ends_with("\\\\") {
+            let mut acc = full;
+            acc.pop();
+            acc.push(' ');
+            pending = Some((lineno, start, acc));
+            continue;
+        }
+        let words = match shell_words(&full, start) {
+            Ok(w) => w,
+            Err(e) => {
+                diags.push(Diagnostic::error(codes::LEX, e.span, e.message).with_hint("close the quote"));
+                continue;
+            }
+        };
+        let mut i = 0;
+        while i < words.len() && matches!(words[i].text.as_str(), "sudo" | "doas" | "-E") {
+            i += 1;
+        }
+        let Some(cmd) = words.get(i) else { continue };
+        let base = cmd.text.rsplit('/').next().unwrap_or(&cmd.text);
+        if !matches!(base, "iptables" | "iptables-legacy" | "iptables-nft") {
+            if matches!(base, "set" | "true" | ":") {
+                continue;
+            }
+            diags.push(Diagnostic::error(codes::BAD_LINE, cmd.span, format!("expected an `iptables` command, found `{}'", cmd.text))
+                .with_hint("each line of a command script is `iptables [-t TABLE] COMMAND ...`; use the iptables-save format for dumps"));
+            continue;
+        }
+        let span = Span::new(cmd.span.start, start + full.trim_end().len());
+        let rest = &words[i + 1..];
+        let inv = match parse_invocation(rest, text, false, lineno, span) {
+            Ok(inv) => inv,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let mut inv = inv;
+        diags.append(&mut inv.warnings);
+        let kind = match &inv.table {
+            None => TableKind::Filter,
+            Some((name, s)) => match TableKind::parse(name) {
+                Some(k) => k,
+                None => {
+                    diags.push(unknown_table(name, *s));
+                    continue;
+                }
+            },
+        };
+        let table = ruleset.table_or_insert(kind);
+        if let Err(d) = apply::apply(table, inv) {
+            diags.push(d);
+        }
+    }
+    ruleset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats() {
+        assert_eq!(detect_format("# hi\n*filter\n"), InputFormat::Save);
+        assert_eq!(detect_format("\nsudo iptables -A INPUT -j DROP\n"), InputFormat::Commands);
+        assert_eq!(detect_format("/sbin/iptables -F\n"), InputFormat::Commands);
+    }
+}

@@ -1,0 +1,346 @@
+//! The ruleset model: tables with their kernel built-in chains, user-defined
+//! chains, and typed rules, each rule keeping the span of its source line.
+//!
+//! This is what `iptables-save` describes and what the kernel holds. It does not
+//! parse text (see [`crate::parser`]) or judge legality (see [`crate::validate`]).
+
+use crate::matches::MatchKind;
+use crate::span::Span;
+use crate::targets::{TargetKind, Verdict};
+use crate::value::{Iface, Ipv4Net, Proto};
+use serde::Serialize;
+
+/// The five IPv4 tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    Raw,
+    Mangle,
+    Nat,
+    Filter,
+    Security,
+}
+
+impl TableKind {
+    pub const ALL: [TableKind; 5] =
+        [TableKind::Raw, TableKind::Mangle, TableKind::Nat, TableKind::Filter, TableKind::Security];
+
+    pub fn parse(s: &str) -> Option<TableKind> {
+        Some(match s {
+            "raw" => TableKind::Raw,
+            "mangle" => TableKind::Mangle,
+            "nat" => TableKind::Nat,
+            "filter" => TableKind::Filter,
+            "security" => TableKind::Security,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableKind::Raw => "raw",
+            TableKind::Mangle => "mangle",
+            TableKind::Nat => "nat",
+            TableKind::Filter => "filter",
+            TableKind::Security => "security",
+        }
+    }
+
+    /// The built-in chains the kernel registers for this table, in hook order.
+    pub fn builtin_hooks(self) -> &'static [Hook] {
+        use Hook::*;
+        match self {
+            TableKind::Raw => &[Prerouting, Output],
+            TableKind::Mangle => &[Prerouting, Input, Forward, Output, Postrouting],
+            TableKind::Nat => &[Prerouting, Input, Output, Postrouting],
+            TableKind::Filter | TableKind::Security => &[Input, Forward, Output],
+        }
+    }
+}
+
+/// The five netfilter IPv4 hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Hook {
+    Prerouting,
+    Input,
+    Forward,
+    Output,
+    Postrouting,
+}
+
+impl Hook {
+    pub const ALL: [Hook; 5] = [Hook::Prerouting, Hook::Input, Hook::Forward, Hook::Output, Hook::Postrouting];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Hook::Prerouting => "PREROUTING",
+            Hook::Input => "INPUT",
+            Hook::Forward => "FORWARD",
+            Hook::Output => "OUTPUT",
+            Hook::Postrouting => "POSTROUTING",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.name() == s)
+    }
+
+    pub fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A built-in chain's policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Policy {
+    Accept,
+    Drop,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Accept => "ACCEPT",
+            Policy::Drop => "DROP",
+        }
+    }
+}
+
+/// Packet and byte counters, `[pkts:bytes]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Counters {
+    /// `[p:b]`.
+    pub fn parse(s: &str) -> Option<Counters> {
+        let inner = s.strip_prefix('[')?.strip_suffix(']')?;
+        let (p, b) = inner.split_once(':')?;
+        Some(Counters { packets: p.parse().ok()?, bytes: b.parse().ok()? })
+    }
+}
+
+/// An address match (`[!] -s net`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AddrMatch {
+    pub invert: bool,
+    pub net: Ipv4Net,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IfaceMatch {
+    pub invert: bool,
+    pub iface: Iface,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProtoMatch {
+    pub invert: bool,
+    pub proto: Proto,
+}
+
+/// One `-m` match (or an implicit protocol match) with its source span.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Match {
+    #[serde(flatten)]
+    pub kind: MatchKind,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+/// What a rule does when it matches.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Target {
+    /// No `-j`: the rule only counts.
+    None,
+    Verdict { verdict: Verdict },
+    Jump { chain: String },
+    Goto { chain: String },
+    Extension { target: TargetKind },
+}
+
+impl Target {
+    /// The `-j`/`-g` name as iptables-save prints it.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Target::None => None,
+            Target::Verdict { verdict } => Some(verdict.as_str()),
+            Target::Jump { chain } | Target::Goto { chain } => Some(chain),
+            Target::Extension { target } => Some(target.name()),
+        }
+    }
+
+    /// The user chain this target enters, if any.
+    pub fn chain(&self) -> Option<&str> {
+        match self {
+            Target::Jump { chain } | Target::Goto { chain } => Some(chain),
+            _ => None,
+        }
+    }
+
+    /// True when no later rule of the chain can run after this one matches.
+    pub fn ends_chain(&self) -> bool {
+        match self {
+            Target::Verdict { .. } | Target::Goto { .. } => true,
+            Target::Extension { target } => target.is_terminal(),
+            Target::None | Target::Jump { .. } => false,
+        }
+    }
+}
+
+/// One rule, as iptables-save lists it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rule {
+    pub src: Option<AddrMatch>,
+    pub dst: Option<AddrMatch>,
+    pub in_iface: Option<IfaceMatch>,
+    pub out_iface: Option<IfaceMatch>,
+    pub proto: Option<ProtoMatch>,
+    /// `-f` (false) or `! -f` (true).
+    pub fragment: Option<bool>,
+    pub matches: Vec<Match>,
+    pub target: Target,
+    pub counters: Option<Counters>,
+    /// The whole source line (or command) the rule came from.
+    #[serde(skip)]
+    pub span: Span,
+    /// Span of `-j NAME` / `-g NAME` and its options.
+    #[serde(skip)]
+    pub target_span: Span,
+    /// 1-based source line.
+    pub line: usize,
+}
+
+impl Rule {
+    pub fn new(span: Span, line: usize) -> Rule {
+        Rule {
+            src: None,
+            dst: None,
+            in_iface: None,
+            out_iface: None,
+            proto: None,
+            fragment: None,
+            matches: Vec::new(),
+            target: Target::None,
+            counters: None,
+            span,
+            target_span: span,
+            line,
+        }
+    }
+
+    /// True when the rule has no condition at all (every packet matches).
+    pub fn is_unconditional(&self) -> bool {
+        let any = |a: &Option<AddrMatch>| a.as_ref().is_none_or(|a| !a.invert && a.net.mask == 0);
+        any(&self.src)
+            && any(&self.dst)
+            && self.in_iface.is_none()
+            && self.out_iface.is_none()
+            && self.proto.as_ref().is_none_or(|p| !p.invert && p.proto.0 == 0)
+            && self.fragment.is_none()
+            && self.matches.iter().all(|m| matches!(m.kind, MatchKind::Comment { .. }))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Chain {
+    pub name: String,
+    /// The hook of a built-in chain; None for user-defined chains.
+    pub hook: Option<Hook>,
+    pub policy: Option<Policy>,
+    pub counters: Counters,
+    pub rules: Vec<Rule>,
+    /// Where the chain was declared (empty for implicit built-ins).
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Chain {
+    pub fn is_builtin(&self) -> bool {
+        self.hook.is_some()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Table {
+    pub kind: TableKind,
+    /// Built-ins first in hook order, then user chains in the order they were created.
+    pub chains: Vec<Chain>,
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Table {
+    /// A table holding only its built-in chains, ACCEPT policy, no rules.
+    pub fn new(kind: TableKind, span: Span) -> Table {
+        let chains = kind
+            .builtin_hooks()
+            .iter()
+            .map(|&h| Chain {
+                name: h.name().to_string(),
+                hook: Some(h),
+                policy: Some(Policy::Accept),
+                counters: Counters::default(),
+                rules: Vec::new(),
+                span: Span::default(),
+            })
+            .collect();
+        Table { kind, chains, span }
+    }
+
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|c| c.name == name)
+    }
+
+    pub fn chain_mut(&mut self, name: &str) -> Option<&mut Chain> {
+        self.chains.iter_mut().find(|c| c.name == name)
+    }
+
+    pub fn chain_index(&self, name: &str) -> Option<usize> {
+        self.chains.iter().position(|c| c.name == name)
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.chains.iter().map(|c| c.rules.len()).sum()
+    }
+}
+
+/// A whole IPv4 ruleset: the tables a dump or script mentioned, in order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Ruleset {
+    pub tables: Vec<Table>,
+}
+
+impl Ruleset {
+    pub fn table(&self, kind: TableKind) -> Option<&Table> {
+        self.tables.iter().find(|t| t.kind == kind)
+    }
+
+    pub fn table_mut(&mut self, kind: TableKind) -> Option<&mut Table> {
+        self.tables.iter_mut().find(|t| t.kind == kind)
+    }
+
+    /// The table, created with its built-ins if the ruleset did not have it yet.
+    pub fn table_or_insert(&mut self, kind: TableKind) -> &mut Table {
+        match self.tables.iter().position(|t| t.kind == kind) {
+            Some(i) => &mut self.tables[i],
+            None => {
+                self.tables.push(Table::new(kind, Span::default()));
+                self.tables.last_mut().unwrap()
+            }
+        }
+    }
+
+    pub fn chain_count(&self) -> usize {
+        self.tables.iter().map(|t| t.chains.len()).sum()
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.tables.iter().map(Table::rule_count).sum()
+    }
+}

@@ -1,0 +1,688 @@
+//! Targets (`-j NAME ...`, `-g CHAIN`): the standard verdicts, jumps to user
+//! chains, and the target extensions with their typed options and iptables-save
+//! rendering. An unmodelled extension is kept verbatim as [`TargetKind::Unknown`].
+//!
+//! This module parses and prints; what a target does to a packet belongs to the
+//! pipeline, and where a target is allowed belongs to [`crate::validate`].
+
+use crate::matches::OptSpec;
+use crate::names;
+use crate::value::*;
+use serde::Serialize;
+
+/// The built-in verdicts iptables accepts as `-j` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Accept,
+    Drop,
+    Return,
+    Queue,
+}
+
+impl Verdict {
+    pub fn parse(s: &str) -> Option<Verdict> {
+        Some(match s {
+            "ACCEPT" => Verdict::Accept,
+            "DROP" => Verdict::Drop,
+            "RETURN" => Verdict::Return,
+            "QUEUE" => Verdict::Queue,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accept => "ACCEPT",
+            Verdict::Drop => "DROP",
+            Verdict::Return => "RETURN",
+            Verdict::Queue => "QUEUE",
+        }
+    }
+}
+
+/// A NAT range as the NAT targets hold it.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize)]
+pub struct NatRange {
+    pub addrs: Option<(Ipv4, Ipv4)>,
+    pub ports: Option<(u16, u16)>,
+}
+
+impl NatRange {
+    /// `[ip[-ip]][:port[-port]]`.
+    pub fn parse(s: &str) -> Result<NatRange, String> {
+        let (a, p) = match s.split_once(':') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let mut r = NatRange::default();
+        if !a.is_empty() {
+            r.addrs = Some(match a.split_once('-') {
+                Some((x, y)) => {
+                    let (x, y) = (parse_ipv4(x)?, parse_ipv4(y)?);
+                    if x > y {
+                        return Err(format!("Bad IP range \"{a}\""));
+                    }
+                    (x, y)
+                }
+                None => {
+                    let x = parse_ipv4(a)?;
+                    (x, x)
+                }
+            });
+        }
+        if let Some(p) = p {
+            r.ports = Some(parse_port_dash(p)?);
+        }
+        if r.addrs.is_none() && r.ports.is_none() {
+            return Err(format!("Bad IP address \"{s}\""));
+        }
+        Ok(r)
+    }
+
+    pub fn save(&self) -> String {
+        let mut s = String::new();
+        if let Some((a, b)) = self.addrs {
+            s.push_str(&fmt_ipv4(a));
+            if a != b {
+                s.push('-');
+                s.push_str(&fmt_ipv4(b));
+            }
+        }
+        if let Some((a, b)) = self.ports {
+            s.push_str(&format!(":{a}"));
+            if a != b {
+                s.push_str(&format!("-{b}"));
+            }
+        }
+        s
+    }
+}
+
+/// `port[-port]`, as the NAT targets write port ranges.
+fn parse_port_dash(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("Port \"{s}\" not valid");
+    let one = |x: &str| parse_uint(x, 65535).map(|v| v as u16).ok_or_else(bad);
+    let (a, b) = match s.split_once('-') {
+        Some((a, b)) => (one(a)?, one(b)?),
+        None => {
+            let a = one(s)?;
+            (a, a)
+        }
+    };
+    if a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogTarget {
+    pub prefix: String,
+    pub level: u8,
+    pub tcp_sequence: bool,
+    pub tcp_options: bool,
+    pub ip_options: bool,
+    pub uid: bool,
+    pub macdecode: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+pub struct NflogTarget {
+    pub prefix: String,
+    pub group: u16,
+    pub size: Option<u32>,
+    pub range: Option<u32>,
+    pub threshold: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnmarkMode {
+    Set { ctmark: u32, ctmask: u32 },
+    Save { nfmask: u32, ctmask: u32 },
+    Restore { nfmask: u32, ctmask: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+pub struct NatTarget {
+    pub range: Option<NatRange>,
+    pub random: bool,
+    pub random_fully: bool,
+    pub persistent: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+pub struct CtTarget {
+    pub notrack: bool,
+    pub helper: Option<String>,
+    pub timeout: Option<String>,
+    pub ctevents: u32,
+    pub expevents: u32,
+    pub zone_orig: bool,
+    pub zone_reply: bool,
+    pub zone: u16,
+}
+
+/// A target extension with its options.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "extension", rename_all = "UPPERCASE")]
+pub enum TargetKind {
+    Reject { with: u8 },
+    Log(LogTarget),
+    Nflog(NflogTarget),
+    /// The kernel's (value, mask): `mark = (mark & ~mask) ^ value`.
+    Mark { value: u32, mask: u32 },
+    Connmark(ConnmarkMode),
+    Dnat(NatTarget),
+    Snat(NatTarget),
+    Masquerade(NatTarget),
+    Redirect(NatTarget),
+    Netmap { net: Ipv4Net },
+    Ct(CtTarget),
+    Notrack,
+    Trace,
+    Nfqueue { num: u16, total: u16, bypass: bool, cpu_fanout: bool },
+    Tcpmss { mss: Option<u16> },
+    Dscp { dscp: u8 },
+    Tos { value: u8, mask: u8 },
+    Classify { major: u16, minor: u16 },
+    /// An extension this engine does not model: kept verbatim.
+    Unknown { name: String, args: Vec<String> },
+}
+
+pub const KNOWN_TARGETS: &[&str] = &[
+    "REJECT", "LOG", "NFLOG", "MARK", "CONNMARK", "DNAT", "SNAT", "MASQUERADE", "REDIRECT",
+    "NETMAP", "CT", "NOTRACK", "TRACE", "NFQUEUE", "TCPMSS", "DSCP", "TOS", "CLASSIFY",
+];
+
+macro_rules! opt {
+    ($name:expr, $arg:expr) => {
+        OptSpec { name: $name, has_arg: $arg, invertible: false }
+    };
+}
+
+pub fn target_options(name: &str) -> &'static [OptSpec] {
+    match name {
+        "REJECT" => &[opt!("--reject-with", true)],
+        "LOG" => &[
+            opt!("--log-prefix", true), opt!("--log-level", true), opt!("--log-tcp-sequence", false),
+            opt!("--log-tcp-options", false), opt!("--log-ip-options", false), opt!("--log-uid", false),
+            opt!("--log-macdecode", false),
+        ],
+        "NFLOG" => &[
+            opt!("--nflog-group", true), opt!("--nflog-prefix", true), opt!("--nflog-range", true),
+            opt!("--nflog-size", true), opt!("--nflog-threshold", true),
+        ],
+        "MARK" => &[
+            opt!("--set-mark", true), opt!("--set-xmark", true), opt!("--and-mark", true),
+            opt!("--or-mark", true), opt!("--xor-mark", true),
+        ],
+        "CONNMARK" => &[
+            opt!("--set-mark", true), opt!("--set-xmark", true), opt!("--and-mark", true),
+            opt!("--or-mark", true), opt!("--xor-mark", true), opt!("--save-mark", false),
+            opt!("--restore-mark", false), opt!("--mask", true), opt!("--nfmask", true), opt!("--ctmask", true),
+        ],
+        "DNAT" => &[opt!("--to-destination", true), opt!("--random", false), opt!("--persistent", false)],
+        "SNAT" => &[
+            opt!("--to-source", true), opt!("--random", false), opt!("--random-fully", false),
+            opt!("--persistent", false),
+        ],
+        "MASQUERADE" => &[opt!("--to-ports", true), opt!("--random", false), opt!("--random-fully", false)],
+        "REDIRECT" => &[opt!("--to-ports", true), opt!("--random", false)],
+        "NETMAP" => &[opt!("--to", true)],
+        "CT" => &[
+            opt!("--notrack", false), opt!("--helper", true), opt!("--timeout", true),
+            opt!("--ctevents", true), opt!("--expevents", true), opt!("--zone-orig", true),
+            opt!("--zone-reply", true), opt!("--zone", true),
+        ],
+        "NFQUEUE" => &[
+            opt!("--queue-num", true), opt!("--queue-balance", true), opt!("--queue-bypass", false),
+            opt!("--queue-cpu-fanout", false), opt!("--fail-open", false),
+        ],
+        "TCPMSS" => &[opt!("--set-mss", true), opt!("--clamp-mss-to-pmtu", false)],
+        "DSCP" => &[opt!("--set-dscp", true), opt!("--set-dscp-class", true)],
+        "TOS" => &[
+            opt!("--set-tos", true), opt!("--and-tos", true), opt!("--or-tos", true), opt!("--xor-tos", true),
+        ],
+        "CLASSIFY" => &[opt!("--set-class", true)],
+        _ => &[],
+    }
+}
+
+pub fn new_target(name: &str) -> TargetKind {
+    match name {
+        "REJECT" => TargetKind::Reject { with: 2 },
+        "LOG" => TargetKind::Log(LogTarget {
+            prefix: String::new(), level: 4, tcp_sequence: false, tcp_options: false,
+            ip_options: false, uid: false, macdecode: false,
+        }),
+        "NFLOG" => TargetKind::Nflog(NflogTarget::default()),
+        "MARK" => TargetKind::Mark { value: 0, mask: 0 },
+        "CONNMARK" => TargetKind::Connmark(ConnmarkMode::Set { ctmark: 0, ctmask: 0 }),
+        "DNAT" => TargetKind::Dnat(NatTarget::default()),
+        "SNAT" => TargetKind::Snat(NatTarget::default()),
+        "MASQUERADE" => TargetKind::Masquerade(NatTarget::default()),
+        "REDIRECT" => TargetKind::Redirect(NatTarget::default()),
+        "NETMAP" => TargetKind::Netmap { net: Ipv4Net::ANY },
+        "CT" => TargetKind::Ct(CtTarget::default()),
+        "NOTRACK" => TargetKind::Notrack,
+        "TRACE" => TargetKind::Trace,
+        "NFQUEUE" => TargetKind::Nfqueue { num: 0, total: 1, bypass: false, cpu_fanout: false },
+        "TCPMSS" => TargetKind::Tcpmss { mss: None },
+        "DSCP" => TargetKind::Dscp { dscp: 0 },
+        "TOS" => TargetKind::Tos { value: 0, mask: 0 },
+        "CLASSIFY" => TargetKind::Classify { major: 0, minor: 0 },
+        other => TargetKind::Unknown { name: other.to_string(), args: vec![] },
+    }
+}
+
+fn mark_arg(s: &str) -> Result<u32, String> {
+    parse_uint(s, u32::MAX as u64).map(|v| v as u32).ok_or_else(|| format!("Bad mark value \"{s}\""))
+}
+
+fn parse_tos_value(s: &str) -> Result<(u8, u8), String> {
+    if let Some((_, v)) = names::TOS_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+        return Ok((*v, 0x3f));
+    }
+    let bad = || format!("Bad TOS value \"{s}\"");
+    let (v, m) = match s.split_once('/') {
+        Some((v, m)) => (parse_uint(v, 255).ok_or_else(bad)?, parse_uint(m, 255).ok_or_else(bad)?),
+        None => (parse_uint(s, 255).ok_or_else(bad)?, 0xff),
+    };
+    Ok((v as u8, m as u8))
+}
+
+fn parse_events(s: &str, table: &[&str]) -> Result<u32, String> {
+    let mut v = 0;
+    for e in s.split(',') {
+        let i = table.iter().position(|n| *n == e).ok_or_else(|| format!("Unknown event type \"{e}\""))?;
+        v |= 1 << i;
+    }
+    Ok(v)
+}
+
+impl TargetKind {
+    pub fn name(&self) -> &str {
+        match self {
+            TargetKind::Reject { .. } => "REJECT",
+            TargetKind::Log(_) => "LOG",
+            TargetKind::Nflog(_) => "NFLOG",
+            TargetKind::Mark { .. } => "MARK",
+            TargetKind::Connmark(_) => "CONNMARK",
+            TargetKind::Dnat(_) => "DNAT",
+            TargetKind::Snat(_) => "SNAT",
+            TargetKind::Masquerade(_) => "MASQUERADE",
+            TargetKind::Redirect(_) => "REDIRECT",
+            TargetKind::Netmap { .. } => "NETMAP",
+            TargetKind::Ct(_) => "CT",
+            TargetKind::Notrack => "NOTRACK",
+            TargetKind::Trace => "TRACE",
+            TargetKind::Nfqueue { .. } => "NFQUEUE",
+            TargetKind::Tcpmss { .. } => "TCPMSS",
+            TargetKind::Dscp { .. } => "DSCP",
+            TargetKind::Tos { .. } => "TOS",
+            TargetKind::Classify { .. } => "CLASSIFY",
+            TargetKind::Unknown { name, .. } => name,
+        }
+    }
+
+    /// Whether evaluation continues with the next rule after this target.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            TargetKind::Reject { .. }
+                | TargetKind::Dnat(_)
+                | TargetKind::Snat(_)
+                | TargetKind::Masquerade(_)
+                | TargetKind::Redirect(_)
+                | TargetKind::Netmap { .. }
+                | TargetKind::Nfqueue { .. }
+        )
+    }
+
+    pub fn apply(&mut self, opt: &str, arg: &str) -> Result<(), String> {
+        match self {
+            TargetKind::Reject { with } => {
+                let i = names::REJECT_TYPES
+                    .iter()
+                    .position(|(n, a)| *n == arg || *a == arg)
+                    .ok_or_else(|| format!("unknown reject type \"{arg}\""))?;
+                *with = i as u8;
+            }
+            TargetKind::Log(l) => match opt {
+                "--log-prefix" => {
+                    if arg.len() > 29 {
+                        return Err("Maximum prefix length 29 for --log-prefix".into());
+                    }
+                    if arg.contains('\n') {
+                        return Err("Newlines not allowed in --log-prefix".into());
+                    }
+                    l.prefix = arg.to_string();
+                }
+                "--log-level" => {
+                    l.level = match names::LOG_LEVELS.iter().find(|(n, _)| n.eq_ignore_ascii_case(arg)) {
+                        Some((_, v)) => *v,
+                        None => parse_uint(arg, 7).ok_or_else(|| format!("log-level `{arg}' unknown"))? as u8,
+                    }
+                }
+                "--log-tcp-sequence" => l.tcp_sequence = true,
+                "--log-tcp-options" => l.tcp_options = true,
+                "--log-ip-options" => l.ip_options = true,
+                "--log-uid" => l.uid = true,
+                _ => l.macdecode = true,
+            },
+            TargetKind::Nflog(n) => {
+                let num = |max: u64| parse_uint(arg, max).ok_or_else(|| format!("Bad value \"{arg}\" for {opt}"));
+                match opt {
+                    "--nflog-group" => n.group = num(65535)? as u16,
+                    "--nflog-prefix" => {
+                        if arg.len() > 63 {
+                            return Err("Maximum prefix length 63 for --nflog-prefix".into());
+                        }
+                        n.prefix = arg.to_string()
+                    }
+                    "--nflog-range" => n.range = Some(num(u32::MAX as u64)? as u32),
+                    "--nflog-size" => n.size = Some(num(u32::MAX as u64)? as u32),
+                    _ => n.threshold = num(65535)? as u16,
+                }
+            }
+            TargetKind::Mark { value, mask } => {
+                (*value, *mask) = match opt {
+                    "--set-xmark" => parse_mark_mask(arg)?,
+                    "--set-mark" => {
+                        let (v, m) = parse_mark_mask(arg)?;
+                        (v, v | m)
+                    }
+                    "--and-mark" => (0, !mark_arg(arg)?),
+                    "--or-mark" => {
+                        let v = mark_arg(arg)?;
+                        (v, v)
+                    }
+                    _ => (mark_arg(arg)?, 0),
+                };
+            }
+            TargetKind::Connmark(mode) => {
+                let masks = |m: &ConnmarkMode| match *m {
+                    ConnmarkMode::Save { nfmask, ctmask } | ConnmarkMode::Restore { nfmask, ctmask } => (nfmask, ctmask),
+                    ConnmarkMode::Set { .. } => (u32::MAX, u32::MAX),
+                };
+                *mode = match opt {
+                    "--set-xmark" => {
+                        let (v, m) = parse_mark_mask(arg)?;
+                        ConnmarkMode::Set { ctmark: v, ctmask: m }
+                    }
+                    "--set-mark" => {
+                        let (v, m) = parse_mark_mask(arg)?;
+                        ConnmarkMode::Set { ctmark: v, ctmask: v | m }
+                    }
+                    "--and-mark" => ConnmarkMode::Set { ctmark: 0, ctmask: !mark_arg(arg)? },
+                    "--or-mark" => {
+                        let v = mark_arg(arg)?;
+                        ConnmarkMode::Set { ctmark: v, ctmask: v }
+                    }
+                    "--xor-mark" => ConnmarkMode::Set { ctmark: mark_arg(arg)?, ctmask: 0 },
+                    "--save-mark" => ConnmarkMode::Save { nfmask: u32::MAX, ctmask: u32::MAX },
+                    "--restore-mark" => ConnmarkMode::Restore { nfmask: u32::MAX, ctmask: u32::MAX },
+                    "--mask" | "--nfmask" | "--ctmask" => {
+                        let v = mark_arg(arg)?;
+                        let (nf, ct) = masks(mode);
+                        let (nf, ct) = match opt {
+                            "--mask" => (v, v),
+                            "--nfmask" => (v, ct),
+                            _ => (nf, v),
+                        };
+                        match mode {
+                            ConnmarkMode::Save { .. } => ConnmarkMode::Save { nfmask: nf, ctmask: ct },
+                            ConnmarkMode::Restore { .. } => ConnmarkMode::Restore { nfmask: nf, ctmask: ct },
+                            ConnmarkMode::Set { .. } => {
+                                return Err(format!("CONNMARK: {opt} can only be used with --save-mark or --restore-mark"))
+                            }
+                        }
+                    }
+                    _ => unreachable!(),
+                };
+            }
+            TargetKind::Dnat(n) | TargetKind::Snat(n) => match opt {
+                "--to-destination" | "--to-source" => {
+                    if n.range.is_some() {
+                        return Err(format!("{}: Multiple {opt} not supported", self_name_for(opt)));
+                    }
+                    n.range = Some(NatRange::parse(arg)?)
+                }
+                "--random" => n.random = true,
+                "--random-fully" => n.random_fully = true,
+                _ => n.persistent = true,
+            },
+            TargetKind::Masquerade(n) | TargetKind::Redirect(n) => match opt {
+                "--to-ports" => n.range = Some(NatRange { addrs: None, ports: Some(parse_port_dash(arg)?) }),
+                "--random" => n.random = true,
+                _ => n.random_fully = true,
+            },
+            TargetKind::Netmap { net } => *net = Ipv4Net::parse(arg)?,
+            TargetKind::Ct(c) => match opt {
+                "--notrack" => c.notrack = true,
+                "--helper" => c.helper = Some(arg.to_string()),
+                "--timeout" => c.timeout = Some(arg.to_string()),
+                "--ctevents" => c.ctevents = parse_events(arg, names::CT_EVENTS)?,
+                "--expevents" => c.expevents = parse_events(arg, names::CT_EXP_EVENTS)?,
+                _ => {
+                    match opt {
+                        "--zone-orig" => c.zone_orig = true,
+                        "--zone-reply" => c.zone_reply = true,
+                        _ => {}
+                    }
+                    c.zone = parse_uint(arg, 65535).ok_or_else(|| format!("Bad zone \"{arg}\""))? as u16;
+                }
+            },
+            TargetKind::Nfqueue { num, total, bypass, cpu_fanout } => match opt {
+                "--queue-num" => *num = parse_uint(arg, 65535).ok_or_else(|| format!("Bad queue number \"{arg}\""))? as u16,
+                "--queue-balance" => {
+                    let (a, b) = arg.split_once(':').ok_or_else(|| format!("Bad range \"{arg}\""))?;
+                    let a = parse_uint(a, 65535).ok_or_else(|| format!("Bad range \"{arg}\""))? as u16;
+                    let b = parse_uint(b, 65535).ok_or_else(|| format!("Bad range \"{arg}\""))? as u16;
+                    if a >= b {
+                        return Err(format!("--queue-balance: start queue {a} is greater than end queue {b}"));
+                    }
+                    (*num, *total) = (a, b - a + 1);
+                }
+                "--queue-bypass" | "--fail-open" => *bypass = true,
+                _ => *cpu_fanout = true,
+            },
+            TargetKind::Tcpmss { mss } => match opt {
+                "--set-mss" => *mss = Some(parse_uint(arg, 65535 - 40).ok_or_else(|| format!("Bad TCPMSS value \"{arg}\""))? as u16),
+                _ => *mss = None,
+            },
+            TargetKind::Dscp { dscp } => {
+                *dscp = if opt == "--set-dscp-class" {
+                    names::DSCP_CLASSES
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(arg))
+                        .map(|(_, v)| *v)
+                        .ok_or_else(|| format!("Invalid class name `{arg}'"))?
+                } else {
+                    parse_uint(arg, 63).ok_or_else(|| format!("DSCP `{arg}' not in range 0-63"))? as u8
+                }
+            }
+            TargetKind::Tos { value, mask } => {
+                (*value, *mask) = match opt {
+                    "--set-tos" => parse_tos_value(arg)?,
+                    "--and-tos" => (0, !(parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))? as u8)),
+                    "--or-tos" => {
+                        let v = parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))? as u8;
+                        (v, v)
+                    }
+                    _ => (parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))? as u8, 0),
+                }
+            }
+            TargetKind::Classify { major, minor } => {
+                let bad = || format!("Bad class value \"{arg}\"");
+                let (a, b) = arg.split_once(':').ok_or_else(bad)?;
+                *major = u16::from_str_radix(a, 16).map_err(|_| bad())?;
+                *minor = u16::from_str_radix(b, 16).map_err(|_| bad())?;
+            }
+            TargetKind::Notrack | TargetKind::Trace => {}
+            TargetKind::Unknown { .. } => unreachable!("unknown targets keep raw words"),
+        }
+        Ok(())
+    }
+
+    pub fn final_check(&self, seen: &[&str]) -> Result<(), String> {
+        match self {
+            TargetKind::Mark { .. } if seen.is_empty() => Err("MARK target: Parameter --set/and/or/xor-mark is required".into()),
+            TargetKind::Connmark(_) if seen.is_empty() => Err("CONNMARK target: No operation specified".into()),
+            TargetKind::Dnat(n) if n.range.is_none() => Err("DNAT: option \"--to-destination\" must be specified".into()),
+            TargetKind::Snat(n) if n.range.is_none() => Err("SNAT: option \"--to-source\" must be specified".into()),
+            TargetKind::Netmap { .. } if seen.is_empty() => Err("NETMAP: option \"--to\" must be specified".into()),
+            TargetKind::Tcpmss { .. } if seen.is_empty() => {
+                Err("TCPMSS target: At least one parameter is required".into())
+            }
+            TargetKind::Dscp { .. } if seen.is_empty() => Err("DSCP target: Parameter --set-dscp is required".into()),
+            TargetKind::Tos { .. } if seen.is_empty() => Err("TOS: option \"--set-tos\" must be specified".into()),
+            TargetKind::Classify { .. } if seen.is_empty() => Err("CLASSIFY: option \"--set-class\" must be specified".into()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn save(&self, out: &mut String) {
+        match self {
+            TargetKind::Reject { with } => {
+                out.push_str(" --reject-with ");
+                out.push_str(names::REJECT_TYPES[*with as usize].0);
+            }
+            TargetKind::Log(l) => {
+                if !l.prefix.is_empty() {
+                    out.push_str(" --log-prefix");
+                    save_string(out, &l.prefix);
+                }
+                if l.level != 4 {
+                    out.push_str(&format!(" --log-level {}", l.level));
+                }
+                for (on, label) in [
+                    (l.tcp_sequence, " --log-tcp-sequence"),
+                    (l.tcp_options, " --log-tcp-options"),
+                    (l.ip_options, " --log-ip-options"),
+                    (l.uid, " --log-uid"),
+                    (l.macdecode, " --log-macdecode"),
+                ] {
+                    if on {
+                        out.push_str(label);
+                    }
+                }
+            }
+            TargetKind::Nflog(n) => {
+                if !n.prefix.is_empty() {
+                    out.push_str(" --nflog-prefix");
+                    save_string(out, &n.prefix);
+                }
+                if n.group != 0 {
+                    out.push_str(&format!(" --nflog-group {}", n.group));
+                }
+                if let Some(s) = n.size {
+                    out.push_str(&format!(" --nflog-size {s}"));
+                } else if let Some(r) = n.range.filter(|r| *r != 0) {
+                    out.push_str(&format!(" --nflog-range {r}"));
+                }
+                if n.threshold != 0 {
+                    out.push_str(&format!(" --nflog-threshold {}", n.threshold));
+                }
+            }
+            TargetKind::Mark { value, mask } => out.push_str(&format!(" --set-xmark 0x{value:x}/0x{mask:x}")),
+            TargetKind::Connmark(m) => out.push_str(&match *m {
+                ConnmarkMode::Set { ctmark, ctmask } => format!(" --set-xmark 0x{ctmark:x}/0x{ctmask:x}"),
+                ConnmarkMode::Save { nfmask, ctmask } => format!(" --save-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}"),
+                ConnmarkMode::Restore { nfmask, ctmask } => {
+                    format!(" --restore-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}")
+                }
+            }),
+            TargetKind::Dnat(n) | TargetKind::Snat(n) => {
+                if let Some(r) = &n.range {
+                    out.push_str(if matches!(self, TargetKind::Dnat(_)) { " --to-destination " } else { " --to-source " });
+                    out.push_str(&r.save());
+                }
+                if n.random {
+                    out.push_str(" --random");
+                }
+                if n.random_fully {
+                    out.push_str(" --random-fully");
+                }
+                if n.persistent {
+                    out.push_str(" --persistent");
+                }
+            }
+            TargetKind::Masquerade(n) | TargetKind::Redirect(n) => {
+                if let Some((a, b)) = n.range.as_ref().and_then(|r| r.ports) {
+                    out.push_str(&format!(" --to-ports {a}"));
+                    if a != b {
+                        out.push_str(&format!("-{b}"));
+                    }
+                }
+                if n.random {
+                    out.push_str(" --random");
+                }
+                if n.random_fully {
+                    out.push_str(" --random-fully");
+                }
+            }
+            TargetKind::Netmap { net } => out.push_str(&format!(" --to {}", net.save())),
+            TargetKind::Ct(c) => {
+                if c.notrack {
+                    out.push_str(" --notrack");
+                }
+                if let Some(h) = &c.helper {
+                    out.push_str(&format!(" --helper {h}"));
+                }
+                if let Some(t) = &c.timeout {
+                    out.push_str(&format!(" --timeout {t}"));
+                }
+                for (label, v, table) in [
+                    (" --ctevents ", c.ctevents, names::CT_EVENTS),
+                    (" --expevents ", c.expevents, names::CT_EXP_EVENTS),
+                ] {
+                    if v != 0 {
+                        let list: Vec<&str> = (0..table.len()).filter(|i| v & (1 << i) != 0).map(|i| table[i]).collect();
+                        out.push_str(label);
+                        out.push_str(&list.join(","));
+                    }
+                }
+                if c.zone_orig {
+                    out.push_str(&format!(" --zone-orig {}", c.zone));
+                } else if c.zone_reply {
+                    out.push_str(&format!(" --zone-reply {}", c.zone));
+                } else if c.zone != 0 {
+                    out.push_str(&format!(" --zone {}", c.zone));
+                }
+            }
+            TargetKind::Notrack | TargetKind::Trace => {}
+            TargetKind::Nfqueue { num, total, bypass, cpu_fanout } => {
+                if *total > 1 {
+                    out.push_str(&format!(" --queue-balance {}:{}", num, num + total - 1));
+                } else {
+                    out.push_str(&format!(" --queue-num {num}"));
+                }
+                if *bypass {
+                    out.push_str(" --queue-bypass");
+                }
+                if *cpu_fanout {
+                    out.push_str(" --queue-cpu-fanout");
+                }
+            }
+            TargetKind::Tcpmss { mss } => match mss {
+                None => out.push_str(" --clamp-mss-to-pmtu"),
+                Some(m) => out.push_str(&format!(" --set-mss {m}")),
+            },
+            TargetKind::Dscp { dscp } => out.push_str(&format!(" --set-dscp 0x{dscp:02x}")),
+            TargetKind::Tos { value, mask } => out.push_str(&format!(" --set-tos 0x{value:02x}/0x{mask:02x}")),
+            TargetKind::Classify { major, minor } => out.push_str(&format!(" --set-class {major:04x}:{minor:04x}")),
+            TargetKind::Unknown { args, .. } => {
+                for a in args {
+                    out.push(' ');
+                    out.push_str(a);
+                }
+            }
+        }
+    }
+}
+
+fn self_name_for(opt: &str) -> &'static str {
+    if opt == "--to-destination" { "DNAT" } else { "SNAT" }
+}

@@ -1,0 +1,227 @@
+//! Whole-ruleset checks the kernel and libiptc make when a table is loaded:
+//! jumps to undefined chains, jump loops, and which targets and matches may be
+//! used from the hooks that can reach them (the kernel's `mark_source_chains`
+//! followed by each extension's hook and table checks). Also warnings for
+//! rules that can never be reached.
+//!
+//! Per-command errors (bad options, missing chains for `-A`) are found while
+//! parsing; this module only looks at the finished [`Ruleset`].
+
+use crate::diagnostic::{codes, Diagnostic};
+use crate::matches::MatchKind;
+use crate::ruleset::*;
+use crate::targets::TargetKind;
+use std::collections::HashMap;
+
+/// Run every whole-ruleset check.
+pub fn validate(ruleset: &Ruleset) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for table in &ruleset.tables {
+        validate_table(table, &mut out);
+    }
+    out
+}
+
+fn hooks_text(mask: u8) -> String {
+    Hook::ALL.iter().filter(|h| mask & h.bit() != 0).map(|h| h.name()).collect::<Vec<_>>().join("/")
+}
+
+fn mask_of(hooks: &[Hook]) -> u8 {
+    hooks.iter().fold(0, |m, h| m | h.bit())
+}
+
+fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
+    let index: HashMap<&str, usize> = table.chains.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+
+    // Jumps to chains that do not exist.
+    for chain in &table.chains {
+        for rule in &chain.rules {
+            if let Some(target) = rule.target.chain() {
+                if !index.contains_key(target) {
+                    let d = Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, format!("Couldn't load target `{target}':No such file or directory"));
+                    let hint = match crate::argv::suggest(target, table.chains.iter().map(|c| c.name.as_str())) {
+                        Some(s) => format!("no chain `{target}' in table {}; did you mean `{s}'?", table.kind.name()),
+                        None => format!("no chain `{target}' in table {}: declare it with `:{target} - [0:0]`", table.kind.name()),
+                    };
+                    out.push(d.with_hint(hint));
+                } else if table.chains[index[target]].is_builtin() {
+                    out.push(Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, format!("cannot jump to built-in chain `{target}'"))
+                        .with_hint("jumps and gotos enter user-defined chains only"));
+                }
+            }
+        }
+    }
+
+    // Jump loops: a depth-first search over user chains (libiptc/kernel: ELOOP).
+    let n = table.chains.len();
+    let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
+    for start in 0..n {
+        if state[start] != 0 {
+            continue;
+        }
+        // Iterative DFS holding (chain, next rule index).
+        let mut stack = vec![(start, 0usize)];
+        state[start] = 1;
+        while let Some(&mut (c, ref mut ri)) = stack.last_mut() {
+            let rules = &table.chains[c].rules;
+            if *ri >= rules.len() {
+                state[c] = 2;
+                stack.pop();
+                continue;
+            }
+            let rule = &rules[*ri];
+            *ri += 1;
+            let Some(&t) = rule.target.chain().and_then(|t| index.get(t)) else { continue };
+            match state[t] {
+                0 => {
+                    state[t] = 1;
+                    stack.push((t, 0));
+                }
+                1 => {
+                    let path: Vec<&str> = stack.iter().skip_while(|(x, _)| *x != t).map(|(x, _)| table.chains[*x].name.as_str()).collect();
+                    out.push(Diagnostic::error(codes::JUMP_LOOP, rule.target_span, "Too many levels of symbolic links: this jump closes a loop")
+                        .with_hint(format!("the chains jump in a circle: {} -> {}; the kernel refuses such a table", path.join(" -> "), table.chains[t].name)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // Which hooks reach each chain (through jumps and gotos).
+    let mut reach = vec![0u8; n];
+    let mut work: Vec<usize> = Vec::new();
+    for (i, c) in table.chains.iter().enumerate() {
+        if let Some(h) = c.hook {
+            reach[i] = h.bit();
+            work.push(i);
+        }
+    }
+    while let Some(c) = work.pop() {
+        for rule in &table.chains[c].rules {
+            if let Some(&t) = rule.target.chain().and_then(|t| index.get(t)) {
+                if table.chains[t].is_builtin() {
+                    continue;
+                }
+                let new = reach[t] | reach[c];
+                if new != reach[t] {
+                    reach[t] = new;
+                    work.push(t);
+                }
+            }
+        }
+    }
+
+    for (ci, chain) in table.chains.iter().enumerate() {
+        let hooks = reach[ci];
+        for rule in &chain.rules {
+            check_rule(table.kind, hooks, rule, out);
+        }
+        unreachable_rules(chain, out);
+    }
+}
+
+/// A target's kernel restrictions: (table, allowed hooks).
+fn target_rules(t: &TargetKind) -> (Option<TableKind>, &'static [Hook]) {
+    use Hook::*;
+    match t {
+        TargetKind::Reject { .. } => (Some(TableKind::Filter), &[Input, Forward, Output]),
+        TargetKind::Dnat(_) | TargetKind::Redirect(_) => (Some(TableKind::Nat), &[Prerouting, Output]),
+        TargetKind::Snat(_) => (Some(TableKind::Nat), &[Postrouting, Input]),
+        TargetKind::Masquerade(_) => (Some(TableKind::Nat), &[Postrouting]),
+        TargetKind::Netmap { .. } => (Some(TableKind::Nat), &[Prerouting, Postrouting, Output, Input]),
+        TargetKind::Ct(_) | TargetKind::Notrack | TargetKind::Trace => (Some(TableKind::Raw), &[]),
+        TargetKind::Classify { .. } => (Some(TableKind::Mangle), &[Forward, Output, Postrouting]),
+        TargetKind::Dscp { .. } | TargetKind::Tos { .. } => (Some(TableKind::Mangle), &[]),
+        _ => (None, &[]),
+    }
+}
+
+fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic>) {
+    let proto = rule.proto.as_ref().filter(|p| !p.invert).map(|p| p.proto.0);
+    if let Target::Extension { target } = &rule.target {
+        let name = target.name();
+        let (want_table, allowed) = target_rules(target);
+        if let Some(wt) = want_table {
+            if wt != table {
+                out.push(Diagnostic::error(codes::TARGET_TABLE, rule.target_span, format!("{name} target: only valid in {} table, not {}", wt.name(), table.name()))
+                    .with_hint(format!("move this rule to the {} table", wt.name())));
+            }
+        }
+        let allowed = mask_of(allowed);
+        if allowed != 0 && hooks & !allowed != 0 {
+            out.push(Diagnostic::error(codes::TARGET_HOOK, rule.target_span, format!(
+                "{name} target: used from hooks {}, but only usable from {}",
+                hooks_text(hooks), hooks_text(allowed)
+            )).with_hint(format!("this chain is reached from {}; {name} works only in {}", hooks_text(hooks), hooks_text(allowed))));
+        }
+        match target {
+            TargetKind::Reject { with: 6 } if proto != Some(6) => {
+                out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, "REJECT: TCP_RESET invalid for non-tcp")
+                    .with_hint("--reject-with tcp-reset needs -p tcp on the same rule"));
+            }
+            TargetKind::Dnat(n) | TargetKind::Snat(n) | TargetKind::Masquerade(n) | TargetKind::Redirect(n)
+                if n.range.as_ref().is_some_and(|r| r.ports.is_some()) && !matches!(proto, Some(6 | 17 | 33 | 132)) =>
+            {
+                out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, format!("{name}: Need TCP, UDP, SCTP or DCCP with port specification"))
+                    .with_hint("add -p tcp (or udp, sctp, dccp) to the rule, or drop the port from the target"));
+            }
+            TargetKind::Tcpmss { mss } => {
+                let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.0 & 0x02 != 0 && f.value.1 & 0x02 != 0)));
+                if proto != Some(6) || !syn {
+                    out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, "TCPMSS target: Only works on TCP SYN packets")
+                        .with_hint("add -p tcp --tcp-flags SYN,RST SYN (or --syn) to the rule"));
+                }
+                let clamp_ok = mask_of(&[Hook::Forward, Hook::Output, Hook::Postrouting]);
+                if mss.is_none() && hooks & !clamp_ok != 0 {
+                    out.push(Diagnostic::error(codes::TARGET_HOOK, rule.target_span, format!(
+                        "TCPMSS target: path-MTU clamping only supported in FORWARD, OUTPUT and POSTROUTING hooks (used from {})",
+                        hooks_text(hooks)
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    for m in &rule.matches {
+        let name = m.kind.name();
+        if let Some(p) = crate::matches::match_required_proto(name) {
+            if rule.proto.as_ref().is_none_or(|r| r.invert || r.proto.0 != p) {
+                out.push(Diagnostic::error(codes::PROTO_MISMATCH, m.span, format!("{name} match: only valid for protocol {p}"))
+                    .with_hint(format!("add -p {name} before -m {name}")));
+            }
+        }
+        let allowed = match &m.kind {
+            MatchKind::Owner(_) => mask_of(&[Hook::Output, Hook::Postrouting]),
+            MatchKind::Mac { .. } => mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward]),
+            MatchKind::Addrtype(a) if a.limit_iface_in => mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward]),
+            MatchKind::Addrtype(a) if a.limit_iface_out => mask_of(&[Hook::Postrouting, Hook::Output, Hook::Forward]),
+            _ => 0,
+        };
+        if allowed != 0 && hooks & !allowed != 0 {
+            out.push(Diagnostic::error(codes::MATCH_HOOK, m.span, format!(
+                "{name} match: used from hooks {}, but only valid from {}",
+                hooks_text(hooks), hooks_text(allowed)
+            )).with_hint(match &m.kind {
+                MatchKind::Owner(_) => "only locally generated packets have an owning socket".to_string(),
+                _ => format!("this chain is reached from {}", hooks_text(hooks)),
+            }));
+        }
+    }
+}
+
+/// Warn once per chain about rules after an unconditional rule that ends the chain.
+fn unreachable_rules(chain: &Chain, out: &mut Vec<Diagnostic>) {
+    if let Some(i) = chain.rules.iter().position(|r| r.is_unconditional() && r.target.ends_chain()) {
+        let rest = &chain.rules[i + 1..];
+        if let Some(first) = rest.first() {
+            let by = &chain.rules[i];
+            let what = match &by.target {
+                Target::Goto { chain } => format!("goes to {chain}"),
+                t => format!("ends with -j {}", t.name().unwrap_or_default()),
+            };
+            let others = match rest.len() { 1 => String::new(), 2 => " (nor the rule after it)".to_string(), n => format!(" (nor the {} rules after it)", n - 1) };
+            out.push(Diagnostic::warning(codes::UNREACHABLE_RULE, first.span, format!("this rule can never be reached{others}"))
+                .with_hint(format!("the rule at line {} matches every packet and {what}", by.line)));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The iptables playground web app (Leptos, client-side rendered).
