@@ -10,6 +10,10 @@ for f in "$@"; do
   trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
   # Sets that the ruleset names must exist first: FILE.ipset holds `ipset save` text.
   if [ -f "${f%.in}.ipset" ]; then ip netns exec "$ns" ipset restore < "${f%.in}.ipset"; fi
+  # So must nfacct objects that `-m nfacct --nfacct-name X` names.
+  for obj in $(grep -o -- '--nfacct-name [^ ]*' "$f" | awk '{print $2}' | sort -u); do
+    ip netns exec "$ns" nfacct add "$obj"
+  done
   if ip netns exec "$ns" iptables-legacy-restore < "$f"; then
     ip netns exec "$ns" iptables-legacy-save | grep -v '^#' > "${f%.in}.out"
     echo "recorded ${f%.in}.out"

@@ -49,8 +49,8 @@ pub struct Invocation {
 /// Names of real xtables extensions this engine keeps verbatim without modelling.
 const OTHER_MATCHES: &[&str] = &[
     "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu", "dccp",
-    "devgroup", "ecn", "esp", "hashlimit", "helper", "ipvs", "nfacct", "osf", "policy", "quota",
-    "rateest", "realm", "rpfilter", "sctp", "socket", "string", "tcpmss", "time", "u32", "udplite",
+    "devgroup", "ecn", "esp", "hashlimit", "helper", "ipvs", "osf", "policy", "quota",
+    "rateest", "realm", "rpfilter", "socket", "string", "tcpmss", "time", "u32", "udplite",
     "ipv4options", "conntrack2", "geoip", "ipp2p", "account", "condition", "fuzzy", "iface",
     "lscan", "psd", "quota2", "pknock", "dhcpmac",
 ];
@@ -399,20 +399,19 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                     LoadedKind::Match(MatchKind::Unknown { args, .. }) | LoadedKind::Target(TargetKind::Unknown { args, .. }) => args,
                     _ => unreachable!(),
                 };
-                if inv.is_some() {
-                    args.push("!".into());
-                }
-                args.push(w.text.clone());
+                // One group per option: its source text exactly, from `!` (if any)
+                // through its last value, inner spacing included.
+                let start = inv.map_or(w.span.start, |s| s.start);
                 let mut end = w.span;
                 i += 1;
                 while let Some(n) = words.get(i) {
                     if n.text.starts_with('-') && !n.quoted || n.text == "!" && !n.quoted {
                         break;
                     }
-                    args.push(text[n.span.start..n.span.end].to_string());
                     end = n.span;
                     i += 1;
                 }
+                args.push(text.get(start..end.end).unwrap_or(&w.text).to_string());
                 u.span = u.span.join(end);
                 continue;
             }
@@ -560,7 +559,7 @@ fn unknown_option(w: &Word, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
     let opt = w.text.as_str();
     let d = err(codes::UNKNOWN_OPTION, w.span, format!("unknown option \"{opt}\""));
     // Is it an option of a protocol match that was not loaded?
-    let owners: Vec<&str> = ["tcp", "udp", "icmp"]
+    let owners: Vec<&str> = ["tcp", "udp", "sctp", "icmp"]
         .into_iter()
         .filter(|p| matches::match_options(p).iter().any(|o| o.name == opt))
         .collect();

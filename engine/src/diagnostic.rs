@@ -150,10 +150,12 @@ mod tests {
         let out = render_terminal("r.v4", text, &[d]);
         assert_eq!(
             out,
-            "r.v4:2:17: error[E0203]: unknown option \"--dprot\"\n\
-             \x20   2 | -A INPUT -p tcp --dprot 22 -j ACCEPT\n\
-             \x20     |                 ^^^^^^^\n\
-             \x20     = hint: did you mean \"--dport\"?\n"
+            concat!(
+                "r.v4:2:17: error[E0203]: unknown option \"--dprot\"\n",
+                "   2 | -A INPUT -p tcp --dprot 22 -j ACCEPT\n",
+                "     |                 ^^^^^^^\n",
+                "     = hint: did you mean \"--dport\"?\n",
+            )
         );
     }
 }

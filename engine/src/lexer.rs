@@ -196,7 +196,7 @@ mod tests {
         let w = restore_words(r#"-A X -m comment --comment "a \"b\" c" -j 'ACCEPT'"#, 0).unwrap();
         assert_eq!(texts(&w), ["-A", "X", "-m", "comment", "--comment", "a \"b\" c", "-j", "'ACCEPT'"]);
         assert!(w[5].quoted);
-        assert_eq!(w[5].span, Span::new(25, 36));
+        assert_eq!(w[5].span, Span::new(26, 37));
     }
 
     #[test]

@@ -62,6 +62,14 @@ pub struct UdpMatch {
     pub dport: Option<Neg<PortRange>>,
 }
 
+#[derive(Clone, Debug, PartialEq, Default, Serialize)]
+pub struct SctpMatch {
+    pub sport: Option<Neg<PortRange>>,
+    pub dport: Option<Neg<PortRange>>,
+    /// `--chunk-types all|any|only CHUNKS`, kept as its two words.
+    pub chunk_types: Option<Neg<String>>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IcmpMatch {
     pub invert: bool,
@@ -226,6 +234,7 @@ pub enum TtlMode {
 pub enum MatchKind {
     Tcp(TcpMatch),
     Udp(UdpMatch),
+    Sctp(SctpMatch),
     Icmp(IcmpMatch),
     Multiport(MultiportMatch),
     Comment { comment: String },
@@ -246,15 +255,17 @@ pub enum MatchKind {
     Tos { invert: bool, value: u8, mask: u8 },
     Dscp { invert: bool, dscp: u8 },
     Physdev(PhysdevMatch),
+    /// Accounting only: always matches, counts into a named nfacct object.
+    Nfacct { name: String },
     /// An extension this engine does not model: kept verbatim.
     Unknown { name: String, args: Vec<String> },
 }
 
 /// The names of the match extensions this engine models.
 pub const KNOWN_MATCHES: &[&str] = &[
-    "tcp", "udp", "icmp", "multiport", "comment", "addrtype", "statistic", "conntrack", "state",
+    "tcp", "udp", "sctp", "icmp", "multiport", "comment", "addrtype", "statistic", "conntrack", "state",
     "mark", "connmark", "iprange", "limit", "recent", "set", "owner", "mac", "pkttype", "length",
-    "ttl", "tos", "dscp", "physdev",
+    "ttl", "tos", "dscp", "physdev", "nfacct",
 ];
 
 /// Options of each known match.
@@ -268,6 +279,11 @@ pub fn match_options(name: &str) -> &'static [OptSpec] {
         "udp" => &[
             opt!("--sport", true, true), opt!("--source-port", true, true),
             opt!("--dport", true, true), opt!("--destination-port", true, true),
+        ],
+        "sctp" => &[
+            opt!("--sport", true, true), opt!("--source-port", true, true),
+            opt!("--dport", true, true), opt!("--destination-port", true, true),
+            opt!("--chunk-types", true, true),
         ],
         "icmp" => &[opt!("--icmp-type", true, true)],
         "multiport" => &[
@@ -314,6 +330,7 @@ pub fn match_options(name: &str) -> &'static [OptSpec] {
             opt!("--socket-exists", false, true), opt!("--suppl-groups", false, true),
         ],
         "mac" => &[opt!("--mac-source", true, true)],
+        "nfacct" => &[opt!("--nfacct-name", true, false)],
         "pkttype" => &[opt!("--pkt-type", true, true)],
         "length" => &[opt!("--length", true, true)],
         "ttl" => &[opt!("--ttl-eq", true, true), opt!("--ttl-lt", true, false), opt!("--ttl-gt", true, false)],
@@ -333,6 +350,7 @@ pub fn match_required_proto(name: &str) -> Option<u8> {
     match name {
         "tcp" => Some(6),
         "udp" => Some(17),
+        "sctp" => Some(132),
         "icmp" => Some(1),
         _ => None,
     }
@@ -343,6 +361,7 @@ pub fn new_match(name: &str) -> MatchKind {
     match name {
         "tcp" => MatchKind::Tcp(TcpMatch::default()),
         "udp" => MatchKind::Udp(UdpMatch::default()),
+        "sctp" => MatchKind::Sctp(SctpMatch::default()),
         "icmp" => MatchKind::Icmp(IcmpMatch { invert: false, icmp_type: 0xff, code_min: 0, code_max: 0xff }),
         "multiport" => MatchKind::Multiport(MultiportMatch { invert: false, side: PortSide::Either, ports: vec![] }),
         "comment" => MatchKind::Comment { comment: String::new() },
@@ -371,6 +390,7 @@ pub fn new_match(name: &str) -> MatchKind {
         "tos" => MatchKind::Tos { invert: false, value: 0, mask: 0 },
         "dscp" => MatchKind::Dscp { invert: false, dscp: 0 },
         "physdev" => MatchKind::Physdev(PhysdevMatch::default()),
+        "nfacct" => MatchKind::Nfacct { name: String::new() },
         other => MatchKind::Unknown { name: other.to_string(), args: vec![] },
     }
 }
@@ -517,6 +537,7 @@ impl MatchKind {
         match self {
             MatchKind::Tcp(_) => "tcp",
             MatchKind::Udp(_) => "udp",
+            MatchKind::Sctp(_) => "sctp",
             MatchKind::Icmp(_) => "icmp",
             MatchKind::Multiport(_) => "multiport",
             MatchKind::Comment { .. } => "comment",
@@ -538,6 +559,7 @@ impl MatchKind {
             MatchKind::Tos { .. } => "tos",
             MatchKind::Dscp { .. } => "dscp",
             MatchKind::Physdev(_) => "physdev",
+            MatchKind::Nfacct { .. } => "nfacct",
             MatchKind::Unknown { name, .. } => name,
         }
     }
@@ -558,6 +580,17 @@ impl MatchKind {
             MatchKind::Udp(m) => match opt {
                 "--sport" | "--source-port" => m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
                 _ => m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
+            },
+            MatchKind::Sctp(m) => match opt {
+                "--sport" | "--source-port" => m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
+                "--dport" | "--destination-port" => m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
+                _ => {
+                    let mode = arg.split(' ').next().unwrap_or_default();
+                    if !matches!(mode, "all" | "any" | "only") {
+                        return Err(format!("--chunk-types requires `all', `any' or `only', not \"{mode}\""));
+                    }
+                    m.chunk_types = Some(Neg::new(inv, arg.to_string()));
+                }
             },
             MatchKind::Icmp(m) => {
                 m.invert = inv;
@@ -832,6 +865,12 @@ impl MatchKind {
                 "--physdev-is-out" => m.is_out = Some(inv),
                 _ => m.is_bridged = Some(inv),
             },
+            MatchKind::Nfacct { name } => {
+                if arg.is_empty() || arg.len() > 31 {
+                    return Err("nfacct: object name must be 1 to 31 characters".into());
+                }
+                *name = arg.to_string();
+            }
             MatchKind::Unknown { .. } => unreachable!("unknown extensions keep raw words"),
         }
         Ok(())
@@ -884,6 +923,7 @@ impl MatchKind {
             MatchKind::Tos { .. } if seen.is_empty() => Err("tos: option \"--tos\" must be specified".into()),
             MatchKind::Dscp { .. } if seen.is_empty() => Err("DSCP match: Parameter --dscp is required".into()),
             MatchKind::Physdev(_) if seen.is_empty() => Err("PHYSDEV: no physdev option specified".into()),
+            MatchKind::Nfacct { .. } if seen.is_empty() => Err("nfacct: option \"--nfacct-name\" must be specified".into()),
             MatchKind::Recent(_) if !seen.iter().any(|o| matches!(*o, "--set" | "--rcheck" | "--update" | "--remove")) => {
                 Err("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'".into())
             }
@@ -916,6 +956,15 @@ impl MatchKind {
             MatchKind::Udp(m) => {
                 save_ports(out, "--sport", &m.sport);
                 save_ports(out, "--dport", &m.dport);
+            }
+            MatchKind::Sctp(m) => {
+                save_ports(out, "--sport", &m.sport);
+                save_ports(out, "--dport", &m.dport);
+                if let Some(c) = &m.chunk_types {
+                    bang(out, c.invert);
+                    out.push_str(" --chunk-types ");
+                    out.push_str(&c.value);
+                }
             }
             MatchKind::Icmp(m) => {
                 bang(out, m.invert);
@@ -1154,6 +1203,12 @@ impl MatchKind {
                 dev(out, &m.physdev_out, " --physdev-out");
                 flag(out, m.is_bridged, " --physdev-is-bridged");
             }
+            MatchKind::Nfacct { name } => {
+                // iptables 1.8.9 prints the option with a trailing space and then
+                // xtables_save_string adds its own: two spaces, faithfully.
+                out.push_str(" --nfacct-name ");
+                save_string(out, name);
+            }
             MatchKind::Unknown { args, .. } => {
                 for a in args {
                     out.push(' ');
@@ -1202,5 +1257,5 @@ pub fn apply_tcp_flags(m: &mut MatchKind, inv: bool, mask: &str, comp: &str) -> 
 
 /// Options that take two words (`--tcp-flags MASK COMP`, `--match-set NAME FLAGS`).
 pub fn takes_two_args(ext: &str, opt: &str) -> bool {
-    matches!((ext, opt), ("tcp", "--tcp-flags") | ("set", "--match-set") | ("set", "--set"))
+    matches!((ext, opt), ("tcp", "--tcp-flags") | ("sctp", "--chunk-types") | ("set", "--match-set") | ("set", "--set"))
 }
