@@ -471,11 +471,11 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
         let seen = l.seen;
         match l.kind {
             LoadedKind::Match(m) => {
-                m.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, e))?;
+                m.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(m.name(), e)))?;
                 rule.matches.push(Match { kind: m, span: l.span });
             }
             LoadedKind::Target(t) => {
-                t.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, e))?;
+                t.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(t.name(), e)))?;
                 rule.target_span = l.span;
                 rule.target = Target::Extension { target: t };
             }
@@ -513,6 +513,15 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
         }
     }
     Ok(Invocation { op, op_span, table, chain, rules, warnings })
+}
+
+/// `NAME: message`, unless the message already names the extension.
+fn prefixed(name: &str, msg: String) -> String {
+    if msg.to_ascii_lowercase().starts_with(&name.to_ascii_lowercase()) {
+        msg
+    } else {
+        format!("{name}: {msg}")
+    }
 }
 
 fn find_main(opt: &str, loaded: &[Loaded]) -> Option<&'static Main> {
@@ -587,6 +596,10 @@ fn unknown_option(w: &Word, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
     let mut candidates: Vec<&str> = MAIN.iter().flat_map(|m| m.long.iter().copied()).collect();
     for l in loaded {
         candidates.extend(l.options().iter().map(|o| o.name));
+    }
+    // The protocol's match is loaded implicitly, so its options count too.
+    if let Some(p) = rule.proto.as_ref().and_then(|p| p.proto.name()) {
+        candidates.extend(matches::match_options(p).iter().map(|o| o.name));
     }
     match suggest(opt, candidates.iter()) {
         Some(s) => d.with_hint(format!("did you mean \"{s}\"?")),

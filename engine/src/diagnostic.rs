@@ -201,4 +201,6 @@ pub mod codes {
     pub const UNKNOWN_EXTENSION: &str = "W0401";
     pub const UNREACHABLE_RULE: &str = "W0402";
     pub const TABLE_REPLACED: &str = "W0403";
+    /// Counters that are not numbers (iptables-restore reads them as 0).
+    pub const BAD_COUNTERS: &str = "W0404";
 }

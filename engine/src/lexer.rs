@@ -26,7 +26,9 @@ pub struct LexError {
 }
 
 /// Split `line` (which starts at byte `base` of the whole text) like iptables-restore.
-pub fn restore_words(line: &str, base: usize) -> Result<Vec<Word>, LexError> {
+/// An unterminated double quote is not fatal there: the rest of the line becomes
+/// one word. That case comes back as the words plus a [`LexError`] to warn about.
+pub fn restore_words(line: &str, base: usize) -> (Vec<Word>, Option<LexError>) {
     let mut words = Vec::new();
     let mut buf = String::new();
     let mut start: Option<usize> = None;
@@ -89,16 +91,14 @@ pub fn restore_words(line: &str, base: usize) -> Result<Vec<Word>, LexError> {
             }
         }
     }
-    if let Some(q) = quote_open {
-        return Err(LexError {
-            span: Span::new(base + q, base + line.len()),
-            message: "unterminated double quote".into(),
-        });
-    }
+    let warning = quote_open.map(|q| LexError {
+        span: Span::new(base + q, base + line.len()),
+        message: "unterminated double quote: iptables-restore takes the rest of the line as one word".into(),
+    });
     if let Some(s) = start {
         words.push(Word { text: buf, span: Span::new(base + s, base + line.len()), quoted });
     }
-    Ok(words)
+    (words, warning)
 }
 
 /// Split `line` like a POSIX shell splits a simple command. A `#` at the start of
@@ -193,16 +193,18 @@ mod tests {
 
     #[test]
     fn restore_splits_on_blanks_and_double_quotes_only() {
-        let w = restore_words(r#"-A X -m comment --comment "a \"b\" c" -j 'ACCEPT'"#, 0).unwrap();
+        let (w, warn) = restore_words(r#"-A X -m comment --comment "a \"b\" c" -j 'ACCEPT'"#, 0);
+        assert!(warn.is_none());
         assert_eq!(texts(&w), ["-A", "X", "-m", "comment", "--comment", "a \"b\" c", "-j", "'ACCEPT'"]);
         assert!(w[5].quoted);
         assert_eq!(w[5].span, Span::new(26, 37));
     }
 
     #[test]
-    fn restore_reports_unterminated_quote() {
-        let e = restore_words(r#"--comment "abc"#, 10).unwrap_err();
-        assert_eq!(e.span.start, 20);
+    fn restore_takes_the_rest_of_the_line_after_an_unterminated_quote() {
+        let (w, warn) = restore_words(r#"--comment "abc -j X"#, 10);
+        assert_eq!(texts(&w), ["--comment", "abc -j X"]);
+        assert_eq!(warn.unwrap().span.start, 20);
     }
 
     #[test]

@@ -667,10 +667,11 @@ impl MatchKind {
                     }
                 }
                 "--probability" => {
-                    let p: f64 = arg.parse().map_err(|_| format!("Bad probability \"{arg}\""))?;
-                    if !(0.0..=1.0).contains(&p) {
-                        return Err("--probability must be between 0 and 1".into());
-                    }
+                    let p: f64 = arg
+                        .parse()
+                        .ok()
+                        .filter(|p| (0.0..=1.0).contains(p))
+                        .ok_or("bad value for option \"--probability\", or out of range (0-1).")?;
                     m.invert |= inv;
                     // lround(0x80000000 * p)
                     m.mode = StatisticMode::Random { threshold: (2147483648.0 * p).round() as u32 };
@@ -886,24 +887,24 @@ impl MatchKind {
             MatchKind::Statistic(m) => {
                 let has = |o: &str| seen.contains(&o);
                 if !has("--mode") {
-                    return Err("statistic: option \"--mode\" must be specified".into());
+                    return Err("option \"--mode\" must be specified".into());
                 }
                 match m.mode {
                     StatisticMode::Random { .. } if has("--every") || has("--packet") => {
-                        Err("statistic: --every and --packet can only be used in nth mode".into())
+                        Err("--every and --packet can only be used in nth mode".into())
                     }
                     StatisticMode::Random { .. } if !has("--probability") => {
-                        Err("statistic: option \"--probability\" must be specified in random mode".into())
+                        Err("option \"--probability\" must be specified in random mode".into())
                     }
                     StatisticMode::Nth { .. } if has("--probability") => {
-                        Err("statistic: --probability can only be used in random mode".into())
+                        Err("--probability can only be used in random mode".into())
                     }
                     StatisticMode::Nth { .. } if has("--every") && !has("--packet") => {
-                        Err("statistic: option \"--every\" also requires \"--packet\".".into())
+                        Err("option \"--every\" also requires \"--packet\".".into())
                     }
-                    StatisticMode::Nth { .. } if !has("--every") => Err("statistic: option \"--every\" must be specified in nth mode".into()),
+                    StatisticMode::Nth { .. } if !has("--every") => Err("option \"--every\" must be specified in nth mode".into()),
                     StatisticMode::Nth { every, packet } if packet >= every => {
-                        Err(format!("statistic: the --packet p must be 0 <= p <= n-1 (got {packet} with --every {every})"))
+                        Err(format!("the --packet p must be 0 <= p <= n-1 (got {packet} with --every {every})"))
                     }
                     _ => Ok(()),
                 }

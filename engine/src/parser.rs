@@ -68,9 +68,10 @@ pub fn detect_format(text: &str) -> InputFormat {
 }
 
 /// Lines with their byte offsets, without the newline (and without a trailing `\r`).
+/// A final newline does not start another line.
 fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
     let mut offset = 0;
-    text.split('\n').enumerate().map(move |(i, l)| {
+    text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate().map(move |(i, l)| {
         let start = offset;
         offset += l.len() + 1;
         (i + 1, start, l.strip_suffix('\r').unwrap_or(l))
@@ -92,6 +93,8 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut ruleset = Ruleset::default();
     // The open table: its kind and the line that opened it.
     let mut open: Option<(TableKind, Span, usize)> = None;
+    // After an unknown `*table`, its lines are skipped up to its COMMIT.
+    let mut skipping = false;
     let mut last_line = 0;
     for (lineno, start, line) in lines(text) {
         last_line = lineno;
@@ -102,6 +105,7 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
             continue;
         }
         if let Some(name) = trimmed.strip_prefix('*') {
+            skipping = false;
             let name = name.trim_end();
             if let Some((k, s, l)) = open {
                 diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {lineno}"))
@@ -123,8 +127,13 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                 None => {
                     diags.push(unknown_table(name, Span::new(span.start + 1, span.end)));
                     open = None;
+                    skipping = true;
                 }
             }
+            continue;
+        }
+        if skipping {
+            skipping = trimmed.trim_end() != "COMMIT";
             continue;
         }
         if trimmed.trim_end() == "COMMIT" {
@@ -146,23 +155,27 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
             }
             continue;
         }
-        let mut words = match restore_words(line, start) {
-            Ok(w) => w,
-            Err(e) => {
-                diags.push(Diagnostic::error(codes::LEX, e.span, e.message).with_hint("close the quote; iptables-restore groups words with double quotes only"));
-                continue;
-            }
-        };
+        let (mut words, unterminated) = restore_words(line, start);
+        if let Some(e) = unterminated {
+            diags.push(Diagnostic::warning(codes::LEX, e.span, e.message).with_hint("close the quote; iptables-restore groups words with double quotes only"));
+        }
         let mut counters = None;
         if let Some(first) = words.first() {
             if first.text.starts_with('[') {
                 match Counters::parse(&first.text) {
                     Some(c) => counters = Some(c),
-                    None => {
-                        diags.push(Diagnostic::error(codes::BAD_VALUE, first.span, format!("Bad counters `{}'", first.text))
-                            .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
-                        continue;
-                    }
+                    None => match Counters::parse_lenient(&first.text) {
+                        Some(c) => {
+                            diags.push(Diagnostic::warning(codes::BAD_COUNTERS, first.span, format!("counters `{}' are not two numbers; iptables-restore reads them as [{}:{}]", first.text, c.packets, c.bytes))
+                                .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                            counters = Some(c);
+                        }
+                        None => {
+                            diags.push(Diagnostic::error(codes::BAD_VALUE, first.span, format!("Bad counters `{}'", first.text))
+                                .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                            continue;
+                        }
+                    },
                 }
                 words.remove(0);
             }
@@ -188,7 +201,7 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
 }
 
 fn unknown_table(name: &str, span: Span) -> Diagnostic {
-    let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, format!("can't initialize iptables table `{name}': Table does not exist"));
+    let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, format!("unable to initialize table '{name}'"));
     match crate::argv::suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
         Some(s) => d.with_hint(format!("did you mean `{s}'? The tables are raw, mangle, nat, filter and security")),
         None => d.with_hint("the tables are raw, mangle, nat, filter and security"),
@@ -197,7 +210,10 @@ fn unknown_table(name: &str, span: Span) -> Diagnostic {
 
 /// `:NAME POLICY [p:b]` inside a table block.
 fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnostic> {
-    let words = restore_words(decl, base).map_err(|e| Diagnostic::error(codes::LEX, e.span, e.message))?;
+    let (words, unterminated) = restore_words(decl, base);
+    if let Some(e) = unterminated {
+        return Err(Diagnostic::error(codes::LEX, e.span, e.message));
+    }
     let Some(name) = words.first() else {
         return Err(Diagnostic::error(codes::BAD_LINE, Span::new(base - 1, base), "chain declaration without a name")
             .with_hint("declare chains as :NAME POLICY [packets:bytes], e.g. :KUBE-SERVICES - [0:0]"));
@@ -226,11 +242,12 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
             if let Some(p) = policy {
                 if p.text != "-" {
                     let pol = parse_policy(&p.text, p.span)?;
-                    if table.kind == TableKind::Nat && pol == Policy::Drop {
-                        return Err(Diagnostic::error(codes::NAT_DROP, p.span, "The \"nat\" table is not intended for filtering, the use of DROP is therefore inhibited.")
-                            .with_hint("filter in the filter table; nat chains only choose address translations"));
-                    }
                     table.chains[i].policy = Some(pol);
+                    if table.kind == TableKind::Nat && pol == Policy::Drop {
+                        // iptables-restore accepts this (only `iptables -P` refuses it).
+                        return Err(Diagnostic::warning(codes::NAT_DROP, p.span, "DROP policy in the nat table: iptables-restore loads it, but `iptables -t nat -P` refuses it")
+                            .with_hint("every new connection that no nat rule accepts will be dropped; filter in the filter table instead"));
+                    }
                 }
             }
             if let Some(c) = counters {
@@ -238,7 +255,8 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
             }
         }
         Some(_) => {
-            return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, name.span, format!("Chain already exists: `{}' is declared twice", name.text)));
+            return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, name.span, format!("error creating chain '{}':File exists", name.text))
+                .with_hint("the chain is declared twice in this table"));
         }
         None => {
             check_chain_name(&name.text, name.span)?;

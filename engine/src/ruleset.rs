@@ -122,6 +122,17 @@ impl Counters {
         let (p, b) = inner.split_once(':')?;
         Some(Counters { packets: p.parse().ok()?, bytes: b.parse().ok()? })
     }
+
+    /// iptables-restore's reading: `strtoull` semantics, a non-number counts as 0.
+    pub fn parse_lenient(s: &str) -> Option<Counters> {
+        let inner = s.strip_prefix('[')?.strip_suffix(']')?;
+        let (p, b) = inner.split_once(':')?;
+        let num = |x: &str| -> u64 {
+            let digits: String = x.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().unwrap_or(0)
+        };
+        Some(Counters { packets: num(p), bytes: num(b) })
+    }
 }
 
 /// An address match (`[!] -s net`).

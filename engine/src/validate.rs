@@ -52,11 +52,12 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
         }
     }
 
-    // Jump loops: a depth-first search over user chains (libiptc/kernel: ELOOP).
+    // Jump loops: a depth-first search from each built-in chain, as the kernel's
+    // mark_source_chains walks (ELOOP). A loop among chains no hook reaches loads.
     let n = table.chains.len();
     let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
     for start in 0..n {
-        if state[start] != 0 {
+        if state[start] != 0 || !table.chains[start].is_builtin() {
             continue;
         }
         // Iterative DFS holding (chain, next rule index).
