@@ -36,7 +36,7 @@ impl InputFormat {
 
 /// The result of reading a ruleset: the model as far as it could be built, and
 /// every diagnostic found (parse errors, then validation).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Parsed {
     pub ruleset: Ruleset,
     pub diagnostics: Vec<Diagnostic>,

@@ -1,0 +1,142 @@
+//! What the playground shows, derived from the engine's values as plain data:
+//! problem rows for the editor and the table → chain → rule tree. Pure Rust,
+//! tested natively; the components only display these.
+
+use nfsim::diagnostic::{locate, Located};
+use nfsim::render;
+use nfsim::Parsed;
+
+/// One row under the editor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProblemRow {
+    pub severity: &'static str,
+    pub code: &'static str,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ProblemRow {
+    /// `3:17` as the editor prints a position.
+    pub fn position(&self) -> String {
+        format!("{}:{}", self.line, self.column)
+    }
+}
+
+pub fn problems(text: &str, parsed: &Parsed) -> Vec<ProblemRow> {
+    locate(text, &parsed.diagnostics)
+        .into_iter()
+        .map(|l: Located| ProblemRow {
+            severity: l.severity.as_str(),
+            code: l.code,
+            line: l.line,
+            column: l.column,
+            message: l.message,
+            hint: l.hint,
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleNode {
+    /// 1-based position in its chain, as iptables -L --line-numbers counts.
+    pub index: usize,
+    pub line: usize,
+    /// The rule as iptables-save prints it, without `-A CHAIN`.
+    pub spec: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainNode {
+    pub name: String,
+    /// `ACCEPT`/`DROP` for built-ins, None for user chains.
+    pub policy: Option<&'static str>,
+    /// All rules of the chain (the list below may be cut at [`RULES_SHOWN`]).
+    pub rule_count: usize,
+    pub rules: Vec<RuleNode>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableNode {
+    pub name: &'static str,
+    pub chains: Vec<ChainNode>,
+}
+
+/// Rules shown per chain before "N more" (a 150k-rule dump must stay responsive).
+pub const RULES_SHOWN: usize = 200;
+
+pub fn tree(parsed: &Parsed) -> Vec<TableNode> {
+    parsed
+        .ruleset
+        .tables
+        .iter()
+        .map(|t| TableNode {
+            name: t.kind.name(),
+            chains: render::save_order(t)
+                .into_iter()
+                .map(|c| ChainNode {
+                    name: c.name.clone(),
+                    policy: c.policy.map(|p| p.as_str()),
+                    rule_count: c.rules.len(),
+                    rules: c
+                        .rules
+                        .iter()
+                        .take(RULES_SHOWN)
+                        .enumerate()
+                        .map(|(i, r)| RuleNode { index: i + 1, line: r.line, spec: render::rule_spec(r).trim_start().to_string() })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+pub fn summary(parsed: &Parsed) -> String {
+    let errors = parsed.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = parsed.diagnostics.len() - errors;
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{}, {}, {} · {}, {}",
+        plural(parsed.ruleset.tables.len(), "table", "tables"),
+        plural(parsed.ruleset.chain_count(), "chain", "chains"),
+        plural(parsed.ruleset.rule_count(), "rule", "rules"),
+        plural(errors, "error", "errors"),
+        plural(warnings, "warning", "warnings"),
+    )
+}
+
+/// The source material's kube-proxy NodePort example, which the editor starts with.
+pub const EXAMPLE: &str = include_str!("examples/kube_nodeport.rules");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_loads_cleanly_and_shows_its_chains() {
+        let parsed = nfsim::parse(EXAMPLE, None);
+        assert!(problems(EXAMPLE, &parsed).is_empty());
+        let t = tree(&parsed);
+        let nat = t.iter().find(|t| t.name == "nat").unwrap();
+        let svc = nat.chains.iter().find(|c| c.name == "KUBE-SVC-JKOCBQALQGD3X3RT").unwrap();
+        assert_eq!(svc.policy, None);
+        assert_eq!(svc.rules.len(), 4);
+        assert!(svc.rules[1].spec.contains("--probability 0.33333333349"), "{}", svc.rules[1].spec);
+        assert_eq!(nat.chains[0].name, "PREROUTING");
+        assert_eq!(nat.chains[0].policy, Some("ACCEPT"));
+        assert_eq!(summary(&parsed), "3 tables, 33 chains, 36 rules · 0 errors, 0 warnings");
+    }
+
+    #[test]
+    fn a_broken_rule_becomes_a_problem_row_with_its_position() {
+        let text = EXAMPLE.replace("-A KUBE-MARK-MASQ -j MARK", "-A KUBE-MARK-MASQ -j MARK --set-mork 1");
+        let parsed = nfsim::parse(&text, None);
+        let rows = problems(&text, &parsed);
+        let line = text.lines().position(|l| l.contains("--set-mork")).unwrap() + 1;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!((rows[0].line, rows[0].severity, rows[0].code), (line, "error", "E0101"));
+        assert_eq!(rows[0].message, "unknown option \"--set-mork\"");
+        assert_eq!(rows[0].hint.as_deref(), Some("did you mean \"--set-mark\"?"));
+    }
+}
