@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up whatever is missing, then run every test:
+#   1. native: the engine, the CLI and the app's view model (cargo test, all members)
+#   2. wasm:   wasm-bindgen-test in headless Chromium (the app's components)
+#   3. e2e:    a release build driven by Playwright in headless Chromium
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH" TRUNK_SKIP_VERSION_CHECK=true
+export CHROMEDRIVER=/usr/bin/chromedriver
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "native tests (cargo test: engine, CLI, app view model)"
+cargo test --workspace
+
+step "browser tests (wasm-bindgen-test in headless Chromium)"
+cargo test --target wasm32-unknown-unknown -p iptables-playground
+
+step "end-to-end tests (Playwright on a release build)"
+trunk build --release
+node --test tests/e2e/
