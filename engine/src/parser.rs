@@ -125,7 +125,7 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                     open = Some((kind, span, lineno));
                 }
                 None => {
-                    diags.push(unknown_table(name, Span::new(span.start + 1, span.end)));
+                    diags.push(unknown_table(name, Span::new(span.start + 1, span.end), true));
                     open = None;
                     skipping = true;
                 }
@@ -200,8 +200,14 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     ruleset
 }
 
-fn unknown_table(name: &str, span: Span) -> Diagnostic {
-    let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, format!("unable to initialize table '{name}'"));
+/// iptables-restore and iptables word this differently; `restore` picks which.
+fn unknown_table(name: &str, span: Span, restore: bool) -> Diagnostic {
+    let message = if restore {
+        format!("unable to initialize table '{name}'")
+    } else {
+        format!("can't initialize iptables table `{name}': Table does not exist")
+    };
+    let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, message);
     match crate::argv::suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
         Some(s) => d.with_hint(format!("did you mean `{s}'? The tables are raw, mangle, nat, filter and security")),
         None => d.with_hint("the tables are raw, mangle, nat, filter and security"),
@@ -338,7 +344,7 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
             Some((name, s)) => match TableKind::parse(name) {
                 Some(k) => k,
                 None => {
-                    diags.push(unknown_table(name, *s));
+                    diags.push(unknown_table(name, *s, false));
                     continue;
                 }
             },
