@@ -82,7 +82,21 @@ fn read_input(file: &str) -> std::io::Result<String> {
 }
 
 fn json_report(text: &str, parsed: &Parsed) -> String {
-    let diags = locate(text, &parsed.diagnostics);
+    // Exactly the contract's keys, in its order.
+    let diags: Vec<serde_json::Value> = locate(text, &parsed.diagnostics)
+        .into_iter()
+        .map(|d| {
+            serde_json::json!({
+                "severity": d.severity.as_str(),
+                "code": d.code,
+                "message": d.message,
+                "line": d.line,
+                "column": d.column,
+                "end_line": d.end_line,
+                "end_column": d.end_column,
+            })
+        })
+        .collect();
     let value = serde_json::json!({
         "diagnostics": diags,
         "summary": {

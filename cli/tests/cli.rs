@@ -1,0 +1,110 @@
+//! The CLI contract, exactly as the issue states it: exit codes, the terminal
+//! diagnostic form, the JSON shape, `fmt` output and `--input`.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn nfsim(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nfsim"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    // A usage error may exit before reading its input: a broken pipe is fine.
+    let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const GOOD: &str = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 22 -j ACCEPT\nCOMMIT\n";
+const BAD: &str = "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dprot 22 -j ACCEPT\n-A INPUT -j NOWHERE\nCOMMIT\n";
+
+#[test]
+fn check_exit_codes() {
+    assert_eq!(nfsim(&["check", "-"], Some(GOOD)).status.code(), Some(0));
+    assert_eq!(nfsim(&["check", "-"], Some(BAD)).status.code(), Some(1));
+    let warn_only = "*filter\n:X - [0:0]\n-A X -j RETURN\n-A X -j ACCEPT\nCOMMIT\n";
+    let out = nfsim(&["check", "-"], Some(warn_only));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("warning[W0402]"));
+    assert_eq!(nfsim(&["check", "/nonexistent/rules.v4"], None).status.code(), Some(2));
+    assert_eq!(nfsim(&["check"], None).status.code(), Some(2));
+    assert_eq!(nfsim(&["frobnicate", "-"], None).status.code(), Some(2));
+    assert_eq!(nfsim(&["check", "--format", "yaml", "-"], None).status.code(), Some(2));
+}
+
+#[test]
+fn check_prints_terminal_diagnostics_on_stderr() {
+    let dir = std::env::temp_dir().join(format!("nfsim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("rules.v4");
+    std::fs::write(&file, BAD).unwrap();
+    let out = nfsim(&["check", file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    let first = err.lines().next().unwrap();
+    assert_eq!(first, format!("{}:3:17: error[E0101]: unknown option \"--dprot\"", file.display()));
+    assert!(err.contains("   3 | -A INPUT -p tcp --dprot 22 -j ACCEPT\n     |                 ^^^^^^^\n     = hint: did you mean \"--dport\"?\n"), "{err}");
+    assert!(err.contains(":4:10: error[E0301]: Couldn't load target `NOWHERE'"), "{err}");
+}
+
+#[test]
+fn check_json_has_exactly_the_contract_shape() {
+    let out = nfsim(&["check", "--format", "json", "-"], Some(BAD));
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["diagnostics", "summary"]);
+    let d = &v["diagnostics"][0];
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["severity", "code", "message", "line", "column", "end_line", "end_column"]);
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["code"], "E0101");
+    assert_eq!(d["message"], "unknown option \"--dprot\"");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(3), Some(17)));
+    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(3), Some(24)));
+    assert_eq!(v["diagnostics"].as_array().unwrap().len(), 2);
+    // The summary counts what loaded: the rule with the bad option did not.
+    assert_eq!(v["summary"], serde_json::json!({"tables": 1, "chains": 3, "rules": 1}));
+
+    let ok = nfsim(&["check", "--format", "json", "-"], Some(GOOD));
+    assert_eq!(ok.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["diagnostics"], serde_json::json!([]));
+    assert_eq!(v["summary"], serde_json::json!({"tables": 1, "chains": 3, "rules": 1}));
+}
+
+#[test]
+fn fmt_prints_the_canonical_rendering() {
+    let out = nfsim(&["fmt", "-"], Some(GOOD));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n"
+    );
+    let bad = nfsim(&["fmt", "-"], Some(BAD));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty());
+    assert!(text(&bad.stderr).contains("error[E0101]"));
+}
+
+#[test]
+fn input_format_can_be_forced() {
+    let script = "iptables -A INPUT -s 192.0.2.1 -j DROP\n";
+    let out = nfsim(&["fmt", "--input", "commands", "-"], Some(script));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("-A INPUT -s 192.0.2.1/32 -j DROP\n"));
+    // The same text read as iptables-save is a line outside any table.
+    let forced = nfsim(&["check", "--input", "save", "-"], Some(script));
+    assert_eq!(forced.status.code(), Some(1));
+    assert!(text(&forced.stderr).contains("error[E0201]"));
+    assert_eq!(nfsim(&["check", "--input", "xml", "-"], Some(script)).status.code(), Some(2));
+}
