@@ -1,1 +1,39 @@
-fn main() {}
+//! Parse + validate and render of kube-proxy style dumps at 1k and 10k services
+//! (3 endpoints each). Run: `cargo bench -p nfsim`.
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+
+#[path = "support/kubegen.rs"]
+mod kubegen;
+
+fn parse_and_validate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse+validate");
+    g.sample_size(10);
+    for services in [1_000, 10_000] {
+        let dump = kubegen::kube_dump(services, 3);
+        g.throughput(Throughput::Bytes(dump.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(services), &dump, |b, d| {
+            b.iter(|| {
+                let parsed = nfsim::parse(black_box(d), None);
+                assert!(!parsed.has_errors());
+                parsed
+            })
+        });
+    }
+    g.finish();
+}
+
+fn render(c: &mut Criterion) {
+    let mut g = c.benchmark_group("render");
+    g.sample_size(10);
+    for services in [1_000, 10_000] {
+        let parsed = nfsim::parse(&kubegen::kube_dump(services, 3), None);
+        g.bench_with_input(BenchmarkId::from_parameter(services), &parsed.ruleset, |b, r| {
+            b.iter(|| nfsim::render::render_save(black_box(r)))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parse_and_validate, render);
+criterion_main!(benches);

@@ -122,7 +122,7 @@ pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
             if table.chain(&cname).is_some() {
                 return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, cspan, "Chain already exists"));
             }
-            table.chains.push(Chain { name: cname, hook: None, policy: None, counters: Counters::default(), rules: vec![], span: cspan });
+            table.add_chain(Chain { name: cname, hook: None, policy: None, counters: Counters::default(), rules: vec![], span: cspan });
         }
         Op::DeleteChain => {
             let names: Vec<String> = if cname.is_empty() {
@@ -146,7 +146,7 @@ pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
                     return Err(Diagnostic::error(codes::BAD_RULE_REF, cspan, format!("Too many links: chain `{n}' is still the target of a rule")));
                 }
             }
-            table.chains.retain(|c| !names.contains(&c.name));
+            table.retain_chains(|c| !names.contains(&c.name));
         }
         Op::Flush => {
             if cname.is_empty() {
@@ -190,18 +190,7 @@ pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
             if table.chain(&new).is_some() {
                 return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, nspan, "File exists: a chain of that name already exists"));
             }
-            for c in table.chains.iter_mut() {
-                if c.name == cname {
-                    c.name = new.clone();
-                }
-                for r in c.rules.iter_mut() {
-                    if let Target::Jump { chain } | Target::Goto { chain } = &mut r.target {
-                        if *chain == cname {
-                            *chain = new.clone();
-                        }
-                    }
-                }
-            }
+            table.rename_chain(&cname, &new);
         }
         Op::List => {}
     }

@@ -60,53 +60,66 @@ const OTHER_TARGETS: &[&str] = &[
     "IPMARK", "TARPIT", "DELUDE", "CHAOS", "ACCOUNT", "LOGMARK", "SYSRQ", "DHCPMAC", "STEAL",
 ];
 
+/// A main (non-extension) option: its command letter and whether it takes a value.
+#[derive(Clone, Copy)]
 struct Main {
-    short: Option<&'static str>,
-    long: &'static [&'static str],
     key: char,
     has_arg: bool,
 }
 
-const MAIN: &[Main] = &[
-    Main { short: Some("-A"), long: &["--append"], key: 'A', has_arg: true },
-    Main { short: Some("-C"), long: &["--check"], key: 'C', has_arg: true },
-    Main { short: Some("-D"), long: &["--delete"], key: 'D', has_arg: true },
-    Main { short: Some("-I"), long: &["--insert"], key: 'I', has_arg: true },
-    Main { short: Some("-R"), long: &["--replace"], key: 'R', has_arg: true },
-    Main { short: Some("-L"), long: &["--list"], key: 'L', has_arg: false },
-    Main { short: Some("-S"), long: &["--list-rules"], key: 'L', has_arg: false },
-    Main { short: Some("-F"), long: &["--flush"], key: 'F', has_arg: false },
-    Main { short: Some("-Z"), long: &["--zero"], key: 'Z', has_arg: false },
-    Main { short: Some("-N"), long: &["--new-chain", "--new"], key: 'N', has_arg: true },
-    Main { short: Some("-X"), long: &["--delete-chain"], key: 'X', has_arg: false },
-    Main { short: Some("-P"), long: &["--policy"], key: 'P', has_arg: true },
-    Main { short: Some("-E"), long: &["--rename-chain"], key: 'E', has_arg: true },
-    Main { short: Some("-p"), long: &["--protocol"], key: 'p', has_arg: true },
-    Main { short: Some("-s"), long: &["--source", "--src"], key: 's', has_arg: true },
-    Main { short: Some("-d"), long: &["--destination", "--dst"], key: 'd', has_arg: true },
-    Main { short: Some("-j"), long: &["--jump"], key: 'j', has_arg: true },
-    Main { short: Some("-g"), long: &["--goto"], key: 'g', has_arg: true },
-    Main { short: Some("-i"), long: &["--in-interface"], key: 'i', has_arg: true },
-    Main { short: Some("-o"), long: &["--out-interface"], key: 'o', has_arg: true },
-    Main { short: Some("-f"), long: &["--fragment"], key: 'f', has_arg: false },
-    Main { short: Some("-m"), long: &["--match"], key: 'm', has_arg: true },
-    Main { short: Some("-t"), long: &["--table"], key: 't', has_arg: true },
-    Main { short: Some("-c"), long: &["--set-counters"], key: 'c', has_arg: true },
-    Main { short: Some("-v"), long: &["--verbose"], key: 'v', has_arg: false },
-    Main { short: Some("-n"), long: &["--numeric"], key: 'v', has_arg: false },
-    Main { short: Some("-x"), long: &["--exact"], key: 'v', has_arg: false },
-    Main { short: Some("-w"), long: &["--wait"], key: 'w', has_arg: false },
-    Main { short: Some("-W"), long: &["--wait-interval"], key: 'W', has_arg: true },
-    Main { short: Some("-4"), long: &["--ipv4"], key: 'v', has_arg: false },
-    Main { short: None, long: &["--line-numbers"], key: 'v', has_arg: false },
-    Main { short: None, long: &["--modprobe"], key: 'W', has_arg: true },
+const fn main(key: char, has_arg: bool) -> Option<Main> {
+    Some(Main { key, has_arg })
+}
+
+/// The long spellings, for suggestions and unambiguous-prefix matching.
+const MAIN_LONG: &[(&str, char)] = &[
+    ("--append", 'A'), ("--check", 'C'), ("--delete", 'D'), ("--insert", 'I'), ("--replace", 'R'),
+    ("--list", 'L'), ("--list-rules", 'L'), ("--flush", 'F'), ("--zero", 'Z'), ("--new-chain", 'N'),
+    ("--new", 'N'), ("--delete-chain", 'X'), ("--policy", 'P'), ("--rename-chain", 'E'),
+    ("--protocol", 'p'), ("--source", 's'), ("--src", 's'), ("--destination", 'd'), ("--dst", 'd'),
+    ("--jump", 'j'), ("--goto", 'g'), ("--in-interface", 'i'), ("--out-interface", 'o'),
+    ("--fragment", 'f'), ("--match", 'm'), ("--table", 't'), ("--set-counters", 'c'),
+    ("--verbose", 'v'), ("--numeric", 'v'), ("--exact", 'v'), ("--wait", 'w'),
+    ("--wait-interval", 'W'), ("--ipv4", 'v'), ("--line-numbers", 'v'), ("--modprobe", 'W'),
 ];
+
+fn main_exact(opt: &str) -> Option<Main> {
+    match opt {
+        "-A" | "--append" => main('A', true),
+        "-C" | "--check" => main('C', true),
+        "-D" | "--delete" => main('D', true),
+        "-I" | "--insert" => main('I', true),
+        "-R" | "--replace" => main('R', true),
+        "-L" | "--list" | "-S" | "--list-rules" => main('L', false),
+        "-F" | "--flush" => main('F', false),
+        "-Z" | "--zero" => main('Z', false),
+        "-N" | "--new-chain" | "--new" => main('N', true),
+        "-X" | "--delete-chain" => main('X', false),
+        "-P" | "--policy" => main('P', true),
+        "-E" | "--rename-chain" => main('E', true),
+        "-p" | "--protocol" => main('p', true),
+        "-s" | "--source" | "--src" => main('s', true),
+        "-d" | "--destination" | "--dst" => main('d', true),
+        "-j" | "--jump" => main('j', true),
+        "-g" | "--goto" => main('g', true),
+        "-i" | "--in-interface" => main('i', true),
+        "-o" | "--out-interface" => main('o', true),
+        "-f" | "--fragment" => main('f', false),
+        "-m" | "--match" => main('m', true),
+        "-t" | "--table" => main('t', true),
+        "-c" | "--set-counters" => main('c', true),
+        "-v" | "--verbose" | "-n" | "--numeric" | "-x" | "--exact" | "-4" | "--ipv4" | "--line-numbers" => main('v', false),
+        "-w" | "--wait" => main('w', false),
+        "-W" | "--wait-interval" | "--modprobe" => main('W', true),
+        _ => None,
+    }
+}
 
 /// A loaded extension while options are being read.
 struct Loaded {
     kind: LoadedKind,
-    /// Options seen, for final checks.
-    seen: Vec<&'static str>,
+    /// Options seen (bit i = the extension's option i), for final checks.
+    seen: u64,
     span: Span,
 }
 
@@ -143,14 +156,14 @@ fn err(code: &'static str, span: Span, msg: impl Into<String>) -> Diagnostic {
 /// Parse one invocation. `text` is the whole source (for verbatim slices),
 /// `in_restore` forbids `-t` as iptables-restore does, and `line` is the 1-based
 /// line the rule will report.
-pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usize, line_span: Span) -> Result<Invocation, Diagnostic> {
+pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: usize, line_span: Span) -> Result<Invocation, Diagnostic> {
     let mut op: Option<(Op, Span)> = None;
     let mut table = None;
     let mut chain: Option<(String, Span)> = None;
     let mut srcs: Option<(bool, Vec<Ipv4Net>, Span)> = None;
     let mut dsts: Option<(bool, Vec<Ipv4Net>, Span)> = None;
     let mut rule = Rule::new(line_span, line);
-    let mut loaded: Vec<Loaded> = Vec::new();
+    let mut loaded: Vec<Loaded> = Vec::with_capacity(4);
     let mut target_loaded = false;
     let mut proto_loaded = false;
     let mut warnings = Vec::new();
@@ -158,7 +171,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
     let mut has_rule_parts = false;
     let mut i = 0;
 
-    let need_arg = |i: usize, w: &Word| -> Result<&Word, Diagnostic> {
+    let need_arg = |i: usize, w: &Word<'_>| -> Result<&Word<'_>, Diagnostic> {
         words.get(i + 1).ok_or_else(|| {
             err(codes::MISSING_ARGUMENT, w.span, format!("option \"{}\" requires an argument", w.text))
         })
@@ -192,10 +205,10 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                 'A' | 'C' | 'D' | 'I' | 'R' | 'L' | 'F' | 'Z' | 'N' | 'X' | 'P' | 'E' => {
                     if let Some((_, prev)) = &op {
                         return Err(err(codes::BAD_COMMAND, w.span, "Cannot use two commands at once")
-                            .with_hint(format!("the line already has a command at column {}", prev.start.saturating_sub(line_span.start) + 1)));
+                            .with_hint(format!("the line already has a command at column {}", prev.lo().saturating_sub(line_span.lo()) + 1)));
                     }
                     let optional_chain = |i: usize| -> Option<(String, Span)> {
-                        words.get(i + 1).filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted)).map(|n| (n.text.clone(), n.span))
+                        words.get(i + 1).filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted)).map(|n| (n.text.to_string(), n.span))
                     };
                     let number_at = |j: usize| -> Option<(usize, Span)> {
                         words.get(j).and_then(|n| n.text.parse::<usize>().ok().map(|v| (v, n.span)))
@@ -234,12 +247,12 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                         'P' => {
                             let t = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-P requires a chain and a policy"))?;
                             consumed = 3;
-                            Op::Policy(t.text.clone(), t.span)
+                            Op::Policy(t.text.to_string(), t.span)
                         }
                         'E' => {
                             let t = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-E requires old-chain-name and new-chain-name"))?;
                             consumed = 3;
-                            Op::Rename(t.text.clone(), t.span)
+                            Op::Rename(t.text.to_string(), t.span)
                         }
                         'X' | 'F' | 'Z' | 'L' => {
                             if let Some(c) = optional_chain(i) {
@@ -256,7 +269,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                         _ => unreachable!(),
                     };
                     if let Some(a) = arg {
-                        chain = Some((a.text.clone(), a.span));
+                        chain = Some((a.text.to_string(), a.span));
                     }
                     op = Some((the_op, w.span));
                 }
@@ -266,7 +279,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                             .with_hint("the table comes from the `*table` line above"));
                     }
                     let a = arg.unwrap();
-                    table = Some((a.text.clone(), a.span));
+                    table = Some((a.text.to_string(), a.span));
                 }
                 'p' => {
                     let a = arg.unwrap();
@@ -315,7 +328,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                 }
                 'm' => {
                     let a = arg.unwrap();
-                    let name = a.text.as_str();
+                    let name: &str = &a.text;
                     let span = w.span.join(a.span);
                     let kind = if matches::KNOWN_MATCHES.contains(&name) {
                         matches::new_match(name)
@@ -335,7 +348,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                     if matches::match_required_proto(name).is_some() {
                         proto_loaded = true;
                     }
-                    loaded.push(Loaded { kind: LoadedKind::Match(kind), seen: vec![], span });
+                    loaded.push(Loaded { kind: LoadedKind::Match(kind), seen: 0, span });
                     has_rule_parts = true;
                 }
                 'j' | 'g' => {
@@ -343,21 +356,21 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                     if target_loaded || !matches!(rule.target, Target::None) {
                         return Err(err(codes::DUPLICATE_OPTION, w.span, "multiple -j flags not allowed"));
                     }
-                    let name = a.text.as_str();
+                    let name: &str = &a.text;
                     rule.target_span = w.span.join(a.span);
                     if m.key == 'g' {
                         rule.target = Target::Goto { chain: name.to_string() };
                     } else if let Some(v) = Verdict::parse(name) {
                         rule.target = Target::Verdict { verdict: v };
                     } else if targets::KNOWN_TARGETS.contains(&name) {
-                        loaded.push(Loaded { kind: LoadedKind::Target(targets::new_target(name)), seen: vec![], span: rule.target_span });
+                        loaded.push(Loaded { kind: LoadedKind::Target(targets::new_target(name)), seen: 0, span: rule.target_span });
                         target_loaded = true;
                     } else if OTHER_TARGETS.contains(&name) {
                         warnings.push(
                             Diagnostic::warning(codes::UNKNOWN_EXTENSION, rule.target_span, format!("target extension `{name}' is kept verbatim but not evaluated"))
                                 .with_hint("a trace treats it as a non-terminating target"),
                         );
-                        loaded.push(Loaded { kind: LoadedKind::Target(TargetKind::Unknown { name: name.to_string(), args: vec![] }), seen: vec![], span: rule.target_span });
+                        loaded.push(Loaded { kind: LoadedKind::Target(TargetKind::Unknown { name: name.to_string(), args: vec![] }), seen: 0, span: rule.target_span });
                         target_loaded = true;
                     } else {
                         rule.target = Target::Jump { chain: name.to_string() };
@@ -386,7 +399,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
             // iptables loads the protocol's match implicitly on an unknown option.
             if let Some(p) = rule.proto.as_ref().and_then(|p| p.proto.name()) {
                 if matches::match_required_proto(p).is_some() && matches::match_options(p).iter().any(|o| o.name == w.text) {
-                    loaded.push(Loaded { kind: LoadedKind::Match(matches::new_match(p)), seen: vec![], span: w.span });
+                    loaded.push(Loaded { kind: LoadedKind::Match(matches::new_match(p)), seen: 0, span: w.span });
                     proto_loaded = true;
                     found = lookup(&loaded, &w.text);
                 }
@@ -401,7 +414,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                 };
                 // One group per option: its source text exactly, from `!` (if any)
                 // through its last value, inner spacing included.
-                let start = inv.map_or(w.span.start, |s| s.start);
+                let start = inv.map_or(w.span.lo(), |s| s.lo());
                 let mut end = w.span;
                 i += 1;
                 while let Some(n) = words.get(i) {
@@ -411,7 +424,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
                     end = n.span;
                     i += 1;
                 }
-                args.push(text.get(start..end.end).unwrap_or(&w.text).to_string());
+                args.push(text.get(start..end.hi()).unwrap_or(&*w.text).to_string());
                 u.span = u.span.join(end);
                 continue;
             }
@@ -454,7 +467,9 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
         };
         let span = w.span.join(end);
         result.map_err(|e| err(codes::BAD_VALUE, span, format!("{ext_name}: {e}").replacen(&format!("{ext_name}: {ext_name}: "), &format!("{ext_name}: "), 1)))?;
-        l.seen.push(spec.name);
+        if let Some(bit) = l.options().iter().position(|o| o.name == spec.name) {
+            l.seen |= 1 << bit;
+        }
         l.span = l.span.join(span);
     }
     if let Some(s) = invert {
@@ -468,7 +483,7 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
 
     // Final checks of each extension, then move them into the rule in load order.
     for l in loaded {
-        let seen = l.seen;
+        let seen: Vec<&str> = l.options().iter().enumerate().filter(|(i, _)| l.seen & (1 << i) != 0).map(|(_, o)| o.name).collect();
         match l.kind {
             LoadedKind::Match(m) => {
                 m.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(m.name(), e)))?;
@@ -503,9 +518,10 @@ pub fn parse_invocation(words: &[Word], text: &str, in_restore: bool, line: usiz
         if matches!(op, Op::Replace(_) | Op::Insert(_) | Op::Delete(_)) && srcs.1.len() * dsts.1.len() > 1 && !matches!(op, Op::Insert(_)) {
             return Err(err(codes::BAD_COMMAND, op_span, "Replacement rule does not specify a unique address"));
         }
+        let total = srcs.1.len() * dsts.1.len();
         for s in &srcs.1 {
             for d in &dsts.1 {
-                let mut r = rule.clone();
+                let mut r = if rules.len() + 1 == total { std::mem::replace(&mut rule, Rule::new(line_span, line)) } else { rule.clone() };
                 r.src = s.map(|net| AddrMatch { invert: srcs.0, net });
                 r.dst = d.map(|net| AddrMatch { invert: dsts.0, net });
                 rules.push(r);
@@ -524,16 +540,15 @@ fn prefixed(name: &str, msg: String) -> String {
     }
 }
 
-fn find_main(opt: &str, loaded: &[Loaded]) -> Option<&'static Main> {
-    if let Some(m) = MAIN.iter().find(|m| m.short == Some(opt) || m.long.contains(&opt)) {
+fn find_main(opt: &str, loaded: &[Loaded]) -> Option<Main> {
+    if let Some(m) = main_exact(opt) {
         return Some(m);
     }
     // getopt_long accepts an unambiguous prefix of a long option.
-    if opt.starts_with("--") && opt.len() > 3 {
-        let mut hits = MAIN.iter().filter(|m| m.long.iter().any(|l| l.starts_with(opt)));
-        let first = hits.next()?;
-        let ext_hit = loaded.iter().any(|l| l.options().iter().any(|o| o.name.starts_with(opt)));
-        if hits.next().is_none() && !ext_hit {
+    if opt.starts_with("--") && opt.len() > 3 && lookup(loaded, opt).is_none() {
+        let mut keys = MAIN_LONG.iter().filter(|(l, _)| l.starts_with(opt)).map(|(l, _)| main_exact(l).unwrap());
+        let first = keys.next()?;
+        if keys.all(|k| k.key == first.key) {
             return Some(first);
         }
     }
@@ -564,8 +579,8 @@ fn lookup(loaded: &[Loaded], opt: &str) -> Option<(usize, OptSpec)> {
 
 /// The error for an option nobody claims, with a hint that names the extension
 /// it belongs to or the closest spelling.
-fn unknown_option(w: &Word, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
-    let opt = w.text.as_str();
+fn unknown_option(w: &Word<'_>, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
+    let opt: &str = &w.text;
     let d = err(codes::UNKNOWN_OPTION, w.span, format!("unknown option \"{opt}\""));
     // Is it an option of a protocol match that was not loaded?
     let owners: Vec<&str> = ["tcp", "udp", "sctp", "icmp"]
@@ -593,7 +608,7 @@ fn unknown_option(w: &Word, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
     if let Some(h) = owner {
         return d.with_hint(h);
     }
-    let mut candidates: Vec<&str> = MAIN.iter().flat_map(|m| m.long.iter().copied()).collect();
+    let mut candidates: Vec<&str> = MAIN_LONG.iter().map(|(l, _)| *l).collect();
     for l in loaded {
         candidates.extend(l.options().iter().map(|o| o.name));
     }

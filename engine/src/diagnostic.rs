@@ -75,8 +75,8 @@ pub fn locate(text: &str, diagnostics: &[Diagnostic]) -> Vec<Located> {
     diagnostics
         .iter()
         .map(|d| {
-            let start = index.position(text, d.span.start);
-            let end = index.position(text, d.span.end.max(d.span.start));
+            let start = index.position(text, d.span.lo());
+            let end = index.position(text, d.span.hi().max(d.span.lo()));
             Located {
                 severity: d.severity,
                 code: d.code,
@@ -102,7 +102,7 @@ pub fn render_terminal(file: &str, text: &str, diagnostics: &[Diagnostic]) -> St
     let index = LineIndex::new(text);
     let mut out = String::new();
     for d in diagnostics {
-        let pos = index.position(text, d.span.start);
+        let pos = index.position(text, d.span.lo());
         let _ = writeln!(
             out,
             "{file}:{}:{}: {}[{}]: {}",
@@ -118,9 +118,9 @@ pub fn render_terminal(file: &str, text: &str, diagnostics: &[Diagnostic]) -> St
         let _ = writeln!(out, "{:>gutter$} | {}", pos.line, line);
         let line_start = index.line_start(line0);
         let line_end = line_start + line.len();
-        let end = d.span.end.min(line_end).max(d.span.start);
+        let end = d.span.hi().min(line_end).max(d.span.lo());
         let width = text
-            .get(d.span.start.min(line_end)..end)
+            .get(d.span.lo().min(line_end)..end)
             .map_or(1, |s| s.chars().count())
             .max(1);
         let _ = writeln!(

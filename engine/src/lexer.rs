@@ -8,11 +8,13 @@
 //! `iptables` commands. Neither knows what the words mean.
 
 use crate::span::Span;
+use std::borrow::Cow;
 
 /// One word of a line, with the span of its source text (quotes included).
+/// Words without quotes or escapes borrow from the source.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Word {
-    pub text: String,
+pub struct Word<'a> {
+    pub text: Cow<'a, str>,
     pub span: Span,
     /// Whether any part of the word was quoted (a quoted `!` is not negation).
     pub quoted: bool,
@@ -28,82 +30,68 @@ pub struct LexError {
 /// Split `line` (which starts at byte `base` of the whole text) like iptables-restore.
 /// An unterminated double quote is not fatal there: the rest of the line becomes
 /// one word. That case comes back as the words plus a [`LexError`] to warn about.
-pub fn restore_words(line: &str, base: usize) -> (Vec<Word>, Option<LexError>) {
-    let mut words = Vec::new();
-    let mut buf = String::new();
-    let mut start: Option<usize> = None;
-    let mut quoted = false;
-    let mut quote_open: Option<usize> = None;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
-        if let Some(_) = quote_open {
-            if escaped {
-                buf.push(c);
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                quote_open = None;
-                // iptables-restore ends the word at a closing quote.
-                words.push(Word {
-                    text: std::mem::take(&mut buf),
-                    span: Span::new(base + start.unwrap_or(i), base + i + 1),
-                    quoted: true,
-                });
-                start = None;
-                quoted = false;
-            } else {
-                buf.push(c);
-            }
-            continue;
-        }
-        match c {
-            '"' => {
-                quote_open = Some(i);
-                quoted = true;
-                if start.is_none() {
-                    start = Some(i);
-                } else {
-                    // "abc"def: the unquoted part before the quote is its own word.
-                    words.push(Word {
-                        text: std::mem::take(&mut buf),
-                        span: Span::new(base + start.unwrap(), base + i),
-                        quoted: false,
-                    });
-                    start = Some(i);
+pub fn restore_words(line: &str, base: usize) -> (Vec<Word<'_>>, Option<LexError>) {
+    // Every delimiter is ASCII, so scanning bytes keeps UTF-8 boundaries intact.
+    let bytes = line.as_bytes();
+    let mut words = Vec::with_capacity(16);
+    let mut i = 0;
+    let n = bytes.len();
+    while i < n {
+        match bytes[i] {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'"' => {
+                // A quoted word: backslash escapes the next character; it ends at the closing quote.
+                let start = i;
+                i += 1;
+                let mut buf = String::new();
+                let mut seg = i;
+                let mut closed = false;
+                while i < n {
+                    match bytes[i] {
+                        b'\\' if i + 1 < n => {
+                            buf.push_str(&line[seg..i]);
+                            let ch = line[i + 1..].chars().next().unwrap();
+                            buf.push(ch);
+                            i += 1 + ch.len_utf8();
+                            seg = i;
+                        }
+                        b'"' => {
+                            closed = true;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
                 }
-            }
-            ' ' | '\t' | '\n' | '\r' => {
-                if let Some(s) = start.take() {
-                    words.push(Word {
-                        text: std::mem::take(&mut buf),
-                        span: Span::new(base + s, base + i),
-                        quoted,
-                    });
-                    quoted = false;
+                let text = if buf.is_empty() { Cow::Borrowed(&line[seg..i]) } else {
+                    buf.push_str(&line[seg..i]);
+                    Cow::Owned(buf)
+                };
+                if !closed {
+                    words.push(Word { text, span: Span::new(base + start, base + n), quoted: true });
+                    return (words, Some(LexError {
+                        span: Span::new(base + start, base + n),
+                        message: "unterminated double quote: iptables-restore takes the rest of the line as one word".into(),
+                    }));
                 }
+                i += 1;
+                words.push(Word { text, span: Span::new(base + start, base + i), quoted: true });
             }
             _ => {
-                if start.is_none() {
-                    start = Some(i);
+                // A bare word runs to a blank or a double quote ("abc"def is two words).
+                let start = i;
+                while i < n && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'"') {
+                    i += 1;
                 }
-                buf.push(c);
+                words.push(Word { text: Cow::Borrowed(&line[start..i]), span: Span::new(base + start, base + i), quoted: false });
             }
         }
     }
-    let warning = quote_open.map(|q| LexError {
-        span: Span::new(base + q, base + line.len()),
-        message: "unterminated double quote: iptables-restore takes the rest of the line as one word".into(),
-    });
-    if let Some(s) = start {
-        words.push(Word { text: buf, span: Span::new(base + s, base + line.len()), quoted });
-    }
-    (words, warning)
+    (words, None)
 }
 
 /// Split `line` like a POSIX shell splits a simple command. A `#` at the start of
 /// a word begins a comment that runs to the end of the line.
-pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word>, LexError> {
+pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word<'static>>, LexError> {
     let mut words = Vec::new();
     let mut buf = String::new();
     let mut start: Option<usize> = None;
@@ -113,7 +101,7 @@ pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word>, LexError> {
         match c {
             ' ' | '\t' | '\r' | '\n' => {
                 if let Some(s) = start.take() {
-                    words.push(Word { text: std::mem::take(&mut buf), span: Span::new(base + s, base + i), quoted });
+                    words.push(Word { text: Cow::Owned(std::mem::take(&mut buf)), span: Span::new(base + s, base + i), quoted });
                     quoted = false;
                 }
             }
@@ -178,7 +166,7 @@ pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word>, LexError> {
         }
     }
     if let Some(s) = start {
-        words.push(Word { text: buf, span: Span::new(base + s, base + line.len()), quoted });
+        words.push(Word { text: Cow::Owned(buf), span: Span::new(base + s, base + line.len()), quoted });
     }
     Ok(words)
 }
@@ -187,8 +175,8 @@ pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word>, LexError> {
 mod tests {
     use super::*;
 
-    fn texts(w: &[Word]) -> Vec<&str> {
-        w.iter().map(|w| w.text.as_str()).collect()
+    fn texts<'a>(w: &'a [Word]) -> Vec<&'a str> {
+        w.iter().map(|w| w.text.as_ref()).collect()
     }
 
     #[test]
@@ -204,7 +192,7 @@ mod tests {
     fn restore_takes_the_rest_of_the_line_after_an_unterminated_quote() {
         let (w, warn) = restore_words(r#"--comment "abc -j X"#, 10);
         assert_eq!(texts(&w), ["--comment", "abc -j X"]);
-        assert_eq!(warn.unwrap().span.start, 20);
+        assert_eq!(warn.unwrap().span.lo(), 20);
     }
 
     #[test]

@@ -70,11 +70,20 @@ pub fn detect_format(text: &str) -> InputFormat {
 /// Lines with their byte offsets, without the newline (and without a trailing `\r`).
 /// A final newline does not start another line.
 fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let bytes = body.as_bytes();
     let mut offset = 0;
-    text.strip_suffix('\n').unwrap_or(text).split('\n').enumerate().map(move |(i, l)| {
+    let mut lineno = 0;
+    std::iter::from_fn(move || {
+        if offset > bytes.len() || (body.is_empty() && lineno > 0) {
+            return None;
+        }
         let start = offset;
-        offset += l.len() + 1;
-        (i + 1, start, l.strip_suffix('\r').unwrap_or(l))
+        let end = bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| start + p);
+        offset = end + 1;
+        lineno += 1;
+        let l = &body[start..end];
+        Some((lineno, start, l.strip_suffix('\r').unwrap_or(l)))
     })
 }
 
@@ -125,7 +134,7 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                     open = Some((kind, span, lineno));
                 }
                 None => {
-                    diags.push(unknown_table(name, Span::new(span.start + 1, span.end), true));
+                    diags.push(unknown_table(name, Span::new(span.lo() + 1, span.hi()), true));
                     open = None;
                     skipping = true;
                 }
@@ -275,8 +284,8 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
                     d.with_hint("user-defined chains take `-` as policy")
                 });
             }
-            table.chains.push(Chain {
-                name: name.text.clone(),
+            table.add_chain(Chain {
+                name: name.text.to_string(),
                 hook: None,
                 policy: None,
                 counters: counters.unwrap_or_default(),
@@ -315,7 +324,7 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
             }
         };
         let mut i = 0;
-        while i < words.len() && matches!(words[i].text.as_str(), "sudo" | "doas" | "-E") {
+        while i < words.len() && matches!(&*words[i].text, "sudo" | "doas" | "-E") {
             i += 1;
         }
         let Some(cmd) = words.get(i) else { continue };
@@ -328,7 +337,7 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                 .with_hint("each line of a command script is `iptables [-t TABLE] COMMAND ...`; use the iptables-save format for dumps"));
             continue;
         }
-        let span = Span::new(cmd.span.start, start + full.trim_end().len());
+        let span = Span::new(cmd.span.lo(), start + full.trim_end().len());
         let rest = &words[i + 1..];
         let inv = match parse_invocation(rest, text, false, lineno, span) {
             Ok(inv) => inv,

@@ -43,7 +43,7 @@ fn write_rule_spec(out: &mut String, rule: &Rule) {
             out.push(' ');
             out.push_str(flag);
             out.push(' ');
-            out.push_str(&i.iface.name);
+            out.push_str(i.iface.name());
         }
     }
     if let Some(p) = &rule.proto {

@@ -9,6 +9,28 @@ use crate::span::Span;
 use crate::targets::{TargetKind, Verdict};
 use crate::value::{Iface, Ipv4Net, Proto};
 use serde::Serialize;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// FNV-1a: chain names are short and trusted, so a fast non-keyed hash is fine.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf29ce484222325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// A map keyed by chain names.
+pub type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 /// The five IPv4 tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -280,10 +302,15 @@ impl Chain {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Table {
     pub kind: TableKind,
-    /// Built-ins first in hook order, then user chains in the order they were created.
+    /// Built-ins first in hook order, then user chains in the order they were
+    /// created. Add, remove and rename chains through the methods below, which
+    /// keep the name index in step.
     pub chains: Vec<Chain>,
     #[serde(skip)]
     pub span: Span,
+    /// Chain name → position in `chains` (dumps hold tens of thousands of chains).
+    #[serde(skip)]
+    index: NameMap<usize>,
 }
 
 impl Table {
@@ -301,19 +328,54 @@ impl Table {
                 span: Span::default(),
             })
             .collect();
-        Table { kind, chains, span }
+        let mut t = Table { kind, chains, span, index: NameMap::default() };
+        t.reindex();
+        t
+    }
+
+    fn reindex(&mut self) {
+        self.index = self.chains.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
     }
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|c| c.name == name)
+        self.index.get(name).map(|&i| &self.chains[i])
     }
 
     pub fn chain_mut(&mut self, name: &str) -> Option<&mut Chain> {
-        self.chains.iter_mut().find(|c| c.name == name)
+        self.index.get(name).map(|&i| &mut self.chains[i])
     }
 
     pub fn chain_index(&self, name: &str) -> Option<usize> {
-        self.chains.iter().position(|c| c.name == name)
+        self.index.get(name).copied()
+    }
+
+    /// Add a chain (the caller has checked that the name is free).
+    pub fn add_chain(&mut self, chain: Chain) {
+        self.index.insert(chain.name.clone(), self.chains.len());
+        self.chains.push(chain);
+    }
+
+    /// Keep only the chains `keep` accepts.
+    pub fn retain_chains(&mut self, keep: impl FnMut(&Chain) -> bool) {
+        self.chains.retain(keep);
+        self.reindex();
+    }
+
+    /// Rename a chain and every jump or goto that names it.
+    pub fn rename_chain(&mut self, old: &str, new: &str) {
+        for c in self.chains.iter_mut() {
+            if c.name == old {
+                c.name = new.to_string();
+            }
+            for r in c.rules.iter_mut() {
+                if let Target::Jump { chain } | Target::Goto { chain } = &mut r.target {
+                    if chain == old {
+                        *chain = new.to_string();
+                    }
+                }
+            }
+        }
+        self.reindex();
     }
 
     pub fn rule_count(&self) -> usize {

@@ -9,17 +9,24 @@ use serde::Serialize;
 /// A half-open byte range `start..end` into the source text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Span {
-    pub start: usize,
-    pub end: usize,
+    pub start: u32,
+    pub end: u32,
 }
 
 impl Span {
+    /// Texts are limited to 4 GiB, which keeps every span 8 bytes.
     pub const fn new(start: usize, end: usize) -> Self {
-        Span { start, end }
+        Span { start: start as u32, end: end as u32 }
+    }
+    pub fn lo(&self) -> usize {
+        self.start as usize
+    }
+    pub fn hi(&self) -> usize {
+        self.end as usize
     }
     /// The smallest span covering both.
     pub fn join(self, other: Span) -> Span {
-        Span::new(self.start.min(other.start), self.end.max(other.end))
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
     pub fn is_empty(&self) -> bool {
         self.end <= self.start

@@ -11,7 +11,6 @@ use crate::diagnostic::{codes, Diagnostic};
 use crate::matches::MatchKind;
 use crate::ruleset::*;
 use crate::targets::TargetKind;
-use std::collections::HashMap;
 
 /// Run every whole-ruleset check.
 pub fn validate(ruleset: &Ruleset) -> Vec<Diagnostic> {
@@ -31,48 +30,50 @@ fn mask_of(hooks: &[Hook]) -> u8 {
 }
 
 fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
-    let index: HashMap<&str, usize> = table.chains.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
-
-    // Jumps to chains that do not exist.
-    for chain in &table.chains {
-        for rule in &chain.rules {
-            if let Some(target) = rule.target.chain() {
-                if !index.contains_key(target) {
+    let n = table.chains.len();
+    // One pass resolves every jump and goto to a chain index (a dump can hold
+    // tens of thousands of chains: later passes walk these edges, not names).
+    // edges[c] lists (target chain, rule index in c) in rule order.
+    let mut edges: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+    for (ci, chain) in table.chains.iter().enumerate() {
+        for (ri, rule) in chain.rules.iter().enumerate() {
+            let Some(target) = rule.target.chain() else { continue };
+            match table.chain_index(target) {
+                None => {
                     let d = Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, format!("Couldn't load target `{target}':No such file or directory"));
                     let hint = match crate::argv::suggest(target, table.chains.iter().map(|c| c.name.as_str())) {
                         Some(s) => format!("no chain `{target}' in table {}; did you mean `{s}'?", table.kind.name()),
                         None => format!("no chain `{target}' in table {}: declare it with `:{target} - [0:0]`", table.kind.name()),
                     };
                     out.push(d.with_hint(hint));
-                } else if table.chains[index[target]].is_builtin() {
+                }
+                Some(t) if table.chains[t].is_builtin() => {
                     out.push(Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, format!("cannot jump to built-in chain `{target}'"))
                         .with_hint("jumps and gotos enter user-defined chains only"));
                 }
+                Some(t) => edges[ci].push((t as u32, ri as u32)),
             }
         }
     }
 
     // Jump loops: a depth-first search from each built-in chain, as the kernel's
     // mark_source_chains walks (ELOOP). A loop among chains no hook reaches loads.
-    let n = table.chains.len();
     let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
     for start in 0..n {
         if state[start] != 0 || !table.chains[start].is_builtin() {
             continue;
         }
-        // Iterative DFS holding (chain, next rule index).
+        // Iterative DFS holding (chain, next edge index).
         let mut stack = vec![(start, 0usize)];
         state[start] = 1;
-        while let Some(&mut (c, ref mut ri)) = stack.last_mut() {
-            let rules = &table.chains[c].rules;
-            if *ri >= rules.len() {
+        while let Some(&mut (c, ref mut ei)) = stack.last_mut() {
+            let Some(&(t, ri)) = edges[c].get(*ei) else {
                 state[c] = 2;
                 stack.pop();
                 continue;
-            }
-            let rule = &rules[*ri];
-            *ri += 1;
-            let Some(&t) = rule.target.chain().and_then(|t| index.get(t)) else { continue };
+            };
+            *ei += 1;
+            let t = t as usize;
             match state[t] {
                 0 => {
                     state[t] = 1;
@@ -80,6 +81,7 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
                 }
                 1 => {
                     let path: Vec<&str> = stack.iter().skip_while(|(x, _)| *x != t).map(|(x, _)| table.chains[*x].name.as_str()).collect();
+                    let rule = &table.chains[c].rules[ri as usize];
                     out.push(Diagnostic::error(codes::JUMP_LOOP, rule.target_span, "Too many levels of symbolic links: this jump closes a loop")
                         .with_hint(format!("the chains jump in a circle: {} -> {}; the kernel refuses such a table", path.join(" -> "), table.chains[t].name)));
                 }
@@ -98,16 +100,12 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
         }
     }
     while let Some(c) = work.pop() {
-        for rule in &table.chains[c].rules {
-            if let Some(&t) = rule.target.chain().and_then(|t| index.get(t)) {
-                if table.chains[t].is_builtin() {
-                    continue;
-                }
-                let new = reach[t] | reach[c];
-                if new != reach[t] {
-                    reach[t] = new;
-                    work.push(t);
-                }
+        for &(t, _) in &edges[c] {
+            let t = t as usize;
+            let new = reach[t] | reach[c];
+            if new != reach[t] {
+                reach[t] = new;
+                work.push(t);
             }
         }
     }

@@ -199,9 +199,11 @@ pub fn save_mark(v: u32, m: u32) -> String {
 }
 
 /// An interface pattern: an exact name, or a prefix when it ends in `+`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+/// Stored inline (names are shorter than IFNAMSIZ), so rules need no heap for it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Iface {
-    pub name: String,
+    bytes: [u8; 15],
+    len: u8,
 }
 
 impl Iface {
@@ -212,22 +214,40 @@ impl Iface {
         if s.is_empty() {
             return Err("interface name `' must not be empty".into());
         }
-        Ok(Iface { name: s.to_string() })
+        let mut bytes = [0u8; 15];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        Ok(Iface { bytes, len: s.len() as u8 })
+    }
+    pub fn name(&self) -> &str {
+        // Built only from a &str cut at its own length: always valid UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
     }
     pub fn is_wildcard(&self) -> bool {
-        self.name.ends_with('+')
+        self.name().ends_with('+')
     }
     pub fn matches(&self, dev: &str) -> bool {
-        match self.name.strip_suffix('+') {
+        match self.name().strip_suffix('+') {
             Some(prefix) => dev.starts_with(prefix),
-            None => self.name == dev,
+            None => self.name() == dev,
         }
     }
 }
 
 impl fmt::Display for Iface {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Debug for Iface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.name())
+    }
+}
+
+impl Serialize for Iface {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 

@@ -7,7 +7,7 @@ fn error_of(script: &str) -> (usize, &'static str, String) {
     let parsed = parse(script, Some(InputFormat::Commands));
     let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert_eq!(errors.len(), 1, "expected one error, got {:#?}", parsed.diagnostics);
-    let line = script[..errors[0].span.start].matches('\n').count() + 1;
+    let line = script[..errors[0].span.lo()].matches('\n').count() + 1;
     (line, errors[0].code, errors[0].message.clone())
 }
 
