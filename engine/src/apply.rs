@@ -5,7 +5,7 @@
 //! It checks what a single command can get wrong. Whole-ruleset checks (jumps to
 //! undefined chains, loops, hook legality) belong to [`crate::validate`].
 
-use crate::argv::{Invocation, Op};
+use crate::argv::{Invocation, Op, Scratch};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::render;
 use crate::ruleset::*;
@@ -55,12 +55,12 @@ fn no_chain(name: &str, span: Span, table: &Table) -> Diagnostic {
     }
 }
 
-/// Apply one invocation to `table`.
-pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
+/// Apply one invocation to `table`; `scratch` remembers the last chain used.
+pub fn apply(table: &mut Table, inv: Invocation<'_>, scratch: &mut Scratch) -> Result<(), Diagnostic> {
     let chain_arg = inv.chain.clone();
     let (cname, cspan) = match (&inv.op, chain_arg) {
         (_, Some(c)) => c,
-        (Op::Flush | Op::Zero | Op::DeleteChain | Op::List, None) => (String::new(), inv.op_span),
+        (Op::Flush | Op::Zero | Op::DeleteChain | Op::List, None) => (Default::default(), inv.op_span),
         (_, None) => return Err(Diagnostic::error(codes::MISSING_ARGUMENT, inv.op_span, "this command needs a chain name")),
     };
     let kind = table.kind;
@@ -73,9 +73,15 @@ pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
     }
     match inv.op {
         Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(_) | Op::Check => {
-            let Some(chain) = table.chain_mut(&cname) else {
+            let index = match scratch.last_chain {
+                Some((k, i)) if k == kind && table.chains.get(i).is_some_and(|c| c.name == *cname) => Some(i),
+                _ => table.chain_index(&cname),
+            };
+            let Some(index) = index else {
                 return Err(no_chain(&cname, cspan, table));
             };
+            scratch.last_chain = Some((kind, index));
+            let chain = &mut table.chains[index];
             check_iface_direction(chain, &inv.rules)?;
             match inv.op {
                 Op::Append => chain.rules.extend(inv.rules),
@@ -122,7 +128,7 @@ pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
             if table.chain(&cname).is_some() {
                 return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, cspan, "Chain already exists"));
             }
-            table.add_chain(Chain { name: cname, hook: None, policy: None, counters: Counters::default(), rules: vec![], span: cspan });
+            table.add_chain(Chain { name: cname.into_owned(), hook: None, policy: None, counters: Counters::default(), rules: vec![], span: cspan });
         }
         Op::DeleteChain => {
             let names: Vec<String> = if cname.is_empty() {
@@ -137,7 +143,7 @@ pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
                         return Err(Diagnostic::error(codes::BAD_RULE_REF, cspan, "Directory not empty")
                             .with_hint(format!("flush it first: -F {cname}")))
                     }
-                    Some(_) => vec![cname.clone()],
+                    Some(_) => vec![cname.to_string()],
                 }
             };
             for n in &names {
@@ -161,7 +167,7 @@ pub fn apply(table: &mut Table, inv: Invocation) -> Result<(), Diagnostic> {
         Op::Zero => {
             for c in table.chains.iter_mut().filter(|c| cname.is_empty() || c.name == cname) {
                 c.counters = Counters::default();
-                c.rules.iter_mut().for_each(|r| r.counters = r.counters.map(|_| Counters::default()));
+                c.rules.iter_mut().for_each(|r| r.counters = r.counters.take().map(|_| Box::default()));
             }
         }
         Op::Policy(p, pspan) => {

@@ -10,11 +10,16 @@
 
 use crate::diagnostic::{codes, Diagnostic};
 use crate::lexer::Word;
-use crate::matches::{self, MatchKind, OptSpec};
+use crate::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
 use crate::ruleset::*;
+use crate::ruleset::Fnv;
 use crate::span::Span;
 use crate::targets::{self, TargetKind, Verdict};
 use crate::value::{Iface, Ipv4Net, Proto};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
 
 /// What the invocation asks for.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,11 +40,11 @@ pub enum Op {
 }
 
 #[derive(Clone, Debug)]
-pub struct Invocation {
+pub struct Invocation<'a> {
     pub op: Op,
     pub op_span: Span,
     pub table: Option<(String, Span)>,
-    pub chain: Option<(String, Span)>,
+    pub chain: Option<(Cow<'a, str>, Span)>,
     /// The rules the specification expands to (one unless `-s`/`-d` held lists).
     pub rules: Vec<Rule>,
     /// Warnings found while parsing (unknown extensions kept verbatim).
@@ -115,9 +120,51 @@ fn main_exact(opt: &str) -> Option<Main> {
     }
 }
 
+/// State an invocation parser keeps from one line to the next: a reusable buffer
+/// of loaded extensions and the interner that lets rules share equal strings
+/// (kube-proxy repeats each service's comment on several rules and jumps to
+/// KUBE-MARK-MASQ from tens of thousands).
+#[derive(Default)]
+pub struct Scratch {
+    loaded: Vec<Loaded>,
+    strings: HashSet<Arc<str>, BuildHasherDefault<Fnv>>,
+    /// The last few interned strings: consecutive rules usually repeat them,
+    /// and checking here avoids a cache miss in the big set.
+    recent: [Option<Arc<str>>; 8],
+    next_recent: usize,
+    /// The chain the previous command named, by table: iptables-save groups
+    /// rules by chain, so this usually spares the chain-index lookup.
+    pub(crate) last_chain: Option<(crate::ruleset::TableKind, usize)>,
+}
+
+impl Scratch {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(hit) = self.recent.iter().flatten().find(|r| &***r == s) {
+            return hit.clone();
+        }
+        let shared = self.intern_slow(s);
+        self.recent[self.next_recent] = Some(shared.clone());
+        self.next_recent = (self.next_recent + 1) % self.recent.len();
+        shared
+    }
+
+    fn intern_slow(&mut self, s: &str) -> Arc<str> {
+        match self.strings.get(s) {
+            Some(shared) => shared.clone(),
+            None => {
+                let new: Arc<str> = Arc::from(s);
+                self.strings.insert(new.clone());
+                new
+            }
+        }
+    }
+}
+
 /// A loaded extension while options are being read.
 struct Loaded {
     kind: LoadedKind,
+    /// The extension's option table (looked up once, at load).
+    options: &'static [OptSpec],
     /// Options seen (bit i = the extension's option i), for final checks.
     seen: u64,
     span: Span,
@@ -135,16 +182,21 @@ impl Loaded {
             LoadedKind::Target(t) => t.name(),
         }
     }
+    fn match_(kind: MatchKind, span: Span) -> Loaded {
+        let options = matches::match_options(kind.name());
+        Loaded { kind: LoadedKind::Match(kind), options, seen: 0, span }
+    }
+    fn target(kind: TargetKind, span: Span) -> Loaded {
+        let options = targets::target_options(kind.name());
+        Loaded { kind: LoadedKind::Target(kind), options, seen: 0, span }
+    }
     fn options(&self) -> &'static [OptSpec] {
-        match &self.kind {
-            LoadedKind::Match(m) => matches::match_options(m.name()),
-            LoadedKind::Target(t) => targets::target_options(t.name()),
-        }
+        self.options
     }
     fn is_unknown(&self) -> bool {
         matches!(
             &self.kind,
-            LoadedKind::Match(MatchKind::Unknown { .. }) | LoadedKind::Target(TargetKind::Unknown { .. })
+            LoadedKind::Match(MatchKind::Unknown(_)) | LoadedKind::Target(TargetKind::Unknown(_))
         )
     }
 }
@@ -156,14 +208,37 @@ fn err(code: &'static str, span: Span, msg: impl Into<String>) -> Diagnostic {
 /// Parse one invocation. `text` is the whole source (for verbatim slices),
 /// `in_restore` forbids `-t` as iptables-restore does, and `line` is the 1-based
 /// line the rule will report.
-pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: usize, line_span: Span) -> Result<Invocation, Diagnostic> {
+pub fn parse_invocation<'a>(
+    words: &[Word<'a>],
+    text: &str,
+    in_restore: bool,
+    line: usize,
+    line_span: Span,
+    scratch: &mut Scratch,
+) -> Result<Invocation<'a>, Diagnostic> {
+    let mut loaded = std::mem::take(&mut scratch.loaded);
+    loaded.clear();
+    let result = parse_with(words, text, in_restore, line, line_span, scratch, &mut loaded);
+    loaded.clear();
+    scratch.loaded = loaded;
+    result
+}
+
+fn parse_with<'a>(
+    words: &[Word<'a>],
+    text: &str,
+    in_restore: bool,
+    line: usize,
+    line_span: Span,
+    scratch: &mut Scratch,
+    loaded: &mut Vec<Loaded>,
+) -> Result<Invocation<'a>, Diagnostic> {
     let mut op: Option<(Op, Span)> = None;
     let mut table = None;
-    let mut chain: Option<(String, Span)> = None;
+    let mut chain: Option<(Cow<'a, str>, Span)> = None;
     let mut srcs: Option<(bool, Vec<Ipv4Net>, Span)> = None;
     let mut dsts: Option<(bool, Vec<Ipv4Net>, Span)> = None;
     let mut rule = Rule::new(line_span, line);
-    let mut loaded: Vec<Loaded> = Vec::with_capacity(4);
     let mut target_loaded = false;
     let mut proto_loaded = false;
     let mut warnings = Vec::new();
@@ -193,7 +268,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
         }
         let inv = invert.take();
         // Main options (exact, then `--long=value` is not accepted by iptables either).
-        if let Some(m) = find_main(&w.text, &loaded) {
+        if let Some(m) = find_main(&w.text, loaded) {
             let arg = if m.has_arg { Some(need_arg(i, w)?) } else { None };
             let invertible = matches!(m.key, 'p' | 's' | 'd' | 'i' | 'o' | 'f');
             if let (Some(s), false) = (inv, invertible) {
@@ -207,8 +282,8 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                         return Err(err(codes::BAD_COMMAND, w.span, "Cannot use two commands at once")
                             .with_hint(format!("the line already has a command at column {}", prev.lo().saturating_sub(line_span.lo()) + 1)));
                     }
-                    let optional_chain = |i: usize| -> Option<(String, Span)> {
-                        words.get(i + 1).filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted)).map(|n| (n.text.to_string(), n.span))
+                    let optional_chain = |i: usize| -> Option<(Cow<'a, str>, Span)> {
+                        words.get(i + 1).filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted)).map(|n| (n.text.clone(), n.span))
                     };
                     let number_at = |j: usize| -> Option<(usize, Span)> {
                         words.get(j).and_then(|n| n.text.parse::<usize>().ok().map(|v| (v, n.span)))
@@ -269,7 +344,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                         _ => unreachable!(),
                     };
                     if let Some(a) = arg {
-                        chain = Some((a.text.to_string(), a.span));
+                        chain = Some((a.text.clone(), a.span));
                     }
                     op = Some((the_op, w.span));
                 }
@@ -299,7 +374,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                     if slot.is_some() {
                         return Err(err(codes::DUPLICATE_OPTION, w.span, format!("multiple -{} flags not allowed", m.key)));
                     }
-                    let mut nets = Vec::new();
+                    let mut nets = Vec::with_capacity(1);
                     for part in a.text.split(',') {
                         let net = Ipv4Net::parse(part).map_err(|e| {
                             err(codes::BAD_VALUE, a.span, e).with_hint("addresses are dotted quads with an optional /prefix or /mask; host names are not resolved")
@@ -337,7 +412,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                             Diagnostic::warning(codes::UNKNOWN_EXTENSION, span, format!("match extension `{name}' is kept verbatim but not evaluated"))
                                 .with_hint("a trace asks whether to assume it matches or not"),
                         );
-                        MatchKind::Unknown { name: name.to_string(), args: vec![] }
+                        MatchKind::Unknown(Box::new(UnknownExt { name: name.to_string(), args: vec![] }))
                     } else {
                         return Err(err(codes::UNKNOWN_EXTENSION_NAME, a.span, format!("Couldn't load match `{name}':No such file or directory"))
                             .with_hint(suggest(name, matches::KNOWN_MATCHES.iter().chain(OTHER_MATCHES)).map_or_else(
@@ -348,7 +423,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                     if matches::match_required_proto(name).is_some() {
                         proto_loaded = true;
                     }
-                    loaded.push(Loaded { kind: LoadedKind::Match(kind), seen: 0, span });
+                    loaded.push(Loaded::match_(kind, span));
                     has_rule_parts = true;
                 }
                 'j' | 'g' => {
@@ -359,21 +434,21 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                     let name: &str = &a.text;
                     rule.target_span = w.span.join(a.span);
                     if m.key == 'g' {
-                        rule.target = Target::Goto { chain: name.to_string() };
+                        rule.target = Target::Goto { chain: scratch.intern(name) };
                     } else if let Some(v) = Verdict::parse(name) {
                         rule.target = Target::Verdict { verdict: v };
                     } else if targets::KNOWN_TARGETS.contains(&name) {
-                        loaded.push(Loaded { kind: LoadedKind::Target(targets::new_target(name)), seen: 0, span: rule.target_span });
+                        loaded.push(Loaded::target(targets::new_target(name), rule.target_span));
                         target_loaded = true;
                     } else if OTHER_TARGETS.contains(&name) {
                         warnings.push(
                             Diagnostic::warning(codes::UNKNOWN_EXTENSION, rule.target_span, format!("target extension `{name}' is kept verbatim but not evaluated"))
                                 .with_hint("a trace treats it as a non-terminating target"),
                         );
-                        loaded.push(Loaded { kind: LoadedKind::Target(TargetKind::Unknown { name: name.to_string(), args: vec![] }), seen: 0, span: rule.target_span });
+                        loaded.push(Loaded::target(TargetKind::Unknown(Box::new(UnknownExt { name: name.to_string(), args: vec![] })), rule.target_span));
                         target_loaded = true;
                     } else {
-                        rule.target = Target::Jump { chain: name.to_string() };
+                        rule.target = Target::Jump { chain: scratch.intern(name) };
                     }
                     has_rule_parts = true;
                 }
@@ -382,7 +457,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                     let b = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-c requires packet and byte counter"))?;
                     let p = a.text.parse().map_err(|_| err(codes::BAD_VALUE, a.span, format!("-c packet counter not numeric")))?;
                     let by = b.text.parse().map_err(|_| err(codes::BAD_VALUE, b.span, format!("-c byte counter not numeric")))?;
-                    rule.counters = Some(Counters { packets: p, bytes: by });
+                    rule.counters = Some(Box::new(Counters { packets: p, bytes: by }));
                     consumed = 3;
                 }
                 _ => {
@@ -394,14 +469,14 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
         }
 
         // Extension options: the most recently loaded extension that defines it.
-        let mut found = lookup(&loaded, &w.text);
+        let mut found = lookup(loaded, &w.text);
         if found.is_none() && !proto_loaded {
             // iptables loads the protocol's match implicitly on an unknown option.
             if let Some(p) = rule.proto.as_ref().and_then(|p| p.proto.name()) {
                 if matches::match_required_proto(p).is_some() && matches::match_options(p).iter().any(|o| o.name == w.text) {
-                    loaded.push(Loaded { kind: LoadedKind::Match(matches::new_match(p)), seen: 0, span: w.span });
+                    loaded.push(Loaded::match_(matches::new_match(p), w.span));
                     proto_loaded = true;
-                    found = lookup(&loaded, &w.text);
+                    found = lookup(loaded, &w.text);
                 }
             }
         }
@@ -409,7 +484,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
             // An option of an unmodelled extension: keep it and its values verbatim.
             if let Some(u) = loaded.iter_mut().rev().find(|l| l.is_unknown()) {
                 let args = match &mut u.kind {
-                    LoadedKind::Match(MatchKind::Unknown { args, .. }) | LoadedKind::Target(TargetKind::Unknown { args, .. }) => args,
+                    LoadedKind::Match(MatchKind::Unknown(u)) | LoadedKind::Target(TargetKind::Unknown(u)) => &mut u.args,
                     _ => unreachable!(),
                 };
                 // One group per option: its source text exactly, from `!` (if any)
@@ -428,7 +503,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
                 u.span = u.span.join(end);
                 continue;
             }
-            return Err(unknown_option(w, &rule, &loaded));
+            return Err(unknown_option(w, &rule, loaded));
         };
         if let (Some(s), false) = (inv, spec.invertible) {
             return Err(err(codes::BAD_NEGATION, s, format!("{}: option \"{}\" cannot be inverted.", loaded[idx].name(), w.text)));
@@ -461,6 +536,10 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
             end = a.span;
             i += 2;
             match &mut l.kind {
+                // Comments are shared between rules through the interner.
+                LoadedKind::Match(MatchKind::Comment { comment }) => {
+                    matches::check_comment(&a.text).map(|()| *comment = scratch.intern(&a.text))
+                }
                 LoadedKind::Match(m) => m.apply(spec.name, inv, &a.text, proto),
                 LoadedKind::Target(t) => t.apply(spec.name, &a.text),
             }
@@ -482,20 +561,22 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
     };
 
     // Final checks of each extension, then move them into the rule in load order.
-    for l in loaded {
-        let seen: Vec<&str> = l.options().iter().enumerate().filter(|(i, _)| l.seen & (1 << i) != 0).map(|(_, o)| o.name).collect();
+    let mut rule_matches = Vec::with_capacity(loaded.len() - usize::from(target_loaded));
+    for l in loaded.drain(..) {
+        let seen = Seen { mask: l.seen, options: l.options() };
         match l.kind {
             LoadedKind::Match(m) => {
-                m.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(m.name(), e)))?;
-                rule.matches.push(Match { kind: m, span: l.span });
+                m.final_check(seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(m.name(), e)))?;
+                rule_matches.push(Match { kind: m, span: l.span });
             }
             LoadedKind::Target(t) => {
-                t.final_check(&seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(t.name(), e)))?;
+                t.final_check(seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(t.name(), e)))?;
                 rule.target_span = l.span;
                 rule.target = Target::Extension { target: t };
             }
         }
     }
+    rule.matches = rule_matches.into_boxed_slice();
     // `-m multiport` needs a protocol with ports (userspace check).
     for m in &rule.matches {
         if let MatchKind::Multiport(_) = m.kind {
@@ -511,7 +592,7 @@ pub fn parse_invocation(words: &[Word<'_>], text: &str, in_restore: bool, line: 
         return Err(err(codes::BAD_COMMAND, op_span, "Illegal option with this command")
             .with_hint("only -A, -I, -R, -D and -C take a rule specification"));
     }
-    let mut rules = Vec::new();
+    let mut rules = Vec::with_capacity(if takes_rule { srcs.as_ref().map_or(1, |s| s.1.len()) * dsts.as_ref().map_or(1, |d| d.1.len()) } else { 0 });
     if takes_rule {
         let srcs = srcs.map_or((false, vec![None]), |(inv, v, _)| (inv, v.into_iter().map(Some).collect()));
         let dsts = dsts.map_or((false, vec![None]), |(inv, v, _)| (inv, v.into_iter().map(Some).collect()));

@@ -27,13 +27,32 @@ pub struct LexError {
     pub message: String,
 }
 
+/// Bytes that end an unquoted word in iptables-restore's splitting.
+const ENDS_WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'"' as usize] = true;
+    t
+};
+
 /// Split `line` (which starts at byte `base` of the whole text) like iptables-restore.
 /// An unterminated double quote is not fatal there: the rest of the line becomes
 /// one word. That case comes back as the words plus a [`LexError`] to warn about.
 pub fn restore_words(line: &str, base: usize) -> (Vec<Word<'_>>, Option<LexError>) {
+    let mut words = Vec::with_capacity(16);
+    let warning = restore_words_into(line, base, &mut words);
+    (words, warning)
+}
+
+/// [`restore_words`] into a caller's buffer (cleared first), so that a parser
+/// reading many lines reuses one allocation.
+pub fn restore_words_into<'a>(line: &'a str, base: usize, words: &mut Vec<Word<'a>>) -> Option<LexError> {
+    words.clear();
     // Every delimiter is ASCII, so scanning bytes keeps UTF-8 boundaries intact.
     let bytes = line.as_bytes();
-    let mut words = Vec::with_capacity(16);
     let mut i = 0;
     let n = bytes.len();
     while i < n {
@@ -47,19 +66,25 @@ pub fn restore_words(line: &str, base: usize) -> (Vec<Word<'_>>, Option<LexError
                 let mut seg = i;
                 let mut closed = false;
                 while i < n {
-                    match bytes[i] {
-                        b'\\' if i + 1 < n => {
-                            buf.push_str(&line[seg..i]);
-                            let ch = line[i + 1..].chars().next().unwrap();
-                            buf.push(ch);
-                            i += 1 + ch.len_utf8();
-                            seg = i;
-                        }
-                        b'"' => {
-                            closed = true;
+                    match memchr::memchr2(b'\\', b'"', &bytes[i..]) {
+                        None => {
+                            i = n;
                             break;
                         }
-                        _ => i += 1,
+                        Some(p) => i += p,
+                    }
+                    if bytes[i] == b'"' {
+                        closed = true;
+                        break;
+                    }
+                    if i + 1 < n {
+                        buf.push_str(&line[seg..i]);
+                        let ch = line[i + 1..].chars().next().unwrap();
+                        buf.push(ch);
+                        i += 1 + ch.len_utf8();
+                        seg = i;
+                    } else {
+                        i += 1;
                     }
                 }
                 let text = if buf.is_empty() { Cow::Borrowed(&line[seg..i]) } else {
@@ -68,10 +93,10 @@ pub fn restore_words(line: &str, base: usize) -> (Vec<Word<'_>>, Option<LexError
                 };
                 if !closed {
                     words.push(Word { text, span: Span::new(base + start, base + n), quoted: true });
-                    return (words, Some(LexError {
+                    return Some(LexError {
                         span: Span::new(base + start, base + n),
                         message: "unterminated double quote: iptables-restore takes the rest of the line as one word".into(),
-                    }));
+                    });
                 }
                 i += 1;
                 words.push(Word { text, span: Span::new(base + start, base + i), quoted: true });
@@ -79,14 +104,14 @@ pub fn restore_words(line: &str, base: usize) -> (Vec<Word<'_>>, Option<LexError
             _ => {
                 // A bare word runs to a blank or a double quote ("abc"def is two words).
                 let start = i;
-                while i < n && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'"') {
+                while i < n && !ENDS_WORD[bytes[i] as usize] {
                     i += 1;
                 }
                 words.push(Word { text: Cow::Borrowed(&line[start..i]), span: Span::new(base + start, base + i), quoted: false });
             }
         }
     }
-    (words, None)
+    None
 }
 
 /// Split `line` like a POSIX shell splits a simple command. A `#` at the start of

@@ -10,6 +10,7 @@
 use crate::names;
 use crate::value::*;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// How an option of an extension is spelled and whether it takes an argument.
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +28,22 @@ macro_rules! opt {
     };
 }
 
+
+/// Which options of an extension a rule gave: bit i is the extension's option i.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    pub mask: u64,
+    pub options: &'static [OptSpec],
+}
+
+impl Seen {
+    pub fn is_empty(&self) -> bool {
+        self.mask == 0
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.options.iter().enumerate().any(|(i, o)| self.mask & (1 << i) != 0 && o.name == name)
+    }
+}
 
 /// A value that is either matched or negated (`! --opt v`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -91,7 +108,7 @@ pub enum PortSide {
 pub struct MultiportMatch {
     pub invert: bool,
     pub side: PortSide,
-    pub ports: Vec<PortRange>,
+    pub ports: Box<[PortRange]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default, Serialize)]
@@ -228,37 +245,46 @@ pub enum TtlMode {
     Gt,
 }
 
-/// A match extension with its typed options.
+/// An extension this engine does not model: its name and its option groups,
+/// each exactly as written in the source.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UnknownExt {
+    pub name: String,
+    pub args: Vec<String>,
+}
+
+/// A match extension with its typed options. Large, rare variants are boxed so
+/// that a match stays small: dumps hold hundreds of thousands of them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "extension", rename_all = "lowercase")]
 pub enum MatchKind {
     Tcp(TcpMatch),
     Udp(UdpMatch),
-    Sctp(SctpMatch),
+    Sctp(Box<SctpMatch>),
     Icmp(IcmpMatch),
     Multiport(MultiportMatch),
-    Comment { comment: String },
+    Comment { comment: Arc<str> },
     Addrtype(AddrtypeMatch),
     Statistic(StatisticMatch),
-    Conntrack(ConntrackMatch),
+    Conntrack(Box<ConntrackMatch>),
     Mark(MarkMatch),
     Connmark(MarkMatch),
-    Iprange(IprangeMatch),
+    Iprange(Box<IprangeMatch>),
     Limit(LimitMatch),
-    Recent(RecentMatch),
-    Set(SetMatch),
-    Owner(OwnerMatch),
+    Recent(Box<RecentMatch>),
+    Set(Box<SetMatch>),
+    Owner(Box<OwnerMatch>),
     Mac { invert: bool, mac: [u8; 6] },
     Pkttype { invert: bool, pkttype: u8 },
     Length { invert: bool, min: u16, max: u16 },
     Ttl { mode: TtlMode, ttl: u8 },
     Tos { invert: bool, value: u8, mask: u8 },
     Dscp { invert: bool, dscp: u8 },
-    Physdev(PhysdevMatch),
+    Physdev(Box<PhysdevMatch>),
     /// Accounting only: always matches, counts into a named nfacct object.
-    Nfacct { name: String },
+    Nfacct { name: Box<str> },
     /// An extension this engine does not model: kept verbatim.
-    Unknown { name: String, args: Vec<String> },
+    Unknown(Box<UnknownExt>),
 }
 
 /// The names of the match extensions this engine models.
@@ -361,37 +387,37 @@ pub fn new_match(name: &str) -> MatchKind {
     match name {
         "tcp" => MatchKind::Tcp(TcpMatch::default()),
         "udp" => MatchKind::Udp(UdpMatch::default()),
-        "sctp" => MatchKind::Sctp(SctpMatch::default()),
+        "sctp" => MatchKind::Sctp(Box::default()),
         "icmp" => MatchKind::Icmp(IcmpMatch { invert: false, icmp_type: 0xff, code_min: 0, code_max: 0xff }),
-        "multiport" => MatchKind::Multiport(MultiportMatch { invert: false, side: PortSide::Either, ports: vec![] }),
-        "comment" => MatchKind::Comment { comment: String::new() },
+        "multiport" => MatchKind::Multiport(MultiportMatch { invert: false, side: PortSide::Either, ports: Box::new([]) }),
+        "comment" => MatchKind::Comment { comment: Arc::from("") },
         "addrtype" => MatchKind::Addrtype(AddrtypeMatch::default()),
         "statistic" => MatchKind::Statistic(StatisticMatch { invert: false, mode: StatisticMode::Random { threshold: 0 } }),
-        "conntrack" => MatchKind::Conntrack(ConntrackMatch::default()),
-        "state" => MatchKind::Conntrack(ConntrackMatch { state_alias: true, ..Default::default() }),
+        "conntrack" => MatchKind::Conntrack(Box::default()),
+        "state" => MatchKind::Conntrack(Box::new(ConntrackMatch { state_alias: true, ..Default::default() })),
         "mark" => MatchKind::Mark(MarkMatch { invert: false, mark: 0, mask: u32::MAX }),
         "connmark" => MatchKind::Connmark(MarkMatch { invert: false, mark: 0, mask: u32::MAX }),
-        "iprange" => MatchKind::Iprange(IprangeMatch::default()),
+        "iprange" => MatchKind::Iprange(Box::default()),
         // Default rate 3/hour, burst 5.
         "limit" => MatchKind::Limit(LimitMatch { avg: 10000 * 3600 / 3, burst: 5 }),
-        "recent" => MatchKind::Recent(RecentMatch {
+        "recent" => MatchKind::Recent(Box::new(RecentMatch {
             invert: false, command: RecentCommand::Set, seconds: 0, reap: false, hitcount: 0,
             rttl: false, name: "DEFAULT".into(), mask: u32::MAX, rdest: false,
-        }),
-        "set" => MatchKind::Set(SetMatch {
+        })),
+        "set" => MatchKind::Set(Box::new(SetMatch {
             invert: false, name: String::new(), dirs: vec![], return_nomatch: false,
             no_update_counters: false, no_update_subcounters: false, counters: vec![],
-        }),
-        "owner" => MatchKind::Owner(OwnerMatch::default()),
+        })),
+        "owner" => MatchKind::Owner(Box::default()),
         "mac" => MatchKind::Mac { invert: false, mac: [0; 6] },
         "pkttype" => MatchKind::Pkttype { invert: false, pkttype: 0 },
         "length" => MatchKind::Length { invert: false, min: 0, max: 0xffff },
         "ttl" => MatchKind::Ttl { mode: TtlMode::Eq, ttl: 0 },
         "tos" => MatchKind::Tos { invert: false, value: 0, mask: 0 },
         "dscp" => MatchKind::Dscp { invert: false, dscp: 0 },
-        "physdev" => MatchKind::Physdev(PhysdevMatch::default()),
-        "nfacct" => MatchKind::Nfacct { name: String::new() },
-        other => MatchKind::Unknown { name: other.to_string(), args: vec![] },
+        "physdev" => MatchKind::Physdev(Box::default()),
+        "nfacct" => MatchKind::Nfacct { name: Box::from("") },
+        other => MatchKind::Unknown(Box::new(UnknownExt { name: other.to_string(), args: vec![] })),
     }
 }
 
@@ -560,7 +586,7 @@ impl MatchKind {
             MatchKind::Dscp { .. } => "dscp",
             MatchKind::Physdev(_) => "physdev",
             MatchKind::Nfacct { .. } => "nfacct",
-            MatchKind::Unknown { name, .. } => name,
+            MatchKind::Unknown(u) => &u.name,
         }
     }
 
@@ -619,22 +645,21 @@ impl MatchKind {
                     "--dports" | "--destination-ports" => PortSide::Destination,
                     _ => PortSide::Either,
                 };
-                m.ports.clear();
+                let mut ports = Vec::new();
                 let mut slots = 0;
                 for p in arg.split(',') {
                     let r = PortRange::parse(p, proto)?;
                     slots += if r.lo == r.hi { 1 } else { 2 };
-                    m.ports.push(r);
+                    ports.push(r);
                 }
                 if slots > 15 {
                     return Err("too many ports specified".into());
                 }
+                m.ports = ports.into_boxed_slice();
             }
             MatchKind::Comment { comment } => {
-                if arg.len() > 255 {
-                    return Err(format!("comment too long, maximum is 255 characters (got {})", arg.len()));
-                }
-                *comment = arg.to_string();
+                check_comment(arg)?;
+                *comment = Arc::from(arg);
             }
             MatchKind::Addrtype(m) => {
                 let parse = |s: &str| -> Result<u16, String> {
@@ -870,22 +895,22 @@ impl MatchKind {
                 if arg.is_empty() || arg.len() > 31 {
                     return Err("nfacct: object name must be 1 to 31 characters".into());
                 }
-                *name = arg.to_string();
+                *name = Box::from(arg);
             }
-            MatchKind::Unknown { .. } => unreachable!("unknown extensions keep raw words"),
+            MatchKind::Unknown(_) => unreachable!("unknown extensions keep raw words"),
         }
         Ok(())
     }
 
     /// Checks iptables makes after all options are read (`final_check`).
-    pub fn final_check(&self, seen: &[&str]) -> Result<(), String> {
+    pub fn final_check(&self, seen: Seen) -> Result<(), String> {
         match self {
             MatchKind::Multiport(m) if m.ports.is_empty() => {
                 Err("multiport: one of --sports, --dports or --ports is required".into())
             }
             MatchKind::Comment { .. } if seen.is_empty() => Err("comment: option \"--comment\" must be specified".into()),
             MatchKind::Statistic(m) => {
-                let has = |o: &str| seen.contains(&o);
+                let has = |o: &str| seen.has(o);
                 if !has("--mode") {
                     return Err("option \"--mode\" must be specified".into());
                 }
@@ -925,7 +950,7 @@ impl MatchKind {
             MatchKind::Dscp { .. } if seen.is_empty() => Err("DSCP match: Parameter --dscp is required".into()),
             MatchKind::Physdev(_) if seen.is_empty() => Err("PHYSDEV: no physdev option specified".into()),
             MatchKind::Nfacct { .. } if seen.is_empty() => Err("nfacct: option \"--nfacct-name\" must be specified".into()),
-            MatchKind::Recent(_) if !seen.iter().any(|o| matches!(*o, "--set" | "--rcheck" | "--update" | "--remove")) => {
+            MatchKind::Recent(_) if !["--set", "--rcheck", "--update", "--remove"].iter().any(|o| seen.has(o)) => {
                 Err("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'".into())
             }
             MatchKind::Recent(m) if m.command == RecentCommand::Set && (m.seconds > 0 || m.hitcount > 0) => {
@@ -1210,8 +1235,8 @@ impl MatchKind {
                 out.push_str(" --nfacct-name ");
                 save_string(out, name);
             }
-            MatchKind::Unknown { args, .. } => {
-                for a in args {
+            MatchKind::Unknown(u) => {
+                for a in &u.args {
                     out.push(' ');
                     out.push_str(a);
                 }
@@ -1246,6 +1271,14 @@ fn save_tcp_flags(out: &mut String, mut flags: u8) {
             flags &= !bit;
         }
     }
+}
+
+/// The comment match's only rule: at most 255 characters.
+pub fn check_comment(arg: &str) -> Result<(), String> {
+    if arg.len() > 255 {
+        return Err(format!("comment too long, maximum is 255 characters (got {})", arg.len()));
+    }
+    Ok(())
 }
 
 /// `--tcp-flags MASK COMP` takes two words; the parser hands both here.

@@ -9,8 +9,9 @@
 use crate::apply::{self, check_chain_name, parse_policy};
 use crate::argv::parse_invocation;
 use crate::diagnostic::{codes, Diagnostic};
-use crate::lexer::{restore_words, shell_words};
+use crate::lexer::{restore_words, restore_words_into, shell_words, Word};
 use crate::ruleset::*;
+use crate::argv::Scratch;
 use crate::span::Span;
 use serde::Serialize;
 
@@ -79,7 +80,7 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
             return None;
         }
         let start = offset;
-        let end = bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| start + p);
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |p| start + p);
         offset = end + 1;
         lineno += 1;
         let l = &body[start..end];
@@ -100,6 +101,8 @@ pub fn parse_text(text: &str, format: Option<InputFormat>) -> Parsed {
 
 fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut ruleset = Ruleset::default();
+    let mut scratch = Scratch::default();
+    let mut words: Vec<Word> = Vec::with_capacity(32);
     // The open table: its kind and the line that opened it.
     let mut open: Option<(TableKind, Span, usize)> = None;
     // After an unknown `*table`, its lines are skipped up to its COMMIT.
@@ -164,7 +167,7 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
             }
             continue;
         }
-        let (mut words, unterminated) = restore_words(line, start);
+        let unterminated = restore_words_into(line, start, &mut words);
         if let Some(e) = unterminated {
             diags.push(Diagnostic::warning(codes::LEX, e.span, e.message).with_hint("close the quote; iptables-restore groups words with double quotes only"));
         }
@@ -186,16 +189,18 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                         }
                     },
                 }
-                words.remove(0);
             }
         }
-        match parse_invocation(&words, text, true, lineno, span) {
+        let skip = usize::from(counters.is_some() || words.first().is_some_and(|w| w.text.starts_with('[')));
+        match parse_invocation(&words[skip..], text, true, lineno, span, &mut scratch) {
             Ok(mut inv) => {
                 diags.append(&mut inv.warnings);
-                if counters.is_some() {
-                    inv.rules.iter_mut().for_each(|r| r.counters = r.counters.or(counters));
+                if let Some(c) = counters {
+                    inv.rules.iter_mut().for_each(|r| {
+                        r.counters.get_or_insert_with(|| Box::new(c));
+                    });
                 }
-                if let Err(d) = apply::apply(table, inv) {
+                if let Err(d) = apply::apply(table, inv, &mut scratch) {
                     diags.push(d);
                 }
             }
@@ -206,7 +211,18 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
         diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {}", last_line + 1))
             .with_hint(format!("end the {} table with a COMMIT line", k.name())));
     }
+    shrink(&mut ruleset);
     ruleset
+}
+
+/// Give back the spare capacity of rule lists: a dump has tens of thousands of
+/// two-rule chains, each of which grew a four-rule buffer.
+fn shrink(ruleset: &mut Ruleset) {
+    for t in ruleset.tables.iter_mut() {
+        for c in t.chains.iter_mut() {
+            c.rules.shrink_to_fit();
+        }
+    }
 }
 
 /// iptables-restore and iptables word this differently; `restore` picks which.
@@ -299,6 +315,7 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
 
 fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut ruleset = Ruleset::default();
+    let mut scratch = Scratch::default();
     // Join backslash-continued lines: the span stays in the original text.
     let mut pending: Option<(usize, usize, String)> = None;
     for (lineno, start, line) in lines(text) {
@@ -339,7 +356,7 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
         }
         let span = Span::new(cmd.span.lo(), start + full.trim_end().len());
         let rest = &words[i + 1..];
-        let inv = match parse_invocation(rest, text, false, lineno, span) {
+        let inv = match parse_invocation(rest, text, false, lineno, span, &mut scratch) {
             Ok(inv) => inv,
             Err(d) => {
                 diags.push(d);
@@ -359,10 +376,11 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
             },
         };
         let table = ruleset.table_or_insert(kind);
-        if let Err(d) = apply::apply(table, inv) {
+        if let Err(d) = apply::apply(table, inv, &mut scratch) {
             diags.push(d);
         }
     }
+    shrink(&mut ruleset);
     ruleset
 }
 

@@ -101,7 +101,7 @@ pub fn render_table(out: &mut String, table: &Table) {
     }
     for c in &chains {
         for r in &c.rules {
-            if let Some(k) = r.counters {
+            if let Some(k) = &r.counters {
                 out.push_str(&format!("[{}:{}] ", k.packets, k.bytes));
             }
             out.push_str("-A ");

@@ -11,6 +11,7 @@ use crate::value::{Iface, Ipv4Net, Proto};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// FNV-1a: chain names are short and trusted, so a fast non-keyed hash is fine.
 #[derive(Default, Clone, Copy)]
@@ -192,8 +193,8 @@ pub enum Target {
     /// No `-j`: the rule only counts.
     None,
     Verdict { verdict: Verdict },
-    Jump { chain: String },
-    Goto { chain: String },
+    Jump { chain: Arc<str> },
+    Goto { chain: Arc<str> },
     Extension { target: TargetKind },
 }
 
@@ -236,9 +237,10 @@ pub struct Rule {
     pub proto: Option<ProtoMatch>,
     /// `-f` (false) or `! -f` (true).
     pub fragment: Option<bool>,
-    pub matches: Vec<Match>,
+    pub matches: Box<[Match]>,
     pub target: Target,
-    pub counters: Option<Counters>,
+    /// `[pkts:bytes]` when the dump carried them (boxed: most dumps have none).
+    pub counters: Option<Box<Counters>>,
     /// The whole source line (or command) the rule came from.
     #[serde(skip)]
     pub span: Span,
@@ -258,7 +260,7 @@ impl Rule {
             out_iface: None,
             proto: None,
             fragment: None,
-            matches: Vec::new(),
+            matches: Box::new([]),
             target: Target::None,
             counters: None,
             span,
@@ -369,8 +371,8 @@ impl Table {
             }
             for r in c.rules.iter_mut() {
                 if let Target::Jump { chain } | Target::Goto { chain } = &mut r.target {
-                    if chain == old {
-                        *chain = new.to_string();
+                    if &**chain == old {
+                        *chain = Arc::from(new);
                     }
                 }
             }

@@ -5,7 +5,7 @@
 //! This module parses and prints; what a target does to a packet belongs to the
 //! pipeline, and where a target is allowed belongs to [`crate::validate`].
 
-use crate::matches::OptSpec;
+use crate::matches::{OptSpec, Seen, UnknownExt};
 use crate::names;
 use crate::value::*;
 use serde::Serialize;
@@ -50,13 +50,13 @@ pub struct NatRange {
 impl NatRange {
     /// `[ip[-ip]][:port[-port]]`.
     pub fn parse(s: &str) -> Result<NatRange, String> {
-        let (a, p) = match s.split_once(':') {
-            Some((a, p)) => (a, Some(p)),
+        let (a, p) = match s.bytes().position(|b| b == b':') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         let mut r = NatRange::default();
         if !a.is_empty() {
-            r.addrs = Some(match a.split_once('-') {
+            r.addrs = Some(match a.bytes().position(|b| b == b'-').map(|i| (&a[..i], &a[i + 1..])) {
                 Some((x, y)) => {
                     let (x, y) = (parse_ipv4(x)?, parse_ipv4(y)?);
                     if x > y {
@@ -102,7 +102,7 @@ impl NatRange {
 fn parse_port_dash(s: &str) -> Result<(u16, u16), String> {
     let bad = || format!("Port \"{s}\" not valid");
     let one = |x: &str| parse_uint(x, 65535).map(|v| v as u16).ok_or_else(bad);
-    let (a, b) = match s.split_once('-') {
+    let (a, b) = match s.bytes().position(|b| b == b'-').map(|i| (&s[..i], &s[i + 1..])) {
         Some((a, b)) => (one(a)?, one(b)?),
         None => {
             let a = one(s)?;
@@ -168,8 +168,8 @@ pub struct CtTarget {
 #[serde(tag = "extension", rename_all = "UPPERCASE")]
 pub enum TargetKind {
     Reject { with: u8 },
-    Log(LogTarget),
-    Nflog(NflogTarget),
+    Log(Box<LogTarget>),
+    Nflog(Box<NflogTarget>),
     /// The kernel's (value, mask): `mark = (mark & ~mask) ^ value`.
     Mark { value: u32, mask: u32 },
     Connmark(ConnmarkMode),
@@ -178,7 +178,7 @@ pub enum TargetKind {
     Masquerade(NatTarget),
     Redirect(NatTarget),
     Netmap { net: Ipv4Net },
-    Ct(CtTarget),
+    Ct(Box<CtTarget>),
     Notrack,
     Trace,
     Nfqueue { num: u16, total: u16, bypass: bool, cpu_fanout: bool },
@@ -187,7 +187,7 @@ pub enum TargetKind {
     Tos { value: u8, mask: u8 },
     Classify { major: u16, minor: u16 },
     /// An extension this engine does not model: kept verbatim.
-    Unknown { name: String, args: Vec<String> },
+    Unknown(Box<UnknownExt>),
 }
 
 pub const KNOWN_TARGETS: &[&str] = &[
@@ -252,11 +252,11 @@ pub fn target_options(name: &str) -> &'static [OptSpec] {
 pub fn new_target(name: &str) -> TargetKind {
     match name {
         "REJECT" => TargetKind::Reject { with: 2 },
-        "LOG" => TargetKind::Log(LogTarget {
+        "LOG" => TargetKind::Log(Box::new(LogTarget {
             prefix: String::new(), level: 4, tcp_sequence: false, tcp_options: false,
             ip_options: false, uid: false, macdecode: false,
-        }),
-        "NFLOG" => TargetKind::Nflog(NflogTarget::default()),
+        })),
+        "NFLOG" => TargetKind::Nflog(Box::default()),
         "MARK" => TargetKind::Mark { value: 0, mask: 0 },
         "CONNMARK" => TargetKind::Connmark(ConnmarkMode::Set { ctmark: 0, ctmask: 0 }),
         "DNAT" => TargetKind::Dnat(NatTarget::default()),
@@ -264,7 +264,7 @@ pub fn new_target(name: &str) -> TargetKind {
         "MASQUERADE" => TargetKind::Masquerade(NatTarget::default()),
         "REDIRECT" => TargetKind::Redirect(NatTarget::default()),
         "NETMAP" => TargetKind::Netmap { net: Ipv4Net::ANY },
-        "CT" => TargetKind::Ct(CtTarget::default()),
+        "CT" => TargetKind::Ct(Box::default()),
         "NOTRACK" => TargetKind::Notrack,
         "TRACE" => TargetKind::Trace,
         "NFQUEUE" => TargetKind::Nfqueue { num: 0, total: 1, bypass: false, cpu_fanout: false },
@@ -272,7 +272,7 @@ pub fn new_target(name: &str) -> TargetKind {
         "DSCP" => TargetKind::Dscp { dscp: 0 },
         "TOS" => TargetKind::Tos { value: 0, mask: 0 },
         "CLASSIFY" => TargetKind::Classify { major: 0, minor: 0 },
-        other => TargetKind::Unknown { name: other.to_string(), args: vec![] },
+        other => TargetKind::Unknown(Box::new(UnknownExt { name: other.to_string(), args: vec![] })),
     }
 }
 
@@ -322,7 +322,7 @@ impl TargetKind {
             TargetKind::Dscp { .. } => "DSCP",
             TargetKind::Tos { .. } => "TOS",
             TargetKind::Classify { .. } => "CLASSIFY",
-            TargetKind::Unknown { name, .. } => name,
+            TargetKind::Unknown(u) => &u.name,
         }
     }
 
@@ -521,12 +521,12 @@ impl TargetKind {
                 *minor = u16::from_str_radix(b, 16).map_err(|_| bad())?;
             }
             TargetKind::Notrack | TargetKind::Trace => {}
-            TargetKind::Unknown { .. } => unreachable!("unknown targets keep raw words"),
+            TargetKind::Unknown(_) => unreachable!("unknown targets keep raw words"),
         }
         Ok(())
     }
 
-    pub fn final_check(&self, seen: &[&str]) -> Result<(), String> {
+    pub fn final_check(&self, seen: Seen) -> Result<(), String> {
         match self {
             TargetKind::Mark { .. } if seen.is_empty() => Err("MARK target: Parameter --set/and/or/xor-mark is required".into()),
             TargetKind::Connmark(_) if seen.is_empty() => Err("CONNMARK target: No operation specified".into()),
@@ -673,8 +673,8 @@ impl TargetKind {
             TargetKind::Dscp { dscp } => out.push_str(&format!(" --set-dscp 0x{dscp:02x}")),
             TargetKind::Tos { value, mask } => out.push_str(&format!(" --set-tos 0x{value:02x}/0x{mask:02x}")),
             TargetKind::Classify { major, minor } => out.push_str(&format!(" --set-class {major:04x}:{minor:04x}")),
-            TargetKind::Unknown { args, .. } => {
-                for a in args {
+            TargetKind::Unknown(u) => {
+                for a in &u.args {
                     out.push(' ');
                     out.push_str(a);
                 }

@@ -19,23 +19,29 @@ pub fn fmt_ipv4(a: Ipv4) -> String {
 
 /// Parse a dotted quad the way inet_aton accepts it in iptables (four decimal parts).
 pub fn parse_ipv4(s: &str) -> Result<Ipv4, String> {
-    let mut parts = s.split('.');
+    // Four dot-separated decimal parts of 1-3 digits, each at most 255.
     let mut out: u32 = 0;
-    for i in 0..4 {
-        let p = parts.next().ok_or_else(|| format!("host/network `{s}' not found"))?;
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("host/network `{s}' not found"));
+    let mut part: u32 = 0;
+    let mut digits = 0;
+    let mut dots = 0;
+    for &b in s.as_bytes() {
+        match b {
+            b'0'..=b'9' if digits < 3 => {
+                part = part * 10 + (b - b'0') as u32;
+                digits += 1;
+            }
+            b'.' if digits > 0 && dots < 3 && part <= 255 => {
+                out = out << 8 | part;
+                (part, digits) = (0, 0);
+                dots += 1;
+            }
+            _ => return Err(format!("host/network `{s}' not found")),
         }
-        let v: u32 = p.parse().map_err(|_| format!("host/network `{s}' not found"))?;
-        if v > 255 {
-            return Err(format!("host/network `{s}' not found"));
-        }
-        out |= v << (24 - 8 * i);
     }
-    if parts.next().is_some() {
+    if dots != 3 || digits == 0 || part > 255 {
         return Err(format!("host/network `{s}' not found"));
     }
-    Ok(out)
+    Ok(out << 8 | part)
 }
 
 /// An address with a mask, as `-s`/`-d` and friends hold it. The address is
@@ -65,8 +71,8 @@ impl Ipv4Net {
 
     /// `a.b.c.d[/len|/mask]`.
     pub fn parse(s: &str) -> Result<Ipv4Net, String> {
-        let (a, m) = match s.split_once('/') {
-            Some((a, m)) => (a, Some(m)),
+        let (a, m) = match s.bytes().position(|b| b == b'/') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
         let addr = parse_ipv4(a)?;
@@ -74,11 +80,14 @@ impl Ipv4Net {
             None => u32::MAX,
             Some(m) if m.contains('.') => parse_ipv4(m).map_err(|_| format!("invalid mask `{m}' specified"))?,
             Some(m) => {
-                let n: u32 = m
-                    .parse()
-                    .ok()
-                    .filter(|n| *n <= 32 && !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or_else(|| format!("invalid mask `{m}' specified"))?;
+                let n = match m.as_bytes() {
+                    [d @ b'0'..=b'9'] => (d - b'0') as u32,
+                    [a @ b'0'..=b'9', b @ b'0'..=b'9'] => ((a - b'0') * 10 + (b - b'0')) as u32,
+                    _ => 33,
+                };
+                if n > 32 {
+                    return Err(format!("invalid mask `{m}' specified"));
+                }
                 if n == 0 { 0 } else { u32::MAX << (32 - n) }
             }
         };
@@ -264,11 +273,17 @@ impl Proto {
 
     /// A name (case-insensitive, as iptables lowercases it) or a number 0–255.
     pub fn parse(s: &str) -> Result<Proto, String> {
-        let lower = s.to_ascii_lowercase();
-        if let Some(v) = parse_uint(&lower, 255) {
+        if let Some(v) = parse_uint(s, 255) {
             return Ok(Proto(v as u8));
         }
-        names::proto_number(&lower)
+        let lower;
+        let name = if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = s.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            s
+        };
+        names::proto_number(name)
             .map(Proto)
             .ok_or_else(|| format!("unknown protocol \"{s}\" specified"))
     }
