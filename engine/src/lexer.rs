@@ -176,14 +176,15 @@ pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word<'static>>, LexErr
                     });
                 }
             }
-            '\\' => {
-                start.get_or_insert(i);
-                if let Some((_, n)) = chars.next() {
-                    if n != '\n' {
-                        buf.push(n);
-                    }
+            '\\' => match chars.next() {
+                // A continuation joins lines and is not part of any word.
+                Some((_, '\n')) => {}
+                Some((_, n)) => {
+                    start.get_or_insert(i);
+                    buf.push(n);
                 }
-            }
+                None => {}
+            },
             _ => {
                 start.get_or_insert(i);
                 buf.push(c);

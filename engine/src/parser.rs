@@ -316,24 +316,19 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
 fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut ruleset = Ruleset::default();
     let mut scratch = Scratch::default();
-    // Join backslash-continued lines: the span stays in the original text.
-    let mut pending: Option<(usize, usize, String)> = None;
-    for (lineno, start, line) in lines(text) {
-        let (lineno, start, full) = match pending.take() {
-            Some((l, s, mut acc)) => {
-                acc.push_str(line);
-                (l, s, acc)
-            }
-            None => (lineno, start, line.to_string()),
-        };
-        if full.ends_with('\\') && !full.ends_with("\\\\") {
-            let mut acc = full;
-            acc.pop();
-            acc.push(' ');
-            pending = Some((lineno, start, acc));
+    // A line ending in an odd number of backslashes continues on the next: the
+    // command is the original text across those lines (the shell tokeniser
+    // reads `\<newline>` as a continuation), so spans stay exact.
+    let mut pending: Option<(usize, usize)> = None;
+    for (lineno, line_start, line) in lines(text) {
+        let (lineno, start) = pending.take().unwrap_or((lineno, line_start));
+        let full = &text[start..line_start + line.len()];
+        let trailing = full.len() - full.trim_end_matches('\\').len();
+        if trailing % 2 == 1 {
+            pending = Some((lineno, start));
             continue;
         }
-        let words = match shell_words(&full, start) {
+        let words = match shell_words(full, start) {
             Ok(w) => w,
             Err(e) => {
                 diags.push(Diagnostic::error(codes::LEX, e.span, e.message).with_hint("close the quote"));
