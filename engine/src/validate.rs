@@ -40,7 +40,11 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
             let Some(target) = rule.target.chain() else { continue };
             match table.chain_index(target) {
                 None => {
-                    let d = Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, format!("Couldn't load target `{target}':No such file or directory"));
+                    let message = match rule.target {
+                        Target::Goto { .. } => format!("goto '{target}' is not a chain"),
+                        _ => format!("Couldn't load target `{target}':No such file or directory"),
+                    };
+                    let d = Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, message);
                     let hint = match crate::argv::suggest(target, table.chains.iter().map(|c| c.name.as_str())) {
                         Some(s) => format!("no chain `{target}' in table {}; did you mean `{s}'?", table.kind.name()),
                         None => format!("no chain `{target}' in table {}: declare it with `:{target} - [0:0]`", table.kind.name()),

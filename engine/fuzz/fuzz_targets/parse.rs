@@ -1,0 +1,22 @@
+//! libFuzzer target: any bytes as a ruleset, in both formats. Parsing never
+//! panics, spans stay inside the text, and whatever parses cleanly renders to a
+//! fixed point. Run: `cd engine && RUSTC_BOOTSTRAP=1 cargo fuzz run parse`.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    for format in [None, Some(nfsim::InputFormat::Save), Some(nfsim::InputFormat::Commands)] {
+        let parsed = nfsim::parse(text, format);
+        for d in &parsed.diagnostics {
+            assert!(d.span.hi() <= text.len() && text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
+        }
+        let _ = nfsim::diagnostic::render_terminal("fuzz", text, &parsed.diagnostics);
+        if !parsed.has_errors() {
+            let once = nfsim::render::render_save(&parsed.ruleset);
+            let again = nfsim::parse(&once, Some(nfsim::InputFormat::Save));
+            assert!(!again.has_errors(), "rendering does not re-parse:\n{once}\n{:?}", again.diagnostics);
+            assert_eq!(once, nfsim::render::render_save(&again.ruleset));
+        }
+    }
+});
