@@ -288,25 +288,26 @@ fn parse_with<'a>(
                     let number_at = |j: usize| -> Option<(usize, Span)> {
                         words.get(j).and_then(|n| n.text.parse::<usize>().ok().map(|v| (v, n.span)))
                     };
+                    // A rule number after the chain (1-based; iptables refuses 0).
+                    let rule_number = |j: usize| -> Result<Option<usize>, Diagnostic> {
+                        match number_at(j) {
+                            Some((0, s)) => Err(err(codes::BAD_VALUE, s, "Invalid rule number `0'")),
+                            other => Ok(other.map(|(n, _)| n)),
+                        }
+                    };
                     let the_op = match m.key {
                         'A' => Op::Append,
                         'C' => Op::Check,
-                        'I' => match number_at(i + 2) {
-                            Some((n, s)) => {
+                        'I' => match rule_number(i + 2)? {
+                            Some(n) => {
                                 consumed = 3;
-                                if n == 0 {
-                                    return Err(err(codes::BAD_VALUE, s, "Invalid rule number `0'"));
-                                }
                                 Op::Insert(n)
                             }
                             None => Op::Insert(1),
                         },
-                        'R' => match number_at(i + 2) {
-                            Some((n, s)) => {
+                        'R' => match rule_number(i + 2)? {
+                            Some(n) => {
                                 consumed = 3;
-                                if n == 0 {
-                                    return Err(err(codes::BAD_VALUE, s, "Invalid rule number `0'"));
-                                }
                                 Op::Replace(n)
                             }
                             None => return Err(err(codes::MISSING_ARGUMENT, w.span, "-R requires a rule number")),
