@@ -128,7 +128,9 @@ fn main() -> ExitCode {
         }
     };
     let name = if args.file == "-" { "<stdin>" } else { args.file.as_str() };
-    let parsed = nfsim::parse(&text, args.input);
+    // Rule lines of a large dump are parsed on all cores; the result is the same.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let parsed = nfsim::parse_threaded(&text, args.input, threads);
     let failed = parsed.has_errors();
     let mut stdout = std::io::stdout().lock();
     let result = match args.command.as_str() {

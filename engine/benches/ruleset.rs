@@ -21,6 +21,12 @@ fn parse_and_validate(c: &mut Criterion) {
             })
         });
     }
+    // The same with the dump's rule lines parsed on every core (as `nfsim check` does).
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let dump = kubegen::kube_dump(10_000, 3);
+    g.bench_with_input(BenchmarkId::new(format!("{threads}-threads"), 10_000), &dump, |b, d| {
+        b.iter_with_large_drop(|| nfsim::parse_threaded(black_box(d), None, threads))
+    });
     g.finish();
 }
 

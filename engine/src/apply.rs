@@ -5,7 +5,7 @@
 //! It checks what a single command can get wrong. Whole-ruleset checks (jumps to
 //! undefined chains, loops, hook legality) belong to [`crate::validate`].
 
-use crate::argv::{Invocation, Op, Scratch};
+use crate::argv::{Invocation, Op};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::render;
 use crate::ruleset::*;
@@ -55,8 +55,12 @@ fn no_chain(name: &str, span: Span, table: &Table) -> Diagnostic {
     }
 }
 
-/// Apply one invocation to `table`; `scratch` remembers the last chain used.
-pub fn apply(table: &mut Table, inv: Invocation<'_>, scratch: &mut Scratch) -> Result<(), Diagnostic> {
+/// The chain the previous command used, by table: iptables-save groups rules by
+/// chain, so remembering it usually spares a lookup in a large chain index.
+pub type Cursor = Option<(TableKind, usize)>;
+
+/// Apply one invocation to `table`.
+pub fn apply(table: &mut Table, inv: Invocation<'_>, cursor: &mut Cursor) -> Result<(), Diagnostic> {
     let chain_arg = inv.chain.clone();
     let (cname, cspan) = match (&inv.op, chain_arg) {
         (_, Some(c)) => c,
@@ -73,14 +77,14 @@ pub fn apply(table: &mut Table, inv: Invocation<'_>, scratch: &mut Scratch) -> R
     }
     match inv.op {
         Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(_) | Op::Check => {
-            let index = match scratch.last_chain {
+            let index = match *cursor {
                 Some((k, i)) if k == kind && table.chains.get(i).is_some_and(|c| c.name == *cname) => Some(i),
                 _ => table.chain_index(&cname),
             };
             let Some(index) = index else {
                 return Err(no_chain(&cname, cspan, table));
             };
-            scratch.last_chain = Some((kind, index));
+            *cursor = Some((kind, index));
             let chain = &mut table.chains[index];
             check_iface_direction(chain, &inv.rules)?;
             match inv.op {

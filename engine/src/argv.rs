@@ -132,9 +132,6 @@ pub struct Scratch {
     /// and checking here avoids a cache miss in the big set.
     recent: [Option<Arc<str>>; 8],
     next_recent: usize,
-    /// The chain the previous command named, by table: iptables-save groups
-    /// rules by chain, so this usually spares the chain-index lookup.
-    pub(crate) last_chain: Option<(crate::ruleset::TableKind, usize)>,
 }
 
 impl Scratch {

@@ -7,7 +7,7 @@
 //! [`crate::argv`], applying commands in [`crate::apply`].
 
 use crate::apply::{self, check_chain_name, parse_policy};
-use crate::argv::parse_invocation;
+use crate::argv::{parse_invocation, Invocation};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::lexer::{restore_words, restore_words_into, shell_words, Word};
 use crate::ruleset::*;
@@ -90,121 +90,196 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
 
 /// Parse without validating (see [`crate::parse`] for both).
 pub fn parse_text(text: &str, format: Option<InputFormat>) -> Parsed {
+    parse_text_threaded(text, format, 1)
+}
+
+/// [`parse_text`], with the rule lines of a dump parsed on up to `threads`
+/// threads (one on wasm). The result is identical for any number of threads.
+pub fn parse_text_threaded(text: &str, format: Option<InputFormat>, threads: usize) -> Parsed {
     let format = format.unwrap_or_else(|| detect_format(text));
     let mut diagnostics = Vec::new();
     let ruleset = match format {
-        InputFormat::Save => parse_save(text, &mut diagnostics),
+        InputFormat::Save => parse_save(text, &mut diagnostics, threads),
         InputFormat::Commands => parse_commands(text, &mut diagnostics),
     };
     Parsed { ruleset, diagnostics, format }
 }
 
-fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
+/// Lines per block when rule lines are parsed ahead of applying them: bounds the
+/// memory held by parsed-but-not-yet-applied rules.
+const BLOCK: usize = 4096;
+
+/// A rule line parsed ahead of being applied (possibly on another thread).
+struct RuleLine<'a> {
+    diags: Vec<Diagnostic>,
+    inv: Option<Invocation<'a>>,
+}
+
+/// One worker's reusable state.
+#[derive(Default)]
+struct Worker<'a> {
+    scratch: Scratch,
+    words: Vec<Word<'a>>,
+}
+
+/// Whether a line of a dump is a command (as opposed to blank, comment, `*table`,
+/// `:CHAIN` or `COMMIT`).
+fn is_command_line(line: &str) -> bool {
+    let t = line.trim();
+    !(t.is_empty() || t.starts_with('#') || t.starts_with('*') || t.starts_with(':') || t == "COMMIT")
+}
+
+/// Lex and parse one command line of a dump, without applying it.
+fn parse_rule_line<'a>(text: &'a str, lineno: usize, start: usize, line: &'a str, w: &mut Worker<'a>) -> RuleLine<'a> {
+    let mut diags = Vec::new();
+    let lead = line.len() - line.trim_start().len();
+    let span = Span::new(start + lead, start + line.len());
+    if let Some(e) = restore_words_into(line, start, &mut w.words) {
+        diags.push(Diagnostic::warning(codes::LEX, e.span, e.message).with_hint("close the quote; iptables-restore groups words with double quotes only"));
+    }
+    let mut counters = None;
+    let mut skip = 0;
+    if let Some(first) = w.words.first().filter(|f| f.text.starts_with('[')) {
+        skip = 1;
+        match Counters::parse(&first.text) {
+            Some(c) => counters = Some(c),
+            None => match Counters::parse_lenient(&first.text) {
+                Some(c) => {
+                    diags.push(Diagnostic::warning(codes::BAD_COUNTERS, first.span, format!("counters `{}' are not two numbers; iptables-restore reads them as [{}:{}]", first.text, c.packets, c.bytes))
+                        .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                    counters = Some(c);
+                }
+                None => {
+                    diags.push(Diagnostic::error(codes::BAD_VALUE, first.span, format!("Bad counters `{}'", first.text))
+                        .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                    return RuleLine { diags, inv: None };
+                }
+            },
+        }
+    }
+    match parse_invocation(&w.words[skip..], text, true, lineno, span, &mut w.scratch) {
+        Ok(mut inv) => {
+            diags.append(&mut inv.warnings);
+            if let Some(c) = counters {
+                inv.rules.iter_mut().for_each(|r| {
+                    r.counters.get_or_insert_with(|| Box::new(c));
+                });
+            }
+            RuleLine { diags, inv: Some(inv) }
+        }
+        Err(d) => {
+            diags.push(d);
+            RuleLine { diags, inv: None }
+        }
+    }
+}
+
+/// Parse the command lines of a block, split across the workers' threads.
+/// The result is the same, in the same order, whatever the number of workers.
+fn parse_block<'a>(text: &'a str, block: &[(usize, usize, &'a str)], workers: &mut [Worker<'a>]) -> Vec<Option<RuleLine<'a>>> {
+    let run = |chunk: &[(usize, usize, &'a str)], w: &mut Worker<'a>| -> Vec<Option<RuleLine<'a>>> {
+        chunk.iter().map(|&(lineno, start, line)| is_command_line(line).then(|| parse_rule_line(text, lineno, start, line, w))).collect()
+    };
+    if workers.len() < 2 || block.len() < 512 || cfg!(target_arch = "wasm32") {
+        return run(block, &mut workers[0]);
+    }
+    let per = block.len().div_ceil(workers.len());
+    std::thread::scope(|scope| {
+        let mut chunks = block.chunks(per).zip(workers.iter_mut());
+        let (first, own) = chunks.next().expect("a non-empty block");
+        let handles: Vec<_> = chunks.map(|(chunk, w)| scope.spawn(move || run(chunk, w))).collect();
+        let mut out = run(first, own);
+        for h in handles {
+            out.extend(h.join().expect("a parser thread panicked"));
+        }
+        out
+    })
+}
+
+fn parse_save(text: &str, diags: &mut Vec<Diagnostic>, threads: usize) -> Ruleset {
     let mut ruleset = Ruleset::default();
-    let mut scratch = Scratch::default();
-    let mut words: Vec<Word> = Vec::with_capacity(32);
+    let mut workers: Vec<Worker> = (0..threads.max(1)).map(|_| Worker::default()).collect();
+    let mut cursor = None;
     // The open table: its kind and the line that opened it.
     let mut open: Option<(TableKind, Span, usize)> = None;
     // After an unknown `*table`, its lines are skipped up to its COMMIT.
     let mut skipping = false;
     let mut last_line = 0;
-    for (lineno, start, line) in lines(text) {
-        last_line = lineno;
-        let trimmed = line.trim_start();
-        let lead = line.len() - trimmed.len();
-        let span = Span::new(start + lead, start + line.len());
-        if trimmed.trim_end().is_empty() || trimmed.starts_with('#') {
-            continue;
+    let mut all_lines = lines(text);
+    let mut block = Vec::with_capacity(BLOCK);
+    loop {
+        block.clear();
+        block.extend(all_lines.by_ref().take(BLOCK));
+        if block.is_empty() {
+            break;
         }
-        if let Some(name) = trimmed.strip_prefix('*') {
-            skipping = false;
-            let name = name.trim_end();
-            if let Some((k, s, l)) = open {
-                diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {lineno}"))
-                    .with_hint(format!("table {} opened at line {l} is not closed by COMMIT before the next table", k.name())));
+        let parsed = parse_block(text, &block, &mut workers);
+        for (&(lineno, start, line), pre) in block.iter().zip(parsed) {
+            last_line = lineno;
+            let trimmed = line.trim_start();
+            let lead = line.len() - trimmed.len();
+            let span = Span::new(start + lead, start + line.len());
+            if trimmed.trim_end().is_empty() || trimmed.starts_with('#') {
+                continue;
             }
-            match TableKind::parse(name) {
-                Some(kind) => {
-                    if ruleset.table(kind).is_some() {
-                        diags.push(Diagnostic::warning(codes::TABLE_REPLACED, span, format!("table {name} appears again: this block replaces the earlier one"))
-                            .with_hint("iptables-restore flushes a table each time its *table line is read"));
-                    }
-                    let fresh = Table::new(kind, span);
-                    match ruleset.tables.iter().position(|t| t.kind == kind) {
-                        Some(i) => ruleset.tables[i] = fresh,
-                        None => ruleset.tables.push(fresh),
-                    }
-                    open = Some((kind, span, lineno));
+            if let Some(name) = trimmed.strip_prefix('*') {
+                skipping = false;
+                let name = name.trim_end();
+                if let Some((k, s, l)) = open {
+                    diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {lineno}"))
+                        .with_hint(format!("table {} opened at line {l} is not closed by COMMIT before the next table", k.name())));
                 }
-                None => {
-                    diags.push(unknown_table(name, Span::new(span.lo() + 1, span.hi()), true));
-                    open = None;
-                    skipping = true;
-                }
-            }
-            continue;
-        }
-        if skipping {
-            skipping = trimmed.trim_end() != "COMMIT";
-            continue;
-        }
-        if trimmed.trim_end() == "COMMIT" {
-            if open.take().is_none() {
-                diags.push(Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
-                    .with_hint("a table block starts with a line like *filter"));
-            }
-            continue;
-        }
-        let Some((kind, _, _)) = open else {
-            diags.push(Diagnostic::error(codes::NO_TABLE, span, "no table specified: this line comes before any `*table` line")
-                .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
-            continue;
-        };
-        let table = ruleset.table_mut(kind).expect("open table exists");
-        if let Some(decl) = trimmed.strip_prefix(':') {
-            if let Err(d) = chain_decl(table, decl, start + lead + 1) {
-                diags.push(d);
-            }
-            continue;
-        }
-        let unterminated = restore_words_into(line, start, &mut words);
-        if let Some(e) = unterminated {
-            diags.push(Diagnostic::warning(codes::LEX, e.span, e.message).with_hint("close the quote; iptables-restore groups words with double quotes only"));
-        }
-        let mut counters = None;
-        if let Some(first) = words.first() {
-            if first.text.starts_with('[') {
-                match Counters::parse(&first.text) {
-                    Some(c) => counters = Some(c),
-                    None => match Counters::parse_lenient(&first.text) {
-                        Some(c) => {
-                            diags.push(Diagnostic::warning(codes::BAD_COUNTERS, first.span, format!("counters `{}' are not two numbers; iptables-restore reads them as [{}:{}]", first.text, c.packets, c.bytes))
-                                .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
-                            counters = Some(c);
+                match TableKind::parse(name) {
+                    Some(kind) => {
+                        if ruleset.table(kind).is_some() {
+                            diags.push(Diagnostic::warning(codes::TABLE_REPLACED, span, format!("table {name} appears again: this block replaces the earlier one"))
+                                .with_hint("iptables-restore flushes a table each time its *table line is read"));
                         }
-                        None => {
-                            diags.push(Diagnostic::error(codes::BAD_VALUE, first.span, format!("Bad counters `{}'", first.text))
-                                .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
-                            continue;
+                        let fresh = Table::new(kind, span);
+                        match ruleset.tables.iter().position(|t| t.kind == kind) {
+                            Some(i) => ruleset.tables[i] = fresh,
+                            None => ruleset.tables.push(fresh),
                         }
-                    },
+                        open = Some((kind, span, lineno));
+                    }
+                    None => {
+                        diags.push(unknown_table(name, Span::new(span.lo() + 1, span.hi()), true));
+                        open = None;
+                        skipping = true;
+                    }
                 }
+                continue;
             }
-        }
-        let skip = usize::from(counters.is_some() || words.first().is_some_and(|w| w.text.starts_with('[')));
-        match parse_invocation(&words[skip..], text, true, lineno, span, &mut scratch) {
-            Ok(mut inv) => {
-                diags.append(&mut inv.warnings);
-                if let Some(c) = counters {
-                    inv.rules.iter_mut().for_each(|r| {
-                        r.counters.get_or_insert_with(|| Box::new(c));
-                    });
+            if skipping {
+                skipping = trimmed.trim_end() != "COMMIT";
+                continue;
+            }
+            if trimmed.trim_end() == "COMMIT" {
+                if open.take().is_none() {
+                    diags.push(Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
+                        .with_hint("a table block starts with a line like *filter"));
                 }
-                if let Err(d) = apply::apply(table, inv, &mut scratch) {
+                continue;
+            }
+            let Some((kind, _, _)) = open else {
+                diags.push(Diagnostic::error(codes::NO_TABLE, span, "no table specified: this line comes before any `*table` line")
+                    .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
+                continue;
+            };
+            let table = ruleset.table_mut(kind).expect("open table exists");
+            if let Some(decl) = trimmed.strip_prefix(':') {
+                if let Err(d) = chain_decl(table, decl, start + lead + 1) {
+                    diags.push(d);
+                }
+                continue;
+            }
+            let Some(RuleLine { diags: mut found, inv }) = pre else { continue };
+            diags.append(&mut found);
+            if let Some(inv) = inv {
+                if let Err(d) = apply::apply(table, inv, &mut cursor) {
                     diags.push(d);
                 }
             }
-            Err(d) => diags.push(d),
         }
     }
     if let Some((k, s, _)) = open {
@@ -316,6 +391,7 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
 fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut ruleset = Ruleset::default();
     let mut scratch = Scratch::default();
+    let mut cursor = None;
     // A line ending in an odd number of backslashes continues on the next: the
     // command is the original text across those lines (the shell tokeniser
     // reads `\<newline>` as a continuation), so spans stay exact.
@@ -371,7 +447,7 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
             },
         };
         let table = ruleset.table_or_insert(kind);
-        if let Err(d) = apply::apply(table, inv, &mut scratch) {
+        if let Err(d) = apply::apply(table, inv, &mut cursor) {
             diags.push(d);
         }
     }

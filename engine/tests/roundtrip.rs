@@ -102,3 +102,24 @@ fn a_dump_and_the_commands_that_build_it_give_the_same_ruleset() {
         assert_eq!(x, y, "table {}", table.kind.name());
     }
 }
+
+#[path = "../benches/support/kubegen.rs"]
+mod kubegen;
+
+#[test]
+fn parsing_on_several_threads_gives_the_same_result() {
+    let mut texts: Vec<String> = fixtures("roundtrip", "in").iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    texts.extend(fixtures("invalid", "rules").iter().map(|p| std::fs::read_to_string(p).unwrap()));
+    // Large enough to be split into several blocks and threads.
+    texts.push(kubegen::kube_dump(800, 3));
+    let mut broken = kubegen::kube_dump(300, 2);
+    broken.insert_str(broken.find("-A KUBE-SERVICES").unwrap(), "-A KUBE-SERVICES -p tcp --dprot 1 -j X\n");
+    texts.push(broken);
+    for text in &texts {
+        let one = nfsim::parse_threaded(text, None, 1);
+        for threads in [2, 3] {
+            let many = nfsim::parse_threaded(text, None, threads);
+            assert_eq!(one, many, "{threads} threads changed the result");
+        }
+    }
+}
