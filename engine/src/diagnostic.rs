@@ -203,4 +203,6 @@ pub mod codes {
     pub const TABLE_REPLACED: &str = "W0403";
     /// Counters that are not numbers (iptables-restore reads them as 0).
     pub const BAD_COUNTERS: &str = "W0404";
+    /// An address range whose start is after its end: it never matches.
+    pub const RANGE_REVERSED: &str = "W0405";
 }

@@ -714,7 +714,7 @@ impl MatchKind {
                 }
             },
             MatchKind::Conntrack(m) => {
-                let net = |s: &str| Ipv4Net::parse(s);
+                let net = |s: &str| Ipv4Net::parse_unmasked(s);
                 let ports = |s: &str| PortRange::parse(s, None);
                 match opt {
                     "--ctstate" | "--state" => {

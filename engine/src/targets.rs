@@ -57,13 +57,8 @@ impl NatRange {
         let mut r = NatRange::default();
         if !a.is_empty() {
             r.addrs = Some(match a.bytes().position(|b| b == b'-').map(|i| (&a[..i], &a[i + 1..])) {
-                Some((x, y)) => {
-                    let (x, y) = (parse_ipv4(x)?, parse_ipv4(y)?);
-                    if x > y {
-                        return Err(format!("Bad IP range \"{a}\""));
-                    }
-                    (x, y)
-                }
+                // iptables accepts a reversed range (validation warns about it).
+                Some((x, y)) => (parse_ipv4(x)?, parse_ipv4(y)?),
                 None => {
                     let x = parse_ipv4(a)?;
                     (x, x)

@@ -60,67 +60,78 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
         }
     }
 
-    // Jump loops: a depth-first search from each built-in chain, as the kernel's
-    // mark_source_chains walks (ELOOP). A loop among chains no hook reaches loads.
-    let mut state = vec![0u8; n]; // 0 new, 1 on stack, 2 done
+    // Which hooks reach each rule, walked as the kernel's mark_source_chains
+    // does: from each built-in chain, rule by rule, into jumped-to (and
+    // gone-to) chains; a walk stops at a rule with no condition and a standard
+    // verdict (ACCEPT, DROP, RETURN, QUEUE), and at a rule this hook already
+    // reached. Rules the walk never reaches are not checked against hooks, and a
+    // jump back into a chain on the current path is a loop (ELOOP).
+    let mut masks: Vec<Vec<u8>> = table.chains.iter().map(|c| vec![0u8; c.rules.len()]).collect();
+    let mut on_path = vec![false; n];
+    let mut reported_loop = vec![false; n];
     for start in 0..n {
-        if state[start] != 0 || !table.chains[start].is_builtin() {
-            continue;
-        }
-        // Iterative DFS holding (chain, next edge index).
-        let mut stack = vec![(start, 0usize)];
-        state[start] = 1;
-        while let Some(&mut (c, ref mut ei)) = stack.last_mut() {
-            let Some(&(t, ri)) = edges[c].get(*ei) else {
-                state[c] = 2;
+        let Some(hook) = table.chains[start].hook else { continue };
+        let bit = hook.bit();
+        // (chain, next rule, next edge) frames of the walk.
+        let mut stack: Vec<(usize, usize, usize)> = vec![(start, 0, 0)];
+        on_path[start] = true;
+        while let Some(&mut (c, ref mut ri, ref mut ei)) = stack.last_mut() {
+            let rules = &table.chains[c].rules;
+            let stop = *ri >= rules.len() || masks[c][*ri] & bit != 0;
+            if stop {
+                on_path[c] = false;
                 stack.pop();
                 continue;
-            };
-            *ei += 1;
-            let t = t as usize;
-            match state[t] {
-                0 => {
-                    state[t] = 1;
-                    stack.push((t, 0));
-                }
-                1 => {
-                    let path: Vec<&str> = stack.iter().skip_while(|(x, _)| *x != t).map(|(x, _)| table.chains[*x].name.as_str()).collect();
-                    let rule = &table.chains[c].rules[ri as usize];
-                    out.push(Diagnostic::error(codes::JUMP_LOOP, rule.target_span, "Too many levels of symbolic links: this jump closes a loop")
-                        .with_hint(format!("the chains jump in a circle: {} -> {}; the kernel refuses such a table", path.join(" -> "), table.chains[t].name)));
-                }
-                _ => {}
             }
-        }
-    }
-
-    // Which hooks reach each chain (through jumps and gotos).
-    let mut reach = vec![0u8; n];
-    let mut work: Vec<usize> = Vec::new();
-    for (i, c) in table.chains.iter().enumerate() {
-        if let Some(h) = c.hook {
-            reach[i] = h.bit();
-            work.push(i);
-        }
-    }
-    while let Some(c) = work.pop() {
-        for &(t, _) in &edges[c] {
-            let t = t as usize;
-            let new = reach[t] | reach[c];
-            if new != reach[t] {
-                reach[t] = new;
-                work.push(t);
+            let i = *ri;
+            masks[c][i] |= bit;
+            *ri += 1;
+            let rule = &rules[i];
+            if kernel_unconditional(rule) && matches!(rule.target, Target::Verdict { .. }) {
+                on_path[c] = false;
+                stack.pop();
+                continue;
+            }
+            // Does this rule jump? Its edge, if any, is the next one of this chain.
+            let edge = edges[c].get(*ei).filter(|&&(_, r)| r as usize == i).copied();
+            if let Some((t, _)) = edge {
+                *ei += 1;
+                let t = t as usize;
+                if on_path[t] {
+                    if !reported_loop[c] {
+                        reported_loop[c] = true;
+                        let path: Vec<&str> = stack.iter().map(|(x, _, _)| *x).skip_while(|x| *x != t).map(|x| table.chains[x].name.as_str()).collect();
+                        out.push(Diagnostic::error(codes::JUMP_LOOP, rule.target_span, "Too many levels of symbolic links: this jump closes a loop")
+                            .with_hint(format!("the chains jump in a circle: {} -> {}; the kernel refuses such a table", path.join(" -> "), table.chains[t].name)));
+                    }
+                } else {
+                    on_path[t] = true;
+                    stack.push((t, 0, 0));
+                }
+            } else if rule.target.chain().is_some() {
+                // A jump that did not resolve (reported above) still consumes no edge.
             }
         }
     }
 
     for (ci, chain) in table.chains.iter().enumerate() {
-        let hooks = reach[ci];
-        for rule in &chain.rules {
-            check_rule(table.kind, hooks, rule, out);
+        for (ri, rule) in chain.rules.iter().enumerate() {
+            check_rule(table.kind, masks[ci][ri], rule, out);
         }
         unreachable_rules(chain, out);
     }
+}
+
+/// The kernel's `unconditional()`: no address, interface, protocol or fragment
+/// condition (not even a negated "any") and no match at all.
+fn kernel_unconditional(rule: &Rule) -> bool {
+    rule.src.is_none()
+        && rule.dst.is_none()
+        && rule.in_iface.is_none()
+        && rule.out_iface.is_none()
+        && rule.proto.as_ref().is_none_or(|p| p.proto.0 == 0 && !p.invert)
+        && rule.fragment.is_none()
+        && rule.matches.is_empty()
 }
 
 /// A target's kernel restrictions: (table, allowed hooks).
@@ -140,6 +151,7 @@ fn target_rules(t: &TargetKind) -> (Option<TableKind>, &'static [Hook]) {
 }
 
 fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic>) {
+    reversed_ranges(rule, out);
     let proto = rule.proto.as_ref().filter(|p| !p.invert).map(|p| p.proto.0);
     if let Target::Extension { target } = &rule.target {
         let name = target.name();
@@ -162,15 +174,18 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
                 out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, "REJECT: TCP_RESET invalid for non-tcp")
                     .with_hint("--reject-with tcp-reset needs -p tcp on the same rule"));
             }
+            // libxt_NAT looks at the protocol number only, `!` or not.
             TargetKind::Dnat(n) | TargetKind::Snat(n) | TargetKind::Masquerade(n) | TargetKind::Redirect(n)
-                if n.range.as_ref().is_some_and(|r| r.ports.is_some()) && !matches!(proto, Some(6 | 17 | 33 | 132)) =>
+                if n.range.as_ref().is_some_and(|r| r.ports.is_some())
+                    && !matches!(rule.proto.as_ref().map(|p| p.proto.0), Some(1 | 6 | 17 | 33 | 132)) =>
             {
                 out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, format!("{name}: Need TCP, UDP, SCTP or DCCP with port specification"))
                     .with_hint("add -p tcp (or udp, sctp, dccp) to the rule, or drop the port from the target"));
             }
             TargetKind::Tcpmss { mss } => {
-                let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.0 & 0x02 != 0 && f.value.1 & 0x02 != 0)));
-                if proto != Some(6) || !syn {
+                // The kernel's find_syn_match: a tcp match whose compared flags include SYN.
+                let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.1 & 0x02 != 0)));
+                if !syn {
                     out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, "TCPMSS target: Only works on TCP SYN packets")
                         .with_hint("add -p tcp --tcp-flags SYN,RST SYN (or --syn) to the rule"));
                 }
@@ -208,6 +223,29 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
                 MatchKind::Owner(_) => "only locally generated packets have an owning socket".to_string(),
                 _ => format!("this chain is reached from {}", hooks_text(hooks)),
             }));
+        }
+    }
+}
+
+/// The kernel loads reversed address ranges and warns that they never match.
+fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
+    use crate::value::fmt_ipv4;
+    let mut warn = |span, (a, b): (u32, u32)| {
+        if a > b {
+            out.push(Diagnostic::warning(codes::RANGE_REVERSED, span, format!("range {}-{} is reversed and will never match", fmt_ipv4(a), fmt_ipv4(b)))
+                .with_hint("write the lower address first"));
+        }
+    };
+    for m in rule.matches.iter() {
+        if let MatchKind::Iprange(r) = &m.kind {
+            for v in [&r.src, &r.dst].into_iter().flatten() {
+                warn(m.span, v.value);
+            }
+        }
+    }
+    if let Target::Extension { target: TargetKind::Dnat(n) | TargetKind::Snat(n) } = &rule.target {
+        if let Some(addrs) = n.range.as_ref().and_then(|r| r.addrs) {
+            warn(rule.target_span, addrs);
         }
     }
 }

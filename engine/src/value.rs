@@ -56,7 +56,7 @@ impl Ipv4Net {
     pub const ANY: Ipv4Net = Ipv4Net { addr: 0, mask: 0 };
 
     pub fn contains(&self, a: Ipv4) -> bool {
-        a & self.mask == self.addr
+        a & self.mask == self.addr & self.mask
     }
 
     /// Prefix length if the mask is contiguous.
@@ -69,8 +69,14 @@ impl Ipv4Net {
         }
     }
 
-    /// `a.b.c.d[/len|/mask]`.
+    /// `a.b.c.d[/len|/mask]`, the address masked as `-s`/`-d` store it.
     pub fn parse(s: &str) -> Result<Ipv4Net, String> {
+        Self::parse_unmasked(s).map(|n| Ipv4Net { addr: n.addr & n.mask, mask: n.mask })
+    }
+
+    /// The same, keeping the address bits outside the mask (the conntrack match
+    /// stores and prints the address as given: `--ctorigdst 10.1.2.3/8`).
+    pub fn parse_unmasked(s: &str) -> Result<Ipv4Net, String> {
         let (a, m) = match s.bytes().position(|b| b == b'/') {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
@@ -91,7 +97,7 @@ impl Ipv4Net {
                 if n == 0 { 0 } else { u32::MAX << (32 - n) }
             }
         };
-        Ok(Ipv4Net { addr: addr & mask, mask })
+        Ok(Ipv4Net { addr, mask })
     }
 
     /// iptables-save notation: always with a mask (`/32` for hosts); a
