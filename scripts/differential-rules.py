@@ -7,12 +7,14 @@ load each into the real iptables-legacy inside a throw-away network namespace
     engine/tests/fixtures/roundtrip/random_<table>.out  what iptables-save printed
 
 The round-trip test then requires nfsim's rendering of .in to equal .out.
-Needs root, iproute2 and iptables. Usage: differential-rules.py [COUNT] [SEED]
+Needs root, iproute2 and iptables. Usage: differential-rules.py [COUNT] [SEED] [PREFIX]
+(the fixtures random_* come from `400 7`, random99_* from `600 99 random99`)
 """
 import random, subprocess, sys, os
 
 COUNT = int(sys.argv[1]) if len(sys.argv) > 1 else 400
 SEED = int(sys.argv[2]) if len(sys.argv) > 2 else 7
+PREFIX = sys.argv[3] if len(sys.argv) > 3 else "random"
 rng = random.Random(SEED)
 OUT = os.path.join(os.path.dirname(__file__), '..', 'engine', 'tests', 'fixtures', 'roundtrip')
 
@@ -151,7 +153,7 @@ def main():
             subprocess.run(["ip", "netns", "exec", ns, "iptables-legacy-restore"], input=text.encode(), check=True)
             dump = subprocess.run(["ip", "netns", "exec", ns, "iptables-legacy-save", "-t", table], capture_output=True, check=True).stdout.decode()
             dump = "".join(l + "\n" for l in dump.splitlines() if not l.startswith("#"))
-            base = os.path.join(OUT, f"random_{table}")
+            base = os.path.join(OUT, f"{PREFIX}_{table}")
             open(base + ".in", "w").write(f"# {len(accepted)} random rules (seed {SEED}) that iptables-legacy-restore accepted\n" + text)
             open(base + ".out", "w").write(dump)
             print(f"{table}: {len(accepted)} of {COUNT} random rules accepted")
