@@ -75,7 +75,10 @@ fn line_range_utf16(text: &str, line: usize) -> (u32, u32) {
 }
 
 #[component]
-fn Problems(problems: Memo<Vec<ProblemRow>>, on_pick: impl Fn(usize) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Problems(
+    problems: Memo<Vec<ProblemRow>>,
+    on_pick: impl Fn(usize) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     view! {
         <div class="problems-pane">
             <h2 class="pane-title">"Problems"</h2>

@@ -7,5 +7,7 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    eprintln!("the playground runs in a browser: serve it with scripts/dev.sh (or use the nfsim CLI)");
+    eprintln!(
+        "the playground runs in a browser: serve it with scripts/dev.sh (or use the nfsim CLI)"
+    );
 }

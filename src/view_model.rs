@@ -84,7 +84,11 @@ pub fn tree(parsed: &Parsed) -> Vec<TableNode> {
                         .iter()
                         .take(RULES_SHOWN)
                         .enumerate()
-                        .map(|(i, r)| RuleNode { index: i + 1, line: r.line, spec: render::rule_spec(r).trim_start().to_string() })
+                        .map(|(i, r)| RuleNode {
+                            index: i + 1,
+                            line: r.line,
+                            spec: render::rule_spec(r).trim_start().to_string(),
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -95,7 +99,8 @@ pub fn tree(parsed: &Parsed) -> Vec<TableNode> {
 pub fn summary(parsed: &Parsed) -> String {
     let errors = parsed.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = parsed.diagnostics.len() - errors;
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
         "{}, {}, {} · {}, {}",
         plural(parsed.ruleset.tables.len(), "table", "tables"),
@@ -119,24 +124,44 @@ mod tests {
         assert!(problems(EXAMPLE, &parsed).is_empty());
         let t = tree(&parsed);
         let nat = t.iter().find(|t| t.name == "nat").unwrap();
-        let svc = nat.chains.iter().find(|c| c.name == "KUBE-SVC-JKOCBQALQGD3X3RT").unwrap();
+        let svc = nat
+            .chains
+            .iter()
+            .find(|c| c.name == "KUBE-SVC-JKOCBQALQGD3X3RT")
+            .unwrap();
         assert_eq!(svc.policy, None);
         assert_eq!(svc.rules.len(), 4);
-        assert!(svc.rules[1].spec.contains("--probability 0.33333333349"), "{}", svc.rules[1].spec);
+        assert!(
+            svc.rules[1].spec.contains("--probability 0.33333333349"),
+            "{}",
+            svc.rules[1].spec
+        );
         assert_eq!(nat.chains[0].name, "PREROUTING");
         assert_eq!(nat.chains[0].policy, Some("ACCEPT"));
-        assert_eq!(summary(&parsed), "3 tables, 33 chains, 36 rules · 0 errors, 0 warnings");
+        assert_eq!(
+            summary(&parsed),
+            "3 tables, 33 chains, 36 rules · 0 errors, 0 warnings"
+        );
     }
 
     #[test]
     fn a_broken_rule_becomes_a_problem_row_with_its_position() {
-        let text = EXAMPLE.replace("-A KUBE-MARK-MASQ -j MARK", "-A KUBE-MARK-MASQ -j MARK --set-mork 1");
+        let text = EXAMPLE.replace(
+            "-A KUBE-MARK-MASQ -j MARK",
+            "-A KUBE-MARK-MASQ -j MARK --set-mork 1",
+        );
         let parsed = nfsim::parse(&text, None);
         let rows = problems(&text, &parsed);
         let line = text.lines().position(|l| l.contains("--set-mork")).unwrap() + 1;
         assert_eq!(rows.len(), 1, "{rows:?}");
-        assert_eq!((rows[0].line, rows[0].severity, rows[0].code), (line, "error", "E0101"));
+        assert_eq!(
+            (rows[0].line, rows[0].severity, rows[0].code),
+            (line, "error", "E0101")
+        );
         assert_eq!(rows[0].message, "unknown option \"--set-mork\"");
-        assert_eq!(rows[0].hint.as_deref(), Some("did you mean \"--set-mark\"?"));
+        assert_eq!(
+            rows[0].hint.as_deref(),
+            Some("did you mean \"--set-mark\"?")
+        );
     }
 }

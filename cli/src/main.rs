@@ -42,7 +42,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             _ => (a.as_str(), None),
         };
         let mut value = |name: &str| -> Result<String, String> {
-            inline.clone().or_else(|| it.next().cloned()).ok_or(format!("{name} needs a value"))
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or(format!("{name} needs a value"))
         };
         match flag {
             "--format" => {
@@ -54,7 +57,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             }
             "--input" => {
                 let v = value("--input")?;
-                input = Some(InputFormat::parse(&v).ok_or(format!("--input takes save or commands, not `{v}'"))?);
+                input = Some(
+                    InputFormat::parse(&v)
+                        .ok_or(format!("--input takes save or commands, not `{v}'"))?,
+                );
             }
             "-h" | "--help" => return Err(String::new()),
             f if f.starts_with('-') && f != "-" => return Err(format!("unknown option `{f}'")),
@@ -68,7 +74,12 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if format_json && command == "fmt" {
         return Err("fmt has no --format option".into());
     }
-    Ok(Args { command, file: file.ok_or("missing FILE (or - for standard input)")?, format_json, input })
+    Ok(Args {
+        command,
+        file: file.ok_or("missing FILE (or - for standard input)")?,
+        format_json,
+        input,
+    })
 }
 
 fn read_input(file: &str) -> std::io::Result<String> {
@@ -127,10 +138,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let name = if args.file == "-" { "<stdin>" } else { args.file.as_str() };
-    // Rule lines of a large dump are parsed on all cores; the result is the same.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let parsed = nfsim::parse_threaded(&text, args.input, threads);
+    let name = if args.file == "-" {
+        "<stdin>"
+    } else {
+        args.file.as_str()
+    };
+    let parsed = nfsim::parse(&text, args.input);
     let failed = parsed.has_errors();
     let mut stdout = std::io::stdout().lock();
     let result = match args.command.as_str() {

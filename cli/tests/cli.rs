@@ -34,10 +34,20 @@ fn check_exit_codes() {
     let out = nfsim(&["check", "-"], Some(warn_only));
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("warning[W0402]"));
-    assert_eq!(nfsim(&["check", "/nonexistent/rules.v4"], None).status.code(), Some(2));
+    assert_eq!(
+        nfsim(&["check", "/nonexistent/rules.v4"], None)
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(nfsim(&["check"], None).status.code(), Some(2));
     assert_eq!(nfsim(&["frobnicate", "-"], None).status.code(), Some(2));
-    assert_eq!(nfsim(&["check", "--format", "yaml", "-"], None).status.code(), Some(2));
+    assert_eq!(
+        nfsim(&["check", "--format", "yaml", "-"], None)
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -51,9 +61,18 @@ fn check_prints_terminal_diagnostics_on_stderr() {
     assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
     let first = err.lines().next().unwrap();
-    assert_eq!(first, format!("{}:3:17: error[E0101]: unknown option \"--dprot\"", file.display()));
+    assert_eq!(
+        first,
+        format!(
+            "{}:3:17: error[E0101]: unknown option \"--dprot\"",
+            file.display()
+        )
+    );
     assert!(err.contains("   3 | -A INPUT -p tcp --dprot 22 -j ACCEPT\n     |                 ^^^^^^^\n     = hint: did you mean \"--dport\"?\n"), "{err}");
-    assert!(err.contains(":4:10: error[E0301]: Couldn't load target `NOWHERE'"), "{err}");
+    assert!(
+        err.contains(":4:10: error[E0301]: Couldn't load target `NOWHERE'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -65,21 +84,44 @@ fn check_json_has_exactly_the_contract_shape() {
     assert_eq!(keys, ["diagnostics", "summary"]);
     let d = &v["diagnostics"][0];
     let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["severity", "code", "message", "line", "column", "end_line", "end_column"]);
+    assert_eq!(
+        keys,
+        [
+            "severity",
+            "code",
+            "message",
+            "line",
+            "column",
+            "end_line",
+            "end_column"
+        ]
+    );
     assert_eq!(d["severity"], "error");
     assert_eq!(d["code"], "E0101");
     assert_eq!(d["message"], "unknown option \"--dprot\"");
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(3), Some(17)));
-    assert_eq!((d["end_line"].as_u64(), d["end_column"].as_u64()), (Some(3), Some(24)));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(3), Some(17))
+    );
+    assert_eq!(
+        (d["end_line"].as_u64(), d["end_column"].as_u64()),
+        (Some(3), Some(24))
+    );
     assert_eq!(v["diagnostics"].as_array().unwrap().len(), 2);
     // The summary counts what loaded: the rule with the bad option did not.
-    assert_eq!(v["summary"], serde_json::json!({"tables": 1, "chains": 3, "rules": 1}));
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"tables": 1, "chains": 3, "rules": 1})
+    );
 
     let ok = nfsim(&["check", "--format", "json", "-"], Some(GOOD));
     assert_eq!(ok.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(v["diagnostics"], serde_json::json!([]));
-    assert_eq!(v["summary"], serde_json::json!({"tables": 1, "chains": 3, "rules": 1}));
+    assert_eq!(
+        v["summary"],
+        serde_json::json!({"tables": 1, "chains": 3, "rules": 1})
+    );
 }
 
 #[test]
@@ -106,5 +148,10 @@ fn input_format_can_be_forced() {
     let forced = nfsim(&["check", "--input", "save", "-"], Some(script));
     assert_eq!(forced.status.code(), Some(1));
     assert!(text(&forced.stderr).contains("error[E0201]"));
-    assert_eq!(nfsim(&["check", "--input", "xml", "-"], Some(script)).status.code(), Some(2));
+    assert_eq!(
+        nfsim(&["check", "--input", "xml", "-"], Some(script))
+            .status
+            .code(),
+        Some(2)
+    );
 }

@@ -21,12 +21,6 @@ fn parse_and_validate(c: &mut Criterion) {
             })
         });
     }
-    // The same with the dump's rule lines parsed on every core (as `nfsim check` does).
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let dump = kubegen::kube_dump(10_000, 3);
-    g.bench_with_input(BenchmarkId::new(format!("{threads}-threads"), 10_000), &dump, |b, d| {
-        b.iter_with_large_drop(|| nfsim::parse_threaded(black_box(d), None, threads))
-    });
     g.finish();
 }
 
@@ -35,9 +29,11 @@ fn render(c: &mut Criterion) {
     g.sample_size(10);
     for services in [1_000, 10_000] {
         let parsed = nfsim::parse(&kubegen::kube_dump(services, 3), None);
-        g.bench_with_input(BenchmarkId::from_parameter(services), &parsed.ruleset, |b, r| {
-            b.iter(|| nfsim::render::render_save(black_box(r)))
-        });
+        g.bench_with_input(
+            BenchmarkId::from_parameter(services),
+            &parsed.ruleset,
+            |b, r| b.iter(|| nfsim::render::render_save(black_box(r))),
+        );
     }
     g.finish();
 }

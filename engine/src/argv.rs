@@ -11,8 +11,8 @@
 use crate::diagnostic::{codes, Diagnostic};
 use crate::lexer::Word;
 use crate::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
-use crate::ruleset::*;
 use crate::ruleset::Fnv;
+use crate::ruleset::*;
 use crate::span::Span;
 use crate::targets::{self, TargetKind, Verdict};
 use crate::value::{Iface, Ipv4Net, Proto};
@@ -53,16 +53,75 @@ pub struct Invocation<'a> {
 
 /// Names of real xtables extensions this engine keeps verbatim without modelling.
 const OTHER_MATCHES: &[&str] = &[
-    "ah", "bpf", "cgroup", "cluster", "connbytes", "connlabel", "connlimit", "cpu", "dccp",
-    "devgroup", "ecn", "esp", "hashlimit", "helper", "ipvs", "osf", "policy", "quota",
-    "rateest", "realm", "rpfilter", "socket", "string", "tcpmss", "time", "u32", "udplite",
-    "ipv4options", "conntrack2", "geoip", "ipp2p", "account", "condition", "fuzzy", "iface",
-    "lscan", "psd", "quota2", "pknock", "dhcpmac",
+    "ah",
+    "bpf",
+    "cgroup",
+    "cluster",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "cpu",
+    "dccp",
+    "devgroup",
+    "ecn",
+    "esp",
+    "hashlimit",
+    "helper",
+    "ipvs",
+    "osf",
+    "policy",
+    "quota",
+    "rateest",
+    "realm",
+    "rpfilter",
+    "socket",
+    "string",
+    "tcpmss",
+    "time",
+    "u32",
+    "udplite",
+    "ipv4options",
+    "conntrack2",
+    "geoip",
+    "ipp2p",
+    "account",
+    "condition",
+    "fuzzy",
+    "iface",
+    "lscan",
+    "psd",
+    "quota2",
+    "pknock",
+    "dhcpmac",
 ];
 const OTHER_TARGETS: &[&str] = &[
-    "AUDIT", "CHECKSUM", "CLUSTERIP", "CONNSECMARK", "ECN", "HL", "HMARK", "IDLETIMER", "LED",
-    "RATEEST", "SECMARK", "SET", "SYNPROXY", "TCPOPTSTRIP", "TEE", "TPROXY", "TTL", "ULOG",
-    "IPMARK", "TARPIT", "DELUDE", "CHAOS", "ACCOUNT", "LOGMARK", "SYSRQ", "DHCPMAC", "STEAL",
+    "AUDIT",
+    "CHECKSUM",
+    "CLUSTERIP",
+    "CONNSECMARK",
+    "ECN",
+    "HL",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "RATEEST",
+    "SECMARK",
+    "SET",
+    "SYNPROXY",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TPROXY",
+    "TTL",
+    "ULOG",
+    "IPMARK",
+    "TARPIT",
+    "DELUDE",
+    "CHAOS",
+    "ACCOUNT",
+    "LOGMARK",
+    "SYSRQ",
+    "DHCPMAC",
+    "STEAL",
 ];
 
 /// A main (non-extension) option: its command letter and whether it takes a value.
@@ -78,14 +137,41 @@ const fn main(key: char, has_arg: bool) -> Option<Main> {
 
 /// The long spellings, for suggestions and unambiguous-prefix matching.
 const MAIN_LONG: &[(&str, char)] = &[
-    ("--append", 'A'), ("--check", 'C'), ("--delete", 'D'), ("--insert", 'I'), ("--replace", 'R'),
-    ("--list", 'L'), ("--list-rules", 'L'), ("--flush", 'F'), ("--zero", 'Z'), ("--new-chain", 'N'),
-    ("--new", 'N'), ("--delete-chain", 'X'), ("--policy", 'P'), ("--rename-chain", 'E'),
-    ("--protocol", 'p'), ("--source", 's'), ("--src", 's'), ("--destination", 'd'), ("--dst", 'd'),
-    ("--jump", 'j'), ("--goto", 'g'), ("--in-interface", 'i'), ("--out-interface", 'o'),
-    ("--fragment", 'f'), ("--match", 'm'), ("--table", 't'), ("--set-counters", 'c'),
-    ("--verbose", 'v'), ("--numeric", 'v'), ("--exact", 'v'), ("--wait", 'w'),
-    ("--wait-interval", 'W'), ("--ipv4", 'v'), ("--line-numbers", 'v'), ("--modprobe", 'W'),
+    ("--append", 'A'),
+    ("--check", 'C'),
+    ("--delete", 'D'),
+    ("--insert", 'I'),
+    ("--replace", 'R'),
+    ("--list", 'L'),
+    ("--list-rules", 'L'),
+    ("--flush", 'F'),
+    ("--zero", 'Z'),
+    ("--new-chain", 'N'),
+    ("--new", 'N'),
+    ("--delete-chain", 'X'),
+    ("--policy", 'P'),
+    ("--rename-chain", 'E'),
+    ("--protocol", 'p'),
+    ("--source", 's'),
+    ("--src", 's'),
+    ("--destination", 'd'),
+    ("--dst", 'd'),
+    ("--jump", 'j'),
+    ("--goto", 'g'),
+    ("--in-interface", 'i'),
+    ("--out-interface", 'o'),
+    ("--fragment", 'f'),
+    ("--match", 'm'),
+    ("--table", 't'),
+    ("--set-counters", 'c'),
+    ("--verbose", 'v'),
+    ("--numeric", 'v'),
+    ("--exact", 'v'),
+    ("--wait", 'w'),
+    ("--wait-interval", 'W'),
+    ("--ipv4", 'v'),
+    ("--line-numbers", 'v'),
+    ("--modprobe", 'W'),
 ];
 
 fn main_exact(opt: &str) -> Option<Main> {
@@ -113,7 +199,8 @@ fn main_exact(opt: &str) -> Option<Main> {
         "-m" | "--match" => main('m', true),
         "-t" | "--table" => main('t', true),
         "-c" | "--set-counters" => main('c', true),
-        "-v" | "--verbose" | "-n" | "--numeric" | "-x" | "--exact" | "-4" | "--ipv4" | "--line-numbers" => main('v', false),
+        "-v" | "--verbose" | "-n" | "--numeric" | "-x" | "--exact" | "-4" | "--ipv4"
+        | "--line-numbers" => main('v', false),
         "-w" | "--wait" => main('w', false),
         "-W" | "--wait-interval" | "--modprobe" => main('W', true),
         _ => None,
@@ -181,11 +268,21 @@ impl Loaded {
     }
     fn match_(kind: MatchKind, span: Span) -> Loaded {
         let options = matches::match_options(kind.name());
-        Loaded { kind: LoadedKind::Match(kind), options, seen: 0, span }
+        Loaded {
+            kind: LoadedKind::Match(kind),
+            options,
+            seen: 0,
+            span,
+        }
     }
     fn target(kind: TargetKind, span: Span) -> Loaded {
         let options = targets::target_options(kind.name());
-        Loaded { kind: LoadedKind::Target(kind), options, seen: 0, span }
+        Loaded {
+            kind: LoadedKind::Target(kind),
+            options,
+            seen: 0,
+            span,
+        }
     }
     fn options(&self) -> &'static [OptSpec] {
         self.options
@@ -215,7 +312,15 @@ pub fn parse_invocation<'a>(
 ) -> Result<Invocation<'a>, Diagnostic> {
     let mut loaded = std::mem::take(&mut scratch.loaded);
     loaded.clear();
-    let result = parse_with(words, text, in_restore, line, line_span, scratch, &mut loaded);
+    let result = parse_with(
+        words,
+        text,
+        in_restore,
+        line,
+        line_span,
+        scratch,
+        &mut loaded,
+    );
     loaded.clear();
     scratch.loaded = loaded;
     result
@@ -245,7 +350,11 @@ fn parse_with<'a>(
 
     let need_arg = |i: usize, w: &Word<'_>| -> Result<&Word<'_>, Diagnostic> {
         words.get(i + 1).ok_or_else(|| {
-            err(codes::MISSING_ARGUMENT, w.span, format!("option \"{}\" requires an argument", w.text))
+            err(
+                codes::MISSING_ARGUMENT,
+                w.span,
+                format!("option \"{}\" requires an argument", w.text),
+            )
         })
     };
 
@@ -253,7 +362,11 @@ fn parse_with<'a>(
         let w = &words[i];
         if w.text == "!" && !w.quoted {
             if invert.is_some() {
-                return Err(err(codes::BAD_NEGATION, w.span, "multiple `!' flags not allowed"));
+                return Err(err(
+                    codes::BAD_NEGATION,
+                    w.span,
+                    "multiple `!' flags not allowed",
+                ));
             }
             invert = Some(w.span);
             i += 1;
@@ -266,29 +379,51 @@ fn parse_with<'a>(
         let inv = invert.take();
         // Main options (exact, then `--long=value` is not accepted by iptables either).
         if let Some(m) = find_main(&w.text, loaded) {
-            let arg = if m.has_arg { Some(need_arg(i, w)?) } else { None };
+            let arg = if m.has_arg {
+                Some(need_arg(i, w)?)
+            } else {
+                None
+            };
             let invertible = matches!(m.key, 'p' | 's' | 'd' | 'i' | 'o' | 'f');
             if let (Some(s), false) = (inv, invertible) {
-                return Err(err(codes::BAD_NEGATION, s, format!("cannot have ! before {}", w.text)));
+                return Err(err(
+                    codes::BAD_NEGATION,
+                    s,
+                    format!("cannot have ! before {}", w.text),
+                ));
             }
             let inv = inv.is_some();
             let mut consumed = if m.has_arg { 2 } else { 1 };
             match m.key {
                 'A' | 'C' | 'D' | 'I' | 'R' | 'L' | 'F' | 'Z' | 'N' | 'X' | 'P' | 'E' => {
                     if let Some((_, prev)) = &op {
-                        return Err(err(codes::BAD_COMMAND, w.span, "Cannot use two commands at once")
-                            .with_hint(format!("the line already has a command at column {}", prev.lo().saturating_sub(line_span.lo()) + 1)));
+                        return Err(err(
+                            codes::BAD_COMMAND,
+                            w.span,
+                            "Cannot use two commands at once",
+                        )
+                        .with_hint(format!(
+                            "the line already has a command at column {}",
+                            prev.lo().saturating_sub(line_span.lo()) + 1
+                        )));
                     }
                     let optional_chain = |i: usize| -> Option<(Cow<'a, str>, Span)> {
-                        words.get(i + 1).filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted)).map(|n| (n.text.clone(), n.span))
+                        words
+                            .get(i + 1)
+                            .filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted))
+                            .map(|n| (n.text.clone(), n.span))
                     };
                     let number_at = |j: usize| -> Option<(usize, Span)> {
-                        words.get(j).and_then(|n| n.text.parse::<usize>().ok().map(|v| (v, n.span)))
+                        words
+                            .get(j)
+                            .and_then(|n| n.text.parse::<usize>().ok().map(|v| (v, n.span)))
                     };
                     // A rule number after the chain (1-based; iptables refuses 0).
                     let rule_number = |j: usize| -> Result<Option<usize>, Diagnostic> {
                         match number_at(j) {
-                            Some((0, s)) => Err(err(codes::BAD_VALUE, s, "Invalid rule number `0'")),
+                            Some((0, s)) => {
+                                Err(err(codes::BAD_VALUE, s, "Invalid rule number `0'"))
+                            }
                             other => Ok(other.map(|(n, _)| n)),
                         }
                     };
@@ -307,7 +442,13 @@ fn parse_with<'a>(
                                 consumed = 3;
                                 Op::Replace(n)
                             }
-                            None => return Err(err(codes::MISSING_ARGUMENT, w.span, "-R requires a rule number")),
+                            None => {
+                                return Err(err(
+                                    codes::MISSING_ARGUMENT,
+                                    w.span,
+                                    "-R requires a rule number",
+                                ))
+                            }
                         },
                         'D' => match number_at(i + 2) {
                             Some((n, _)) if words.len() == i + 3 => {
@@ -318,12 +459,24 @@ fn parse_with<'a>(
                         },
                         'N' => Op::NewChain,
                         'P' => {
-                            let t = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-P requires a chain and a policy"))?;
+                            let t = words.get(i + 2).ok_or_else(|| {
+                                err(
+                                    codes::MISSING_ARGUMENT,
+                                    w.span,
+                                    "-P requires a chain and a policy",
+                                )
+                            })?;
                             consumed = 3;
                             Op::Policy(t.text.to_string(), t.span)
                         }
                         'E' => {
-                            let t = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-E requires old-chain-name and new-chain-name"))?;
+                            let t = words.get(i + 2).ok_or_else(|| {
+                                err(
+                                    codes::MISSING_ARGUMENT,
+                                    w.span,
+                                    "-E requires old-chain-name and new-chain-name",
+                                )
+                            })?;
                             consumed = 3;
                             Op::Rename(t.text.to_string(), t.span)
                         }
@@ -348,8 +501,12 @@ fn parse_with<'a>(
                 }
                 't' => {
                     if in_restore {
-                        return Err(err(codes::BAD_COMMAND, w.span, "The -t option cannot be used in iptables-restore")
-                            .with_hint("the table comes from the `*table` line above"));
+                        return Err(err(
+                            codes::BAD_COMMAND,
+                            w.span,
+                            "The -t option cannot be used in iptables-restore",
+                        )
+                        .with_hint("the table comes from the `*table` line above"));
                     }
                     let a = arg.unwrap();
                     table = Some((a.text.to_string(), a.span));
@@ -357,11 +514,20 @@ fn parse_with<'a>(
                 'p' => {
                     let a = arg.unwrap();
                     if rule.proto.is_some() {
-                        return Err(err(codes::DUPLICATE_OPTION, w.span, "multiple -p flags not allowed"));
+                        return Err(err(
+                            codes::DUPLICATE_OPTION,
+                            w.span,
+                            "multiple -p flags not allowed",
+                        ));
                     }
-                    let proto = Proto::parse(&a.text).map_err(|e| err(codes::BAD_VALUE, a.span, e))?;
+                    let proto =
+                        Proto::parse(&a.text).map_err(|e| err(codes::BAD_VALUE, a.span, e))?;
                     if proto.0 == 0 && inv {
-                        return Err(err(codes::BAD_NEGATION, a.span, "rule would never match protocol"));
+                        return Err(err(
+                            codes::BAD_NEGATION,
+                            a.span,
+                            "rule would never match protocol",
+                        ));
                     }
                     rule.proto = Some(ProtoMatch { invert: inv, proto });
                     has_rule_parts = true;
@@ -370,7 +536,11 @@ fn parse_with<'a>(
                     let a = arg.unwrap();
                     let slot = if m.key == 's' { &mut srcs } else { &mut dsts };
                     if slot.is_some() {
-                        return Err(err(codes::DUPLICATE_OPTION, w.span, format!("multiple -{} flags not allowed", m.key)));
+                        return Err(err(
+                            codes::DUPLICATE_OPTION,
+                            w.span,
+                            format!("multiple -{} flags not allowed", m.key),
+                        ));
                     }
                     let mut nets = Vec::with_capacity(1);
                     for part in a.text.split(',') {
@@ -380,17 +550,32 @@ fn parse_with<'a>(
                         nets.push(net);
                     }
                     if inv && nets.len() > 1 {
-                        return Err(err(codes::BAD_NEGATION, w.span, format!("! not allowed with multiple source or destination IP addresses")));
+                        return Err(err(
+                            codes::BAD_NEGATION,
+                            w.span,
+                            format!(
+                                "! not allowed with multiple source or destination IP addresses"
+                            ),
+                        ));
                     }
                     *slot = Some((inv, nets, w.span.join(a.span)));
                     has_rule_parts = true;
                 }
                 'i' | 'o' => {
                     let a = arg.unwrap();
-                    let iface = Iface::parse(&a.text).map_err(|e| err(codes::BAD_VALUE, a.span, e))?;
-                    let slot = if m.key == 'i' { &mut rule.in_iface } else { &mut rule.out_iface };
+                    let iface =
+                        Iface::parse(&a.text).map_err(|e| err(codes::BAD_VALUE, a.span, e))?;
+                    let slot = if m.key == 'i' {
+                        &mut rule.in_iface
+                    } else {
+                        &mut rule.out_iface
+                    };
                     if slot.is_some() {
-                        return Err(err(codes::DUPLICATE_OPTION, w.span, format!("multiple -{} flags not allowed", m.key)));
+                        return Err(err(
+                            codes::DUPLICATE_OPTION,
+                            w.span,
+                            format!("multiple -{} flags not allowed", m.key),
+                        ));
                     }
                     *slot = Some(IfaceMatch { invert: inv, iface });
                     has_rule_parts = true;
@@ -407,16 +592,32 @@ fn parse_with<'a>(
                         matches::new_match(name)
                     } else if OTHER_MATCHES.contains(&name) {
                         warnings.push(
-                            Diagnostic::warning(codes::UNKNOWN_EXTENSION, span, format!("match extension `{name}' is kept verbatim but not evaluated"))
-                                .with_hint("a trace asks whether to assume it matches or not"),
+                            Diagnostic::warning(
+                                codes::UNKNOWN_EXTENSION,
+                                span,
+                                format!(
+                                    "match extension `{name}' is kept verbatim but not evaluated"
+                                ),
+                            )
+                            .with_hint("a trace asks whether to assume it matches or not"),
                         );
-                        MatchKind::Unknown(Box::new(UnknownExt { name: name.to_string(), args: vec![] }))
+                        MatchKind::Unknown(Box::new(UnknownExt {
+                            name: name.to_string(),
+                            args: vec![],
+                        }))
                     } else {
-                        return Err(err(codes::UNKNOWN_EXTENSION_NAME, a.span, format!("Couldn't load match `{name}':No such file or directory"))
-                            .with_hint(suggest(name, matches::KNOWN_MATCHES.iter().chain(OTHER_MATCHES)).map_or_else(
-                                || "no match extension has this name".to_string(),
-                                |s| format!("did you mean `{s}'?"),
-                            )));
+                        return Err(err(
+                            codes::UNKNOWN_EXTENSION_NAME,
+                            a.span,
+                            format!("Couldn't load match `{name}':No such file or directory"),
+                        )
+                        .with_hint(
+                            suggest(name, matches::KNOWN_MATCHES.iter().chain(OTHER_MATCHES))
+                                .map_or_else(
+                                    || "no match extension has this name".to_string(),
+                                    |s| format!("did you mean `{s}'?"),
+                                ),
+                        ));
                     };
                     if matches::match_required_proto(name).is_some() {
                         proto_loaded = true;
@@ -427,12 +628,18 @@ fn parse_with<'a>(
                 'j' | 'g' => {
                     let a = arg.unwrap();
                     if target_loaded || !matches!(rule.target, Target::None) {
-                        return Err(err(codes::DUPLICATE_OPTION, w.span, "multiple -j flags not allowed"));
+                        return Err(err(
+                            codes::DUPLICATE_OPTION,
+                            w.span,
+                            "multiple -j flags not allowed",
+                        ));
                     }
                     let name: &str = &a.text;
                     rule.target_span = w.span.join(a.span);
                     if m.key == 'g' {
-                        rule.target = Target::Goto { chain: scratch.intern(name) };
+                        rule.target = Target::Goto {
+                            chain: scratch.intern(name),
+                        };
                     } else if let Some(v) = Verdict::parse(name) {
                         rule.target = Target::Verdict { verdict: v };
                     } else if targets::KNOWN_TARGETS.contains(&name) {
@@ -440,22 +647,57 @@ fn parse_with<'a>(
                         target_loaded = true;
                     } else if OTHER_TARGETS.contains(&name) {
                         warnings.push(
-                            Diagnostic::warning(codes::UNKNOWN_EXTENSION, rule.target_span, format!("target extension `{name}' is kept verbatim but not evaluated"))
-                                .with_hint("a trace treats it as a non-terminating target"),
+                            Diagnostic::warning(
+                                codes::UNKNOWN_EXTENSION,
+                                rule.target_span,
+                                format!(
+                                    "target extension `{name}' is kept verbatim but not evaluated"
+                                ),
+                            )
+                            .with_hint("a trace treats it as a non-terminating target"),
                         );
-                        loaded.push(Loaded::target(TargetKind::Unknown(Box::new(UnknownExt { name: name.to_string(), args: vec![] })), rule.target_span));
+                        loaded.push(Loaded::target(
+                            TargetKind::Unknown(Box::new(UnknownExt {
+                                name: name.to_string(),
+                                args: vec![],
+                            })),
+                            rule.target_span,
+                        ));
                         target_loaded = true;
                     } else {
-                        rule.target = Target::Jump { chain: scratch.intern(name) };
+                        rule.target = Target::Jump {
+                            chain: scratch.intern(name),
+                        };
                     }
                     has_rule_parts = true;
                 }
                 'c' => {
                     let a = arg.unwrap();
-                    let b = words.get(i + 2).ok_or_else(|| err(codes::MISSING_ARGUMENT, w.span, "-c requires packet and byte counter"))?;
-                    let p = a.text.parse().map_err(|_| err(codes::BAD_VALUE, a.span, format!("-c packet counter not numeric")))?;
-                    let by = b.text.parse().map_err(|_| err(codes::BAD_VALUE, b.span, format!("-c byte counter not numeric")))?;
-                    rule.counters = Some(Box::new(Counters { packets: p, bytes: by }));
+                    let b = words.get(i + 2).ok_or_else(|| {
+                        err(
+                            codes::MISSING_ARGUMENT,
+                            w.span,
+                            "-c requires packet and byte counter",
+                        )
+                    })?;
+                    let p = a.text.parse().map_err(|_| {
+                        err(
+                            codes::BAD_VALUE,
+                            a.span,
+                            format!("-c packet counter not numeric"),
+                        )
+                    })?;
+                    let by = b.text.parse().map_err(|_| {
+                        err(
+                            codes::BAD_VALUE,
+                            b.span,
+                            format!("-c byte counter not numeric"),
+                        )
+                    })?;
+                    rule.counters = Some(Box::new(Counters {
+                        packets: p,
+                        bytes: by,
+                    }));
                     consumed = 3;
                 }
                 _ => {
@@ -471,7 +713,9 @@ fn parse_with<'a>(
         if found.is_none() && !proto_loaded {
             // iptables loads the protocol's match implicitly on an unknown option.
             if let Some(p) = rule.proto.as_ref().and_then(|p| p.proto.name()) {
-                if matches::match_required_proto(p).is_some() && matches::match_options(p).iter().any(|o| o.name == w.text) {
+                if matches::match_required_proto(p).is_some()
+                    && matches::match_options(p).iter().any(|o| o.name == w.text)
+                {
                     loaded.push(Loaded::match_(matches::new_match(p), w.span));
                     proto_loaded = true;
                     found = lookup(loaded, &w.text);
@@ -482,7 +726,8 @@ fn parse_with<'a>(
             // An option of an unmodelled extension: keep it and its values verbatim.
             if let Some(u) = loaded.iter_mut().rev().find(|l| l.is_unknown()) {
                 let args = match &mut u.kind {
-                    LoadedKind::Match(MatchKind::Unknown(u)) | LoadedKind::Target(TargetKind::Unknown(u)) => &mut u.args,
+                    LoadedKind::Match(MatchKind::Unknown(u))
+                    | LoadedKind::Target(TargetKind::Unknown(u)) => &mut u.args,
                     _ => unreachable!(),
                 };
                 // One group per option: its source text exactly, from `!` (if any)
@@ -504,7 +749,15 @@ fn parse_with<'a>(
             return Err(unknown_option(w, &rule, loaded));
         };
         if let (Some(s), false) = (inv, spec.invertible) {
-            return Err(err(codes::BAD_NEGATION, s, format!("{}: option \"{}\" cannot be inverted.", loaded[idx].name(), w.text)));
+            return Err(err(
+                codes::BAD_NEGATION,
+                s,
+                format!(
+                    "{}: option \"{}\" cannot be inverted.",
+                    loaded[idx].name(),
+                    w.text
+                ),
+            ));
         }
         let inv = inv.is_some();
         let proto = rule.proto.as_ref().map(|p| p.proto.0);
@@ -520,13 +773,21 @@ fn parse_with<'a>(
         } else if matches::takes_two_args(&ext_name, spec.name) {
             let a = need_arg(i, w)?;
             let b = words.get(i + 2).ok_or_else(|| {
-                err(codes::MISSING_ARGUMENT, w.span.join(a.span), format!("option \"{}\" requires two arguments", w.text))
+                err(
+                    codes::MISSING_ARGUMENT,
+                    w.span.join(a.span),
+                    format!("option \"{}\" requires two arguments", w.text),
+                )
             })?;
             end = b.span;
             i += 3;
             match &mut l.kind {
-                LoadedKind::Match(m @ MatchKind::Tcp(_)) => matches::apply_tcp_flags(m, inv, &a.text, &b.text),
-                LoadedKind::Match(m) => m.apply(spec.name, inv, &format!("{} {}", a.text, b.text), proto),
+                LoadedKind::Match(m @ MatchKind::Tcp(_)) => {
+                    matches::apply_tcp_flags(m, inv, &a.text, &b.text)
+                }
+                LoadedKind::Match(m) => {
+                    m.apply(spec.name, inv, &format!("{} {}", a.text, b.text), proto)
+                }
                 LoadedKind::Target(_) => unreachable!(),
             }
         } else {
@@ -543,14 +804,28 @@ fn parse_with<'a>(
             }
         };
         let span = w.span.join(end);
-        result.map_err(|e| err(codes::BAD_VALUE, span, format!("{ext_name}: {e}").replacen(&format!("{ext_name}: {ext_name}: "), &format!("{ext_name}: "), 1)))?;
+        result.map_err(|e| {
+            err(
+                codes::BAD_VALUE,
+                span,
+                format!("{ext_name}: {e}").replacen(
+                    &format!("{ext_name}: {ext_name}: "),
+                    &format!("{ext_name}: "),
+                    1,
+                ),
+            )
+        })?;
         if let Some(bit) = l.options().iter().position(|o| o.name == spec.name) {
             l.seen |= 1 << bit;
         }
         l.span = l.span.join(span);
     }
     if let Some(s) = invert {
-        return Err(err(codes::BAD_NEGATION, s, "`!' must be followed by an option"));
+        return Err(err(
+            codes::BAD_NEGATION,
+            s,
+            "`!' must be followed by an option",
+        ));
     }
 
     let Some((op, op_span)) = op else {
@@ -561,14 +836,22 @@ fn parse_with<'a>(
     // Final checks of each extension, then move them into the rule in load order.
     let mut rule_matches = Vec::with_capacity(loaded.len() - usize::from(target_loaded));
     for l in loaded.drain(..) {
-        let seen = Seen { mask: l.seen, options: l.options() };
+        let seen = Seen {
+            mask: l.seen,
+            options: l.options(),
+        };
         match l.kind {
             LoadedKind::Match(m) => {
-                m.final_check(seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(m.name(), e)))?;
-                rule_matches.push(Match { kind: m, span: l.span });
+                m.final_check(seen)
+                    .map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(m.name(), e)))?;
+                rule_matches.push(Match {
+                    kind: m,
+                    span: l.span,
+                });
             }
             LoadedKind::Target(t) => {
-                t.final_check(seen).map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(t.name(), e)))?;
+                t.final_check(seen)
+                    .map_err(|e| err(codes::EXTENSION_CHECK, l.span, prefixed(t.name(), e)))?;
                 rule.target_span = l.span;
                 rule.target = Target::Extension { target: t };
             }
@@ -578,41 +861,90 @@ fn parse_with<'a>(
     // `-m multiport` needs a protocol with ports (userspace check).
     for m in &rule.matches {
         if let MatchKind::Multiport(_) = m.kind {
-            let ok = rule.proto.as_ref().is_some_and(|p| !p.invert && matches!(p.proto.0, 6 | 17 | 33 | 132 | 136));
+            let ok = rule
+                .proto
+                .as_ref()
+                .is_some_and(|p| !p.invert && matches!(p.proto.0, 6 | 17 | 33 | 132 | 136));
             if !ok {
-                return Err(err(codes::PROTO_REQUIRED, m.span, "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'"));
+                return Err(err(
+                    codes::PROTO_REQUIRED,
+                    m.span,
+                    "multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'",
+                ));
             }
         }
     }
 
-    let takes_rule = matches!(op, Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(None) | Op::Check);
+    let takes_rule = matches!(
+        op,
+        Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(None) | Op::Check
+    );
     if !takes_rule && has_rule_parts {
-        return Err(err(codes::BAD_COMMAND, op_span, "Illegal option with this command")
-            .with_hint("only -A, -I, -R, -D and -C take a rule specification"));
+        return Err(err(
+            codes::BAD_COMMAND,
+            op_span,
+            "Illegal option with this command",
+        )
+        .with_hint("only -A, -I, -R, -D and -C take a rule specification"));
     }
-    let mut rules = Vec::with_capacity(if takes_rule { srcs.as_ref().map_or(1, |s| s.1.len()) * dsts.as_ref().map_or(1, |d| d.1.len()) } else { 0 });
+    let mut rules = Vec::with_capacity(if takes_rule {
+        srcs.as_ref().map_or(1, |s| s.1.len()) * dsts.as_ref().map_or(1, |d| d.1.len())
+    } else {
+        0
+    });
     if takes_rule {
-        let srcs = srcs.map_or((false, vec![None]), |(inv, v, _)| (inv, v.into_iter().map(Some).collect()));
-        let dsts = dsts.map_or((false, vec![None]), |(inv, v, _)| (inv, v.into_iter().map(Some).collect()));
-        if matches!(op, Op::Replace(_) | Op::Insert(_) | Op::Delete(_)) && srcs.1.len() * dsts.1.len() > 1 && !matches!(op, Op::Insert(_)) {
-            return Err(err(codes::BAD_COMMAND, op_span, "Replacement rule does not specify a unique address"));
+        let srcs = srcs.map_or((false, vec![None]), |(inv, v, _)| {
+            (inv, v.into_iter().map(Some).collect())
+        });
+        let dsts = dsts.map_or((false, vec![None]), |(inv, v, _)| {
+            (inv, v.into_iter().map(Some).collect())
+        });
+        if matches!(op, Op::Replace(_) | Op::Insert(_) | Op::Delete(_))
+            && srcs.1.len() * dsts.1.len() > 1
+            && !matches!(op, Op::Insert(_))
+        {
+            return Err(err(
+                codes::BAD_COMMAND,
+                op_span,
+                "Replacement rule does not specify a unique address",
+            ));
         }
         let total = srcs.1.len() * dsts.1.len();
         for s in &srcs.1 {
             for d in &dsts.1 {
-                let mut r = if rules.len() + 1 == total { std::mem::replace(&mut rule, Rule::new(line_span, line)) } else { rule.clone() };
-                r.src = s.map(|net| AddrMatch { invert: srcs.0, net });
-                r.dst = d.map(|net| AddrMatch { invert: dsts.0, net });
+                let mut r = if rules.len() + 1 == total {
+                    std::mem::replace(&mut rule, Rule::new(line_span, line))
+                } else {
+                    rule.clone()
+                };
+                r.src = s.map(|net| AddrMatch {
+                    invert: srcs.0,
+                    net,
+                });
+                r.dst = d.map(|net| AddrMatch {
+                    invert: dsts.0,
+                    net,
+                });
                 rules.push(r);
             }
         }
     }
-    Ok(Invocation { op, op_span, table, chain, rules, warnings })
+    Ok(Invocation {
+        op,
+        op_span,
+        table,
+        chain,
+        rules,
+        warnings,
+    })
 }
 
 /// `NAME: message`, unless the message already names the extension.
 fn prefixed(name: &str, msg: String) -> String {
-    if msg.to_ascii_lowercase().starts_with(&name.to_ascii_lowercase()) {
+    if msg
+        .to_ascii_lowercase()
+        .starts_with(&name.to_ascii_lowercase())
+    {
         msg
     } else {
         format!("{name}: {msg}")
@@ -625,7 +957,10 @@ fn find_main(opt: &str, loaded: &[Loaded]) -> Option<Main> {
     }
     // getopt_long accepts an unambiguous prefix of a long option.
     if opt.starts_with("--") && opt.len() > 3 && lookup(loaded, opt).is_none() {
-        let mut keys = MAIN_LONG.iter().filter(|(l, _)| l.starts_with(opt)).map(|(l, _)| main_exact(l).unwrap());
+        let mut keys = MAIN_LONG
+            .iter()
+            .filter(|(l, _)| l.starts_with(opt))
+            .map(|(l, _)| main_exact(l).unwrap());
         let first = keys.next()?;
         if keys.all(|k| k.key == first.key) {
             return Some(first);
@@ -660,7 +995,11 @@ fn lookup(loaded: &[Loaded], opt: &str) -> Option<(usize, OptSpec)> {
 /// it belongs to or the closest spelling.
 fn unknown_option(w: &Word<'_>, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
     let opt: &str = &w.text;
-    let d = err(codes::UNKNOWN_OPTION, w.span, format!("unknown option \"{opt}\""));
+    let d = err(
+        codes::UNKNOWN_OPTION,
+        w.span,
+        format!("unknown option \"{opt}\""),
+    );
     // Is it an option of a protocol match that was not loaded?
     let owners: Vec<&str> = ["tcp", "udp", "sctp", "icmp"]
         .into_iter()
@@ -668,10 +1007,24 @@ fn unknown_option(w: &Word<'_>, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
         .collect();
     if !owners.is_empty() {
         let have = rule.proto.as_ref().map(|p| p.proto.save());
-        let want = owners.iter().map(|p| format!("-p {p}")).collect::<Vec<_>>().join(" or ");
-        return Diagnostic { code: codes::PROTO_REQUIRED, ..d }.with_hint(match have {
-            Some(p) => format!("{opt} belongs to the {} match, but the rule says -p {p}: use {want}", owners.join("/")),
-            None => format!("{opt} belongs to the {} match: add {want} before it", owners.join("/")),
+        let want = owners
+            .iter()
+            .map(|p| format!("-p {p}"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return Diagnostic {
+            code: codes::PROTO_REQUIRED,
+            ..d
+        }
+        .with_hint(match have {
+            Some(p) => format!(
+                "{opt} belongs to the {} match, but the rule says -p {p}: use {want}",
+                owners.join("/")
+            ),
+            None => format!(
+                "{opt} belongs to the {} match: add {want} before it",
+                owners.join("/")
+            ),
         });
     }
     let owner = matches::KNOWN_MATCHES

@@ -40,10 +40,22 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, code, message: message.into(), span, hint: None }
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span,
+            hint: None,
+        }
     }
     pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, code, message: message.into(), span, hint: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            code,
+            message: message.into(),
+            span,
+            hint: None,
+        }
     }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
@@ -145,8 +157,12 @@ mod tests {
     fn terminal_rendering_points_at_the_span() {
         let text = "*filter\n-A INPUT -p tcp --dprot 22 -j ACCEPT\n";
         let start = text.find("--dprot").unwrap();
-        let d = Diagnostic::error("E0203", Span::new(start, start + 7), "unknown option \"--dprot\"")
-            .with_hint("did you mean \"--dport\"?");
+        let d = Diagnostic::error(
+            "E0203",
+            Span::new(start, start + 7),
+            "unknown option \"--dprot\"",
+        )
+        .with_hint("did you mean \"--dport\"?");
         let out = render_terminal("r.v4", text, &[d]);
         assert_eq!(
             out,

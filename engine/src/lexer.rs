@@ -49,7 +49,11 @@ pub fn restore_words(line: &str, base: usize) -> (Vec<Word<'_>>, Option<LexError
 
 /// [`restore_words`] into a caller's buffer (cleared first), so that a parser
 /// reading many lines reuses one allocation.
-pub fn restore_words_into<'a>(line: &'a str, base: usize, words: &mut Vec<Word<'a>>) -> Option<LexError> {
+pub fn restore_words_into<'a>(
+    line: &'a str,
+    base: usize,
+    words: &mut Vec<Word<'a>>,
+) -> Option<LexError> {
     words.clear();
     // Every delimiter is ASCII, so scanning bytes keeps UTF-8 boundaries intact.
     let bytes = line.as_bytes();
@@ -87,19 +91,29 @@ pub fn restore_words_into<'a>(line: &'a str, base: usize, words: &mut Vec<Word<'
                         i += 1;
                     }
                 }
-                let text = if buf.is_empty() { Cow::Borrowed(&line[seg..i]) } else {
+                let text = if buf.is_empty() {
+                    Cow::Borrowed(&line[seg..i])
+                } else {
                     buf.push_str(&line[seg..i]);
                     Cow::Owned(buf)
                 };
                 if !closed {
-                    words.push(Word { text, span: Span::new(base + start, base + n), quoted: true });
+                    words.push(Word {
+                        text,
+                        span: Span::new(base + start, base + n),
+                        quoted: true,
+                    });
                     return Some(LexError {
                         span: Span::new(base + start, base + n),
                         message: "unterminated double quote: iptables-restore takes the rest of the line as one word".into(),
                     });
                 }
                 i += 1;
-                words.push(Word { text, span: Span::new(base + start, base + i), quoted: true });
+                words.push(Word {
+                    text,
+                    span: Span::new(base + start, base + i),
+                    quoted: true,
+                });
             }
             _ => {
                 // A bare word runs to a blank or a double quote ("abc"def is two words).
@@ -107,7 +121,11 @@ pub fn restore_words_into<'a>(line: &'a str, base: usize, words: &mut Vec<Word<'
                 while i < n && !ENDS_WORD[bytes[i] as usize] {
                     i += 1;
                 }
-                words.push(Word { text: Cow::Borrowed(&line[start..i]), span: Span::new(base + start, base + i), quoted: false });
+                words.push(Word {
+                    text: Cow::Borrowed(&line[start..i]),
+                    span: Span::new(base + start, base + i),
+                    quoted: false,
+                });
             }
         }
     }
@@ -126,7 +144,11 @@ pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word<'static>>, LexErr
         match c {
             ' ' | '\t' | '\r' | '\n' => {
                 if let Some(s) = start.take() {
-                    words.push(Word { text: Cow::Owned(std::mem::take(&mut buf)), span: Span::new(base + s, base + i), quoted });
+                    words.push(Word {
+                        text: Cow::Owned(std::mem::take(&mut buf)),
+                        span: Span::new(base + s, base + i),
+                        quoted,
+                    });
                     quoted = false;
                 }
             }
@@ -192,7 +214,11 @@ pub fn shell_words(line: &str, base: usize) -> Result<Vec<Word<'static>>, LexErr
         }
     }
     if let Some(s) = start {
-        words.push(Word { text: Cow::Owned(buf), span: Span::new(base + s, base + line.len()), quoted });
+        words.push(Word {
+            text: Cow::Owned(buf),
+            span: Span::new(base + s, base + line.len()),
+            quoted,
+        });
     }
     Ok(words)
 }
@@ -209,7 +235,19 @@ mod tests {
     fn restore_splits_on_blanks_and_double_quotes_only() {
         let (w, warn) = restore_words(r#"-A X -m comment --comment "a \"b\" c" -j 'ACCEPT'"#, 0);
         assert!(warn.is_none());
-        assert_eq!(texts(&w), ["-A", "X", "-m", "comment", "--comment", "a \"b\" c", "-j", "'ACCEPT'"]);
+        assert_eq!(
+            texts(&w),
+            [
+                "-A",
+                "X",
+                "-m",
+                "comment",
+                "--comment",
+                "a \"b\" c",
+                "-j",
+                "'ACCEPT'"
+            ]
+        );
         assert!(w[5].quoted);
         assert_eq!(w[5].span, Span::new(26, 37));
     }
@@ -223,7 +261,23 @@ mod tests {
 
     #[test]
     fn shell_handles_single_quotes_escapes_and_comments() {
-        let w = shell_words(r#"sudo iptables -m comment --comment 'it''s' -j LOG\ X # tail"#, 0).unwrap();
-        assert_eq!(texts(&w), ["sudo", "iptables", "-m", "comment", "--comment", "its", "-j", "LOG X"]);
+        let w = shell_words(
+            r#"sudo iptables -m comment --comment 'it''s' -j LOG\ X # tail"#,
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            texts(&w),
+            [
+                "sudo",
+                "iptables",
+                "-m",
+                "comment",
+                "--comment",
+                "its",
+                "-j",
+                "LOG X"
+            ]
+        );
     }
 }

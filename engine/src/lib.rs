@@ -37,14 +37,12 @@ pub use ruleset::Ruleset;
 /// Parse `text` (format detected unless given) and validate the result:
 /// every diagnostic, sorted by position.
 pub fn parse(text: &str, format: Option<InputFormat>) -> Parsed {
-    parse_threaded(text, format, 1)
-}
-
-/// [`parse`] with a dump's rule lines parsed on up to `threads` threads (one on
-/// wasm); the result is identical for any number of threads.
-pub fn parse_threaded(text: &str, format: Option<InputFormat>, threads: usize) -> Parsed {
-    let mut parsed = parser::parse_text_threaded(text, format, threads);
-    parsed.diagnostics.extend(validate::validate(&parsed.ruleset));
-    parsed.diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+    let mut parsed = parser::parse_text(text, format);
+    parsed
+        .diagnostics
+        .extend(validate::validate(&parsed.ruleset));
+    parsed
+        .diagnostics
+        .sort_by_key(|d| (d.span.start, d.severity));
     parsed
 }

@@ -24,10 +24,13 @@ pub struct OptSpec {
 /// An option spec as a struct literal, so that option tables are promoted to statics.
 macro_rules! opt {
     ($name:expr, $arg:expr, $inv:expr) => {
-        OptSpec { name: $name, has_arg: $arg, invertible: $inv }
+        OptSpec {
+            name: $name,
+            has_arg: $arg,
+            invertible: $inv,
+        }
     };
 }
-
 
 /// Which options of an extension a rule gave: bit i is the extension's option i.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +44,10 @@ impl Seen {
         self.mask == 0
     }
     pub fn has(&self, name: &str) -> bool {
-        self.options.iter().enumerate().any(|(i, o)| self.mask & (1 << i) != 0 && o.name == name)
+        self.options
+            .iter()
+            .enumerate()
+            .any(|(i, o)| self.mask & (1 << i) != 0 && o.name == name)
     }
 }
 
@@ -263,7 +269,9 @@ pub enum MatchKind {
     Sctp(Box<SctpMatch>),
     Icmp(IcmpMatch),
     Multiport(MultiportMatch),
-    Comment { comment: Arc<str> },
+    Comment {
+        comment: Arc<str>,
+    },
     Addrtype(AddrtypeMatch),
     Statistic(StatisticMatch),
     Conntrack(Box<ConntrackMatch>),
@@ -274,97 +282,190 @@ pub enum MatchKind {
     Recent(Box<RecentMatch>),
     Set(Box<SetMatch>),
     Owner(Box<OwnerMatch>),
-    Mac { invert: bool, mac: [u8; 6] },
-    Pkttype { invert: bool, pkttype: u8 },
-    Length { invert: bool, min: u16, max: u16 },
-    Ttl { mode: TtlMode, ttl: u8 },
-    Tos { invert: bool, value: u8, mask: u8 },
-    Dscp { invert: bool, dscp: u8 },
+    Mac {
+        invert: bool,
+        mac: [u8; 6],
+    },
+    Pkttype {
+        invert: bool,
+        pkttype: u8,
+    },
+    Length {
+        invert: bool,
+        min: u16,
+        max: u16,
+    },
+    Ttl {
+        mode: TtlMode,
+        ttl: u8,
+    },
+    Tos {
+        invert: bool,
+        value: u8,
+        mask: u8,
+    },
+    Dscp {
+        invert: bool,
+        dscp: u8,
+    },
     Physdev(Box<PhysdevMatch>),
     /// Accounting only: always matches, counts into a named nfacct object.
-    Nfacct { name: Box<str> },
+    Nfacct {
+        name: Box<str>,
+    },
     /// An extension this engine does not model: kept verbatim.
     Unknown(Box<UnknownExt>),
 }
 
 /// The names of the match extensions this engine models.
 pub const KNOWN_MATCHES: &[&str] = &[
-    "tcp", "udp", "sctp", "icmp", "multiport", "comment", "addrtype", "statistic", "conntrack", "state",
-    "mark", "connmark", "iprange", "limit", "recent", "set", "owner", "mac", "pkttype", "length",
-    "ttl", "tos", "dscp", "physdev", "nfacct",
+    "tcp",
+    "udp",
+    "sctp",
+    "icmp",
+    "multiport",
+    "comment",
+    "addrtype",
+    "statistic",
+    "conntrack",
+    "state",
+    "mark",
+    "connmark",
+    "iprange",
+    "limit",
+    "recent",
+    "set",
+    "owner",
+    "mac",
+    "pkttype",
+    "length",
+    "ttl",
+    "tos",
+    "dscp",
+    "physdev",
+    "nfacct",
 ];
 
 /// Options of each known match.
 pub fn match_options(name: &str) -> &'static [OptSpec] {
     match name {
         "tcp" => &[
-            opt!("--sport", true, true), opt!("--source-port", true, true),
-            opt!("--dport", true, true), opt!("--destination-port", true, true),
-            opt!("--tcp-flags", true, true), opt!("--syn", false, true), opt!("--tcp-option", true, true),
+            opt!("--sport", true, true),
+            opt!("--source-port", true, true),
+            opt!("--dport", true, true),
+            opt!("--destination-port", true, true),
+            opt!("--tcp-flags", true, true),
+            opt!("--syn", false, true),
+            opt!("--tcp-option", true, true),
         ],
         "udp" => &[
-            opt!("--sport", true, true), opt!("--source-port", true, true),
-            opt!("--dport", true, true), opt!("--destination-port", true, true),
+            opt!("--sport", true, true),
+            opt!("--source-port", true, true),
+            opt!("--dport", true, true),
+            opt!("--destination-port", true, true),
         ],
         "sctp" => &[
-            opt!("--sport", true, true), opt!("--source-port", true, true),
-            opt!("--dport", true, true), opt!("--destination-port", true, true),
+            opt!("--sport", true, true),
+            opt!("--source-port", true, true),
+            opt!("--dport", true, true),
+            opt!("--destination-port", true, true),
             opt!("--chunk-types", true, true),
         ],
         "icmp" => &[opt!("--icmp-type", true, true)],
         "multiport" => &[
-            opt!("--sports", true, true), opt!("--source-ports", true, true),
-            opt!("--dports", true, true), opt!("--destination-ports", true, true),
+            opt!("--sports", true, true),
+            opt!("--source-ports", true, true),
+            opt!("--dports", true, true),
+            opt!("--destination-ports", true, true),
             opt!("--ports", true, true),
         ],
         "comment" => &[opt!("--comment", true, false)],
         "addrtype" => &[
-            opt!("--src-type", true, true), opt!("--dst-type", true, true),
-            opt!("--limit-iface-in", false, false), opt!("--limit-iface-out", false, false),
+            opt!("--src-type", true, true),
+            opt!("--dst-type", true, true),
+            opt!("--limit-iface-in", false, false),
+            opt!("--limit-iface-out", false, false),
         ],
         "statistic" => &[
-            opt!("--mode", true, false), opt!("--probability", true, true),
-            opt!("--every", true, true), opt!("--packet", true, false),
+            opt!("--mode", true, false),
+            opt!("--probability", true, true),
+            opt!("--every", true, true),
+            opt!("--packet", true, false),
         ],
         "conntrack" => &[
-            opt!("--ctstate", true, true), opt!("--ctproto", true, true),
-            opt!("--ctorigsrc", true, true), opt!("--ctorigdst", true, true),
-            opt!("--ctreplsrc", true, true), opt!("--ctrepldst", true, true),
-            opt!("--ctorigsrcport", true, true), opt!("--ctorigdstport", true, true),
-            opt!("--ctreplsrcport", true, true), opt!("--ctrepldstport", true, true),
-            opt!("--ctstatus", true, true), opt!("--ctexpire", true, true), opt!("--ctdir", true, false),
+            opt!("--ctstate", true, true),
+            opt!("--ctproto", true, true),
+            opt!("--ctorigsrc", true, true),
+            opt!("--ctorigdst", true, true),
+            opt!("--ctreplsrc", true, true),
+            opt!("--ctrepldst", true, true),
+            opt!("--ctorigsrcport", true, true),
+            opt!("--ctorigdstport", true, true),
+            opt!("--ctreplsrcport", true, true),
+            opt!("--ctrepldstport", true, true),
+            opt!("--ctstatus", true, true),
+            opt!("--ctexpire", true, true),
+            opt!("--ctdir", true, false),
         ],
         "state" => &[opt!("--state", true, true)],
         "mark" | "connmark" => &[opt!("--mark", true, true)],
-        "iprange" => &[opt!("--src-range", true, true), opt!("--dst-range", true, true)],
-        "limit" => &[opt!("--limit", true, false), opt!("--limit-burst", true, false)],
+        "iprange" => &[
+            opt!("--src-range", true, true),
+            opt!("--dst-range", true, true),
+        ],
+        "limit" => &[
+            opt!("--limit", true, false),
+            opt!("--limit-burst", true, false),
+        ],
         "recent" => &[
-            opt!("--set", false, true), opt!("--rcheck", false, true), opt!("--update", false, true),
-            opt!("--remove", false, true), opt!("--seconds", true, false), opt!("--reap", false, false),
-            opt!("--hitcount", true, false), opt!("--rttl", false, false), opt!("--name", true, false),
-            opt!("--mask", true, false), opt!("--rsource", false, false), opt!("--rdest", false, false),
+            opt!("--set", false, true),
+            opt!("--rcheck", false, true),
+            opt!("--update", false, true),
+            opt!("--remove", false, true),
+            opt!("--seconds", true, false),
+            opt!("--reap", false, false),
+            opt!("--hitcount", true, false),
+            opt!("--rttl", false, false),
+            opt!("--name", true, false),
+            opt!("--mask", true, false),
+            opt!("--rsource", false, false),
+            opt!("--rdest", false, false),
         ],
         "set" => &[
-            opt!("--match-set", true, true), opt!("--set", true, true),
-            opt!("--return-nomatch", false, false), opt!("--update-counters", false, true),
-            opt!("--update-subcounters", false, true), opt!("--packets-eq", true, true),
-            opt!("--packets-lt", true, false), opt!("--packets-gt", true, false),
-            opt!("--bytes-eq", true, true), opt!("--bytes-lt", true, false), opt!("--bytes-gt", true, false),
+            opt!("--match-set", true, true),
+            opt!("--set", true, true),
+            opt!("--return-nomatch", false, false),
+            opt!("--update-counters", false, true),
+            opt!("--update-subcounters", false, true),
+            opt!("--packets-eq", true, true),
+            opt!("--packets-lt", true, false),
+            opt!("--packets-gt", true, false),
+            opt!("--bytes-eq", true, true),
+            opt!("--bytes-lt", true, false),
+            opt!("--bytes-gt", true, false),
         ],
         "owner" => &[
-            opt!("--uid-owner", true, true), opt!("--gid-owner", true, true),
-            opt!("--socket-exists", false, true), opt!("--suppl-groups", false, true),
+            opt!("--uid-owner", true, true),
+            opt!("--gid-owner", true, true),
+            opt!("--socket-exists", false, true),
+            opt!("--suppl-groups", false, true),
         ],
         "mac" => &[opt!("--mac-source", true, true)],
         "nfacct" => &[opt!("--nfacct-name", true, false)],
         "pkttype" => &[opt!("--pkt-type", true, true)],
         "length" => &[opt!("--length", true, true)],
-        "ttl" => &[opt!("--ttl-eq", true, true), opt!("--ttl-lt", true, false), opt!("--ttl-gt", true, false)],
+        "ttl" => &[
+            opt!("--ttl-eq", true, true),
+            opt!("--ttl-lt", true, false),
+            opt!("--ttl-gt", true, false),
+        ],
         "tos" => &[opt!("--tos", true, true)],
         "dscp" => &[opt!("--dscp", true, true), opt!("--dscp-class", true, true)],
         "physdev" => &[
-            opt!("--physdev-in", true, true), opt!("--physdev-out", true, true),
-            opt!("--physdev-is-in", false, true), opt!("--physdev-is-out", false, true),
+            opt!("--physdev-in", true, true),
+            opt!("--physdev-out", true, true),
+            opt!("--physdev-is-in", false, true),
+            opt!("--physdev-is-out", false, true),
             opt!("--physdev-is-bridged", false, true),
         ],
         _ => &[],
@@ -388,36 +489,101 @@ pub fn new_match(name: &str) -> MatchKind {
         "tcp" => MatchKind::Tcp(TcpMatch::default()),
         "udp" => MatchKind::Udp(UdpMatch::default()),
         "sctp" => MatchKind::Sctp(Box::default()),
-        "icmp" => MatchKind::Icmp(IcmpMatch { invert: false, icmp_type: 0xff, code_min: 0, code_max: 0xff }),
-        "multiport" => MatchKind::Multiport(MultiportMatch { invert: false, side: PortSide::Either, ports: Box::new([]) }),
-        "comment" => MatchKind::Comment { comment: Arc::from("") },
+        "icmp" => MatchKind::Icmp(IcmpMatch {
+            invert: false,
+            icmp_type: 0xff,
+            code_min: 0,
+            code_max: 0xff,
+        }),
+        "multiport" => MatchKind::Multiport(MultiportMatch {
+            invert: false,
+            side: PortSide::Either,
+            ports: Box::new([]),
+        }),
+        "comment" => MatchKind::Comment {
+            comment: Arc::from(""),
+        },
         "addrtype" => MatchKind::Addrtype(AddrtypeMatch::default()),
-        "statistic" => MatchKind::Statistic(StatisticMatch { invert: false, mode: StatisticMode::Random { threshold: 0 } }),
+        "statistic" => MatchKind::Statistic(StatisticMatch {
+            invert: false,
+            mode: StatisticMode::Random { threshold: 0 },
+        }),
         "conntrack" => MatchKind::Conntrack(Box::default()),
-        "state" => MatchKind::Conntrack(Box::new(ConntrackMatch { state_alias: true, ..Default::default() })),
-        "mark" => MatchKind::Mark(MarkMatch { invert: false, mark: 0, mask: u32::MAX }),
-        "connmark" => MatchKind::Connmark(MarkMatch { invert: false, mark: 0, mask: u32::MAX }),
+        "state" => MatchKind::Conntrack(Box::new(ConntrackMatch {
+            state_alias: true,
+            ..Default::default()
+        })),
+        "mark" => MatchKind::Mark(MarkMatch {
+            invert: false,
+            mark: 0,
+            mask: u32::MAX,
+        }),
+        "connmark" => MatchKind::Connmark(MarkMatch {
+            invert: false,
+            mark: 0,
+            mask: u32::MAX,
+        }),
         "iprange" => MatchKind::Iprange(Box::default()),
         // Default rate 3/hour, burst 5.
-        "limit" => MatchKind::Limit(LimitMatch { avg: 10000 * 3600 / 3, burst: 5 }),
+        "limit" => MatchKind::Limit(LimitMatch {
+            avg: 10000 * 3600 / 3,
+            burst: 5,
+        }),
         "recent" => MatchKind::Recent(Box::new(RecentMatch {
-            invert: false, command: RecentCommand::Set, seconds: 0, reap: false, hitcount: 0,
-            rttl: false, name: "DEFAULT".into(), mask: u32::MAX, rdest: false,
+            invert: false,
+            command: RecentCommand::Set,
+            seconds: 0,
+            reap: false,
+            hitcount: 0,
+            rttl: false,
+            name: "DEFAULT".into(),
+            mask: u32::MAX,
+            rdest: false,
         })),
         "set" => MatchKind::Set(Box::new(SetMatch {
-            invert: false, name: String::new(), dirs: vec![], return_nomatch: false,
-            no_update_counters: false, no_update_subcounters: false, counters: vec![],
+            invert: false,
+            name: String::new(),
+            dirs: vec![],
+            return_nomatch: false,
+            no_update_counters: false,
+            no_update_subcounters: false,
+            counters: vec![],
         })),
         "owner" => MatchKind::Owner(Box::default()),
-        "mac" => MatchKind::Mac { invert: false, mac: [0; 6] },
-        "pkttype" => MatchKind::Pkttype { invert: false, pkttype: 0 },
-        "length" => MatchKind::Length { invert: false, min: 0, max: 0xffff },
-        "ttl" => MatchKind::Ttl { mode: TtlMode::Eq, ttl: 0 },
-        "tos" => MatchKind::Tos { invert: false, value: 0, mask: 0 },
-        "dscp" => MatchKind::Dscp { invert: false, dscp: 0 },
+        "mac" => MatchKind::Mac {
+            invert: false,
+            mac: [0; 6],
+        },
+        "pkttype" => MatchKind::Pkttype {
+            invert: false,
+            pkttype: 0,
+        },
+        "length" => MatchKind::Length {
+            invert: false,
+            min: 0,
+            max: 0xffff,
+        },
+        "ttl" => MatchKind::Ttl {
+            mode: TtlMode::Eq,
+            ttl: 0,
+        },
+        "tos" => MatchKind::Tos {
+            invert: false,
+            value: 0,
+            mask: 0,
+        },
+        "dscp" => MatchKind::Dscp {
+            invert: false,
+            dscp: 0,
+        },
         "physdev" => MatchKind::Physdev(Box::default()),
-        "nfacct" => MatchKind::Nfacct { name: Box::from("") },
-        other => MatchKind::Unknown(Box::new(UnknownExt { name: other.to_string(), args: vec![] })),
+        "nfacct" => MatchKind::Nfacct {
+            name: Box::from(""),
+        },
+        other => MatchKind::Unknown(Box::new(UnknownExt {
+            name: other.to_string(),
+            args: vec![],
+        })),
     }
 }
 
@@ -540,8 +706,12 @@ fn parse_rate(s: &str) -> Result<u32, String> {
 }
 
 fn save_rate(out: &mut String, period: u32) {
-    const RATES: &[(&str, u32)] =
-        &[("day", 10000 * 86400), ("hour", 10000 * 3600), ("min", 10000 * 60), ("sec", 10000)];
+    const RATES: &[(&str, u32)] = &[
+        ("day", 10000 * 86400),
+        ("hour", 10000 * 3600),
+        ("min", 10000 * 60),
+        ("sec", 10000),
+    ];
     if period == 0 {
         out.push_str(" inf");
         return;
@@ -591,36 +761,58 @@ impl MatchKind {
     }
 
     /// Apply one option. `proto` is the rule's `-p` so far (for service names).
-    pub fn apply(&mut self, opt: &str, inv: bool, arg: &str, proto: Option<u8>) -> Result<(), String> {
+    pub fn apply(
+        &mut self,
+        opt: &str,
+        inv: bool,
+        arg: &str,
+        proto: Option<u8>,
+    ) -> Result<(), String> {
         match self {
             MatchKind::Tcp(m) => match opt {
-                "--sport" | "--source-port" => m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
-                "--dport" | "--destination-port" => m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
+                "--sport" | "--source-port" => {
+                    m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?))
+                }
+                "--dport" | "--destination-port" => {
+                    m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?))
+                }
                 "--syn" => m.flags = Some(Neg::new(inv, (0x17, 0x02))),
                 "--tcp-option" => {
-                    let v = parse_uint(arg, 255).ok_or_else(|| format!("Bad TCP option \"{arg}\""))?;
+                    let v =
+                        parse_uint(arg, 255).ok_or_else(|| format!("Bad TCP option \"{arg}\""))?;
                     m.option = Some(Neg::new(inv, v as u8));
                 }
                 _ => unreachable!(),
             },
             MatchKind::Udp(m) => match opt {
-                "--sport" | "--source-port" => m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
+                "--sport" | "--source-port" => {
+                    m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?))
+                }
                 _ => m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
             },
             MatchKind::Sctp(m) => match opt {
-                "--sport" | "--source-port" => m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
-                "--dport" | "--destination-port" => m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?)),
+                "--sport" | "--source-port" => {
+                    m.sport = Some(Neg::new(inv, PortRange::parse(arg, proto)?))
+                }
+                "--dport" | "--destination-port" => {
+                    m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?))
+                }
                 _ => {
                     let mode = arg.split(' ').next().unwrap_or_default();
                     if !matches!(mode, "all" | "any" | "only") {
-                        return Err(format!("--chunk-types requires `all', `any' or `only', not \"{mode}\""));
+                        return Err(format!(
+                            "--chunk-types requires `all', `any' or `only', not \"{mode}\""
+                        ));
                     }
                     m.chunk_types = Some(Neg::new(inv, arg.to_string()));
                 }
             },
             MatchKind::Icmp(m) => {
                 m.invert = inv;
-                if let Some(&(_, t, lo, hi)) = names::ICMP_TYPES.iter().find(|(n, ..)| n.eq_ignore_ascii_case(arg)) {
+                if let Some(&(_, t, lo, hi)) = names::ICMP_TYPES
+                    .iter()
+                    .find(|(n, ..)| n.eq_ignore_ascii_case(arg))
+                {
                     (m.icmp_type, m.code_min, m.code_max) = (t, lo, hi);
                 } else {
                     let bad = || format!("Invalid ICMP type `{arg}'");
@@ -680,37 +872,61 @@ impl MatchKind {
                     _ => m.limit_iface_out = true,
                 }
                 if m.limit_iface_in && m.limit_iface_out {
-                    return Err("addrtype: you can't specify both --limit-iface-in and --limit-iface-out".into());
+                    return Err(
+                        "addrtype: you can't specify both --limit-iface-in and --limit-iface-out"
+                            .into(),
+                    );
                 }
             }
             MatchKind::Statistic(m) => match opt {
                 "--mode" => {
                     m.mode = match arg {
                         "random" => StatisticMode::Random { threshold: 0 },
-                        "nth" => StatisticMode::Nth { every: 0, packet: 0 },
+                        "nth" => StatisticMode::Nth {
+                            every: 0,
+                            packet: 0,
+                        },
                         _ => return Err(format!("Bad mode \"{arg}\"")),
                     }
                 }
                 "--probability" => {
-                    let p: f64 = arg
-                        .parse()
-                        .ok()
-                        .filter(|p| (0.0..=1.0).contains(p))
-                        .ok_or("bad value for option \"--probability\", or out of range (0-1).")?;
+                    let p: f64 =
+                        arg.parse().ok().filter(|p| (0.0..=1.0).contains(p)).ok_or(
+                            "bad value for option \"--probability\", or out of range (0-1).",
+                        )?;
                     m.invert |= inv;
                     // lround(0x80000000 * p)
-                    m.mode = StatisticMode::Random { threshold: (2147483648.0 * p).round() as u32 };
+                    m.mode = StatisticMode::Random {
+                        threshold: (2147483648.0 * p).round() as u32,
+                    };
                 }
                 "--every" => {
-                    let v = parse_uint(arg, u32::MAX as u64).filter(|v| *v > 0).ok_or_else(|| format!("Bad every \"{arg}\""))?;
+                    let v = parse_uint(arg, u32::MAX as u64)
+                        .filter(|v| *v > 0)
+                        .ok_or_else(|| format!("Bad every \"{arg}\""))?;
                     m.invert |= inv;
-                    let packet = if let StatisticMode::Nth { packet, .. } = m.mode { packet } else { 0 };
-                    m.mode = StatisticMode::Nth { every: v as u32, packet };
+                    let packet = if let StatisticMode::Nth { packet, .. } = m.mode {
+                        packet
+                    } else {
+                        0
+                    };
+                    m.mode = StatisticMode::Nth {
+                        every: v as u32,
+                        packet,
+                    };
                 }
                 _ => {
-                    let v = parse_uint(arg, u32::MAX as u64).ok_or_else(|| format!("Bad packet \"{arg}\""))?;
-                    let every = if let StatisticMode::Nth { every, .. } = m.mode { every } else { 0 };
-                    m.mode = StatisticMode::Nth { every, packet: v as u32 };
+                    let v = parse_uint(arg, u32::MAX as u64)
+                        .ok_or_else(|| format!("Bad packet \"{arg}\""))?;
+                    let every = if let StatisticMode::Nth { every, .. } = m.mode {
+                        every
+                    } else {
+                        0
+                    };
+                    m.mode = StatisticMode::Nth {
+                        every,
+                        packet: v as u32,
+                    };
                 }
             },
             MatchKind::Conntrack(m) => {
@@ -718,7 +934,10 @@ impl MatchKind {
                 let ports = |s: &str| PortRange::parse(s, None);
                 match opt {
                     "--ctstate" | "--state" => {
-                        m.state = Some(Neg::new(inv, parse_list_bits(arg, names::CT_STATES, "ctstate")?))
+                        m.state = Some(Neg::new(
+                            inv,
+                            parse_list_bits(arg, names::CT_STATES, "ctstate")?,
+                        ))
                     }
                     "--ctproto" => {
                         let p = Proto::parse(arg)?;
@@ -736,10 +955,16 @@ impl MatchKind {
                     "--ctreplsrcport" => m.repl_src_port = Some(Neg::new(inv, ports(arg)?)),
                     "--ctrepldstport" => m.repl_dst_port = Some(Neg::new(inv, ports(arg)?)),
                     "--ctstatus" => {
-                        let v = if arg.eq_ignore_ascii_case("NONE") { 0 } else { parse_list_bits(arg, names::CT_STATUS, "ctstatus")? };
+                        let v = if arg.eq_ignore_ascii_case("NONE") {
+                            0
+                        } else {
+                            parse_list_bits(arg, names::CT_STATUS, "ctstatus")?
+                        };
                         m.status = Some(Neg::new(inv, v))
                     }
-                    "--ctexpire" => m.expire = Some(Neg::new(inv, parse_u32_range(arg, ':', "ctexpire")?)),
+                    "--ctexpire" => {
+                        m.expire = Some(Neg::new(inv, parse_u32_range(arg, ':', "ctexpire")?))
+                    }
                     _ => {
                         m.dir_reply = Some(match arg.to_ascii_uppercase().as_str() {
                             "ORIGINAL" => false,
@@ -761,7 +986,8 @@ impl MatchKind {
                 "--limit" => m.avg = parse_rate(arg)?,
                 _ => {
                     m.burst = parse_uint(arg, 10000)
-                        .ok_or_else(|| format!("bad --limit-burst `{arg}'"))? as u32
+                        .ok_or_else(|| format!("bad --limit-burst `{arg}'"))?
+                        as u32
                 }
             },
             MatchKind::Recent(m) => match opt {
@@ -774,9 +1000,17 @@ impl MatchKind {
                         _ => RecentCommand::Remove,
                     };
                 }
-                "--seconds" => m.seconds = parse_uint(arg, u32::MAX as u64).ok_or_else(|| format!("Bad seconds \"{arg}\""))? as u32,
+                "--seconds" => {
+                    m.seconds = parse_uint(arg, u32::MAX as u64)
+                        .ok_or_else(|| format!("Bad seconds \"{arg}\""))?
+                        as u32
+                }
                 "--reap" => m.reap = true,
-                "--hitcount" => m.hitcount = parse_uint(arg, u32::MAX as u64).ok_or_else(|| format!("Bad hitcount \"{arg}\""))? as u32,
+                "--hitcount" => {
+                    m.hitcount = parse_uint(arg, u32::MAX as u64)
+                        .ok_or_else(|| format!("Bad hitcount \"{arg}\""))?
+                        as u32
+                }
                 "--rttl" => m.rttl = true,
                 "--name" => {
                     if arg.is_empty() || arg.len() > 199 {
@@ -813,7 +1047,8 @@ impl MatchKind {
                 "--update-counters" => m.no_update_counters = inv,
                 "--update-subcounters" => m.no_update_subcounters = inv,
                 _ => {
-                    parse_uint(arg, u64::MAX).ok_or_else(|| format!("Bad value \"{arg}\" for {opt}"))?;
+                    parse_uint(arg, u64::MAX)
+                        .ok_or_else(|| format!("Bad value \"{arg}\" for {opt}"))?;
                     m.counters.push((inv, opt.to_string(), arg.to_string()));
                 }
             },
@@ -852,7 +1087,8 @@ impl MatchKind {
                 (*invert, *min, *max) = (inv, a as u16, b as u16);
             }
             MatchKind::Ttl { mode, ttl } => {
-                *ttl = parse_uint(arg, 255).ok_or_else(|| format!("ttl: Bad value \"{arg}\""))? as u8;
+                *ttl =
+                    parse_uint(arg, 255).ok_or_else(|| format!("ttl: Bad value \"{arg}\""))? as u8;
                 *mode = match (opt, inv) {
                     ("--ttl-eq", false) => TtlMode::Eq,
                     ("--ttl-eq", true) => TtlMode::Ne,
@@ -860,11 +1096,19 @@ impl MatchKind {
                     _ => TtlMode::Gt,
                 };
             }
-            MatchKind::Tos { invert, value, mask } => {
-                if let Some((_, v)) = names::TOS_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(arg)) {
+            MatchKind::Tos {
+                invert,
+                value,
+                mask,
+            } => {
+                if let Some((_, v)) = names::TOS_NAMES
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(arg))
+                {
                     (*value, *mask) = (*v, 0x3f);
                 } else {
-                    let (v, m) = parse_mark_mask(arg).map_err(|_| format!("Bad TOS value \"{arg}\""))?;
+                    let (v, m) =
+                        parse_mark_mask(arg).map_err(|_| format!("Bad TOS value \"{arg}\""))?;
                     if v > 255 || (m != u32::MAX && m > 255) {
                         return Err(format!("Bad TOS value \"{arg}\""));
                     }
@@ -880,7 +1124,8 @@ impl MatchKind {
                         .map(|(_, v)| *v)
                         .ok_or_else(|| format!("Invalid DSCP class value `{arg}'"))?
                 } else {
-                    parse_uint(arg, 63).ok_or_else(|| format!("DSCP `{arg}' not in range 0-63"))? as u8
+                    parse_uint(arg, 63).ok_or_else(|| format!("DSCP `{arg}' not in range 0-63"))?
+                        as u8
                 };
                 (*invert, *dscp) = (inv, v);
             }
@@ -908,7 +1153,9 @@ impl MatchKind {
             MatchKind::Multiport(m) if m.ports.is_empty() => {
                 Err("multiport: one of --sports, --dports or --ports is required".into())
             }
-            MatchKind::Comment { .. } if seen.is_empty() => Err("comment: option \"--comment\" must be specified".into()),
+            MatchKind::Comment { .. } if seen.is_empty() => {
+                Err("comment: option \"--comment\" must be specified".into())
+            }
             MatchKind::Statistic(m) => {
                 let has = |o: &str| seen.has(o);
                 if !has("--mode") {
@@ -927,36 +1174,71 @@ impl MatchKind {
                     StatisticMode::Nth { .. } if has("--every") && !has("--packet") => {
                         Err("option \"--every\" also requires \"--packet\".".into())
                     }
-                    StatisticMode::Nth { .. } if !has("--every") => Err("option \"--every\" must be specified in nth mode".into()),
-                    StatisticMode::Nth { every, packet } if packet >= every => {
-                        Err(format!("the --packet p must be 0 <= p <= n-1 (got {packet} with --every {every})"))
+                    StatisticMode::Nth { .. } if !has("--every") => {
+                        Err("option \"--every\" must be specified in nth mode".into())
                     }
+                    StatisticMode::Nth { every, packet } if packet >= every => Err(format!(
+                        "the --packet p must be 0 <= p <= n-1 (got {packet} with --every {every})"
+                    )),
                     _ => Ok(()),
                 }
             }
-            MatchKind::Conntrack(_) if seen.is_empty() => {
-                Err(format!("{}: you must specify one or more options", self.name()))
+            MatchKind::Conntrack(_) if seen.is_empty() => Err(format!(
+                "{}: you must specify one or more options",
+                self.name()
+            )),
+            MatchKind::Mark(_) | MatchKind::Connmark(_) if seen.is_empty() => Err(format!(
+                "{}: option \"--mark\" must be specified",
+                self.name()
+            )),
+            MatchKind::Iprange(_) if seen.is_empty() => {
+                Err("iprange match: You must specify `--src-range' or `--dst-range'".into())
             }
-            MatchKind::Mark(_) | MatchKind::Connmark(_) if seen.is_empty() => {
-                Err(format!("{}: option \"--mark\" must be specified", self.name()))
+            MatchKind::Set(m) if m.name.is_empty() => {
+                Err("You must specify `--match-set' with proper arguments".into())
             }
-            MatchKind::Iprange(_) if seen.is_empty() => Err("iprange match: You must specify `--src-range' or `--dst-range'".into()),
-            MatchKind::Set(m) if m.name.is_empty() => Err("You must specify `--match-set' with proper arguments".into()),
-            MatchKind::Mac { .. } if seen.is_empty() => Err("mac: option \"--mac-source\" must be specified".into()),
-            MatchKind::Pkttype { .. } if seen.is_empty() => Err("pkttype: option \"--pkt-type\" must be specified".into()),
-            MatchKind::Length { .. } if seen.is_empty() => Err("length: option \"--length\" must be specified".into()),
-            MatchKind::Ttl { .. } if seen.is_empty() => Err("TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt'".into()),
-            MatchKind::Tos { .. } if seen.is_empty() => Err("tos: option \"--tos\" must be specified".into()),
-            MatchKind::Dscp { .. } if seen.is_empty() => Err("DSCP match: Parameter --dscp is required".into()),
-            MatchKind::Physdev(_) if seen.is_empty() => Err("PHYSDEV: no physdev option specified".into()),
-            MatchKind::Nfacct { .. } if seen.is_empty() => Err("nfacct: option \"--nfacct-name\" must be specified".into()),
-            MatchKind::Recent(_) if !["--set", "--rcheck", "--update", "--remove"].iter().any(|o| seen.has(o)) => {
-                Err("recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'".into())
+            MatchKind::Mac { .. } if seen.is_empty() => {
+                Err("mac: option \"--mac-source\" must be specified".into())
             }
-            MatchKind::Recent(m) if m.command == RecentCommand::Set && (m.seconds > 0 || m.hitcount > 0) => {
+            MatchKind::Pkttype { .. } if seen.is_empty() => {
+                Err("pkttype: option \"--pkt-type\" must be specified".into())
+            }
+            MatchKind::Length { .. } if seen.is_empty() => {
+                Err("length: option \"--length\" must be specified".into())
+            }
+            MatchKind::Ttl { .. } if seen.is_empty() => {
+                Err("TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt'".into())
+            }
+            MatchKind::Tos { .. } if seen.is_empty() => {
+                Err("tos: option \"--tos\" must be specified".into())
+            }
+            MatchKind::Dscp { .. } if seen.is_empty() => {
+                Err("DSCP match: Parameter --dscp is required".into())
+            }
+            MatchKind::Physdev(_) if seen.is_empty() => {
+                Err("PHYSDEV: no physdev option specified".into())
+            }
+            MatchKind::Nfacct { .. } if seen.is_empty() => {
+                Err("nfacct: option \"--nfacct-name\" must be specified".into())
+            }
+            MatchKind::Recent(_)
+                if !["--set", "--rcheck", "--update", "--remove"]
+                    .iter()
+                    .any(|o| seen.has(o)) =>
+            {
+                Err(
+                    "recent: you must specify one of `--set', `--rcheck' `--update' or `--remove'"
+                        .into(),
+                )
+            }
+            MatchKind::Recent(m)
+                if m.command == RecentCommand::Set && (m.seconds > 0 || m.hitcount > 0) =>
+            {
                 Err("recent: --seconds and --hitcount cannot be used with --set".into())
             }
-            MatchKind::Recent(m) if m.reap && m.seconds == 0 => Err("recent: --reap is only valid with --seconds".into()),
+            MatchKind::Recent(m) if m.reap && m.seconds == 0 => {
+                Err("recent: --reap is only valid with --seconds".into())
+            }
             _ => Ok(()),
         }
     }
@@ -1022,7 +1304,10 @@ impl MatchKind {
                     if let Some(v) = v {
                         bang(out, v.invert);
                         out.push_str(label);
-                        let list: Vec<&str> = (0..12).filter(|i| v.value & (1 << i) != 0).map(|i| names::ADDR_TYPES[i]).collect();
+                        let list: Vec<&str> = (0..12)
+                            .filter(|i| v.value & (1 << i) != 0)
+                            .map(|i| names::ADDR_TYPES[i])
+                            .collect();
                         out.push_str(&list.join(","));
                     }
                 }
@@ -1040,15 +1325,19 @@ impl MatchKind {
                         " --mode random{inv} --probability {:.11}",
                         threshold as f64 / 2147483648.0
                     )),
-                    StatisticMode::Nth { every, packet } => {
-                        out.push_str(&format!(" --mode nth{inv} --every {every} --packet {packet}"))
-                    }
+                    StatisticMode::Nth { every, packet } => out.push_str(&format!(
+                        " --mode nth{inv} --every {every} --packet {packet}"
+                    )),
                 }
             }
             MatchKind::Conntrack(m) => {
                 if let Some(s) = &m.state {
                     bang(out, s.invert);
-                    out.push_str(if m.state_alias { " --state" } else { " --ctstate" });
+                    out.push_str(if m.state_alias {
+                        " --state"
+                    } else {
+                        " --ctstate"
+                    });
                     save_bits(out, s.value, names::CT_STATES);
                 }
                 if let Some(p) = &m.proto {
@@ -1092,7 +1381,11 @@ impl MatchKind {
                     }
                 }
                 if let Some(r) = m.dir_reply {
-                    out.push_str(if r { " --ctdir REPLY" } else { " --ctdir ORIGINAL" });
+                    out.push_str(if r {
+                        " --ctdir REPLY"
+                    } else {
+                        " --ctdir ORIGINAL"
+                    });
                 }
             }
             MatchKind::Mark(m) | MatchKind::Connmark(m) => {
@@ -1141,7 +1434,11 @@ impl MatchKind {
             }
             MatchKind::Set(m) => {
                 bang(out, m.invert);
-                let dirs: Vec<&str> = m.dirs.iter().map(|d| if *d { "src" } else { "dst" }).collect();
+                let dirs: Vec<&str> = m
+                    .dirs
+                    .iter()
+                    .map(|d| if *d { "src" } else { "dst" })
+                    .collect();
                 out.push_str(&format!(" --match-set {} {}", m.name, dirs.join(",")));
                 if m.return_nomatch {
                     out.push_str(" --return-nomatch");
@@ -1185,7 +1482,10 @@ impl MatchKind {
             }
             MatchKind::Pkttype { invert, pkttype } => {
                 bang(out, *invert);
-                let name = names::PKT_TYPES.iter().find(|(_, v)| v == pkttype).map_or("unicast", |(n, _)| n);
+                let name = names::PKT_TYPES
+                    .iter()
+                    .find(|(_, v)| v == pkttype)
+                    .map_or("unicast", |(n, _)| n);
                 out.push_str(&format!(" --pkt-type {name}"));
             }
             MatchKind::Length { invert, min, max } => {
@@ -1202,7 +1502,11 @@ impl MatchKind {
                 TtlMode::Lt => format!(" --ttl-lt {ttl}"),
                 TtlMode::Gt => format!(" --ttl-gt {ttl}"),
             }),
-            MatchKind::Tos { invert, value, mask } => {
+            MatchKind::Tos {
+                invert,
+                value,
+                mask,
+            } => {
                 bang(out, *invert);
                 out.push_str(&format!(" --tos 0x{value:02x}/0x{mask:02x}"));
             }
@@ -1276,7 +1580,10 @@ fn save_tcp_flags(out: &mut String, mut flags: u8) {
 /// The comment match's only rule: at most 255 characters.
 pub fn check_comment(arg: &str) -> Result<(), String> {
     if arg.len() > 255 {
-        return Err(format!("comment too long, maximum is 255 characters (got {})", arg.len()));
+        return Err(format!(
+            "comment too long, maximum is 255 characters (got {})",
+            arg.len()
+        ));
     }
     Ok(())
 }
@@ -1284,12 +1591,21 @@ pub fn check_comment(arg: &str) -> Result<(), String> {
 /// `--tcp-flags MASK COMP` takes two words; the parser hands both here.
 pub fn apply_tcp_flags(m: &mut MatchKind, inv: bool, mask: &str, comp: &str) -> Result<(), String> {
     if let MatchKind::Tcp(t) = m {
-        t.flags = Some(Neg::new(inv, (parse_tcp_flags(mask)?, parse_tcp_flags(comp)?)));
+        t.flags = Some(Neg::new(
+            inv,
+            (parse_tcp_flags(mask)?, parse_tcp_flags(comp)?),
+        ));
     }
     Ok(())
 }
 
 /// Options that take two words (`--tcp-flags MASK COMP`, `--match-set NAME FLAGS`).
 pub fn takes_two_args(ext: &str, opt: &str) -> bool {
-    matches!((ext, opt), ("tcp", "--tcp-flags") | ("sctp", "--chunk-types") | ("set", "--match-set") | ("set", "--set"))
+    matches!(
+        (ext, opt),
+        ("tcp", "--tcp-flags")
+            | ("sctp", "--chunk-types")
+            | ("set", "--match-set")
+            | ("set", "--set")
+    )
 }

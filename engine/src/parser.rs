@@ -7,11 +7,11 @@
 //! [`crate::argv`], applying commands in [`crate::apply`].
 
 use crate::apply::{self, check_chain_name, parse_policy};
+use crate::argv::Scratch;
 use crate::argv::{parse_invocation, Invocation};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::lexer::{restore_words, restore_words_into, shell_words, Word};
 use crate::ruleset::*;
-use crate::argv::Scratch;
 use crate::span::Span;
 use serde::Serialize;
 
@@ -59,7 +59,10 @@ pub fn detect_format(text: &str) -> InputFormat {
         }
         let first = t.split_whitespace().next().unwrap_or("");
         let base = first.rsplit('/').next().unwrap_or(first);
-        return if matches!(base, "sudo" | "iptables" | "iptables-legacy" | "iptables-nft" | "doas" | "set") {
+        return if matches!(
+            base,
+            "sudo" | "iptables" | "iptables-legacy" | "iptables-nft" | "doas" | "set"
+        ) {
             InputFormat::Commands
         } else {
             InputFormat::Save
@@ -90,52 +93,49 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
 
 /// Parse without validating (see [`crate::parse`] for both).
 pub fn parse_text(text: &str, format: Option<InputFormat>) -> Parsed {
-    parse_text_threaded(text, format, 1)
-}
-
-/// [`parse_text`], with the rule lines of a dump parsed on up to `threads`
-/// threads (one on wasm). The result is identical for any number of threads.
-pub fn parse_text_threaded(text: &str, format: Option<InputFormat>, threads: usize) -> Parsed {
     let format = format.unwrap_or_else(|| detect_format(text));
     let mut diagnostics = Vec::new();
     let ruleset = match format {
-        InputFormat::Save => parse_save(text, &mut diagnostics, threads),
+        InputFormat::Save => parse_save(text, &mut diagnostics),
         InputFormat::Commands => parse_commands(text, &mut diagnostics),
     };
-    Parsed { ruleset, diagnostics, format }
+    Parsed {
+        ruleset,
+        diagnostics,
+        format,
+    }
 }
 
-/// Lines per block when rule lines are parsed ahead of applying them: bounds the
-/// memory held by parsed-but-not-yet-applied rules.
-const BLOCK: usize = 4096;
-
-/// A rule line parsed ahead of being applied (possibly on another thread).
+/// A command line of a dump, parsed but not yet applied.
 struct RuleLine<'a> {
     diags: Vec<Diagnostic>,
     inv: Option<Invocation<'a>>,
 }
 
-/// One worker's reusable state.
+/// State reused from one line to the next.
 #[derive(Default)]
 struct Worker<'a> {
     scratch: Scratch,
     words: Vec<Word<'a>>,
 }
 
-/// Whether a line of a dump is a command (as opposed to blank, comment, `*table`,
-/// `:CHAIN` or `COMMIT`).
-fn is_command_line(line: &str) -> bool {
-    let t = line.trim();
-    !(t.is_empty() || t.starts_with('#') || t.starts_with('*') || t.starts_with(':') || t == "COMMIT")
-}
-
 /// Lex and parse one command line of a dump, without applying it.
-fn parse_rule_line<'a>(text: &'a str, lineno: usize, start: usize, line: &'a str, w: &mut Worker<'a>) -> RuleLine<'a> {
+fn parse_rule_line<'a>(
+    text: &'a str,
+    lineno: usize,
+    start: usize,
+    line: &'a str,
+    w: &mut Worker<'a>,
+) -> RuleLine<'a> {
     let mut diags = Vec::new();
     let lead = line.len() - line.trim_start().len();
     let span = Span::new(start + lead, start + line.len());
     if let Some(e) = restore_words_into(line, start, &mut w.words) {
-        diags.push(Diagnostic::warning(codes::LEX, e.span, e.message).with_hint("close the quote; iptables-restore groups words with double quotes only"));
+        diags.push(
+            Diagnostic::warning(codes::LEX, e.span, e.message).with_hint(
+                "close the quote; iptables-restore groups words with double quotes only",
+            ),
+        );
     }
     let mut counters = None;
     let mut skip = 0;
@@ -150,8 +150,14 @@ fn parse_rule_line<'a>(text: &'a str, lineno: usize, start: usize, line: &'a str
                     counters = Some(c);
                 }
                 None => {
-                    diags.push(Diagnostic::error(codes::BAD_VALUE, first.span, format!("Bad counters `{}'", first.text))
-                        .with_hint("counters look like [packets:bytes], e.g. [0:0]"));
+                    diags.push(
+                        Diagnostic::error(
+                            codes::BAD_VALUE,
+                            first.span,
+                            format!("Bad counters `{}'", first.text),
+                        )
+                        .with_hint("counters look like [packets:bytes], e.g. [0:0]"),
+                    );
                     return RuleLine { diags, inv: None };
                 }
             },
@@ -165,7 +171,10 @@ fn parse_rule_line<'a>(text: &'a str, lineno: usize, start: usize, line: &'a str
                     r.counters.get_or_insert_with(|| Box::new(c));
                 });
             }
-            RuleLine { diags, inv: Some(inv) }
+            RuleLine {
+                diags,
+                inv: Some(inv),
+            }
         }
         Err(d) => {
             diags.push(d);
@@ -174,117 +183,109 @@ fn parse_rule_line<'a>(text: &'a str, lineno: usize, start: usize, line: &'a str
     }
 }
 
-/// Parse the command lines of a block, split across the workers' threads.
-/// The result is the same, in the same order, whatever the number of workers.
-fn parse_block<'a>(text: &'a str, block: &[(usize, usize, &'a str)], workers: &mut [Worker<'a>]) -> Vec<Option<RuleLine<'a>>> {
-    let run = |chunk: &[(usize, usize, &'a str)], w: &mut Worker<'a>| -> Vec<Option<RuleLine<'a>>> {
-        chunk.iter().map(|&(lineno, start, line)| is_command_line(line).then(|| parse_rule_line(text, lineno, start, line, w))).collect()
-    };
-    if workers.len() < 2 || block.len() < 512 || cfg!(target_arch = "wasm32") {
-        return run(block, &mut workers[0]);
-    }
-    let per = block.len().div_ceil(workers.len());
-    std::thread::scope(|scope| {
-        let mut chunks = block.chunks(per).zip(workers.iter_mut());
-        let (first, own) = chunks.next().expect("a non-empty block");
-        let handles: Vec<_> = chunks.map(|(chunk, w)| scope.spawn(move || run(chunk, w))).collect();
-        let mut out = run(first, own);
-        for h in handles {
-            out.extend(h.join().expect("a parser thread panicked"));
-        }
-        out
-    })
-}
-
-fn parse_save(text: &str, diags: &mut Vec<Diagnostic>, threads: usize) -> Ruleset {
+fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut ruleset = Ruleset::default();
-    let mut workers: Vec<Worker> = (0..threads.max(1)).map(|_| Worker::default()).collect();
+    let mut worker = Worker::default();
     let mut cursor = None;
     // The open table: its kind and the line that opened it.
     let mut open: Option<(TableKind, Span, usize)> = None;
     // After an unknown `*table`, its lines are skipped up to its COMMIT.
     let mut skipping = false;
     let mut last_line = 0;
-    let mut all_lines = lines(text);
-    let mut block = Vec::with_capacity(BLOCK);
-    loop {
-        block.clear();
-        block.extend(all_lines.by_ref().take(BLOCK));
-        if block.is_empty() {
-            break;
+    for (lineno, start, line) in lines(text) {
+        last_line = lineno;
+        let trimmed = line.trim_start();
+        let lead = line.len() - trimmed.len();
+        let span = Span::new(start + lead, start + line.len());
+        if trimmed.trim_end().is_empty() || trimmed.starts_with('#') {
+            continue;
         }
-        let parsed = parse_block(text, &block, &mut workers);
-        for (&(lineno, start, line), pre) in block.iter().zip(parsed) {
-            last_line = lineno;
-            let trimmed = line.trim_start();
-            let lead = line.len() - trimmed.len();
-            let span = Span::new(start + lead, start + line.len());
-            if trimmed.trim_end().is_empty() || trimmed.starts_with('#') {
-                continue;
+        if let Some(name) = trimmed.strip_prefix('*') {
+            skipping = false;
+            let name = name.trim_end();
+            if let Some((k, s, l)) = open {
+                diags.push(
+                    Diagnostic::error(
+                        codes::MISSING_COMMIT,
+                        s,
+                        format!("COMMIT expected at line {lineno}"),
+                    )
+                    .with_hint(format!(
+                        "table {} opened at line {l} is not closed by COMMIT before the next table",
+                        k.name()
+                    )),
+                );
             }
-            if let Some(name) = trimmed.strip_prefix('*') {
-                skipping = false;
-                let name = name.trim_end();
-                if let Some((k, s, l)) = open {
-                    diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {lineno}"))
-                        .with_hint(format!("table {} opened at line {l} is not closed by COMMIT before the next table", k.name())));
-                }
-                match TableKind::parse(name) {
-                    Some(kind) => {
-                        if ruleset.table(kind).is_some() {
-                            diags.push(Diagnostic::warning(codes::TABLE_REPLACED, span, format!("table {name} appears again: this block replaces the earlier one"))
-                                .with_hint("iptables-restore flushes a table each time its *table line is read"));
-                        }
-                        let fresh = Table::new(kind, span);
-                        match ruleset.tables.iter().position(|t| t.kind == kind) {
-                            Some(i) => ruleset.tables[i] = fresh,
-                            None => ruleset.tables.push(fresh),
-                        }
-                        open = Some((kind, span, lineno));
+            match TableKind::parse(name) {
+                Some(kind) => {
+                    if ruleset.table(kind).is_some() {
+                        diags.push(Diagnostic::warning(codes::TABLE_REPLACED, span, format!("table {name} appears again: this block replaces the earlier one"))
+                            .with_hint("iptables-restore flushes a table each time its *table line is read"));
                     }
-                    None => {
-                        diags.push(unknown_table(name, Span::new(span.lo() + 1, span.hi()), true));
-                        open = None;
-                        skipping = true;
+                    let fresh = Table::new(kind, span);
+                    match ruleset.tables.iter().position(|t| t.kind == kind) {
+                        Some(i) => ruleset.tables[i] = fresh,
+                        None => ruleset.tables.push(fresh),
                     }
+                    open = Some((kind, span, lineno));
                 }
-                continue;
-            }
-            if skipping {
-                skipping = trimmed.trim_end() != "COMMIT";
-                continue;
-            }
-            if trimmed.trim_end() == "COMMIT" {
-                if open.take().is_none() {
-                    diags.push(Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
-                        .with_hint("a table block starts with a line like *filter"));
+                None => {
+                    diags.push(unknown_table(
+                        name,
+                        Span::new(span.lo() + 1, span.hi()),
+                        true,
+                    ));
+                    open = None;
+                    skipping = true;
                 }
-                continue;
             }
-            let Some((kind, _, _)) = open else {
-                diags.push(Diagnostic::error(codes::NO_TABLE, span, "no table specified: this line comes before any `*table` line")
-                    .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
-                continue;
-            };
-            let table = ruleset.table_mut(kind).expect("open table exists");
-            if let Some(decl) = trimmed.strip_prefix(':') {
-                if let Err(d) = chain_decl(table, decl, start + lead + 1) {
-                    diags.push(d);
-                }
-                continue;
+            continue;
+        }
+        if skipping {
+            skipping = trimmed.trim_end() != "COMMIT";
+            continue;
+        }
+        if trimmed.trim_end() == "COMMIT" {
+            if open.take().is_none() {
+                diags.push(
+                    Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
+                        .with_hint("a table block starts with a line like *filter"),
+                );
             }
-            let Some(RuleLine { diags: mut found, inv }) = pre else { continue };
-            diags.append(&mut found);
-            if let Some(inv) = inv {
-                if let Err(d) = apply::apply(table, inv, &mut cursor) {
-                    diags.push(d);
-                }
+            continue;
+        }
+        let Some((kind, _, _)) = open else {
+            diags.push(Diagnostic::error(codes::NO_TABLE, span, "no table specified: this line comes before any `*table` line")
+                .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
+            continue;
+        };
+        let table = ruleset.table_mut(kind).expect("open table exists");
+        if let Some(decl) = trimmed.strip_prefix(':') {
+            if let Err(d) = chain_decl(table, decl, start + lead + 1) {
+                diags.push(d);
+            }
+            continue;
+        }
+        let RuleLine {
+            diags: mut found,
+            inv,
+        } = parse_rule_line(text, lineno, start, line, &mut worker);
+        diags.append(&mut found);
+        if let Some(inv) = inv {
+            if let Err(d) = apply::apply(table, inv, &mut cursor) {
+                diags.push(d);
             }
         }
     }
     if let Some((k, s, _)) = open {
-        diags.push(Diagnostic::error(codes::MISSING_COMMIT, s, format!("COMMIT expected at line {}", last_line + 1))
-            .with_hint(format!("end the {} table with a COMMIT line", k.name())));
+        diags.push(
+            Diagnostic::error(
+                codes::MISSING_COMMIT,
+                s,
+                format!("COMMIT expected at line {}", last_line + 1),
+            )
+            .with_hint(format!("end the {} table with a COMMIT line", k.name())),
+        );
     }
     shrink(&mut ruleset);
     ruleset
@@ -309,7 +310,9 @@ fn unknown_table(name: &str, span: Span, restore: bool) -> Diagnostic {
     };
     let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, message);
     match crate::argv::suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
-        Some(s) => d.with_hint(format!("did you mean `{s}'? The tables are raw, mangle, nat, filter and security")),
+        Some(s) => d.with_hint(format!(
+            "did you mean `{s}'? The tables are raw, mangle, nat, filter and security"
+        )),
         None => d.with_hint("the tables are raw, mangle, nat, filter and security"),
     }
 }
@@ -321,28 +324,49 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
         return Err(Diagnostic::error(codes::LEX, e.span, e.message));
     }
     let Some(name) = words.first() else {
-        return Err(Diagnostic::error(codes::BAD_LINE, Span::new(base - 1, base), "chain declaration without a name")
-            .with_hint("declare chains as :NAME POLICY [packets:bytes], e.g. :KUBE-SERVICES - [0:0]"));
+        return Err(Diagnostic::error(
+            codes::BAD_LINE,
+            Span::new(base - 1, base),
+            "chain declaration without a name",
+        )
+        .with_hint("declare chains as :NAME POLICY [packets:bytes], e.g. :KUBE-SERVICES - [0:0]"));
     };
     let policy = words.get(1);
     let counters = match words.get(2) {
         Some(c) => Some(Counters::parse(&c.text).ok_or_else(|| {
-            Diagnostic::error(codes::BAD_VALUE, c.span, format!("Bad counters `{}'", c.text)).with_hint("counters look like [packets:bytes], e.g. [0:0]")
+            Diagnostic::error(
+                codes::BAD_VALUE,
+                c.span,
+                format!("Bad counters `{}'", c.text),
+            )
+            .with_hint("counters look like [packets:bytes], e.g. [0:0]")
         })?),
         None => None,
     };
     if let Some(extra) = words.get(3) {
-        return Err(Diagnostic::error(codes::BAD_LINE, extra.span, format!("unexpected `{}' after the chain's counters", extra.text)));
+        return Err(Diagnostic::error(
+            codes::BAD_LINE,
+            extra.span,
+            format!("unexpected `{}' after the chain's counters", extra.text),
+        ));
     }
     if name.text.len() >= 29 {
-        return Err(Diagnostic::error(codes::BAD_CHAIN_NAME, name.span, format!("Invalid chain name `{}' (28 chars max)", name.text)));
+        return Err(Diagnostic::error(
+            codes::BAD_CHAIN_NAME,
+            name.span,
+            format!("Invalid chain name `{}' (28 chars max)", name.text),
+        ));
     }
     let existing = table.chain_index(&name.text);
     match existing {
         Some(i) if table.chains[i].is_builtin() => {
             let c = &mut table.chains[i];
             if !c.span.is_empty() {
-                return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, name.span, format!("chain `{}' is declared twice", name.text)));
+                return Err(Diagnostic::error(
+                    codes::DUPLICATE_CHAIN,
+                    name.span,
+                    format!("chain `{}' is declared twice", name.text),
+                ));
             }
             c.span = name.span;
             if let Some(p) = policy {
@@ -361,16 +385,31 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
             }
         }
         Some(_) => {
-            return Err(Diagnostic::error(codes::DUPLICATE_CHAIN, name.span, format!("error creating chain '{}':File exists", name.text))
-                .with_hint("the chain is declared twice in this table"));
+            return Err(Diagnostic::error(
+                codes::DUPLICATE_CHAIN,
+                name.span,
+                format!("error creating chain '{}':File exists", name.text),
+            )
+            .with_hint("the chain is declared twice in this table"));
         }
         None => {
             check_chain_name(&name.text, name.span)?;
             if let Some(p) = policy.filter(|p| p.text != "-") {
                 let builtin_elsewhere = Hook::parse(&name.text).is_some();
-                let d = Diagnostic::error(codes::POLICY_ON_USER_CHAIN, p.span, format!("Can't set policy `{}' on `{}': Bad built-in chain name", p.text, name.text));
+                let d = Diagnostic::error(
+                    codes::POLICY_ON_USER_CHAIN,
+                    p.span,
+                    format!(
+                        "Can't set policy `{}' on `{}': Bad built-in chain name",
+                        p.text, name.text
+                    ),
+                );
                 return Err(if builtin_elsewhere {
-                    d.with_hint(format!("the {} table has no built-in chain {}; user chains take `-` as policy", table.kind.name(), name.text))
+                    d.with_hint(format!(
+                        "the {} table has no built-in chain {}; user chains take `-` as policy",
+                        table.kind.name(),
+                        name.text
+                    ))
                 } else {
                     d.with_hint("user-defined chains take `-` as policy")
                 });
@@ -407,7 +446,9 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
         let words = match shell_words(full, start) {
             Ok(w) => w,
             Err(e) => {
-                diags.push(Diagnostic::error(codes::LEX, e.span, e.message).with_hint("close the quote"));
+                diags.push(
+                    Diagnostic::error(codes::LEX, e.span, e.message).with_hint("close the quote"),
+                );
                 continue;
             }
         };
@@ -462,7 +503,10 @@ mod tests {
     #[test]
     fn detects_formats() {
         assert_eq!(detect_format("# hi\n*filter\n"), InputFormat::Save);
-        assert_eq!(detect_format("\nsudo iptables -A INPUT -j DROP\n"), InputFormat::Commands);
+        assert_eq!(
+            detect_format("\nsudo iptables -A INPUT -j DROP\n"),
+            InputFormat::Commands
+        );
         assert_eq!(detect_format("/sbin/iptables -F\n"), InputFormat::Commands);
     }
 }

@@ -97,7 +97,10 @@ pub fn render_table(out: &mut String, table: &Table) {
     let chains = save_order(table);
     for c in &chains {
         let policy = c.policy.map_or("-", Policy::as_str);
-        out.push_str(&format!(":{} {} [{}:{}]\n", c.name, policy, c.counters.packets, c.counters.bytes));
+        out.push_str(&format!(
+            ":{} {} [{}:{}]\n",
+            c.name, policy, c.counters.packets, c.counters.bytes
+        ));
     }
     for c in &chains {
         for r in &c.rules {

@@ -22,7 +22,11 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf29ce484222325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf29ce484222325
+        } else {
+            self.0
+        };
         for b in bytes {
             h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
         }
@@ -45,8 +49,13 @@ pub enum TableKind {
 }
 
 impl TableKind {
-    pub const ALL: [TableKind; 5] =
-        [TableKind::Raw, TableKind::Mangle, TableKind::Nat, TableKind::Filter, TableKind::Security];
+    pub const ALL: [TableKind; 5] = [
+        TableKind::Raw,
+        TableKind::Mangle,
+        TableKind::Nat,
+        TableKind::Filter,
+        TableKind::Security,
+    ];
 
     pub fn parse(s: &str) -> Option<TableKind> {
         Some(match s {
@@ -93,7 +102,13 @@ pub enum Hook {
 }
 
 impl Hook {
-    pub const ALL: [Hook; 5] = [Hook::Prerouting, Hook::Input, Hook::Forward, Hook::Output, Hook::Postrouting];
+    pub const ALL: [Hook; 5] = [
+        Hook::Prerouting,
+        Hook::Input,
+        Hook::Forward,
+        Hook::Output,
+        Hook::Postrouting,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -143,7 +158,10 @@ impl Counters {
     pub fn parse(s: &str) -> Option<Counters> {
         let inner = s.strip_prefix('[')?.strip_suffix(']')?;
         let (p, b) = inner.split_once(':')?;
-        Some(Counters { packets: p.parse().ok()?, bytes: b.parse().ok()? })
+        Some(Counters {
+            packets: p.parse().ok()?,
+            bytes: b.parse().ok()?,
+        })
     }
 
     /// iptables-restore's reading: `strtoull` semantics, a non-number counts as 0.
@@ -154,7 +172,10 @@ impl Counters {
             let digits: String = x.chars().take_while(char::is_ascii_digit).collect();
             digits.parse().unwrap_or(0)
         };
-        Some(Counters { packets: num(p), bytes: num(b) })
+        Some(Counters {
+            packets: num(p),
+            bytes: num(b),
+        })
     }
 }
 
@@ -192,10 +213,18 @@ pub struct Match {
 pub enum Target {
     /// No `-j`: the rule only counts.
     None,
-    Verdict { verdict: Verdict },
-    Jump { chain: Arc<str> },
-    Goto { chain: Arc<str> },
-    Extension { target: TargetKind },
+    Verdict {
+        verdict: Verdict,
+    },
+    Jump {
+        chain: Arc<str>,
+    },
+    Goto {
+        chain: Arc<str>,
+    },
+    Extension {
+        target: TargetKind,
+    },
 }
 
 impl Target {
@@ -276,9 +305,15 @@ impl Rule {
             && any(&self.dst)
             && self.in_iface.is_none()
             && self.out_iface.is_none()
-            && self.proto.as_ref().is_none_or(|p| !p.invert && p.proto.0 == 0)
+            && self
+                .proto
+                .as_ref()
+                .is_none_or(|p| !p.invert && p.proto.0 == 0)
             && self.fragment.is_none()
-            && self.matches.iter().all(|m| matches!(m.kind, MatchKind::Comment { .. }))
+            && self
+                .matches
+                .iter()
+                .all(|m| matches!(m.kind, MatchKind::Comment { .. }))
     }
 }
 
@@ -330,13 +365,23 @@ impl Table {
                 span: Span::default(),
             })
             .collect();
-        let mut t = Table { kind, chains, span, index: NameMap::default() };
+        let mut t = Table {
+            kind,
+            chains,
+            span,
+            index: NameMap::default(),
+        };
         t.reindex();
         t
     }
 
     fn reindex(&mut self) {
-        self.index = self.chains.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+        self.index = self
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
     }
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {

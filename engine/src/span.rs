@@ -16,7 +16,10 @@ pub struct Span {
 impl Span {
     /// Texts are limited to 4 GiB, which keeps every span 8 bytes.
     pub const fn new(start: usize, end: usize) -> Self {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
     pub fn lo(&self) -> usize {
         self.start as usize
@@ -26,7 +29,10 @@ impl Span {
     }
     /// The smallest span covering both.
     pub fn join(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.end <= self.start
@@ -69,8 +75,14 @@ impl LineIndex {
         let offset = offset.min(text.len());
         let line0 = self.line_of(offset);
         let start = self.starts[line0];
-        let column = text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
-        Position { line: line0 + 1, column }
+        let column = text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
+        Position {
+            line: line0 + 1,
+            column,
+        }
     }
 
     /// The text of 0-based line `line0`, without its newline.

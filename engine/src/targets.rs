@@ -56,14 +56,20 @@ impl NatRange {
         };
         let mut r = NatRange::default();
         if !a.is_empty() {
-            r.addrs = Some(match a.bytes().position(|b| b == b'-').map(|i| (&a[..i], &a[i + 1..])) {
-                // iptables accepts a reversed range (validation warns about it).
-                Some((x, y)) => (parse_ipv4(x)?, parse_ipv4(y)?),
-                None => {
-                    let x = parse_ipv4(a)?;
-                    (x, x)
-                }
-            });
+            r.addrs = Some(
+                match a
+                    .bytes()
+                    .position(|b| b == b'-')
+                    .map(|i| (&a[..i], &a[i + 1..]))
+                {
+                    // iptables accepts a reversed range (validation warns about it).
+                    Some((x, y)) => (parse_ipv4(x)?, parse_ipv4(y)?),
+                    None => {
+                        let x = parse_ipv4(a)?;
+                        (x, x)
+                    }
+                },
+            );
         }
         if let Some(p) = p {
             r.ports = Some(parse_port_dash(p)?);
@@ -97,7 +103,11 @@ impl NatRange {
 fn parse_port_dash(s: &str) -> Result<(u16, u16), String> {
     let bad = || format!("Port \"{s}\" not valid");
     let one = |x: &str| parse_uint(x, 65535).map(|v| v as u16).ok_or_else(bad);
-    let (a, b) = match s.bytes().position(|b| b == b'-').map(|i| (&s[..i], &s[i + 1..])) {
+    let (a, b) = match s
+        .bytes()
+        .position(|b| b == b'-')
+        .map(|i| (&s[..i], &s[i + 1..]))
+    {
         Some((a, b)) => (one(a)?, one(b)?),
         None => {
             let a = one(s)?;
@@ -162,37 +172,79 @@ pub struct CtTarget {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "extension", rename_all = "UPPERCASE")]
 pub enum TargetKind {
-    Reject { with: u8 },
+    Reject {
+        with: u8,
+    },
     Log(Box<LogTarget>),
     Nflog(Box<NflogTarget>),
     /// The kernel's (value, mask): `mark = (mark & ~mask) ^ value`.
-    Mark { value: u32, mask: u32 },
+    Mark {
+        value: u32,
+        mask: u32,
+    },
     Connmark(ConnmarkMode),
     Dnat(NatTarget),
     Snat(NatTarget),
     Masquerade(NatTarget),
     Redirect(NatTarget),
-    Netmap { net: Ipv4Net },
+    Netmap {
+        net: Ipv4Net,
+    },
     Ct(Box<CtTarget>),
     Notrack,
     Trace,
-    Nfqueue { num: u16, total: u16, bypass: bool, cpu_fanout: bool },
-    Tcpmss { mss: Option<u16> },
-    Dscp { dscp: u8 },
-    Tos { value: u8, mask: u8 },
-    Classify { major: u16, minor: u16 },
+    Nfqueue {
+        num: u16,
+        total: u16,
+        bypass: bool,
+        cpu_fanout: bool,
+    },
+    Tcpmss {
+        mss: Option<u16>,
+    },
+    Dscp {
+        dscp: u8,
+    },
+    Tos {
+        value: u8,
+        mask: u8,
+    },
+    Classify {
+        major: u16,
+        minor: u16,
+    },
     /// An extension this engine does not model: kept verbatim.
     Unknown(Box<UnknownExt>),
 }
 
 pub const KNOWN_TARGETS: &[&str] = &[
-    "REJECT", "LOG", "NFLOG", "MARK", "CONNMARK", "DNAT", "SNAT", "MASQUERADE", "REDIRECT",
-    "NETMAP", "CT", "NOTRACK", "TRACE", "NFQUEUE", "TCPMSS", "DSCP", "TOS", "CLASSIFY",
+    "REJECT",
+    "LOG",
+    "NFLOG",
+    "MARK",
+    "CONNMARK",
+    "DNAT",
+    "SNAT",
+    "MASQUERADE",
+    "REDIRECT",
+    "NETMAP",
+    "CT",
+    "NOTRACK",
+    "TRACE",
+    "NFQUEUE",
+    "TCPMSS",
+    "DSCP",
+    "TOS",
+    "CLASSIFY",
 ];
 
 macro_rules! opt {
     ($name:expr, $arg:expr) => {
-        OptSpec { name: $name, has_arg: $arg, invertible: false }
+        OptSpec {
+            name: $name,
+            has_arg: $arg,
+            invertible: false,
+        }
     };
 }
 
@@ -200,44 +252,82 @@ pub fn target_options(name: &str) -> &'static [OptSpec] {
     match name {
         "REJECT" => &[opt!("--reject-with", true)],
         "LOG" => &[
-            opt!("--log-prefix", true), opt!("--log-level", true), opt!("--log-tcp-sequence", false),
-            opt!("--log-tcp-options", false), opt!("--log-ip-options", false), opt!("--log-uid", false),
+            opt!("--log-prefix", true),
+            opt!("--log-level", true),
+            opt!("--log-tcp-sequence", false),
+            opt!("--log-tcp-options", false),
+            opt!("--log-ip-options", false),
+            opt!("--log-uid", false),
             opt!("--log-macdecode", false),
         ],
         "NFLOG" => &[
-            opt!("--nflog-group", true), opt!("--nflog-prefix", true), opt!("--nflog-range", true),
-            opt!("--nflog-size", true), opt!("--nflog-threshold", true),
+            opt!("--nflog-group", true),
+            opt!("--nflog-prefix", true),
+            opt!("--nflog-range", true),
+            opt!("--nflog-size", true),
+            opt!("--nflog-threshold", true),
         ],
         "MARK" => &[
-            opt!("--set-mark", true), opt!("--set-xmark", true), opt!("--and-mark", true),
-            opt!("--or-mark", true), opt!("--xor-mark", true),
+            opt!("--set-mark", true),
+            opt!("--set-xmark", true),
+            opt!("--and-mark", true),
+            opt!("--or-mark", true),
+            opt!("--xor-mark", true),
         ],
         "CONNMARK" => &[
-            opt!("--set-mark", true), opt!("--set-xmark", true), opt!("--and-mark", true),
-            opt!("--or-mark", true), opt!("--xor-mark", true), opt!("--save-mark", false),
-            opt!("--restore-mark", false), opt!("--mask", true), opt!("--nfmask", true), opt!("--ctmask", true),
+            opt!("--set-mark", true),
+            opt!("--set-xmark", true),
+            opt!("--and-mark", true),
+            opt!("--or-mark", true),
+            opt!("--xor-mark", true),
+            opt!("--save-mark", false),
+            opt!("--restore-mark", false),
+            opt!("--mask", true),
+            opt!("--nfmask", true),
+            opt!("--ctmask", true),
         ],
-        "DNAT" => &[opt!("--to-destination", true), opt!("--random", false), opt!("--persistent", false)],
-        "SNAT" => &[
-            opt!("--to-source", true), opt!("--random", false), opt!("--random-fully", false),
+        "DNAT" => &[
+            opt!("--to-destination", true),
+            opt!("--random", false),
             opt!("--persistent", false),
         ],
-        "MASQUERADE" => &[opt!("--to-ports", true), opt!("--random", false), opt!("--random-fully", false)],
+        "SNAT" => &[
+            opt!("--to-source", true),
+            opt!("--random", false),
+            opt!("--random-fully", false),
+            opt!("--persistent", false),
+        ],
+        "MASQUERADE" => &[
+            opt!("--to-ports", true),
+            opt!("--random", false),
+            opt!("--random-fully", false),
+        ],
         "REDIRECT" => &[opt!("--to-ports", true), opt!("--random", false)],
         "NETMAP" => &[opt!("--to", true)],
         "CT" => &[
-            opt!("--notrack", false), opt!("--helper", true), opt!("--timeout", true),
-            opt!("--ctevents", true), opt!("--expevents", true), opt!("--zone-orig", true),
-            opt!("--zone-reply", true), opt!("--zone", true),
+            opt!("--notrack", false),
+            opt!("--helper", true),
+            opt!("--timeout", true),
+            opt!("--ctevents", true),
+            opt!("--expevents", true),
+            opt!("--zone-orig", true),
+            opt!("--zone-reply", true),
+            opt!("--zone", true),
         ],
         "NFQUEUE" => &[
-            opt!("--queue-num", true), opt!("--queue-balance", true), opt!("--queue-bypass", false),
-            opt!("--queue-cpu-fanout", false), opt!("--fail-open", false),
+            opt!("--queue-num", true),
+            opt!("--queue-balance", true),
+            opt!("--queue-bypass", false),
+            opt!("--queue-cpu-fanout", false),
+            opt!("--fail-open", false),
         ],
         "TCPMSS" => &[opt!("--set-mss", true), opt!("--clamp-mss-to-pmtu", false)],
         "DSCP" => &[opt!("--set-dscp", true), opt!("--set-dscp-class", true)],
         "TOS" => &[
-            opt!("--set-tos", true), opt!("--and-tos", true), opt!("--or-tos", true), opt!("--xor-tos", true),
+            opt!("--set-tos", true),
+            opt!("--and-tos", true),
+            opt!("--or-tos", true),
+            opt!("--xor-tos", true),
         ],
         "CLASSIFY" => &[opt!("--set-class", true)],
         _ => &[],
@@ -248,12 +338,20 @@ pub fn new_target(name: &str) -> TargetKind {
     match name {
         "REJECT" => TargetKind::Reject { with: 2 },
         "LOG" => TargetKind::Log(Box::new(LogTarget {
-            prefix: String::new(), level: 4, tcp_sequence: false, tcp_options: false,
-            ip_options: false, uid: false, macdecode: false,
+            prefix: String::new(),
+            level: 4,
+            tcp_sequence: false,
+            tcp_options: false,
+            ip_options: false,
+            uid: false,
+            macdecode: false,
         })),
         "NFLOG" => TargetKind::Nflog(Box::default()),
         "MARK" => TargetKind::Mark { value: 0, mask: 0 },
-        "CONNMARK" => TargetKind::Connmark(ConnmarkMode::Set { ctmark: 0, ctmask: 0 }),
+        "CONNMARK" => TargetKind::Connmark(ConnmarkMode::Set {
+            ctmark: 0,
+            ctmask: 0,
+        }),
         "DNAT" => TargetKind::Dnat(NatTarget::default()),
         "SNAT" => TargetKind::Snat(NatTarget::default()),
         "MASQUERADE" => TargetKind::Masquerade(NatTarget::default()),
@@ -262,26 +360,42 @@ pub fn new_target(name: &str) -> TargetKind {
         "CT" => TargetKind::Ct(Box::default()),
         "NOTRACK" => TargetKind::Notrack,
         "TRACE" => TargetKind::Trace,
-        "NFQUEUE" => TargetKind::Nfqueue { num: 0, total: 1, bypass: false, cpu_fanout: false },
+        "NFQUEUE" => TargetKind::Nfqueue {
+            num: 0,
+            total: 1,
+            bypass: false,
+            cpu_fanout: false,
+        },
         "TCPMSS" => TargetKind::Tcpmss { mss: None },
         "DSCP" => TargetKind::Dscp { dscp: 0 },
         "TOS" => TargetKind::Tos { value: 0, mask: 0 },
         "CLASSIFY" => TargetKind::Classify { major: 0, minor: 0 },
-        other => TargetKind::Unknown(Box::new(UnknownExt { name: other.to_string(), args: vec![] })),
+        other => TargetKind::Unknown(Box::new(UnknownExt {
+            name: other.to_string(),
+            args: vec![],
+        })),
     }
 }
 
 fn mark_arg(s: &str) -> Result<u32, String> {
-    parse_uint(s, u32::MAX as u64).map(|v| v as u32).ok_or_else(|| format!("Bad mark value \"{s}\""))
+    parse_uint(s, u32::MAX as u64)
+        .map(|v| v as u32)
+        .ok_or_else(|| format!("Bad mark value \"{s}\""))
 }
 
 fn parse_tos_value(s: &str) -> Result<(u8, u8), String> {
-    if let Some((_, v)) = names::TOS_NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+    if let Some((_, v)) = names::TOS_NAMES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(s))
+    {
         return Ok((*v, 0x3f));
     }
     let bad = || format!("Bad TOS value \"{s}\"");
     let (v, m) = match s.split_once('/') {
-        Some((v, m)) => (parse_uint(v, 255).ok_or_else(bad)?, parse_uint(m, 255).ok_or_else(bad)?),
+        Some((v, m)) => (
+            parse_uint(v, 255).ok_or_else(bad)?,
+            parse_uint(m, 255).ok_or_else(bad)?,
+        ),
         None => (parse_uint(s, 255).ok_or_else(bad)?, 0xff),
     };
     Ok((v as u8, m as u8))
@@ -290,7 +404,10 @@ fn parse_tos_value(s: &str) -> Result<(u8, u8), String> {
 fn parse_events(s: &str, table: &[&str]) -> Result<u32, String> {
     let mut v = 0;
     for e in s.split(',') {
-        let i = table.iter().position(|n| *n == e).ok_or_else(|| format!("Unknown event type \"{e}\""))?;
+        let i = table
+            .iter()
+            .position(|n| *n == e)
+            .ok_or_else(|| format!("Unknown event type \"{e}\""))?;
         v |= 1 << i;
     }
     Ok(v)
@@ -355,9 +472,14 @@ impl TargetKind {
                     l.prefix = arg.to_string();
                 }
                 "--log-level" => {
-                    l.level = match names::LOG_LEVELS.iter().find(|(n, _)| n.eq_ignore_ascii_case(arg)) {
+                    l.level = match names::LOG_LEVELS
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(arg))
+                    {
                         Some((_, v)) => *v,
-                        None => parse_uint(arg, 7).ok_or_else(|| format!("log-level `{arg}' unknown"))? as u8,
+                        None => parse_uint(arg, 7)
+                            .ok_or_else(|| format!("log-level `{arg}' unknown"))?
+                            as u8,
                     }
                 }
                 "--log-tcp-sequence" => l.tcp_sequence = true,
@@ -367,7 +489,9 @@ impl TargetKind {
                 _ => l.macdecode = true,
             },
             TargetKind::Nflog(n) => {
-                let num = |max: u64| parse_uint(arg, max).ok_or_else(|| format!("Bad value \"{arg}\" for {opt}"));
+                let num = |max: u64| {
+                    parse_uint(arg, max).ok_or_else(|| format!("Bad value \"{arg}\" for {opt}"))
+                };
                 match opt {
                     "--nflog-group" => n.group = num(65535)? as u16,
                     "--nflog-prefix" => {
@@ -398,26 +522,48 @@ impl TargetKind {
             }
             TargetKind::Connmark(mode) => {
                 let masks = |m: &ConnmarkMode| match *m {
-                    ConnmarkMode::Save { nfmask, ctmask } | ConnmarkMode::Restore { nfmask, ctmask } => (nfmask, ctmask),
+                    ConnmarkMode::Save { nfmask, ctmask }
+                    | ConnmarkMode::Restore { nfmask, ctmask } => (nfmask, ctmask),
                     ConnmarkMode::Set { .. } => (u32::MAX, u32::MAX),
                 };
                 *mode = match opt {
                     "--set-xmark" => {
                         let (v, m) = parse_mark_mask(arg)?;
-                        ConnmarkMode::Set { ctmark: v, ctmask: m }
+                        ConnmarkMode::Set {
+                            ctmark: v,
+                            ctmask: m,
+                        }
                     }
                     "--set-mark" => {
                         let (v, m) = parse_mark_mask(arg)?;
-                        ConnmarkMode::Set { ctmark: v, ctmask: v | m }
+                        ConnmarkMode::Set {
+                            ctmark: v,
+                            ctmask: v | m,
+                        }
                     }
-                    "--and-mark" => ConnmarkMode::Set { ctmark: 0, ctmask: !mark_arg(arg)? },
+                    "--and-mark" => ConnmarkMode::Set {
+                        ctmark: 0,
+                        ctmask: !mark_arg(arg)?,
+                    },
                     "--or-mark" => {
                         let v = mark_arg(arg)?;
-                        ConnmarkMode::Set { ctmark: v, ctmask: v }
+                        ConnmarkMode::Set {
+                            ctmark: v,
+                            ctmask: v,
+                        }
                     }
-                    "--xor-mark" => ConnmarkMode::Set { ctmark: mark_arg(arg)?, ctmask: 0 },
-                    "--save-mark" => ConnmarkMode::Save { nfmask: u32::MAX, ctmask: u32::MAX },
-                    "--restore-mark" => ConnmarkMode::Restore { nfmask: u32::MAX, ctmask: u32::MAX },
+                    "--xor-mark" => ConnmarkMode::Set {
+                        ctmark: mark_arg(arg)?,
+                        ctmask: 0,
+                    },
+                    "--save-mark" => ConnmarkMode::Save {
+                        nfmask: u32::MAX,
+                        ctmask: u32::MAX,
+                    },
+                    "--restore-mark" => ConnmarkMode::Restore {
+                        nfmask: u32::MAX,
+                        ctmask: u32::MAX,
+                    },
                     "--mask" | "--nfmask" | "--ctmask" => {
                         let v = mark_arg(arg)?;
                         let (nf, ct) = masks(mode);
@@ -440,7 +586,10 @@ impl TargetKind {
             TargetKind::Dnat(n) | TargetKind::Snat(n) => match opt {
                 "--to-destination" | "--to-source" => {
                     if n.range.is_some() {
-                        return Err(format!("{}: Multiple {opt} not supported", self_name_for(opt)));
+                        return Err(format!(
+                            "{}: Multiple {opt} not supported",
+                            self_name_for(opt)
+                        ));
                     }
                     n.range = Some(NatRange::parse(arg)?)
                 }
@@ -449,7 +598,12 @@ impl TargetKind {
                 _ => n.persistent = true,
             },
             TargetKind::Masquerade(n) | TargetKind::Redirect(n) => match opt {
-                "--to-ports" => n.range = Some(NatRange { addrs: None, ports: Some(parse_port_dash(arg)?) }),
+                "--to-ports" => {
+                    n.range = Some(NatRange {
+                        addrs: None,
+                        ports: Some(parse_port_dash(arg)?),
+                    })
+                }
                 "--random" => n.random = true,
                 _ => n.random_fully = true,
             },
@@ -466,17 +620,33 @@ impl TargetKind {
                         "--zone-reply" => c.zone_reply = true,
                         _ => {}
                     }
-                    c.zone = parse_uint(arg, 65535).ok_or_else(|| format!("Bad zone \"{arg}\""))? as u16;
+                    c.zone =
+                        parse_uint(arg, 65535).ok_or_else(|| format!("Bad zone \"{arg}\""))? as u16;
                 }
             },
-            TargetKind::Nfqueue { num, total, bypass, cpu_fanout } => match opt {
-                "--queue-num" => *num = parse_uint(arg, 65535).ok_or_else(|| format!("Bad queue number \"{arg}\""))? as u16,
+            TargetKind::Nfqueue {
+                num,
+                total,
+                bypass,
+                cpu_fanout,
+            } => match opt {
+                "--queue-num" => {
+                    *num = parse_uint(arg, 65535)
+                        .ok_or_else(|| format!("Bad queue number \"{arg}\""))?
+                        as u16
+                }
                 "--queue-balance" => {
-                    let (a, b) = arg.split_once(':').ok_or_else(|| format!("Bad range \"{arg}\""))?;
-                    let a = parse_uint(a, 65535).ok_or_else(|| format!("Bad range \"{arg}\""))? as u16;
-                    let b = parse_uint(b, 65535).ok_or_else(|| format!("Bad range \"{arg}\""))? as u16;
+                    let (a, b) = arg
+                        .split_once(':')
+                        .ok_or_else(|| format!("Bad range \"{arg}\""))?;
+                    let a =
+                        parse_uint(a, 65535).ok_or_else(|| format!("Bad range \"{arg}\""))? as u16;
+                    let b =
+                        parse_uint(b, 65535).ok_or_else(|| format!("Bad range \"{arg}\""))? as u16;
                     if a >= b {
-                        return Err(format!("--queue-balance: start queue {a} is greater than end queue {b}"));
+                        return Err(format!(
+                            "--queue-balance: start queue {a} is greater than end queue {b}"
+                        ));
                     }
                     (*num, *total) = (a, b - a + 1);
                 }
@@ -484,7 +654,13 @@ impl TargetKind {
                 _ => *cpu_fanout = true,
             },
             TargetKind::Tcpmss { mss } => match opt {
-                "--set-mss" => *mss = Some(parse_uint(arg, 65535 - 40).ok_or_else(|| format!("Bad TCPMSS value \"{arg}\""))? as u16),
+                "--set-mss" => {
+                    *mss = Some(
+                        parse_uint(arg, 65535 - 40)
+                            .ok_or_else(|| format!("Bad TCPMSS value \"{arg}\""))?
+                            as u16,
+                    )
+                }
                 _ => *mss = None,
             },
             TargetKind::Dscp { dscp } => {
@@ -495,18 +671,29 @@ impl TargetKind {
                         .map(|(_, v)| *v)
                         .ok_or_else(|| format!("Invalid class name `{arg}'"))?
                 } else {
-                    parse_uint(arg, 63).ok_or_else(|| format!("DSCP `{arg}' not in range 0-63"))? as u8
+                    parse_uint(arg, 63).ok_or_else(|| format!("DSCP `{arg}' not in range 0-63"))?
+                        as u8
                 }
             }
             TargetKind::Tos { value, mask } => {
                 (*value, *mask) = match opt {
                     "--set-tos" => parse_tos_value(arg)?,
-                    "--and-tos" => (0, !(parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))? as u8)),
+                    "--and-tos" => (
+                        0,
+                        !(parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))?
+                            as u8),
+                    ),
                     "--or-tos" => {
-                        let v = parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))? as u8;
+                        let v = parse_uint(arg, 255)
+                            .ok_or_else(|| format!("Bad TOS value \"{arg}\""))?
+                            as u8;
                         (v, v)
                     }
-                    _ => (parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))? as u8, 0),
+                    _ => (
+                        parse_uint(arg, 255).ok_or_else(|| format!("Bad TOS value \"{arg}\""))?
+                            as u8,
+                        0,
+                    ),
                 }
             }
             TargetKind::Classify { major, minor } => {
@@ -523,17 +710,33 @@ impl TargetKind {
 
     pub fn final_check(&self, seen: Seen) -> Result<(), String> {
         match self {
-            TargetKind::Mark { .. } if seen.is_empty() => Err("MARK target: Parameter --set/and/or/xor-mark is required".into()),
-            TargetKind::Connmark(_) if seen.is_empty() => Err("CONNMARK target: No operation specified".into()),
-            TargetKind::Dnat(n) if n.range.is_none() => Err("DNAT: option \"--to-destination\" must be specified".into()),
-            TargetKind::Snat(n) if n.range.is_none() => Err("SNAT: option \"--to-source\" must be specified".into()),
-            TargetKind::Netmap { .. } if seen.is_empty() => Err("NETMAP: option \"--to\" must be specified".into()),
+            TargetKind::Mark { .. } if seen.is_empty() => {
+                Err("MARK target: Parameter --set/and/or/xor-mark is required".into())
+            }
+            TargetKind::Connmark(_) if seen.is_empty() => {
+                Err("CONNMARK target: No operation specified".into())
+            }
+            TargetKind::Dnat(n) if n.range.is_none() => {
+                Err("DNAT: option \"--to-destination\" must be specified".into())
+            }
+            TargetKind::Snat(n) if n.range.is_none() => {
+                Err("SNAT: option \"--to-source\" must be specified".into())
+            }
+            TargetKind::Netmap { .. } if seen.is_empty() => {
+                Err("NETMAP: option \"--to\" must be specified".into())
+            }
             TargetKind::Tcpmss { .. } if seen.is_empty() => {
                 Err("TCPMSS target: At least one parameter is required".into())
             }
-            TargetKind::Dscp { .. } if seen.is_empty() => Err("DSCP target: Parameter --set-dscp is required".into()),
-            TargetKind::Tos { .. } if seen.is_empty() => Err("TOS: option \"--set-tos\" must be specified".into()),
-            TargetKind::Classify { .. } if seen.is_empty() => Err("CLASSIFY: option \"--set-class\" must be specified".into()),
+            TargetKind::Dscp { .. } if seen.is_empty() => {
+                Err("DSCP target: Parameter --set-dscp is required".into())
+            }
+            TargetKind::Tos { .. } if seen.is_empty() => {
+                Err("TOS: option \"--set-tos\" must be specified".into())
+            }
+            TargetKind::Classify { .. } if seen.is_empty() => {
+                Err("CLASSIFY: option \"--set-class\" must be specified".into())
+            }
             _ => Ok(()),
         }
     }
@@ -581,17 +784,27 @@ impl TargetKind {
                     out.push_str(&format!(" --nflog-threshold {}", n.threshold));
                 }
             }
-            TargetKind::Mark { value, mask } => out.push_str(&format!(" --set-xmark 0x{value:x}/0x{mask:x}")),
+            TargetKind::Mark { value, mask } => {
+                out.push_str(&format!(" --set-xmark 0x{value:x}/0x{mask:x}"))
+            }
             TargetKind::Connmark(m) => out.push_str(&match *m {
-                ConnmarkMode::Set { ctmark, ctmask } => format!(" --set-xmark 0x{ctmark:x}/0x{ctmask:x}"),
-                ConnmarkMode::Save { nfmask, ctmask } => format!(" --save-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}"),
+                ConnmarkMode::Set { ctmark, ctmask } => {
+                    format!(" --set-xmark 0x{ctmark:x}/0x{ctmask:x}")
+                }
+                ConnmarkMode::Save { nfmask, ctmask } => {
+                    format!(" --save-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}")
+                }
                 ConnmarkMode::Restore { nfmask, ctmask } => {
                     format!(" --restore-mark --nfmask 0x{nfmask:x} --ctmask 0x{ctmask:x}")
                 }
             }),
             TargetKind::Dnat(n) | TargetKind::Snat(n) => {
                 if let Some(r) = &n.range {
-                    out.push_str(if matches!(self, TargetKind::Dnat(_)) { " --to-destination " } else { " --to-source " });
+                    out.push_str(if matches!(self, TargetKind::Dnat(_)) {
+                        " --to-destination "
+                    } else {
+                        " --to-source "
+                    });
                     out.push_str(&r.save());
                 }
                 if n.random {
@@ -634,7 +847,10 @@ impl TargetKind {
                     (" --expevents ", c.expevents, names::CT_EXP_EVENTS),
                 ] {
                     if v != 0 {
-                        let list: Vec<&str> = (0..table.len()).filter(|i| v & (1 << i) != 0).map(|i| table[i]).collect();
+                        let list: Vec<&str> = (0..table.len())
+                            .filter(|i| v & (1 << i) != 0)
+                            .map(|i| table[i])
+                            .collect();
                         out.push_str(label);
                         out.push_str(&list.join(","));
                     }
@@ -648,7 +864,12 @@ impl TargetKind {
                 }
             }
             TargetKind::Notrack | TargetKind::Trace => {}
-            TargetKind::Nfqueue { num, total, bypass, cpu_fanout } => {
+            TargetKind::Nfqueue {
+                num,
+                total,
+                bypass,
+                cpu_fanout,
+            } => {
                 if *total > 1 {
                     out.push_str(&format!(" --queue-balance {}:{}", num, num + total - 1));
                 } else {
@@ -666,8 +887,12 @@ impl TargetKind {
                 Some(m) => out.push_str(&format!(" --set-mss {m}")),
             },
             TargetKind::Dscp { dscp } => out.push_str(&format!(" --set-dscp 0x{dscp:02x}")),
-            TargetKind::Tos { value, mask } => out.push_str(&format!(" --set-tos 0x{value:02x}/0x{mask:02x}")),
-            TargetKind::Classify { major, minor } => out.push_str(&format!(" --set-class {major:04x}:{minor:04x}")),
+            TargetKind::Tos { value, mask } => {
+                out.push_str(&format!(" --set-tos 0x{value:02x}/0x{mask:02x}"))
+            }
+            TargetKind::Classify { major, minor } => {
+                out.push_str(&format!(" --set-class {major:04x}:{minor:04x}"))
+            }
             TargetKind::Unknown(u) => {
                 for a in &u.args {
                     out.push(' ');
@@ -679,5 +904,9 @@ impl TargetKind {
 }
 
 fn self_name_for(opt: &str) -> &'static str {
-    if opt == "--to-destination" { "DNAT" } else { "SNAT" }
+    if opt == "--to-destination" {
+        "DNAT"
+    } else {
+        "SNAT"
+    }
 }

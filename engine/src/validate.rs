@@ -22,7 +22,12 @@ pub fn validate(ruleset: &Ruleset) -> Vec<Diagnostic> {
 }
 
 fn hooks_text(mask: u8) -> String {
-    Hook::ALL.iter().filter(|h| mask & h.bit() != 0).map(|h| h.name()).collect::<Vec<_>>().join("/")
+    Hook::ALL
+        .iter()
+        .filter(|h| mask & h.bit() != 0)
+        .map(|h| h.name())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn mask_of(hooks: &[Hook]) -> u8 {
@@ -37,7 +42,9 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
     let mut edges: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
     for (ci, chain) in table.chains.iter().enumerate() {
         for (ri, rule) in chain.rules.iter().enumerate() {
-            let Some(target) = rule.target.chain() else { continue };
+            let Some(target) = rule.target.chain() else {
+                continue;
+            };
             match table.chain_index(target) {
                 None => {
                     let message = match rule.target {
@@ -45,15 +52,30 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
                         _ => format!("Couldn't load target `{target}':No such file or directory"),
                     };
                     let d = Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, message);
-                    let hint = match crate::argv::suggest(target, table.chains.iter().map(|c| c.name.as_str())) {
-                        Some(s) => format!("no chain `{target}' in table {}; did you mean `{s}'?", table.kind.name()),
-                        None => format!("no chain `{target}' in table {}: declare it with `:{target} - [0:0]`", table.kind.name()),
+                    let hint = match crate::argv::suggest(
+                        target,
+                        table.chains.iter().map(|c| c.name.as_str()),
+                    ) {
+                        Some(s) => format!(
+                            "no chain `{target}' in table {}; did you mean `{s}'?",
+                            table.kind.name()
+                        ),
+                        None => format!(
+                            "no chain `{target}' in table {}: declare it with `:{target} - [0:0]`",
+                            table.kind.name()
+                        ),
                     };
                     out.push(d.with_hint(hint));
                 }
                 Some(t) if table.chains[t].is_builtin() => {
-                    out.push(Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, format!("cannot jump to built-in chain `{target}'"))
-                        .with_hint("jumps and gotos enter user-defined chains only"));
+                    out.push(
+                        Diagnostic::error(
+                            codes::UNDEFINED_CHAIN,
+                            rule.target_span,
+                            format!("cannot jump to built-in chain `{target}'"),
+                        )
+                        .with_hint("jumps and gotos enter user-defined chains only"),
+                    );
                 }
                 Some(t) => edges[ci].push((t as u32, ri as u32)),
             }
@@ -66,25 +88,34 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
     // verdict (ACCEPT, DROP, RETURN, QUEUE), and at a rule this hook already
     // reached. Rules the walk never reaches are not checked against hooks, and a
     // jump back into a chain on the current path is a loop (ELOOP).
-    let mut masks: Vec<Vec<u8>> = table.chains.iter().map(|c| vec![0u8; c.rules.len()]).collect();
+    // One flat array of per-rule hook masks; chain c's rules start at first[c].
+    let mut first = Vec::with_capacity(n + 1);
+    let mut total = 0;
+    for c in &table.chains {
+        first.push(total);
+        total += c.rules.len();
+    }
+    let mut masks = vec![0u8; total];
     let mut on_path = vec![false; n];
     let mut reported_loop = vec![false; n];
     for start in 0..n {
-        let Some(hook) = table.chains[start].hook else { continue };
+        let Some(hook) = table.chains[start].hook else {
+            continue;
+        };
         let bit = hook.bit();
         // (chain, next rule, next edge) frames of the walk.
         let mut stack: Vec<(usize, usize, usize)> = vec![(start, 0, 0)];
         on_path[start] = true;
         while let Some(&mut (c, ref mut ri, ref mut ei)) = stack.last_mut() {
             let rules = &table.chains[c].rules;
-            let stop = *ri >= rules.len() || masks[c][*ri] & bit != 0;
+            let stop = *ri >= rules.len() || masks[first[c] + *ri] & bit != 0;
             if stop {
                 on_path[c] = false;
                 stack.pop();
                 continue;
             }
             let i = *ri;
-            masks[c][i] |= bit;
+            masks[first[c] + i] |= bit;
             *ri += 1;
             let rule = &rules[i];
             if kernel_unconditional(rule) && matches!(rule.target, Target::Verdict { .. }) {
@@ -93,14 +124,22 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             // Does this rule jump? Its edge, if any, is the next one of this chain.
-            let edge = edges[c].get(*ei).filter(|&&(_, r)| r as usize == i).copied();
+            let edge = edges[c]
+                .get(*ei)
+                .filter(|&&(_, r)| r as usize == i)
+                .copied();
             if let Some((t, _)) = edge {
                 *ei += 1;
                 let t = t as usize;
                 if on_path[t] {
                     if !reported_loop[c] {
                         reported_loop[c] = true;
-                        let path: Vec<&str> = stack.iter().map(|(x, _, _)| *x).skip_while(|x| *x != t).map(|x| table.chains[x].name.as_str()).collect();
+                        let path: Vec<&str> = stack
+                            .iter()
+                            .map(|(x, _, _)| *x)
+                            .skip_while(|x| *x != t)
+                            .map(|x| table.chains[x].name.as_str())
+                            .collect();
                         out.push(Diagnostic::error(codes::JUMP_LOOP, rule.target_span, "Too many levels of symbolic links: this jump closes a loop")
                             .with_hint(format!("the chains jump in a circle: {} -> {}; the kernel refuses such a table", path.join(" -> "), table.chains[t].name)));
                     }
@@ -116,7 +155,7 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
 
     for (ci, chain) in table.chains.iter().enumerate() {
         for (ri, rule) in chain.rules.iter().enumerate() {
-            check_rule(table.kind, masks[ci][ri], rule, out);
+            check_rule(table.kind, masks[first[ci] + ri], rule, out);
         }
         unreachable_rules(chain, out);
     }
@@ -129,7 +168,10 @@ fn kernel_unconditional(rule: &Rule) -> bool {
         && rule.dst.is_none()
         && rule.in_iface.is_none()
         && rule.out_iface.is_none()
-        && rule.proto.as_ref().is_none_or(|p| p.proto.0 == 0 && !p.invert)
+        && rule
+            .proto
+            .as_ref()
+            .is_none_or(|p| p.proto.0 == 0 && !p.invert)
         && rule.fragment.is_none()
         && rule.matches.is_empty()
 }
@@ -139,10 +181,15 @@ fn target_rules(t: &TargetKind) -> (Option<TableKind>, &'static [Hook]) {
     use Hook::*;
     match t {
         TargetKind::Reject { .. } => (Some(TableKind::Filter), &[Input, Forward, Output]),
-        TargetKind::Dnat(_) | TargetKind::Redirect(_) => (Some(TableKind::Nat), &[Prerouting, Output]),
+        TargetKind::Dnat(_) | TargetKind::Redirect(_) => {
+            (Some(TableKind::Nat), &[Prerouting, Output])
+        }
         TargetKind::Snat(_) => (Some(TableKind::Nat), &[Postrouting, Input]),
         TargetKind::Masquerade(_) => (Some(TableKind::Nat), &[Postrouting]),
-        TargetKind::Netmap { .. } => (Some(TableKind::Nat), &[Prerouting, Postrouting, Output, Input]),
+        TargetKind::Netmap { .. } => (
+            Some(TableKind::Nat),
+            &[Prerouting, Postrouting, Output, Input],
+        ),
         TargetKind::Ct(_) | TargetKind::Notrack | TargetKind::Trace => (Some(TableKind::Raw), &[]),
         TargetKind::Classify { .. } => (Some(TableKind::Mangle), &[Forward, Output, Postrouting]),
         TargetKind::Dscp { .. } | TargetKind::Tos { .. } => (Some(TableKind::Mangle), &[]),
@@ -158,26 +205,60 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
         let (want_table, allowed) = target_rules(target);
         if let Some(wt) = want_table {
             if wt != table {
-                out.push(Diagnostic::error(codes::TARGET_TABLE, rule.target_span, format!("{name} target: only valid in {} table, not {}", wt.name(), table.name()))
-                    .with_hint(format!("move this rule to the {} table", wt.name())));
+                out.push(
+                    Diagnostic::error(
+                        codes::TARGET_TABLE,
+                        rule.target_span,
+                        format!(
+                            "{name} target: only valid in {} table, not {}",
+                            wt.name(),
+                            table.name()
+                        ),
+                    )
+                    .with_hint(format!("move this rule to the {} table", wt.name())),
+                );
             }
         }
         let allowed = mask_of(allowed);
         if allowed != 0 && hooks & !allowed != 0 {
-            out.push(Diagnostic::error(codes::TARGET_HOOK, rule.target_span, format!(
-                "{name} target: used from hooks {}, but only usable from {}",
-                hooks_text(hooks), hooks_text(allowed)
-            )).with_hint(format!("this chain is reached from {}; {name} works only in {}", hooks_text(hooks), hooks_text(allowed))));
+            out.push(
+                Diagnostic::error(
+                    codes::TARGET_HOOK,
+                    rule.target_span,
+                    format!(
+                        "{name} target: used from hooks {}, but only usable from {}",
+                        hooks_text(hooks),
+                        hooks_text(allowed)
+                    ),
+                )
+                .with_hint(format!(
+                    "this chain is reached from {}; {name} works only in {}",
+                    hooks_text(hooks),
+                    hooks_text(allowed)
+                )),
+            );
         }
         match target {
             TargetKind::Reject { with: 6 } if proto != Some(6) => {
-                out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, "REJECT: TCP_RESET invalid for non-tcp")
-                    .with_hint("--reject-with tcp-reset needs -p tcp on the same rule"));
+                out.push(
+                    Diagnostic::error(
+                        codes::PROTO_MISMATCH,
+                        rule.target_span,
+                        "REJECT: TCP_RESET invalid for non-tcp",
+                    )
+                    .with_hint("--reject-with tcp-reset needs -p tcp on the same rule"),
+                );
             }
             // libxt_NAT looks at the protocol number only, `!` or not.
-            TargetKind::Dnat(n) | TargetKind::Snat(n) | TargetKind::Masquerade(n) | TargetKind::Redirect(n)
+            TargetKind::Dnat(n)
+            | TargetKind::Snat(n)
+            | TargetKind::Masquerade(n)
+            | TargetKind::Redirect(n)
                 if n.range.as_ref().is_some_and(|r| r.ports.is_some())
-                    && !matches!(rule.proto.as_ref().map(|p| p.proto.0), Some(1 | 6 | 17 | 33 | 132)) =>
+                    && !matches!(
+                        rule.proto.as_ref().map(|p| p.proto.0),
+                        Some(1 | 6 | 17 | 33 | 132)
+                    ) =>
             {
                 out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, format!("{name}: Need TCP, UDP, SCTP or DCCP with port specification"))
                     .with_hint("add -p tcp (or udp, sctp, dccp) to the rule, or drop the port from the target"));
@@ -186,8 +267,14 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
                 // The kernel's find_syn_match: a tcp match whose compared flags include SYN.
                 let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.1 & 0x02 != 0)));
                 if !syn {
-                    out.push(Diagnostic::error(codes::PROTO_MISMATCH, rule.target_span, "TCPMSS target: Only works on TCP SYN packets")
-                        .with_hint("add -p tcp --tcp-flags SYN,RST SYN (or --syn) to the rule"));
+                    out.push(
+                        Diagnostic::error(
+                            codes::PROTO_MISMATCH,
+                            rule.target_span,
+                            "TCPMSS target: Only works on TCP SYN packets",
+                        )
+                        .with_hint("add -p tcp --tcp-flags SYN,RST SYN (or --syn) to the rule"),
+                    );
                 }
                 let clamp_ok = mask_of(&[Hook::Forward, Hook::Output, Hook::Postrouting]);
                 if mss.is_none() && hooks & !clamp_ok != 0 {
@@ -203,26 +290,50 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
     for m in &rule.matches {
         let name = m.kind.name();
         if let Some(p) = crate::matches::match_required_proto(name) {
-            if rule.proto.as_ref().is_none_or(|r| r.invert || r.proto.0 != p) {
-                out.push(Diagnostic::error(codes::PROTO_MISMATCH, m.span, format!("{name} match: only valid for protocol {p}"))
-                    .with_hint(format!("add -p {name} before -m {name}")));
+            if rule
+                .proto
+                .as_ref()
+                .is_none_or(|r| r.invert || r.proto.0 != p)
+            {
+                out.push(
+                    Diagnostic::error(
+                        codes::PROTO_MISMATCH,
+                        m.span,
+                        format!("{name} match: only valid for protocol {p}"),
+                    )
+                    .with_hint(format!("add -p {name} before -m {name}")),
+                );
             }
         }
         let allowed = match &m.kind {
             MatchKind::Owner(_) => mask_of(&[Hook::Output, Hook::Postrouting]),
             MatchKind::Mac { .. } => mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward]),
-            MatchKind::Addrtype(a) if a.limit_iface_in => mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward]),
-            MatchKind::Addrtype(a) if a.limit_iface_out => mask_of(&[Hook::Postrouting, Hook::Output, Hook::Forward]),
+            MatchKind::Addrtype(a) if a.limit_iface_in => {
+                mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward])
+            }
+            MatchKind::Addrtype(a) if a.limit_iface_out => {
+                mask_of(&[Hook::Postrouting, Hook::Output, Hook::Forward])
+            }
             _ => 0,
         };
         if allowed != 0 && hooks & !allowed != 0 {
-            out.push(Diagnostic::error(codes::MATCH_HOOK, m.span, format!(
-                "{name} match: used from hooks {}, but only valid from {}",
-                hooks_text(hooks), hooks_text(allowed)
-            )).with_hint(match &m.kind {
-                MatchKind::Owner(_) => "only locally generated packets have an owning socket".to_string(),
-                _ => format!("this chain is reached from {}", hooks_text(hooks)),
-            }));
+            out.push(
+                Diagnostic::error(
+                    codes::MATCH_HOOK,
+                    m.span,
+                    format!(
+                        "{name} match: used from hooks {}, but only valid from {}",
+                        hooks_text(hooks),
+                        hooks_text(allowed)
+                    ),
+                )
+                .with_hint(match &m.kind {
+                    MatchKind::Owner(_) => {
+                        "only locally generated packets have an owning socket".to_string()
+                    }
+                    _ => format!("this chain is reached from {}", hooks_text(hooks)),
+                }),
+            );
         }
     }
 }
@@ -232,8 +343,18 @@ fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
     use crate::value::fmt_ipv4;
     let mut warn = |span, (a, b): (u32, u32)| {
         if a > b {
-            out.push(Diagnostic::warning(codes::RANGE_REVERSED, span, format!("range {}-{} is reversed and will never match", fmt_ipv4(a), fmt_ipv4(b)))
-                .with_hint("write the lower address first"));
+            out.push(
+                Diagnostic::warning(
+                    codes::RANGE_REVERSED,
+                    span,
+                    format!(
+                        "range {}-{} is reversed and will never match",
+                        fmt_ipv4(a),
+                        fmt_ipv4(b)
+                    ),
+                )
+                .with_hint("write the lower address first"),
+            );
         }
     };
     for m in rule.matches.iter() {
@@ -243,7 +364,10 @@ fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    if let Target::Extension { target: TargetKind::Dnat(n) | TargetKind::Snat(n) } = &rule.target {
+    if let Target::Extension {
+        target: TargetKind::Dnat(n) | TargetKind::Snat(n),
+    } = &rule.target
+    {
         if let Some(addrs) = n.range.as_ref().and_then(|r| r.addrs) {
             warn(rule.target_span, addrs);
         }
@@ -252,7 +376,11 @@ fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
 
 /// Warn once per chain about rules after an unconditional rule that ends the chain.
 fn unreachable_rules(chain: &Chain, out: &mut Vec<Diagnostic>) {
-    if let Some(i) = chain.rules.iter().position(|r| r.is_unconditional() && r.target.ends_chain()) {
+    if let Some(i) = chain
+        .rules
+        .iter()
+        .position(|r| r.is_unconditional() && r.target.ends_chain())
+    {
         let rest = &chain.rules[i + 1..];
         if let Some(first) = rest.first() {
             let by = &chain.rules[i];
@@ -260,9 +388,22 @@ fn unreachable_rules(chain: &Chain, out: &mut Vec<Diagnostic>) {
                 Target::Goto { chain } => format!("goes to {chain}"),
                 t => format!("ends with -j {}", t.name().unwrap_or_default()),
             };
-            let others = match rest.len() { 1 => String::new(), 2 => " (nor the rule after it)".to_string(), n => format!(" (nor the {} rules after it)", n - 1) };
-            out.push(Diagnostic::warning(codes::UNREACHABLE_RULE, first.span, format!("this rule can never be reached{others}"))
-                .with_hint(format!("the rule at line {} matches every packet and {what}", by.line)));
+            let others = match rest.len() {
+                1 => String::new(),
+                2 => " (nor the rule after it)".to_string(),
+                n => format!(" (nor the {} rules after it)", n - 1),
+            };
+            out.push(
+                Diagnostic::warning(
+                    codes::UNREACHABLE_RULE,
+                    first.span,
+                    format!("this rule can never be reached{others}"),
+                )
+                .with_hint(format!(
+                    "the rule at line {} matches every packet and {what}",
+                    by.line
+                )),
+            );
         }
     }
 }

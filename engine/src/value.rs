@@ -14,7 +14,13 @@ use std::fmt;
 pub type Ipv4 = u32;
 
 pub fn fmt_ipv4(a: Ipv4) -> String {
-    format!("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff)
+    format!(
+        "{}.{}.{}.{}",
+        a >> 24,
+        (a >> 16) & 0xff,
+        (a >> 8) & 0xff,
+        a & 0xff
+    )
 }
 
 /// Parse a dotted quad the way inet_aton accepts it in iptables (four decimal parts).
@@ -71,7 +77,10 @@ impl Ipv4Net {
 
     /// `a.b.c.d[/len|/mask]`, the address masked as `-s`/`-d` store it.
     pub fn parse(s: &str) -> Result<Ipv4Net, String> {
-        Self::parse_unmasked(s).map(|n| Ipv4Net { addr: n.addr & n.mask, mask: n.mask })
+        Self::parse_unmasked(s).map(|n| Ipv4Net {
+            addr: n.addr & n.mask,
+            mask: n.mask,
+        })
     }
 
     /// The same, keeping the address bits outside the mask (the conntrack match
@@ -84,7 +93,9 @@ impl Ipv4Net {
         let addr = parse_ipv4(a)?;
         let mask = match m {
             None => u32::MAX,
-            Some(m) if m.contains('.') => parse_ipv4(m).map_err(|_| format!("invalid mask `{m}' specified"))?,
+            Some(m) if m.contains('.') => {
+                parse_ipv4(m).map_err(|_| format!("invalid mask `{m}' specified"))?
+            }
             Some(m) => {
                 let n = match m.as_bytes() {
                     [d @ b'0'..=b'9'] => (d - b'0') as u32,
@@ -94,7 +105,11 @@ impl Ipv4Net {
                 if n > 32 {
                     return Err(format!("invalid mask `{m}' specified"));
                 }
-                if n == 0 { 0 } else { u32::MAX << (32 - n) }
+                if n == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - n)
+                }
             }
         };
         Ok(Ipv4Net { addr, mask })
@@ -141,8 +156,16 @@ impl PortRange {
                 Ok(PortRange { lo: p, hi: p })
             }
             Some((a, b)) => {
-                let lo = if a.is_empty() { 0 } else { parse_port(a, proto)? };
-                let hi = if b.is_empty() { 65535 } else { parse_port(b, proto)? };
+                let lo = if a.is_empty() {
+                    0
+                } else {
+                    parse_port(a, proto)?
+                };
+                let hi = if b.is_empty() {
+                    65535
+                } else {
+                    parse_port(b, proto)?
+                };
                 if lo > hi {
                     return Err(format!("invalid portrange ({lo} > {hi}) specified"));
                 }
@@ -200,7 +223,10 @@ pub fn parse_mark_mask(s: &str) -> Result<(u32, u32), String> {
             parse_uint(v, u32::MAX as u64).ok_or_else(bad)? as u32,
             parse_uint(m, u32::MAX as u64).ok_or_else(bad)? as u32,
         )),
-        None => Ok((parse_uint(s, u32::MAX as u64).ok_or_else(bad)? as u32, u32::MAX)),
+        None => Ok((
+            parse_uint(s, u32::MAX as u64).ok_or_else(bad)? as u32,
+            u32::MAX,
+        )),
     }
 }
 
@@ -224,14 +250,19 @@ pub struct Iface {
 impl Iface {
     pub fn parse(s: &str) -> Result<Iface, String> {
         if s.len() >= 16 {
-            return Err(format!("interface name `{s}' must be shorter than IFNAMSIZ (16)"));
+            return Err(format!(
+                "interface name `{s}' must be shorter than IFNAMSIZ (16)"
+            ));
         }
         if s.is_empty() {
             return Err("interface name `' must not be empty".into());
         }
         let mut bytes = [0u8; 15];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
-        Ok(Iface { bytes, len: s.len() as u8 })
+        Ok(Iface {
+            bytes,
+            len: s.len() as u8,
+        })
     }
     pub fn name(&self) -> &str {
         // Built only from a &str cut at its own length: always valid UTF-8.
@@ -300,7 +331,8 @@ impl Proto {
 
     /// How iptables-save prints `-p`: the name where it has one, else the number.
     pub fn save(self) -> String {
-        self.name().map_or_else(|| self.0.to_string(), str::to_string)
+        self.name()
+            .map_or_else(|| self.0.to_string(), str::to_string)
     }
 }
 
@@ -313,7 +345,10 @@ impl fmt::Display for Proto {
 /// Quote a string the way iptables-save's `xtables_save_string` does.
 pub fn save_string(out: &mut String, s: &str) {
     out.push(' ');
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         out.push_str(s);
         return;
     }
@@ -335,8 +370,14 @@ mod tests {
     fn networks_are_masked_and_printed_like_iptables_save() {
         assert_eq!(Ipv4Net::parse("10.1.2.3/8").unwrap().save(), "10.0.0.0/8");
         assert_eq!(Ipv4Net::parse("192.0.2.1").unwrap().save(), "192.0.2.1/32");
-        assert_eq!(Ipv4Net::parse("198.51.100.0/255.255.255.0").unwrap().save(), "198.51.100.0/24");
-        assert_eq!(Ipv4Net::parse("1.2.3.4/255.0.255.0").unwrap().save(), "1.0.3.0/255.0.255.0");
+        assert_eq!(
+            Ipv4Net::parse("198.51.100.0/255.255.255.0").unwrap().save(),
+            "198.51.100.0/24"
+        );
+        assert_eq!(
+            Ipv4Net::parse("1.2.3.4/255.0.255.0").unwrap().save(),
+            "1.0.3.0/255.0.255.0"
+        );
         assert!(Ipv4Net::parse("1.2.3/8").is_err());
         assert!(Ipv4Net::parse("1.2.3.4/33").is_err());
         assert!(Ipv4Net::parse("256.1.1.1").is_err());
@@ -344,7 +385,10 @@ mod tests {
 
     #[test]
     fn port_ranges_fill_open_ends() {
-        assert_eq!(PortRange::parse("1024:", None).unwrap().save(), "1024:65535");
+        assert_eq!(
+            PortRange::parse("1024:", None).unwrap().save(),
+            "1024:65535"
+        );
         assert_eq!(PortRange::parse(":1023", None).unwrap().save(), "0:1023");
         assert_eq!(PortRange::parse("ssh", Some(6)).unwrap().save(), "22");
         assert!(PortRange::parse("2:1", None).is_err());

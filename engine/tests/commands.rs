@@ -6,7 +6,12 @@ use nfsim::{parse, InputFormat};
 fn error_of(script: &str) -> (usize, &'static str, String) {
     let parsed = parse(script, Some(InputFormat::Commands));
     let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
-    assert_eq!(errors.len(), 1, "expected one error, got {:#?}", parsed.diagnostics);
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one error, got {:#?}",
+        parsed.diagnostics
+    );
     let line = script[..errors[0].span.lo()].matches('\n').count() + 1;
     (line, errors[0].code, errors[0].message.clone())
 }
@@ -15,12 +20,18 @@ fn error_of(script: &str) -> (usize, &'static str, String) {
 fn append_to_a_chain_that_does_not_exist() {
     let (line, code, msg) = error_of("iptables -N web\niptables -A wbe -j ACCEPT\n");
     assert_eq!((line, code), (2, "E0205"));
-    assert!(msg.starts_with("No chain/target/match by that name"), "{msg}");
+    assert!(
+        msg.starts_with("No chain/target/match by that name"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn new_chain_twice() {
-    assert_eq!(error_of("iptables -N web\niptables -N web\n"), (2, "E0204", "Chain already exists".into()));
+    assert_eq!(
+        error_of("iptables -N web\niptables -N web\n"),
+        (2, "E0204", "Chain already exists".into())
+    );
 }
 
 #[test]
@@ -38,9 +49,18 @@ fn delete_chain_errors() {
 
 #[test]
 fn rule_numbers_out_of_range() {
-    assert_eq!(error_of("iptables -I INPUT 3 -j ACCEPT\n").2, "Index of insertion too big");
-    assert_eq!(error_of("iptables -R INPUT 1 -j ACCEPT\n").2, "Index of replacement too big");
-    assert_eq!(error_of("iptables -D INPUT 1\n").2, "Index of deletion too big");
+    assert_eq!(
+        error_of("iptables -I INPUT 3 -j ACCEPT\n").2,
+        "Index of insertion too big"
+    );
+    assert_eq!(
+        error_of("iptables -R INPUT 1 -j ACCEPT\n").2,
+        "Index of replacement too big"
+    );
+    assert_eq!(
+        error_of("iptables -D INPUT 1\n").2,
+        "Index of deletion too big"
+    );
     assert_eq!(
         error_of("iptables -A INPUT -p udp -j ACCEPT\niptables -D INPUT -p tcp -j ACCEPT\n").2,
         "Bad rule (does a matching rule exist in that chain?)"
@@ -50,24 +70,42 @@ fn rule_numbers_out_of_range() {
 #[test]
 fn policies() {
     assert_eq!(error_of("iptables -N x\niptables -P x DROP\n").1, "E0207");
-    assert_eq!(error_of("iptables -P INPUT REJECT\n").2, "Bad policy name `REJECT'");
+    assert_eq!(
+        error_of("iptables -P INPUT REJECT\n").2,
+        "Bad policy name `REJECT'"
+    );
     assert_eq!(error_of("iptables -t nat -P PREROUTING DROP\n").1, "E0209");
-    assert_eq!(error_of("iptables -t nat -A PREROUTING -j DROP\n").1, "E0209");
+    assert_eq!(
+        error_of("iptables -t nat -A PREROUTING -j DROP\n").1,
+        "E0209"
+    );
 }
 
 #[test]
 fn rename_follows_jumps_and_refuses_clashes() {
-    let parsed = parse("iptables -N a\niptables -A INPUT -j a\niptables -E a b\n", None);
+    let parsed = parse(
+        "iptables -N a\niptables -A INPUT -j a\niptables -E a b\n",
+        None,
+    );
     assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
     let out = nfsim::render::render_save(&parsed.ruleset);
     assert!(out.contains(":b - [0:0]\n-A INPUT -j b\n"), "{out}");
-    assert_eq!(error_of("iptables -N a\niptables -N b\niptables -E a b\n").1, "E0204");
+    assert_eq!(
+        error_of("iptables -N a\niptables -N b\niptables -E a b\n").1,
+        "E0204"
+    );
 }
 
 #[test]
 fn tables_and_lines_that_are_not_iptables() {
-    assert_eq!(error_of("iptables -t filtre -A INPUT -j ACCEPT\n").2, "can't initialize iptables table `filtre': Table does not exist");
-    assert_eq!(error_of("iptables -A INPUT -j ACCEPT\nip6tables -A INPUT -j ACCEPT\n").1, "E0212");
+    assert_eq!(
+        error_of("iptables -t filtre -A INPUT -j ACCEPT\n").2,
+        "can't initialize iptables table `filtre': Table does not exist"
+    );
+    assert_eq!(
+        error_of("iptables -A INPUT -j ACCEPT\nip6tables -A INPUT -j ACCEPT\n").1,
+        "E0212"
+    );
 }
 
 #[test]
@@ -83,13 +121,19 @@ fn shell_quoting_and_continuations() {
 
 #[test]
 fn comma_lists_expand_into_one_rule_per_pair() {
-    let parsed = parse("iptables -A INPUT -s 192.0.2.1,192.0.2.2 -d 198.51.100.1,198.51.100.2 -j DROP\n", None);
+    let parsed = parse(
+        "iptables -A INPUT -s 192.0.2.1,192.0.2.2 -d 198.51.100.1,198.51.100.2 -j DROP\n",
+        None,
+    );
     let out = nfsim::render::render_save(&parsed.ruleset);
     let rules: Vec<&str> = out.lines().filter(|l| l.starts_with("-A")).collect();
-    assert_eq!(rules, [
-        "-A INPUT -s 192.0.2.1/32 -d 198.51.100.1/32 -j DROP",
-        "-A INPUT -s 192.0.2.1/32 -d 198.51.100.2/32 -j DROP",
-        "-A INPUT -s 192.0.2.2/32 -d 198.51.100.1/32 -j DROP",
-        "-A INPUT -s 192.0.2.2/32 -d 198.51.100.2/32 -j DROP",
-    ]);
+    assert_eq!(
+        rules,
+        [
+            "-A INPUT -s 192.0.2.1/32 -d 198.51.100.1/32 -j DROP",
+            "-A INPUT -s 192.0.2.1/32 -d 198.51.100.2/32 -j DROP",
+            "-A INPUT -s 192.0.2.2/32 -d 198.51.100.1/32 -j DROP",
+            "-A INPUT -s 192.0.2.2/32 -d 198.51.100.2/32 -j DROP",
+        ]
+    );
 }

@@ -26,15 +26,27 @@ fn tables(text: &str) -> BTreeMap<String, String> {
 fn first_difference(want: &str, got: &str) -> String {
     for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
         if w != g {
-            return format!("line {}:\n  iptables-save: {w}\n  nfsim:         {g}", i + 1);
+            return format!(
+                "line {}:\n  iptables-save: {w}\n  nfsim:         {g}",
+                i + 1
+            );
         }
     }
-    format!("lengths differ: {} vs {} lines", want.lines().count(), got.lines().count())
+    format!(
+        "lengths differ: {} vs {} lines",
+        want.lines().count(),
+        got.lines().count()
+    )
 }
 
 fn fixtures(dir: &str, ext: &str) -> Vec<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.retain(|p| p.extension().is_some_and(|e| e == ext));
     entries.sort();
     entries
@@ -45,10 +57,14 @@ fn rendering_matches_real_iptables_save() {
     let mut checked = 0;
     let mut failures = Vec::new();
     // Dumps (`.in`, iptables-restore input) and command scripts (`.sh`, run by a shell).
-    for input in fixtures("roundtrip", "in").iter().chain(&fixtures("commands", "sh")) {
+    for input in fixtures("roundtrip", "in")
+        .iter()
+        .chain(&fixtures("commands", "sh"))
+    {
         let name = input.file_name().unwrap().to_string_lossy().to_string();
         let out_path = input.with_extension("out");
-        let real = std::fs::read_to_string(&out_path).unwrap_or_else(|_| panic!("{name} has no recorded .out"));
+        let real = std::fs::read_to_string(&out_path)
+            .unwrap_or_else(|_| panic!("{name} has no recorded .out"));
         let src = std::fs::read_to_string(input).unwrap();
 
         let parsed = nfsim::parse(&src, None);
@@ -60,7 +76,11 @@ fn rendering_matches_real_iptables_save() {
         let ours = nfsim::render::render_save(&parsed.ruleset);
         let (want, got) = (tables(&real), tables(&ours));
         if want.keys().collect::<Vec<_>>() != got.keys().collect::<Vec<_>>() {
-            failures.push(format!("{name}: tables {:?} vs {:?}", want.keys(), got.keys()));
+            failures.push(format!(
+                "{name}: tables {:?} vs {:?}",
+                want.keys(),
+                got.keys()
+            ));
         }
         for (t, w) in &want {
             let g = got.get(t).map(String::as_str).unwrap_or("");
@@ -70,17 +90,36 @@ fn rendering_matches_real_iptables_save() {
         }
 
         // The dump itself renders back byte for byte (comment lines aside).
-        let real_no_comments: String = real.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+        let real_no_comments: String = real
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
         let again = nfsim::parse(&real, None);
-        assert!(!again.has_errors(), "{name} (.out): {:?}", again.diagnostics);
+        assert!(
+            !again.has_errors(),
+            "{name} (.out): {:?}",
+            again.diagnostics
+        );
         let rendered = nfsim::render::render_save(&again.ruleset);
         if rendered != real_no_comments {
-            failures.push(format!("{name} (.out): {}", first_difference(&real_no_comments, &rendered)));
+            failures.push(format!(
+                "{name} (.out): {}",
+                first_difference(&real_no_comments, &rendered)
+            ));
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} of {checked} fixtures differ from iptables-save:\n{}", failures.len(), failures.join("\n"));
-    assert!(checked >= 39, "expected the recorded fixtures, found {checked}");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} fixtures differ from iptables-save:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        checked >= 39,
+        "expected the recorded fixtures, found {checked}"
+    );
 }
 
 #[test]
@@ -92,7 +131,12 @@ fn a_dump_and_the_commands_that_build_it_give_the_same_ruleset() {
     let b = nfsim::parse(&script, None);
     assert_eq!(a.format, nfsim::InputFormat::Save);
     assert_eq!(b.format, nfsim::InputFormat::Commands);
-    assert!(a.diagnostics.is_empty() && b.diagnostics.is_empty(), "{:?} {:?}", a.diagnostics, b.diagnostics);
+    assert!(
+        a.diagnostics.is_empty() && b.diagnostics.is_empty(),
+        "{:?} {:?}",
+        a.diagnostics,
+        b.diagnostics
+    );
     for table in &a.ruleset.tables {
         let other = b.ruleset.table(table.kind).expect("same tables");
         let mut x = String::new();
@@ -100,26 +144,5 @@ fn a_dump_and_the_commands_that_build_it_give_the_same_ruleset() {
         nfsim::render::render_table(&mut x, table);
         nfsim::render::render_table(&mut y, other);
         assert_eq!(x, y, "table {}", table.kind.name());
-    }
-}
-
-#[path = "../benches/support/kubegen.rs"]
-mod kubegen;
-
-#[test]
-fn parsing_on_several_threads_gives_the_same_result() {
-    let mut texts: Vec<String> = fixtures("roundtrip", "in").iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
-    texts.extend(fixtures("invalid", "rules").iter().map(|p| std::fs::read_to_string(p).unwrap()));
-    // Large enough to be split into several blocks and threads.
-    texts.push(kubegen::kube_dump(800, 3));
-    let mut broken = kubegen::kube_dump(300, 2);
-    broken.insert_str(broken.find("-A KUBE-SERVICES").unwrap(), "-A KUBE-SERVICES -p tcp --dprot 1 -j X\n");
-    texts.push(broken);
-    for text in &texts {
-        let one = nfsim::parse_threaded(text, None, 1);
-        for threads in [2, 3] {
-            let many = nfsim::parse_threaded(text, None, threads);
-            assert_eq!(one, many, "{threads} threads changed the result");
-        }
     }
 }

@@ -56,9 +56,15 @@ pub fn kube_dump(services: usize, endpoints: usize) -> String {
                 let p = 1.0 / left as f64;
                 let _ = writeln!(nat_rules, "-A {svc} -m comment --comment \"{ns_svc}\" -m statistic --mode random --probability {p:.11} -j {sep}");
             } else {
-                let _ = writeln!(nat_rules, "-A {svc} -m comment --comment \"{ns_svc}\" -j {sep}");
+                let _ = writeln!(
+                    nat_rules,
+                    "-A {svc} -m comment --comment \"{ns_svc}\" -j {sep}"
+                );
             }
-            let _ = writeln!(nat_rules, "-A {sep} -s {pod}/32 -m comment --comment \"{ns_svc}\" -j KUBE-MARK-MASQ");
+            let _ = writeln!(
+                nat_rules,
+                "-A {sep} -s {pod}/32 -m comment --comment \"{ns_svc}\" -j KUBE-MARK-MASQ"
+            );
             let _ = writeln!(nat_rules, "-A {sep} -p tcp -m comment --comment \"{ns_svc}\" -m tcp -j DNAT --to-destination {pod}:8080");
         }
     }
