@@ -13,14 +13,24 @@ cargo build -q --release -p nfsim-cli -p nfsim --example kubegen
 echo "dump: $SERVICES services x $ENDPOINTS endpoints, $(wc -l < "$dump") lines, $(du -h "$dump" | cut -f1)"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-measure() { # prints "seconds kib" per run
-  for _ in $(seq "$RUNS"); do /usr/bin/time -f "%e %M" "$@" < "$dump" 2>&1 >/dev/null | tail -n1; done
-}
+once() { /usr/bin/time -f "%e %M" "$@" < "$dump" 2>&1 >/dev/null | tail -n1; }
 ip netns add nfsim-bench
-ipt=$(measure ip netns exec nfsim-bench iptables-legacy-restore --test)
-ours=$(measure ./target/release/nfsim check -)
+# Interleave the two tools so that drift in the machine's speed hits both alike.
+ipt="" ours=""
+for _ in $(seq "$RUNS"); do
+  ipt+="$(once ip netns exec nfsim-bench iptables-legacy-restore --test)"$'\n'
+  ours+="$(once ./target/release/nfsim check -)"$'\n'
+done
+ipt=$(sed '/^$/d' <<<"$ipt"); ours=$(sed '/^$/d' <<<"$ours")
 it=$(awk '{print $1}' <<<"$ipt" | median); im=$(awk '{print $2}' <<<"$ipt" | median)
 ot=$(awk '{print $1}' <<<"$ours" | median); om=$(awk '{print $2}' <<<"$ours" | median)
 printf 'iptables-legacy-restore --test: %ss, %s MiB peak (median of %s)\n' "$it" "$((im / 1024))" "$RUNS"
 printf 'nfsim check (parse+validate):   %ss, %s MiB peak (median of %s)\n' "$ot" "$((om / 1024))" "$RUNS"
 awk -v a="$it" -v b="$ot" 'BEGIN { printf "time ratio: nfsim takes 1/%.1f of iptables-legacy-restore\n", a / b }'
+if [ "${INSTRUCTIONS:-}" = 1 ] && command -v valgrind >/dev/null; then
+  # Instruction counts do not depend on the machine's load: the steadiest comparison.
+  refs() { awk '/refs:/ {gsub(",", "", $4); print $4}'; }
+  ii=$(ip netns exec nfsim-bench valgrind --tool=callgrind --callgrind-out-file=/dev/null iptables-legacy-restore --test < "$dump" 2>&1 >/dev/null | refs)
+  oi=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null ./target/release/nfsim check - < "$dump" 2>&1 >/dev/null | refs)
+  awk -v a="$ii" -v b="$oi" 'BEGIN { printf "instructions: iptables-legacy-restore %.2f G, nfsim %.2f G (1/%.1f)\n", a / 1e9, b / 1e9, a / b }'
+fi

@@ -111,6 +111,9 @@ pub fn locate(text: &str, diagnostics: &[Diagnostic]) -> Vec<Located> {
 ///       = hint: did you mean "--dport"?
 /// ```
 pub fn render_terminal(file: &str, text: &str, diagnostics: &[Diagnostic]) -> String {
+    if diagnostics.is_empty() {
+        return String::new();
+    }
     let index = LineIndex::new(text);
     let mut out = String::new();
     for d in diagnostics {
