@@ -90,7 +90,8 @@ fn read_input(file: &str) -> std::io::Result<String> {
         bytes = std::fs::read(file)?;
     }
     // Valid UTF-8 (the normal case) is taken without a copy: dumps are large.
-    Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Ok(String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 fn json_report(text: &str, parsed: &Parsed) -> String {

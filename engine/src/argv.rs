@@ -410,7 +410,7 @@ fn parse_with<'a>(
                     let optional_chain = |i: usize| -> Option<(Cow<'a, str>, Span)> {
                         words
                             .get(i + 1)
-                            .filter(|n| !n.text.starts_with('-') && !(n.text == "!" && !n.quoted))
+                            .filter(|n| !n.text.starts_with('-') && (n.text != "!" || n.quoted))
                             .map(|n| (n.text.clone(), n.span))
                     };
                     let number_at = |j: usize| -> Option<(usize, Span)> {
@@ -553,9 +553,8 @@ fn parse_with<'a>(
                         return Err(err(
                             codes::BAD_NEGATION,
                             w.span,
-                            format!(
-                                "! not allowed with multiple source or destination IP addresses"
-                            ),
+                            "! not allowed with multiple source or destination IP addresses"
+                                .to_string(),
                         ));
                     }
                     *slot = Some((inv, nets, w.span.join(a.span)));
@@ -684,14 +683,14 @@ fn parse_with<'a>(
                         err(
                             codes::BAD_VALUE,
                             a.span,
-                            format!("-c packet counter not numeric"),
+                            "-c packet counter not numeric".to_string(),
                         )
                     })?;
                     let by = b.text.parse().map_err(|_| {
                         err(
                             codes::BAD_VALUE,
                             b.span,
-                            format!("-c byte counter not numeric"),
+                            "-c byte counter not numeric".to_string(),
                         )
                     })?;
                     rule.counters = Some(Box::new(Counters {
@@ -736,7 +735,7 @@ fn parse_with<'a>(
                 let mut end = w.span;
                 i += 1;
                 while let Some(n) = words.get(i) {
-                    if n.text.starts_with('-') && !n.quoted || n.text == "!" && !n.quoted {
+                    if !n.quoted && (n.text.starts_with('-') || n.text == "!") {
                         break;
                     }
                     end = n.span;
@@ -1055,7 +1054,7 @@ fn unknown_option(w: &Word<'_>, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
 }
 
 /// The closest candidate by edit distance, if close enough.
-pub(crate) fn suggest<'a, I, S>(word: &str, candidates: I) -> Option<String>
+pub(crate) fn suggest<I, S>(word: &str, candidates: I) -> Option<String>
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,

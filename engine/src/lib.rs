@@ -19,6 +19,7 @@
 pub mod apply;
 pub mod argv;
 pub mod diagnostic;
+pub mod host;
 pub mod lexer;
 pub mod matches;
 pub mod names;

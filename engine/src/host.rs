@@ -1,0 +1,730 @@
+//! The host a packet meets: its interfaces and IPv4 addresses, the routes the
+//! kernel derives from those addresses plus the configured ones, and the
+//! sysctls that change a packet's fate. It answers route lookups the way
+//! `ip route get` does and address-type questions the way the addrtype match
+//! does (`inet_dev_addr_type`: the local table, 0/8 and 255.255.255.255 as
+//! BROADCAST, 224/4 as MULTICAST, anything else UNICAST).
+//!
+//! Readable from the text of `ip -4 addr` and `ip -4 route` (what a user pastes
+//! from a node) and from the scenario's JSON. It does not move packets: the
+//! pipeline asks it questions.
+
+use crate::ruleset::NameMap;
+use crate::value::{fmt_ipv4, parse_ipv4, Ipv4, Ipv4Net};
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// An IPv4 address on an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct IfAddr {
+    pub addr: Ipv4,
+    pub prefix: u8,
+    /// Another address of the same subnet came first on this interface.
+    pub secondary: bool,
+}
+
+impl IfAddr {
+    pub fn net(&self) -> Ipv4Net {
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - self.prefix)
+        };
+        Ipv4Net {
+            addr: self.addr & mask,
+            mask,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Interface {
+    pub name: String,
+    pub addrs: Vec<IfAddr>,
+}
+
+/// Route types, as `ip route` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteType {
+    Unicast,
+    Local,
+    Broadcast,
+    Blackhole,
+    Unreachable,
+    Prohibit,
+}
+
+impl RouteType {
+    fn keyword(self) -> Option<&'static str> {
+        match self {
+            RouteType::Unicast => None,
+            RouteType::Local => Some("local"),
+            RouteType::Broadcast => Some("broadcast"),
+            RouteType::Blackhole => Some("blackhole"),
+            RouteType::Unreachable => Some("unreachable"),
+            RouteType::Prohibit => Some("prohibit"),
+        }
+    }
+    fn parse(s: &str) -> Option<RouteType> {
+        Some(match s {
+            "unicast" => RouteType::Unicast,
+            "local" => RouteType::Local,
+            "broadcast" => RouteType::Broadcast,
+            "blackhole" => RouteType::Blackhole,
+            "unreachable" => RouteType::Unreachable,
+            "prohibit" => RouteType::Prohibit,
+            _ => return None,
+        })
+    }
+}
+
+/// The two routing tables the default policy consults, local first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteTable {
+    Local,
+    Main,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Route {
+    pub table: RouteTable,
+    pub kind: RouteType,
+    pub dst: Ipv4Net,
+    pub via: Option<Ipv4>,
+    pub dev: Option<String>,
+    /// The preferred source address (`src`).
+    pub src: Option<Ipv4>,
+    pub metric: u32,
+    /// Derived by the kernel from an address (`proto kernel`).
+    pub kernel: bool,
+}
+
+impl Route {
+    /// The line `ip -4 route` prints for this route.
+    pub fn ip_text(&self) -> String {
+        let mut s = String::new();
+        if let Some(k) = self.kind.keyword() {
+            s.push_str(k);
+            s.push(' ');
+        }
+        if self.dst.mask == 0 && self.table == RouteTable::Main {
+            s.push_str("default");
+        } else {
+            s.push_str(&self.dst.save_short());
+        }
+        if let Some(v) = self.via {
+            let _ = write!(s, " via {}", fmt_ipv4(v));
+        }
+        if let Some(d) = &self.dev {
+            let _ = write!(s, " dev {d}");
+        }
+        if self.kernel {
+            s.push_str(" proto kernel");
+            s.push_str(if self.kind == RouteType::Local {
+                " scope host"
+            } else {
+                " scope link"
+            });
+        }
+        if let Some(src) = self.src {
+            let _ = write!(s, " src {}", fmt_ipv4(src));
+        }
+        if self.metric != 0 {
+            let _ = write!(s, " metric {}", self.metric);
+        }
+        s
+    }
+}
+
+/// Per-host sysctls that change a packet's fate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sysctl {
+    /// net.ipv4.ip_forward
+    pub ip_forward: bool,
+    /// net.ipv4.conf.all.route_localnet
+    pub route_localnet: bool,
+    /// net.ipv4.conf.all.rp_filter: 0 off, 1 strict, 2 loose.
+    pub rp_filter: u8,
+}
+
+impl Default for Sysctl {
+    fn default() -> Self {
+        Sysctl {
+            ip_forward: true,
+            route_localnet: false,
+            rp_filter: 0,
+        }
+    }
+}
+
+/// What a route lookup for a destination gives, as `ip route get` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum RouteResult {
+    Local {
+        src: Ipv4,
+    },
+    Broadcast {
+        dev: String,
+        src: Option<Ipv4>,
+    },
+    Multicast {
+        dev: String,
+        src: Option<Ipv4>,
+    },
+    Unicast {
+        dev: String,
+        via: Option<Ipv4>,
+        src: Option<Ipv4>,
+    },
+    /// A blackhole route: silently dropped (EINVAL for `ip route get`).
+    Blackhole,
+    /// An unreachable route (EHOSTUNREACH).
+    Unreachable,
+    /// A prohibit route (EACCES).
+    Prohibit,
+    /// No route at all (ENETUNREACH).
+    NoRoute,
+}
+
+impl RouteResult {
+    /// `ip route get`'s first line (without `uid`), or its error text.
+    pub fn ip_text(&self, dst: Ipv4) -> String {
+        let src = |s: &Option<Ipv4>| {
+            s.map(|s| format!(" src {}", fmt_ipv4(s)))
+                .unwrap_or_default()
+        };
+        let d = fmt_ipv4(dst);
+        match self {
+            RouteResult::Local { src: s } => format!("local {d} dev lo src {}", fmt_ipv4(*s)),
+            RouteResult::Broadcast { dev, src: s } => format!("broadcast {d} dev {dev}{}", src(s)),
+            RouteResult::Multicast { dev, src: s } => format!("multicast {d} dev {dev}{}", src(s)),
+            RouteResult::Unicast { dev, via, src: s } => {
+                let via = via
+                    .map(|v| format!(" via {}", fmt_ipv4(v)))
+                    .unwrap_or_default();
+                format!("{d}{via} dev {dev}{}", src(s))
+            }
+            RouteResult::Blackhole => "Invalid argument".into(),
+            RouteResult::Unreachable => "No route to host".into(),
+            RouteResult::Prohibit => "Permission denied".into(),
+            RouteResult::NoRoute => "Network is unreachable".into(),
+        }
+    }
+}
+
+/// Address types as the addrtype match names them (bit i = names::ADDR_TYPES[i]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AddrType {
+    Unicast = 1,
+    Local = 2,
+    Broadcast = 3,
+    Multicast = 5,
+    Blackhole = 6,
+    Unreachable = 7,
+    Prohibit = 8,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Host {
+    pub interfaces: Vec<Interface>,
+    /// Derived and configured routes, local table first.
+    pub routes: Vec<Route>,
+    pub sysctl: Sysctl,
+}
+
+/// A problem in a host description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostError {
+    /// 1-based line of the pasted text (0 for JSON).
+    pub line: usize,
+    pub message: String,
+}
+
+impl HostError {
+    fn new(line: usize, message: impl Into<String>) -> Self {
+        HostError {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+impl Host {
+    /// Build a host from interfaces (with addresses in the order they were
+    /// added) and configured routes; `lo` with 127.0.0.1/8 is always present.
+    /// The kernel's own routes are derived as `fib_add_ifaddr` adds them.
+    pub fn new(mut interfaces: Vec<Interface>, configured: Vec<Route>, sysctl: Sysctl) -> Host {
+        match interfaces.iter().position(|i| i.name == "lo") {
+            Some(0) => {}
+            Some(i) => {
+                let lo = interfaces.remove(i);
+                interfaces.insert(0, lo);
+            }
+            None => interfaces.insert(
+                0,
+                Interface {
+                    name: "lo".into(),
+                    addrs: vec![],
+                },
+            ),
+        }
+        let loopback = parse_ipv4("127.0.0.1").expect("literal");
+        if !interfaces[0].addrs.iter().any(|a| a.addr == loopback) {
+            interfaces[0].addrs.insert(
+                0,
+                IfAddr {
+                    addr: loopback,
+                    prefix: 8,
+                    secondary: false,
+                },
+            );
+        }
+        // An address in the subnet of an earlier one on the same interface is secondary.
+        for iface in interfaces.iter_mut() {
+            for i in 0..iface.addrs.len() {
+                let net = iface.addrs[i].net();
+                iface.addrs[i].secondary = iface.addrs[..i]
+                    .iter()
+                    .any(|p| !p.secondary && p.net() == net && p.prefix == iface.addrs[i].prefix);
+            }
+        }
+        let mut routes = Vec::new();
+        for iface in &interfaces {
+            let is_lo = iface.name == "lo";
+            for a in &iface.addrs {
+                let primary = if a.secondary {
+                    iface
+                        .addrs
+                        .iter()
+                        .find(|p| !p.secondary && p.net() == a.net())
+                        .map_or(a.addr, |p| p.addr)
+                } else {
+                    a.addr
+                };
+                let kernel = |table, kind, dst: Ipv4Net| Route {
+                    table,
+                    kind,
+                    dst,
+                    via: None,
+                    dev: Some(iface.name.clone()),
+                    src: Some(primary),
+                    metric: 0,
+                    kernel: true,
+                };
+                routes.push(kernel(
+                    RouteTable::Local,
+                    RouteType::Local,
+                    Ipv4Net {
+                        addr: a.addr,
+                        mask: u32::MAX,
+                    },
+                ));
+                let net = a.net();
+                if a.secondary || net.addr == 0 || a.prefix == 32 {
+                    continue;
+                }
+                // The subnet route: local on loopback, a connected route elsewhere.
+                if is_lo {
+                    routes.push(kernel(RouteTable::Local, RouteType::Local, net));
+                } else {
+                    routes.push(kernel(RouteTable::Main, RouteType::Unicast, net));
+                }
+                if a.prefix < 31 {
+                    let bcast = net.addr | !net.mask;
+                    routes.push(kernel(
+                        RouteTable::Local,
+                        RouteType::Broadcast,
+                        Ipv4Net {
+                            addr: bcast,
+                            mask: u32::MAX,
+                        },
+                    ));
+                }
+            }
+        }
+        routes.extend(configured);
+        Host {
+            interfaces,
+            routes,
+            sysctl,
+        }
+    }
+
+    pub fn interface(&self, name: &str) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.name == name)
+    }
+
+    /// The longest-prefix match in one table; among equal prefixes the lowest metric.
+    fn best(&self, table: RouteTable, dst: Ipv4) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| r.table == table && r.dst.contains(dst))
+            .min_by_key(|r| (std::cmp::Reverse(r.dst.mask.count_ones()), r.metric))
+    }
+
+    /// The source the kernel picks on `dev` for a route without `src`:
+    /// the address sharing a subnet with the gateway, else the first primary.
+    fn select_src(&self, dev: &str, toward: Option<Ipv4>) -> Option<Ipv4> {
+        let iface = self.interface(dev)?;
+        let primaries = || iface.addrs.iter().filter(|a| !a.secondary);
+        toward
+            .and_then(|g| primaries().find(|a| a.net().contains(g)).map(|a| a.addr))
+            .or_else(|| primaries().next().map(|a| a.addr))
+    }
+
+    /// Resolve an output route for `dst`, as `ip route get DST` does.
+    pub fn route(&self, dst: Ipv4) -> RouteResult {
+        let loopback = parse_ipv4("127.0.0.1").expect("literal");
+        if dst == 0 {
+            return RouteResult::Local { src: loopback };
+        }
+        if let Some(r) = self.best(RouteTable::Local, dst) {
+            let src = r.src.unwrap_or(dst);
+            return match r.kind {
+                RouteType::Local => RouteResult::Local { src },
+                RouteType::Broadcast => RouteResult::Broadcast {
+                    dev: r.dev.clone().unwrap_or_default(),
+                    src: r.src,
+                },
+                _ => self.outcome(r, dst),
+            };
+        }
+        match self.best(RouteTable::Main, dst) {
+            None => RouteResult::NoRoute,
+            Some(r) => self.outcome(r, dst),
+        }
+    }
+
+    fn outcome(&self, r: &Route, dst: Ipv4) -> RouteResult {
+        let dev = || r.dev.clone().unwrap_or_default();
+        let src = || {
+            r.src.or_else(|| {
+                r.dev
+                    .as_deref()
+                    .and_then(|d| self.select_src(d, r.via.or(Some(dst))))
+            })
+        };
+        match r.kind {
+            RouteType::Blackhole => RouteResult::Blackhole,
+            RouteType::Unreachable => RouteResult::Unreachable,
+            RouteType::Prohibit => RouteResult::Prohibit,
+            _ if dst == u32::MAX => RouteResult::Broadcast {
+                dev: dev(),
+                src: src(),
+            },
+            _ if dst >> 28 == 0xe => RouteResult::Multicast {
+                dev: dev(),
+                src: src(),
+            },
+            _ => RouteResult::Unicast {
+                dev: dev(),
+                via: r.via,
+                src: src(),
+            },
+        }
+    }
+
+    /// The addrtype match's view of an address (`inet_dev_addr_type`): with
+    /// `dev` (`--limit-iface-*`), a local-table route on another device counts
+    /// as UNICAST.
+    pub fn addr_type(&self, a: Ipv4, dev: Option<&str>) -> AddrType {
+        if a >> 24 == 0 || a == u32::MAX {
+            return AddrType::Broadcast;
+        }
+        if a >> 28 == 0xe {
+            return AddrType::Multicast;
+        }
+        match self.best(RouteTable::Local, a) {
+            Some(r) if dev.is_none_or(|d| r.dev.as_deref() == Some(d)) => match r.kind {
+                RouteType::Local => AddrType::Local,
+                RouteType::Broadcast => AddrType::Broadcast,
+                RouteType::Blackhole => AddrType::Blackhole,
+                RouteType::Unreachable => AddrType::Unreachable,
+                RouteType::Prohibit => AddrType::Prohibit,
+                RouteType::Unicast => AddrType::Unicast,
+            },
+            _ => AddrType::Unicast,
+        }
+    }
+
+    pub fn is_local(&self, a: Ipv4) -> bool {
+        self.addr_type(a, None) == AddrType::Local
+    }
+
+    /// One routing table as `ip -4 route show table T` lists it: the kernel sorts
+    /// by destination address, the longer prefix first, then by metric.
+    pub fn table_text(&self, table: RouteTable) -> String {
+        let mut routes: Vec<&Route> = self.routes.iter().filter(|r| r.table == table).collect();
+        routes.sort_by_key(|r| {
+            (
+                r.dst.addr,
+                std::cmp::Reverse(r.dst.mask.count_ones()),
+                r.metric,
+            )
+        });
+        routes.iter().map(|r| r.ip_text() + "\n").collect()
+    }
+
+    /// Read a host from the text of `ip -4 addr` (or `ip -4 -o addr`) and of
+    /// `ip -4 route` (the kernel's `proto kernel` routes are derived again and
+    /// skipped here).
+    pub fn from_ip_text(
+        addr_text: &str,
+        route_text: &str,
+        sysctl: Sysctl,
+    ) -> Result<Host, Vec<HostError>> {
+        let mut errors = Vec::new();
+        let mut interfaces: Vec<Interface> = Vec::new();
+        let mut index: NameMap<usize> = NameMap::default();
+        let mut current: Option<usize> = None;
+        for (i, line) in addr_text.lines().enumerate() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.is_empty() {
+                continue;
+            }
+            let mut iface_of = |name: &str| -> usize {
+                let name = name.trim_end_matches(':');
+                let name = name.split('@').next().unwrap_or(name).to_string();
+                *index.entry(name.clone()).or_insert_with(|| {
+                    interfaces.push(Interface {
+                        name,
+                        addrs: vec![],
+                    });
+                    interfaces.len() - 1
+                })
+            };
+            // "3: eth0@if4: <BROADCAST,...> mtu ..." starts an interface.
+            if words[0].ends_with(':')
+                && words[0][..words[0].len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+                && words.len() > 1
+            {
+                current = Some(iface_of(words[1]));
+            }
+            let Some(at) = words.iter().position(|w| *w == "inet") else {
+                continue;
+            };
+            // `-o` lines name the interface before `inet`; the multi-line form has
+            // a header line; failing both, an `inet` line ends with its label.
+            let owner = if at > 0 && !words[at - 1].ends_with(':') || at > 1 {
+                Some(iface_of(words[at - 1]))
+            } else if current.is_some() {
+                current
+            } else if words.len() > at + 2 {
+                let label = words[words.len() - 1];
+                Some(iface_of(label.split(':').next().unwrap_or(label)))
+            } else {
+                None
+            };
+            let Some(owner) = owner else {
+                errors.push(HostError::new(
+                    i + 1,
+                    "an `inet` line before any interface line",
+                ));
+                continue;
+            };
+            let Some(cidr) = words.get(at + 1) else {
+                errors.push(HostError::new(i + 1, "`inet` without an address"));
+                continue;
+            };
+            let (a, p) = cidr.split_once('/').unwrap_or((cidr, "32"));
+            match (parse_ipv4(a), p.parse::<u8>().ok().filter(|p| *p <= 32)) {
+                (Ok(addr), Some(prefix)) => interfaces[owner].addrs.push(IfAddr {
+                    addr,
+                    prefix,
+                    secondary: false,
+                }),
+                _ => errors.push(HostError::new(i + 1, format!("bad address `{cidr}'"))),
+            }
+        }
+        let mut routes = Vec::new();
+        for (i, line) in route_text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_route_line(line) {
+                Ok(Some(r)) => routes.push(r),
+                Ok(None) => {}
+                Err(e) => errors.push(HostError::new(i + 1, e)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Host::new(interfaces, routes, sysctl))
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// One line of `ip -4 route`: `[TYPE] DST [via G] [dev D] [proto P] [scope S]
+/// [src S] [metric M] ...`. Kernel-derived routes give `None`.
+fn parse_route_line(line: &str) -> Result<Option<Route>, String> {
+    let mut words = line.split_whitespace().peekable();
+    let mut kind = RouteType::Unicast;
+    if let Some(k) = words.peek().and_then(|w| RouteType::parse(w)) {
+        kind = k;
+        words.next();
+    }
+    let dst = match words.next() {
+        Some("default") => Ipv4Net::ANY,
+        Some(d) => Ipv4Net::parse(d).map_err(|e| format!("bad destination: {e}"))?,
+        None => return Err("route without a destination".into()),
+    };
+    let mut route = Route {
+        table: RouteTable::Main,
+        kind,
+        dst,
+        via: None,
+        dev: None,
+        src: None,
+        metric: 0,
+        kernel: false,
+    };
+    while let Some(w) = words.next() {
+        let mut value = || words.next().ok_or_else(|| format!("`{w}' needs a value"));
+        match w {
+            "via" => route.via = Some(parse_ipv4(value()?)?),
+            "dev" => route.dev = Some(value()?.to_string()),
+            "src" => route.src = Some(parse_ipv4(value()?)?),
+            "metric" | "priority" => {
+                route.metric = value()?.parse().map_err(|_| "bad metric".to_string())?
+            }
+            "proto" => {
+                if value()? == "kernel" {
+                    route.kernel = true;
+                }
+            }
+            "table" => {
+                route.table = match value()? {
+                    "local" => RouteTable::Local,
+                    "main" => RouteTable::Main,
+                    t => return Err(format!("table `{t}' is not modelled (only local and main)")),
+                }
+            }
+            "onlink" | "linkdown" | "dead" | "pervasive" | "offload" | "trap"
+            | "rt_offload_failed" => {}
+            // Everything else iproute2 prints takes one value (scope, mtu, expires, ...).
+            _ => {
+                value()?;
+            }
+        }
+    }
+    if route.kind == RouteType::Local && route.table == RouteTable::Main {
+        route.table = RouteTable::Local;
+    }
+    Ok((!route.kernel).then_some(route))
+}
+
+/// The scenario's JSON form of a host.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostSpec {
+    pub interfaces: Vec<InterfaceSpec>,
+    pub routes: Vec<RouteSpec>,
+    pub sysctl: Sysctl,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceSpec {
+    pub name: String,
+    #[serde(default)]
+    pub addresses: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteSpec {
+    pub to: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub via: Option<String>,
+    #[serde(default)]
+    pub dev: Option<String>,
+    #[serde(default)]
+    pub src: Option<String>,
+    #[serde(default)]
+    pub metric: u32,
+}
+
+impl HostSpec {
+    pub fn build(&self) -> Result<Host, Vec<HostError>> {
+        let mut errors = Vec::new();
+        let mut interfaces = Vec::new();
+        for i in &self.interfaces {
+            if i.name.is_empty() || i.name.len() > 15 {
+                errors.push(HostError::new(
+                    0,
+                    format!("interface name `{}' must be 1 to 15 characters", i.name),
+                ));
+            }
+            let mut addrs = Vec::new();
+            for a in &i.addresses {
+                let (ip, p) = a.split_once('/').unwrap_or((a, "32"));
+                match (parse_ipv4(ip), p.parse::<u8>().ok().filter(|p| *p <= 32)) {
+                    (Ok(addr), Some(prefix)) => addrs.push(IfAddr {
+                        addr,
+                        prefix,
+                        secondary: false,
+                    }),
+                    _ => errors.push(HostError::new(
+                        0,
+                        format!("interface {}: bad address `{a}' (want A.B.C.D/N)", i.name),
+                    )),
+                }
+            }
+            interfaces.push(Interface {
+                name: i.name.clone(),
+                addrs,
+            });
+        }
+        let mut routes = Vec::new();
+        for r in &self.routes {
+            let mut line = String::new();
+            if let Some(k) = &r.kind {
+                line.push_str(k);
+                line.push(' ');
+            }
+            line.push_str(&r.to);
+            for (k, v) in [("via", &r.via), ("dev", &r.dev), ("src", &r.src)] {
+                if let Some(v) = v {
+                    let _ = write!(line, " {k} {v}");
+                }
+            }
+            let _ = write!(line, " metric {}", r.metric);
+            match parse_route_line(&line) {
+                Ok(Some(route)) => {
+                    if let Some(d) = &route.dev {
+                        if !self.interfaces.iter().any(|i| &i.name == d) && d != "lo" {
+                            errors.push(HostError::new(
+                                0,
+                                format!("route to {}: no interface `{d}'", r.to),
+                            ));
+                        }
+                    }
+                    routes.push(route)
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(HostError::new(0, format!("route to {}: {e}", r.to))),
+            }
+        }
+        if self.sysctl.rp_filter > 2 {
+            errors.push(HostError::new(
+                0,
+                "sysctl rp_filter must be 0 (off), 1 (strict) or 2 (loose)",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Host::new(interfaces, routes, self.sysctl))
+        } else {
+            Err(errors)
+        }
+    }
+}
