@@ -5,10 +5,10 @@
 use crate::view_model::{self, ProblemRow, TableNode};
 use leptos::html::Textarea;
 use leptos::prelude::*;
+use std::sync::Arc;
 
-/// How many problem rows and chains per table the page renders at most.
+/// How many problem rows the page renders at most.
 const PROBLEMS_SHOWN: usize = 500;
-const CHAINS_SHOWN: usize = 400;
 
 pub fn mount() {
     console_error_panic_hook::set_once();
@@ -18,10 +18,15 @@ pub fn mount() {
 #[component]
 pub fn App() -> impl IntoView {
     let (text, set_text) = signal(view_model::EXAMPLE.to_string());
-    let parsed = Memo::new(move |_| text.with(|t| nfsim::parse(t, None)));
+    // A new parse always counts as a change: comparing two parsed dumps of
+    // 100k rules would cost more than re-deriving the views.
+    let parsed = Memo::new_with_compare(move |_| Arc::new(text.with(|t| nfsim::parse(t, None))), |a, b| match (a, b) {
+        (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+        _ => true,
+    });
     let problems = Memo::new(move |_| text.with(|t| parsed.with(|p| view_model::problems(t, p))));
-    let tree = Memo::new(move |_| parsed.with(view_model::tree));
-    let summary = Memo::new(move |_| parsed.with(view_model::summary));
+    let tree = Memo::new(move |_| parsed.with(|p| view_model::tree(p)));
+    let summary = Memo::new(move |_| parsed.with(|p| view_model::summary(p)));
     let editor = NodeRef::<Textarea>::new();
 
     // Clicking a problem selects its line in the editor.
@@ -48,7 +53,9 @@ pub fn App() -> impl IntoView {
                     spellcheck="false"
                     autocomplete="off"
                     wrap="off"
-                    prop:value=move || text.get()
+                    // The textarea owns what the user types: it is filled once and
+                    // never re-set from the signal (a pasted dump can be 20 MB).
+                    prop:value=view_model::EXAMPLE
                     on:input=move |ev| set_text.set(event_target_value(&ev))
                 ></textarea>
                 <Problems problems=problems on_pick=pick />
@@ -121,46 +128,17 @@ fn RulesetTree(tree: Memo<Vec<TableNode>>) -> impl IntoView {
                 tree.get()
                     .into_iter()
                     .map(|t| {
-                        let more = t.chains.len().saturating_sub(CHAINS_SHOWN);
+                        let more = t.chain_count.saturating_sub(t.chains.len());
                         view! {
                             <details class="table" open data-table=t.name>
                                 <summary>
                                     <span class="table-name">{format!("*{}", t.name)}</span>
-                                    <span class="count">{format!("{} chains", t.chains.len())}</span>
+                                    <span class="count">{format!("{} chains", t.chain_count)}</span>
                                 </summary>
                                 <ul class="chains">
                                     {t.chains
                                         .into_iter()
-                                        .take(CHAINS_SHOWN)
-                                        .map(|c| {
-                                            let policy = c.policy.unwrap_or("-");
-                                            let hidden = c.rule_count.saturating_sub(c.rules.len());
-                                            view! {
-                                                <li>
-                                                    <details class="chain" data-chain=c.name.clone()>
-                                                        <summary>
-                                                            <span class="chain-name">{c.name.clone()}</span>
-                                                            <span class=format!("policy policy-{}", policy.to_lowercase())>{policy}</span>
-                                                            <span class="count">
-                                                                {format!("{} rule{}", c.rule_count, if c.rule_count == 1 { "" } else { "s" })}
-                                                            </span>
-                                                        </summary>
-                                                        <ol class="rules">
-                                                            {c.rules
-                                                                .into_iter()
-                                                                .map(|r| view! {
-                                                                    <li data-line=r.line>
-                                                                        <span class="rule-line">{format!("line {}", r.line)}</span>
-                                                                        <code>{r.spec}</code>
-                                                                    </li>
-                                                                })
-                                                                .collect_view()}
-                                                            {(hidden > 0).then(|| view! { <li class="more">{format!("… {hidden} more rules")}</li> })}
-                                                        </ol>
-                                                    </details>
-                                                </li>
-                                            }
-                                        })
+                                        .map(|c| view! { <ChainView chain=c /> })
                                         .collect_view()}
                                     {(more > 0).then(|| view! { <li class="more">{format!("… {more} more chains")}</li> })}
                                 </ul>
@@ -170,5 +148,46 @@ fn RulesetTree(tree: Memo<Vec<TableNode>>) -> impl IntoView {
                     .collect_view()
             }}
         </div>
+    }
+}
+
+/// One chain of the tree. Its rules are built only once the chain is opened:
+/// a dump has tens of thousands of chains and most stay closed.
+#[component]
+fn ChainView(chain: crate::view_model::ChainNode) -> impl IntoView {
+    let (open, set_open) = signal(false);
+    let policy = chain.policy.unwrap_or("-");
+    let count = chain.rule_count;
+    let hidden = count.saturating_sub(chain.rules.len());
+    let rules = StoredValue::new(chain.rules);
+    view! {
+        <li>
+            <details class="chain" data-chain=chain.name.clone() on:toggle=move |ev| {
+                let el: web_sys::HtmlDetailsElement = event_target(&ev);
+                set_open.set(el.open());
+            }>
+                <summary>
+                    <span class="chain-name">{chain.name.clone()}</span>
+                    <span class=format!("policy policy-{}", policy.to_lowercase())>{policy}</span>
+                    <span class="count">{format!("{count} rule{}", if count == 1 { "" } else { "s" })}</span>
+                </summary>
+                <Show when=move || open.get()>
+                    <ol class="rules">
+                        {rules.with_value(|rules| {
+                            rules
+                                .iter()
+                                .map(|r| view! {
+                                    <li data-line=r.line>
+                                        <span class="rule-line">{format!("line {}", r.line)}</span>
+                                        <code>{r.spec.clone()}</code>
+                                    </li>
+                                })
+                                .collect_view()
+                        })}
+                        {(hidden > 0).then(|| view! { <li class="more">{format!("… {hidden} more rules")}</li> })}
+                    </ol>
+                </Show>
+            </details>
+        </li>
     }
 }

@@ -60,11 +60,15 @@ pub struct ChainNode {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableNode {
     pub name: &'static str,
+    /// All chains of the table (the list below may be cut at [`CHAINS_SHOWN`]).
+    pub chain_count: usize,
     pub chains: Vec<ChainNode>,
 }
 
-/// Rules shown per chain before "N more" (a 150k-rule dump must stay responsive).
+/// Rules shown per chain and chains per table before "N more": a 150k-rule
+/// dump must stay responsive, so only what is shown is rendered.
 pub const RULES_SHOWN: usize = 200;
+pub const CHAINS_SHOWN: usize = 400;
 
 pub fn tree(parsed: &Parsed) -> Vec<TableNode> {
     parsed
@@ -73,8 +77,10 @@ pub fn tree(parsed: &Parsed) -> Vec<TableNode> {
         .iter()
         .map(|t| TableNode {
             name: t.kind.name(),
+            chain_count: t.chains.len(),
             chains: render::save_order(t)
                 .into_iter()
+                .take(CHAINS_SHOWN)
                 .map(|c| ChainNode {
                     name: c.name.clone(),
                     policy: c.policy.map(|p| p.as_str()),

@@ -58,8 +58,15 @@ test('a typed mistake is diagnosed on its line and clears when fixed', async () 
   const chain = page.locator('details.table[data-table="nat"] details.chain[data-chain="KUBE-NODEPORTS"] summary');
   assert.match(await chain.textContent(), /KUBE-NODEPORTS-3 rules/);
 
-  await mkdir('test-results', { recursive: true });
+  // Its rules are built when the chain is opened, in iptables-save form.
+  const rules = page.locator('details.chain[data-chain="KUBE-NODEPORTS"] ol.rules > li');
+  assert.equal(await rules.count(), 0);
   await chain.click();
+  await rules.nth(2).waitFor();
+  assert.equal(await rules.count(), 3);
+  assert.equal(await rules.nth(2).textContent(), `line ${brokenLine}-p tcp -m tcp --dport 30080 -j KUBE-SVC-JKOCBQALQGD3X3RT`);
+
+  await mkdir('test-results', { recursive: true });
   await page.screenshot({ path: 'test-results/editor.png' });
   assert.deepEqual(errors, [], `console errors: ${errors.join('\n')}`);
 });
