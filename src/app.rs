@@ -20,10 +20,13 @@ pub fn App() -> impl IntoView {
     let (text, set_text) = signal(view_model::EXAMPLE.to_string());
     // A new parse always counts as a change: comparing two parsed dumps of
     // 100k rules would cost more than re-deriving the views.
-    let parsed = Memo::new_with_compare(move |_| Arc::new(text.with(|t| nfsim::parse(t, None))), |a, b| match (a, b) {
-        (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-        _ => true,
-    });
+    let parsed = Memo::new_with_compare(
+        move |_| Arc::new(text.with(|t| nfsim::parse(t, None))),
+        |a, b| match (a, b) {
+            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+            _ => true,
+        },
+    );
     let problems = Memo::new(move |_| text.with(|t| parsed.with(|p| view_model::problems(t, p))));
     let tree = Memo::new(move |_| parsed.with(|p| view_model::tree(p)));
     let summary = Memo::new(move |_| parsed.with(|p| view_model::summary(p)));

@@ -19,10 +19,12 @@
 pub mod apply;
 pub mod argv;
 pub mod diagnostic;
+pub mod eval;
 pub mod host;
 pub mod lexer;
 pub mod matches;
 pub mod names;
+pub mod packet;
 pub mod parser;
 pub mod render;
 pub mod ruleset;

@@ -1,0 +1,279 @@
+//! A crafted IPv4 packet: the header fields the matches and targets look at,
+//! and the scenario's JSON form of it with its defaults.
+//!
+//! The defaults (also in the README): protocol `tcp`, source port 40000,
+//! destination port 80, TCP flags `SYN` for TCP, ICMP type 8 code 0 for ICMP,
+//! mark 0, uid and gid 0, length 60, TTL 64, TOS 0, time 0 ms, not a reply.
+//! This module holds data; it neither routes nor evaluates rules.
+
+use crate::value::{fmt_ipv4, parse_ipv4, Ipv4, Proto};
+use serde::{Deserialize, Serialize};
+
+/// TCP flag bits as the tcp match sees them.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Packet {
+    pub src: Ipv4,
+    pub dst: Ipv4,
+    pub proto: u8,
+    /// Ports for TCP, UDP and SCTP (0 otherwise).
+    pub sport: u16,
+    pub dport: u16,
+    pub tcp_flags: u8,
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    /// skb->mark
+    pub mark: u32,
+    /// Total length of the IP datagram.
+    pub length: u16,
+    pub ttl: u8,
+    pub tos: u8,
+    /// A non-first fragment (what `-f` matches).
+    pub fragment: bool,
+}
+
+impl Packet {
+    pub fn has_ports(&self) -> bool {
+        matches!(self.proto, 6 | 17 | 33 | 132 | 136)
+    }
+
+    /// `192.0.2.50:45678 -> 198.51.100.1:32719 tcp` for traces.
+    pub fn summary(&self) -> String {
+        let p = Proto(self.proto).save();
+        if self.has_ports() {
+            format!(
+                "{}:{} -> {}:{} {p}",
+                fmt_ipv4(self.src),
+                self.sport,
+                fmt_ipv4(self.dst),
+                self.dport
+            )
+        } else if self.proto == 1 {
+            format!(
+                "{} -> {} icmp type {} code {}",
+                fmt_ipv4(self.src),
+                fmt_ipv4(self.dst),
+                self.icmp_type,
+                self.icmp_code
+            )
+        } else {
+            format!("{} -> {} {p}", fmt_ipv4(self.src), fmt_ipv4(self.dst))
+        }
+    }
+}
+
+/// Parse TCP flags written as names (`SYN,ACK`), letters (`SA`), or `NONE`.
+pub fn parse_tcp_flags(s: &str) -> Result<u8, String> {
+    use tcp_flags::*;
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("NONE") || s.is_empty() {
+        return Ok(0);
+    }
+    let name = |n: &str| -> Option<u8> {
+        Some(match n.trim().to_ascii_uppercase().as_str() {
+            "FIN" => FIN,
+            "SYN" => SYN,
+            "RST" => RST,
+            "PSH" => PSH,
+            "ACK" => ACK,
+            "URG" => URG,
+            "ALL" => 0x3f,
+            _ => return None,
+        })
+    };
+    if let Some(v) = s
+        .split(',')
+        .map(name)
+        .try_fold(0u8, |acc, f| f.map(|f| acc | f))
+    {
+        return Ok(v);
+    }
+    let mut v = 0;
+    for c in s.chars() {
+        v |= match c.to_ascii_uppercase() {
+            'F' => FIN,
+            'S' => SYN,
+            'R' => RST,
+            'P' => PSH,
+            'A' => ACK,
+            'U' => URG,
+            _ => {
+                return Err(format!(
+                    "unknown TCP flags `{s}' (names like SYN,ACK or letters like SA)"
+                ))
+            }
+        };
+    }
+    Ok(v)
+}
+
+/// The protocol field of a packet spec: a name or a number.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ProtoSpec {
+    Name(String),
+    Number(u8),
+}
+
+/// Where a packet enters: an interface name, or `local` for a packet the host sends.
+pub const FROM_LOCAL: &str = "local";
+
+/// A packet as the scenario's JSON writes it. Missing fields take the defaults
+/// listed in the module documentation.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PacketSpec {
+    pub from: String,
+    #[serde(default)]
+    pub src: Option<String>,
+    pub dst: String,
+    #[serde(default)]
+    pub protocol: Option<ProtoSpec>,
+    #[serde(default)]
+    pub sport: Option<u16>,
+    #[serde(default)]
+    pub dport: Option<u16>,
+    #[serde(default)]
+    pub tcp_flags: Option<String>,
+    #[serde(default)]
+    pub icmp_type: Option<u8>,
+    #[serde(default)]
+    pub icmp_code: Option<u8>,
+    #[serde(default)]
+    pub mark: u32,
+    #[serde(default)]
+    pub uid: u32,
+    #[serde(default)]
+    pub gid: u32,
+    #[serde(default)]
+    pub length: Option<u16>,
+    #[serde(default)]
+    pub ttl: Option<u8>,
+    #[serde(default)]
+    pub tos: u8,
+    #[serde(default)]
+    pub time_ms: u64,
+    /// Derive this packet as the reply to packet N (0-based) of the scenario.
+    #[serde(default)]
+    pub reply_to: Option<usize>,
+}
+
+impl PacketSpec {
+    /// The packet, with defaults filled in. A locally generated packet without a
+    /// source gets it from routing later, so `src` may stay 0 here.
+    pub fn to_packet(&self) -> Result<Packet, String> {
+        let proto = match &self.protocol {
+            None => 6,
+            Some(ProtoSpec::Number(n)) => *n,
+            Some(ProtoSpec::Name(n)) => Proto::parse(n)?.0,
+        };
+        let src = match &self.src {
+            Some(s) => parse_ipv4(s).map_err(|_| format!("src: `{s}' is not an IPv4 address"))?,
+            None if self.from == FROM_LOCAL => 0,
+            None => return Err("src is required for a packet that arrives on an interface".into()),
+        };
+        let dst = parse_ipv4(&self.dst)
+            .map_err(|_| format!("dst: `{}' is not an IPv4 address", self.dst))?;
+        let ports = matches!(proto, 6 | 17 | 33 | 132 | 136);
+        if !ports && (self.sport.is_some() || self.dport.is_some()) {
+            return Err(format!(
+                "sport/dport given for protocol {}, which has no ports",
+                Proto(proto)
+            ));
+        }
+        if proto != 6 && self.tcp_flags.is_some() {
+            return Err("tcp_flags given for a packet that is not TCP".into());
+        }
+        let tcp_flags = match &self.tcp_flags {
+            Some(f) => parse_tcp_flags(f)?,
+            None if proto == 6 => tcp_flags::SYN,
+            None => 0,
+        };
+        let (icmp_type, icmp_code) = if proto == 1 {
+            (self.icmp_type.unwrap_or(8), self.icmp_code.unwrap_or(0))
+        } else {
+            (0, 0)
+        };
+        Ok(Packet {
+            src,
+            dst,
+            proto,
+            sport: if ports {
+                self.sport.unwrap_or(40000)
+            } else {
+                0
+            },
+            dport: if ports { self.dport.unwrap_or(80) } else { 0 },
+            tcp_flags,
+            icmp_type,
+            icmp_code,
+            mark: self.mark,
+            length: self.length.unwrap_or(60),
+            ttl: self.ttl.unwrap_or(64),
+            tos: self.tos,
+            fragment: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> PacketSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn defaults_fill_a_tcp_syn() {
+        let p = spec(r#"{"from":"eth0","src":"192.0.2.50","dst":"198.51.100.1"}"#)
+            .to_packet()
+            .unwrap();
+        assert_eq!(
+            (p.proto, p.sport, p.dport, p.tcp_flags, p.length, p.ttl),
+            (6, 40000, 80, tcp_flags::SYN, 60, 64)
+        );
+        assert_eq!(p.summary(), "192.0.2.50:40000 -> 198.51.100.1:80 tcp");
+    }
+
+    #[test]
+    fn protocols_flags_and_errors() {
+        let p =
+            spec(r#"{"from":"eth0","src":"192.0.2.50","dst":"198.51.100.1","protocol":"icmp"}"#)
+                .to_packet()
+                .unwrap();
+        assert_eq!((p.icmp_type, p.sport), (8, 0));
+        let p = spec(r#"{"from":"local","dst":"198.51.100.1","protocol":17,"dport":53}"#)
+            .to_packet()
+            .unwrap();
+        assert_eq!((p.proto, p.src, p.dport), (17, 0, 53));
+        assert_eq!(parse_tcp_flags("SYN,ACK").unwrap(), 0x12);
+        assert_eq!(parse_tcp_flags("SA").unwrap(), 0x12);
+        assert_eq!(parse_tcp_flags("ACK").unwrap(), 0x10);
+        assert!(spec(r#"{"from":"eth0","src":"192.0.2.50","dst":"x"}"#)
+            .to_packet()
+            .unwrap_err()
+            .contains("dst"));
+        assert!(spec(r#"{"from":"eth0","dst":"192.0.2.1"}"#)
+            .to_packet()
+            .unwrap_err()
+            .contains("src is required"));
+        assert!(spec(
+            r#"{"from":"eth0","src":"192.0.2.50","dst":"192.0.2.1","protocol":"icmp","dport":1}"#
+        )
+        .to_packet()
+        .is_err());
+        assert!(serde_json::from_str::<PacketSpec>(
+            r#"{"from":"eth0","dst":"192.0.2.1","dprot":1}"#
+        )
+        .is_err());
+    }
+}
