@@ -32,6 +32,7 @@ pub mod span;
 pub mod targets;
 pub mod validate;
 pub mod value;
+pub mod walk;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use parser::{InputFormat, Parsed};

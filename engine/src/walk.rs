@@ -1,0 +1,323 @@
+//! One table at one hook, walked rule by rule as ip_tables' `ipt_do_table`
+//! does: rules in order, a `-j CHAIN` pushes its rule as the return point, a
+//! `-g CHAIN` does not, RETURN or falling off a user chain resumes after the
+//! last pushed rule (or, with nothing pushed, applies the built-in chain's
+//! policy), and non-terminating targets let the walk go on.
+//!
+//! Every rule tried becomes a [`Step`] (matched or not, and why not), so a trace
+//! can show the whole walk. What a target does to the packet is the
+//! [`TargetRunner`]'s business; which hooks and tables run is the pipeline's.
+
+use crate::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState};
+use crate::host::Host;
+use crate::packet::Packet;
+use crate::ruleset::{Hook, Policy, Table, Target};
+use crate::targets::{TargetKind, Verdict};
+use serde::Serialize;
+
+/// What a rule's target did, in the trace's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepVerdict {
+    Accept,
+    Drop,
+    Reject,
+    Queue,
+    Continue,
+    Jump,
+    Goto,
+    Return,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Step {
+    /// A rule was tried. `rule` is its 0-based position in the chain.
+    Rule {
+        chain: usize,
+        rule: usize,
+        matched: bool,
+        failed: Option<Failed>,
+        verdict: Option<StepVerdict>,
+    },
+    /// Evaluation fell off the end of a user chain.
+    Return { chain: usize },
+    /// A built-in chain's policy decided.
+    Policy { chain: usize, policy: Policy },
+}
+
+/// What a target extension tells the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetOutcome {
+    Continue,
+    Accept,
+    Drop,
+    Reject,
+    Queue(u16),
+}
+
+/// Runs target extensions: changes the packet (MARK, DSCP, TOS), records NAT
+/// bindings, logs, and says whether the walk goes on.
+pub trait TargetRunner {
+    fn run(
+        &mut self,
+        target: &TargetKind,
+        packet: &mut Packet,
+        chain: usize,
+        rule: usize,
+    ) -> TargetOutcome;
+}
+
+/// The table's decision for the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableVerdict {
+    Accept,
+    Drop,
+    Reject,
+    Queue,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Walk {
+    pub steps: Vec<Step>,
+    pub verdict: TableVerdict,
+    /// The chain and rule (None for a policy) that decided.
+    pub by: (usize, Option<usize>),
+}
+
+/// What the matches may look at besides the packet itself.
+pub struct Env<'a> {
+    pub hook: Hook,
+    pub in_iface: Option<&'a str>,
+    pub out_iface: Option<&'a str>,
+    pub host: &'a Host,
+    pub owner: Option<(u32, u32)>,
+    pub conn: Conn<'a>,
+}
+
+/// Give up on a walk this long: a table that passed validation cannot loop,
+/// but the walk must terminate on any input.
+const MAX_STEPS: usize = 1_000_000;
+
+/// Walk `table` from the built-in chain of `hook`. `table_id` tells the
+/// match state which table's counters to use.
+pub fn walk(
+    table: &Table,
+    table_id: u8,
+    packet: &mut Packet,
+    env: &Env,
+    state: &mut dyn MatchState,
+    targets: &mut dyn TargetRunner,
+) -> Walk {
+    let mut steps = Vec::new();
+    let start = table
+        .chain_index(env.hook.name())
+        .filter(|&i| table.chains[i].hook == Some(env.hook));
+    let Some(start) = start else {
+        // The table has no chain at this hook: it lets everything through.
+        return Walk {
+            steps,
+            verdict: TableVerdict::Accept,
+            by: (usize::MAX, None),
+        };
+    };
+    let policy = |steps: &mut Vec<Step>| {
+        let p = table.chains[start].policy.unwrap_or(Policy::Accept);
+        steps.push(Step::Policy {
+            chain: start,
+            policy: p,
+        });
+        let verdict = match p {
+            Policy::Accept => TableVerdict::Accept,
+            Policy::Drop => TableVerdict::Drop,
+        };
+        Walk {
+            steps: std::mem::take(steps),
+            verdict,
+            by: (start, None),
+        }
+    };
+    // Return points: (chain, rule) of each `-j` still open.
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    let (mut chain, mut rule) = (start, 0usize);
+    loop {
+        if steps.len() >= MAX_STEPS {
+            return Walk {
+                steps,
+                verdict: TableVerdict::Drop,
+                by: (chain, Some(rule)),
+            };
+        }
+        let rules = &table.chains[chain].rules;
+        if rule >= rules.len() {
+            if chain == start && stack.is_empty() {
+                return policy(&mut steps);
+            }
+            steps.push(Step::Return { chain });
+            match stack.pop() {
+                Some((c, r)) => (chain, rule) = (c, r + 1),
+                None => return policy(&mut steps),
+            }
+            continue;
+        }
+        let r = &rules[rule];
+        let ctx = Context {
+            packet,
+            hook: env.hook,
+            in_iface: env.in_iface,
+            out_iface: env.out_iface,
+            host: env.host,
+            owner: env.owner,
+            conn: env.conn.clone(),
+        };
+        let id = |i: usize| MatchId {
+            table: table_id,
+            chain: chain as u32,
+            rule: rule as u32,
+            index: i as u8,
+        };
+        if let Err(failed) = rule_matches(r, &ctx, state, &id) {
+            steps.push(Step::Rule {
+                chain,
+                rule,
+                matched: false,
+                failed: Some(failed),
+                verdict: None,
+            });
+            rule += 1;
+            continue;
+        }
+        let here = (chain, Some(rule));
+        let step = |v| Step::Rule {
+            chain,
+            rule,
+            matched: true,
+            failed: None,
+            verdict: v,
+        };
+        match &r.target {
+            Target::None => {
+                steps.push(step(None));
+                rule += 1;
+            }
+            Target::Verdict { verdict } => {
+                let v = match verdict {
+                    Verdict::Accept => StepVerdict::Accept,
+                    Verdict::Drop => StepVerdict::Drop,
+                    Verdict::Queue => StepVerdict::Queue,
+                    Verdict::Return => StepVerdict::Return,
+                };
+                steps.push(step(Some(v)));
+                match verdict {
+                    Verdict::Accept => {
+                        return Walk {
+                            steps,
+                            verdict: TableVerdict::Accept,
+                            by: here,
+                        }
+                    }
+                    Verdict::Drop => {
+                        return Walk {
+                            steps,
+                            verdict: TableVerdict::Drop,
+                            by: here,
+                        }
+                    }
+                    Verdict::Queue => {
+                        return Walk {
+                            steps,
+                            verdict: TableVerdict::Queue,
+                            by: here,
+                        }
+                    }
+                    Verdict::Return => match stack.pop() {
+                        Some((c, r)) => (chain, rule) = (c, r + 1),
+                        // RETURN from a built-in chain applies its policy.
+                        None => return policy(&mut steps),
+                    },
+                }
+            }
+            Target::Jump { chain: to } | Target::Goto { chain: to } => {
+                let goto = matches!(r.target, Target::Goto { .. });
+                steps.push(step(Some(if goto {
+                    StepVerdict::Goto
+                } else {
+                    StepVerdict::Jump
+                })));
+                let Some(next) = table.chain_index(to) else {
+                    // Validation refuses this; a walk treats it as a drop.
+                    return Walk {
+                        steps,
+                        verdict: TableVerdict::Drop,
+                        by: here,
+                    };
+                };
+                if !goto {
+                    stack.push((chain, rule));
+                }
+                (chain, rule) = (next, 0);
+            }
+            Target::Extension { target } => {
+                let outcome = targets.run(target, packet, chain, rule);
+                let (v, end) = match outcome {
+                    TargetOutcome::Continue => (StepVerdict::Continue, None),
+                    TargetOutcome::Accept => (StepVerdict::Accept, Some(TableVerdict::Accept)),
+                    TargetOutcome::Drop => (StepVerdict::Drop, Some(TableVerdict::Drop)),
+                    TargetOutcome::Reject => (StepVerdict::Reject, Some(TableVerdict::Reject)),
+                    TargetOutcome::Queue(_) => (StepVerdict::Queue, Some(TableVerdict::Queue)),
+                };
+                steps.push(step(Some(v)));
+                match end {
+                    Some(verdict) => {
+                        return Walk {
+                            steps,
+                            verdict,
+                            by: here,
+                        }
+                    }
+                    None => rule += 1,
+                }
+            }
+        }
+    }
+}
+
+/// The targets' effects that need no connection table: MARK, DSCP and TOS
+/// change the packet; NAT targets accept (the pipeline records bindings);
+/// REJECT rejects; NFQUEUE queues; everything else continues.
+#[derive(Default)]
+pub struct BasicTargets;
+
+impl TargetRunner for BasicTargets {
+    fn run(
+        &mut self,
+        target: &TargetKind,
+        packet: &mut Packet,
+        _: usize,
+        _: usize,
+    ) -> TargetOutcome {
+        match target {
+            TargetKind::Mark { value, mask } => {
+                packet.mark = (packet.mark & !mask) ^ value;
+                TargetOutcome::Continue
+            }
+            TargetKind::Dscp { dscp } => {
+                packet.tos = (packet.tos & 0x03) | (dscp << 2);
+                TargetOutcome::Continue
+            }
+            TargetKind::Tos { value, mask } => {
+                packet.tos = (packet.tos & !mask) ^ value;
+                TargetOutcome::Continue
+            }
+            TargetKind::Dnat(_)
+            | TargetKind::Snat(_)
+            | TargetKind::Masquerade(_)
+            | TargetKind::Redirect(_)
+            | TargetKind::Netmap { .. } => TargetOutcome::Accept,
+            TargetKind::Reject { .. } => TargetOutcome::Reject,
+            TargetKind::Nfqueue { num, bypass: _, .. } => TargetOutcome::Queue(*num),
+            _ => TargetOutcome::Continue,
+        }
+    }
+}

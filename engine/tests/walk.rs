@@ -1,0 +1,205 @@
+//! Table walks against the kernel: each `fixtures/walk/NAME.case.json` was run
+//! by the kernel oracle (ip_tables, legacy backend) into NAME.oracle.json. The
+//! filter table's events there — the rules that matched, in order, with their
+//! verdicts, the implicit returns and the policy — must be exactly what nfsim's
+//! walk reports as matched.
+
+use nfsim::eval::{Conn, ConnView, MatchId, MatchState};
+use nfsim::host::{Host, HostSpec};
+use nfsim::matches::{LimitMatch, RecentMatch, SetMatch};
+use nfsim::packet::{parse_tcp_flags, Packet};
+use nfsim::ruleset::{Hook, Policy, Target};
+use nfsim::value::parse_ipv4;
+use nfsim::walk::{walk, BasicTargets, Env, Step, StepVerdict, TableVerdict};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::Path;
+
+#[derive(Default)]
+struct Counters(HashMap<MatchId, u32>);
+
+impl MatchState for Counters {
+    fn random_u32(&mut self) -> u32 {
+        0
+    }
+    fn nth(&mut self, id: MatchId, every: u32) -> u32 {
+        let c = self.0.entry(id).or_insert(every - 1);
+        *c = if *c == every - 1 { 0 } else { *c + 1 };
+        *c
+    }
+    fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
+        true
+    }
+    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
+        false
+    }
+    fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
+        None
+    }
+    fn assume(&mut self, _: &str) -> bool {
+        false
+    }
+}
+
+/// The oracle's default topology: eth0 198.51.100.1/24 (client side), eth1 203.0.113.1/24.
+fn oracle_host() -> Host {
+    serde_json::from_str::<HostSpec>(
+        r#"{"interfaces":[{"name":"eth0","addresses":["198.51.100.1/24"]},{"name":"eth1","addresses":["203.0.113.1/24"]}],
+            "routes":[{"to":"default","via":"203.0.113.2","dev":"eth1"}]}"#,
+    )
+    .unwrap()
+    .build()
+    .unwrap()
+}
+
+fn packet(p: &Value) -> Packet {
+    let proto = match p["proto"].as_str().unwrap() {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        other => panic!("{other}"),
+    };
+    Packet {
+        src: parse_ipv4(p["src"].as_str().unwrap()).unwrap(),
+        dst: parse_ipv4(p["dst"].as_str().unwrap()).unwrap(),
+        proto,
+        sport: p["sport"].as_u64().unwrap_or(0) as u16,
+        dport: p["dport"].as_u64().unwrap_or(0) as u16,
+        tcp_flags: parse_tcp_flags(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
+        icmp_type: 0,
+        icmp_code: 0,
+        mark: 0,
+        length: 60,
+        ttl: 64,
+        tos: 0,
+        fragment: false,
+    }
+}
+
+#[test]
+fn filter_walks_match_the_kernels_trace() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/walk");
+    let host = oracle_host();
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".case.json"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5);
+    for case in cases {
+        let name = case
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".case.json", "");
+        let spec: Value = serde_json::from_str(&std::fs::read_to_string(&case).unwrap()).unwrap();
+        let oracle: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("{name}.oracle.json"))).unwrap(),
+        )
+        .unwrap();
+        let rules =
+            std::fs::read_to_string(dir.join(spec["ruleset_file"].as_str().unwrap())).unwrap();
+        let parsed = nfsim::parse(&rules, None);
+        assert!(!parsed.has_errors(), "{name}: {:?}", parsed.diagnostics);
+        let table = parsed
+            .ruleset
+            .table(nfsim::ruleset::TableKind::Filter)
+            .unwrap();
+
+        // A first packet arriving on eth0 for a local address: INPUT, state NEW.
+        let mut p = packet(&spec["packet"]);
+        let ct = ConnView {
+            state: 1 << 3,
+            status: 0,
+            snat: false,
+            dnat: false,
+            proto: p.proto,
+            orig: (p.src, p.dst, p.sport, p.dport),
+            reply: (p.dst, p.src, p.dport, p.sport),
+            reply_dir: false,
+            mark: 0,
+            expires_s: 120,
+        };
+        let env = Env {
+            hook: Hook::Input,
+            in_iface: Some("eth0"),
+            out_iface: None,
+            host: &host,
+            owner: None,
+            conn: Conn::Tracked(&ct),
+        };
+        let w = walk(
+            table,
+            3,
+            &mut p,
+            &env,
+            &mut Counters::default(),
+            &mut BasicTargets,
+        );
+
+        let chain_name = |c: usize| table.chains[c].name.clone();
+        let ours: Vec<(String, String, Option<u64>, String)> = w
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Rule {
+                    chain,
+                    rule,
+                    matched: true,
+                    verdict,
+                    ..
+                } => {
+                    let r = &table.chains[*chain].rules[*rule];
+                    let v = match (verdict, &r.target) {
+                        (Some(StepVerdict::Jump), Target::Jump { chain: to }) => {
+                            format!("JUMP {to}")
+                        }
+                        (Some(StepVerdict::Goto), Target::Goto { chain: to }) => {
+                            format!("GOTO {to}")
+                        }
+                        (Some(v), _) => format!("{v:?}").to_uppercase(),
+                        (None, _) => "CONTINUE".into(),
+                    };
+                    Some((chain_name(*chain), "rule".into(), Some(*rule as u64 + 1), v))
+                }
+                Step::Rule { .. } => None,
+                Step::Return { chain } => {
+                    Some((chain_name(*chain), "return".into(), None, "RETURN".into()))
+                }
+                Step::Policy { chain, policy } => Some((
+                    chain_name(*chain),
+                    "policy".into(),
+                    None,
+                    policy.as_str().into(),
+                )),
+            })
+            .collect();
+        let kernel: Vec<(String, String, Option<u64>, String)> = oracle["trace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["table"] == "filter")
+            .map(|e| {
+                (
+                    e["chain"].as_str().unwrap().into(),
+                    e["type"].as_str().unwrap().into(),
+                    e["rule_index"].as_u64(),
+                    e["verdict"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(ours, kernel, "{name}: nfsim vs kernel");
+
+        let fate = oracle["fate"]["result"].as_str().unwrap();
+        let want = if fate == "dropped" {
+            TableVerdict::Drop
+        } else {
+            TableVerdict::Accept
+        };
+        assert_eq!(w.verdict, want, "{name}: fate {fate}");
+        if let (Step::Policy { policy, .. }, "dropped") = (w.steps.last().unwrap(), fate) {
+            assert_eq!(*policy, Policy::Drop);
+        }
+    }
+}
