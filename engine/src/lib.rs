@@ -26,6 +26,7 @@ pub mod matches;
 pub mod names;
 pub mod packet;
 pub mod parser;
+pub mod pipeline;
 pub mod render;
 pub mod ruleset;
 pub mod span;
