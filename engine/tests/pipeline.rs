@@ -331,5 +331,6 @@ fn first_packets_follow_the_kernel() {
         failures.len(),
         failures.join("\n\n")
     );
+    eprintln!("checked {checked} packets against the kernel");
     assert!(checked >= 20, "checked {checked} packets");
 }
