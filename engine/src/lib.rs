@@ -18,6 +18,7 @@
 
 pub mod apply;
 pub mod argv;
+pub mod conntrack;
 pub mod diagnostic;
 pub mod eval;
 pub mod host;

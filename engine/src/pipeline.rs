@@ -8,10 +8,12 @@
 //! itself, comes back in through `lo` to INPUT. NAT is consulted only for a
 //! tracked connection's first packet; NOTRACK skips it.
 //!
-//! Not yet here (the next steps of the pipeline issue): a connection table
-//! shared across packets (later packets, replies, RELATED), REJECT's reply
-//! packets, LOG lines, and the scenario/CLI layer.
+//! Packets share a [`ConnTable`]: a later packet or a reply of a connection
+//! gets its state from it and is translated by its bindings, not by the nat
+//! table. Not yet here (the next steps of the pipeline issue): RELATED, REJECT's
+//! reply packets, LOG lines, and the scenario/CLI layer.
 
+use crate::conntrack::{ConnTable, Lookup, Tuple};
 use crate::eval::{Conn, ConnView, MatchState};
 use crate::host::{Host, RouteResult};
 use crate::packet::Packet;
@@ -235,9 +237,16 @@ struct Run<'a> {
     ruleset: &'a Ruleset,
     host: &'a Host,
     state: &'a mut dyn MatchState,
+    conns: &'a mut ConnTable,
     steps: Vec<PathStep>,
     conn: ConnView,
     tracked: bool,
+    /// The packet belongs to this existing connection (and direction).
+    existing: Option<(usize, bool)>,
+    /// No connection and none can start (INVALID).
+    invalid: bool,
+    /// The packet's tuple at the conntrack hook, before any NAT.
+    orig: Option<Tuple>,
     /// The connection was confirmed already: its NAT bindings are set.
     nat_done: bool,
     owner: Option<(u32, u32)>,
@@ -261,19 +270,37 @@ impl Run<'_> {
         oif: Option<&str>,
         route_src: Option<Ipv4>,
     ) -> Result<(), Stop> {
+        if kind == TableKind::Nat && self.tracked && !self.nat_done {
+            if let Some((id, reply)) = self.existing {
+                // An existing connection: its bindings translate; the nat table is not consulted.
+                let before = tuple(p);
+                let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
+                if self.conns.translate(id, reply, p, dst_side) {
+                    self.steps.push(PathStep::Nat {
+                        hook,
+                        before,
+                        after: tuple(p),
+                    });
+                }
+                return Ok(());
+            }
+        }
         let Some(table) = self.ruleset.table(kind) else {
             return Ok(());
         };
-        if kind == TableKind::Nat && (!self.tracked || self.nat_done) {
+        let nat_skipped = !self.tracked || self.nat_done || self.invalid || self.existing.is_some();
+        if kind == TableKind::Nat && nat_skipped {
             return Ok(());
         }
         if !kind.builtin_hooks().contains(&hook) {
             return Ok(());
         }
-        let conn = if self.tracked {
-            Conn::Tracked(&self.conn)
-        } else {
+        let conn = if !self.tracked {
             Conn::Untracked
+        } else if self.invalid {
+            Conn::Invalid
+        } else {
+            Conn::Tracked(&self.conn)
         };
         let env = Env {
             hook,
@@ -361,12 +388,55 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn conntrack(&mut self, hook: Hook) {
-        let state = if self.tracked { "NEW" } else { "UNTRACKED" };
-        self.steps.push(PathStep::Conntrack {
-            hook,
-            state: state.into(),
-        });
+    /// The conntrack hook: find the packet's connection or start one.
+    fn conntrack(&mut self, hook: Hook, p: &Packet) {
+        let state = if !self.tracked {
+            "UNTRACKED".to_string()
+        } else {
+            match self.conns.lookup(p) {
+                Lookup::Existing { id, reply } => {
+                    let state = self.conns.state(id, reply);
+                    self.conns.account(id, reply, p);
+                    let c = self.conns.get(id);
+                    self.conn = ConnView {
+                        state,
+                        status: c.status,
+                        snat: c.snat,
+                        dnat: c.dnat,
+                        proto: c.orig.proto,
+                        orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
+                        reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
+                        reply_dir: reply,
+                        mark: c.mark,
+                        expires_s: 120,
+                    };
+                    self.existing = Some((id, reply));
+                    let name = if state == 1 << 1 {
+                        "ESTABLISHED"
+                    } else {
+                        "NEW"
+                    };
+                    let dir = if reply { "reply" } else { "original" };
+                    format!("{name} ({dir} direction of connection {id})")
+                }
+                Lookup::New => {
+                    self.orig = Some(Tuple::of(p));
+                    "NEW".to_string()
+                }
+                Lookup::Invalid => {
+                    self.invalid = true;
+                    "INVALID".to_string()
+                }
+            }
+        };
+        self.steps.push(PathStep::Conntrack { hook, state });
+    }
+
+    /// A new connection is confirmed when its first packet leaves the last hook.
+    fn confirm(&mut self, p: &Packet) {
+        if let (true, false, Some(orig)) = (self.tracked, self.invalid, self.orig.take()) {
+            self.conns.confirm(orig, Tuple::of(p), p.mark);
+        }
     }
 
     fn drop_outside(&mut self, hook: Hook, detail: &str) -> Stop {
@@ -410,14 +480,16 @@ impl Run<'_> {
     }
 }
 
-/// Follow the first packet of a connection from `origin` through the host.
-/// `seed` drives the ports NAT picks with --random/--random-fully.
-pub fn run_first_packet(
+/// Follow one packet from `origin` through the host; `conns` is the connection
+/// table the scenario's packets share. `seed` drives the ports NAT picks with
+/// --random/--random-fully.
+pub fn run_packet(
     ruleset: &Ruleset,
     host: &Host,
     mut p: Packet,
     origin: &Origin,
     state: &mut dyn MatchState,
+    conns: &mut ConnTable,
     seed: u64,
 ) -> PacketPath {
     let conn = ConnView {
@@ -440,9 +512,13 @@ pub fn run_first_packet(
         ruleset,
         host,
         state,
+        conns,
         steps: Vec::new(),
         conn,
         tracked: true,
+        existing: None,
+        invalid: false,
+        orig: None,
         nat_done: false,
         owner,
         seed,
@@ -452,7 +528,12 @@ pub fn run_first_packet(
         Origin::Local { .. } => outgoing(&mut run, &mut p),
     };
     let (fate, out) = match result {
-        Ok((fate, out)) => (fate, out),
+        Ok((fate, out)) => {
+            if !matches!(origin, Origin::Local { .. }) {
+                run.confirm(&p);
+            }
+            (fate, out)
+        }
         Err(Stop::Fate(f)) => (f, false),
     };
     PacketPath {
@@ -466,7 +547,7 @@ use TableKind::{Filter, Mangle, Nat, Raw, Security};
 
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
     run.table(Raw, Hook::Prerouting, p, Some(iif), None, None)?;
-    run.conntrack(Hook::Prerouting);
+    run.conntrack(Hook::Prerouting, p);
     run.tables(&[Mangle, Nat], Hook::Prerouting, p, Some(iif), None, None)?;
     let route = run.route_input(p, iif)?;
     match route {
@@ -546,7 +627,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         decision: format!("output dev {oif}"),
     });
     run.table(Raw, Hook::Output, p, None, Some(&oif), None)?;
-    run.conntrack(Hook::Output);
+    run.conntrack(Hook::Output, p);
     let (mark, dst) = (p.mark, p.dst);
     run.table(Mangle, Hook::Output, p, None, Some(&oif), None)?;
     run.table(Nat, Hook::Output, p, None, Some(&oif), None)?;
@@ -563,6 +644,8 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     }
     run.tables(&[Filter, Security], Hook::Output, p, None, Some(&oif), None)?;
     run.tables(&[Mangle, Nat], Hook::Postrouting, p, None, Some(&oif), src)?;
+    // A locally generated packet's connection is confirmed as it leaves POSTROUTING.
+    run.confirm(p);
     if !local {
         return Ok((Fate::Sent { oif }, true));
     }

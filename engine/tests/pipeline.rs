@@ -1,14 +1,15 @@
-//! The first-packet pipeline against the kernel: every case the kernel oracle
+//! The pipeline against the kernel: every case the kernel oracle
 //! ships (tests/fixtures/oracle/NAME.json) was run on this machine's kernel into
 //! NAME.oracle.json. For each single-connection case nfsim must report the same
 //! matched rules, returns and policies in the same order, hook by hook and table
 //! by table, the same fate and outgoing interface, and the same packet out.
 
+use nfsim::conntrack::ConnTable;
 use nfsim::eval::{MatchId, MatchState};
 use nfsim::host::{Host, HostSpec, Sysctl};
 use nfsim::matches::{LimitMatch, MatchKind, RecentMatch, SetMatch, StatisticMode};
 use nfsim::packet::{parse_tcp_flags, Packet};
-use nfsim::pipeline::{run_first_packet, Fate, Origin, PathStep};
+use nfsim::pipeline::{run_packet, Fate, Origin, PathStep};
 use nfsim::ruleset::{Ruleset, Target};
 use nfsim::value::{fmt_ipv4, parse_ipv4};
 use nfsim::walk::{Step, StepVerdict};
@@ -226,16 +227,10 @@ fn kernel_events(trace: &[Value]) -> Vec<String> {
 }
 
 #[test]
-fn first_packets_follow_the_kernel() {
+fn packets_follow_the_kernel() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/oracle");
     // Cases that need what this pipeline does not have yet.
-    let skip = [
-        (
-            "forward_stateful",
-            "a connection table across packets (replies, ESTABLISHED)",
-        ),
-        ("ipset_iface", "ipsets from the scenario"),
-    ];
+    let skip = [("ipset_iface", "ipsets from the scenario")];
     let mut checked = 0;
     let mut failures = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -269,6 +264,7 @@ fn first_packets_follow_the_kernel() {
             None => vec![case["packet"].clone()],
         };
         let mut nth = HashMap::new();
+        let mut conns = ConnTable::default();
         for (i, p) in packets.iter().enumerate() {
             let result = &oracle["results"][i];
             let trace = result["trace"].as_array().unwrap();
@@ -280,7 +276,15 @@ fn first_packets_follow_the_kernel() {
                 randoms: randoms(&parsed.ruleset, trace),
                 nth: std::mem::take(&mut nth),
             };
-            let path = run_first_packet(&parsed.ruleset, &h, packet(p), &origin, &mut state, 1);
+            let path = run_packet(
+                &parsed.ruleset,
+                &h,
+                packet(p),
+                &origin,
+                &mut state,
+                &mut conns,
+                1,
+            );
             nth = state.nth;
             let label = format!("{name} packet {i}");
             let (ours, kernel) = (events(&parsed.ruleset, &path.steps), kernel_events(trace));

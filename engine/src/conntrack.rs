@@ -1,0 +1,224 @@
+//! The connection table: connections keyed by their original and reply
+//! tuples, the state each packet gets (NEW, ESTABLISHED, INVALID), the status
+//! bits the conntrack match reads (SEEN_REPLY, ASSURED, CONFIRMED, and the NAT
+//! flags), and the translation an existing connection applies to its later
+//! packets and replies without consulting the nat table.
+//!
+//! It follows nf_conntrack for TCP's start of a connection (a SYN starts one, a
+//! bare ACK is picked up as `nf_conntrack_tcp_loose` allows, SYN-ACK, FIN, RST
+//! or no flags without a connection are INVALID), UDP and ICMP queries. It does
+//! not model sequence-number windows, timeouts or RELATED (ICMP errors and
+//! helpers) yet.
+
+use crate::packet::{tcp_flags, Packet};
+use crate::value::Ipv4;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// One direction of a connection: what a packet's headers must be to belong to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Tuple {
+    pub src: Ipv4,
+    pub dst: Ipv4,
+    pub proto: u8,
+    /// Ports for TCP/UDP/SCTP; for ICMP queries, type and code.
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Tuple {
+    pub fn of(p: &Packet) -> Tuple {
+        if p.proto == 1 {
+            Tuple {
+                src: p.src,
+                dst: p.dst,
+                proto: 1,
+                sport: p.icmp_type as u16,
+                dport: p.icmp_code as u16,
+            }
+        } else {
+            Tuple {
+                src: p.src,
+                dst: p.dst,
+                proto: p.proto,
+                sport: p.sport,
+                dport: p.dport,
+            }
+        }
+    }
+
+    /// The tuple the answer would carry.
+    pub fn invert(&self) -> Tuple {
+        if self.proto == 1 {
+            let reply = match self.sport {
+                8 => 0,
+                13 => 14,
+                15 => 16,
+                17 => 18,
+                t => t,
+            };
+            Tuple {
+                src: self.dst,
+                dst: self.src,
+                proto: 1,
+                sport: reply,
+                dport: self.dport,
+            }
+        } else {
+            Tuple {
+                src: self.dst,
+                dst: self.src,
+                proto: self.proto,
+                sport: self.dport,
+                dport: self.sport,
+            }
+        }
+    }
+}
+
+/// Status bits, as the conntrack match numbers them for `--ctstatus`.
+pub mod status {
+    pub const EXPECTED: u32 = 1 << 0;
+    pub const SEEN_REPLY: u32 = 1 << 1;
+    pub const ASSURED: u32 = 1 << 2;
+    pub const CONFIRMED: u32 = 1 << 3;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    pub orig: Tuple,
+    /// The reply tuple, NAT included (DNAT changes its source, SNAT its destination).
+    pub reply: Tuple,
+    pub status: u32,
+    pub snat: bool,
+    pub dnat: bool,
+    pub mark: u32,
+    /// Packets seen in each direction.
+    pub packets: [u64; 2],
+}
+
+/// What the tracker says about one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Lookup {
+    /// A packet of an existing connection, in the reply direction or not.
+    Existing { id: usize, reply: bool },
+    /// The first packet of a new connection.
+    New,
+    /// No connection, and this packet cannot start one.
+    Invalid,
+}
+
+/// ICMP types that may start a connection (nf_conntrack_proto_icmp's valid_new).
+fn icmp_starts(t: u8) -> bool {
+    matches!(t, 8 | 13 | 15 | 17)
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ConnTable {
+    pub connections: Vec<Connection>,
+    #[serde(skip)]
+    index: HashMap<Tuple, (usize, bool)>,
+}
+
+impl ConnTable {
+    /// Classify a packet at PREROUTING or OUTPUT.
+    pub fn lookup(&self, p: &Packet) -> Lookup {
+        if let Some(&(id, reply)) = self.index.get(&Tuple::of(p)) {
+            return Lookup::Existing { id, reply };
+        }
+        let can_start = match p.proto {
+            6 => {
+                let f = p.tcp_flags
+                    & (tcp_flags::SYN | tcp_flags::ACK | tcp_flags::FIN | tcp_flags::RST);
+                // tcp_conntracks[.][.][NONE]: SYN starts, a bare ACK is picked up (tcp_loose).
+                f == tcp_flags::SYN || f == tcp_flags::ACK
+            }
+            1 => icmp_starts(p.icmp_type),
+            _ => true,
+        };
+        if can_start {
+            Lookup::New
+        } else {
+            Lookup::Invalid
+        }
+    }
+
+    pub fn get(&self, id: usize) -> &Connection {
+        &self.connections[id]
+    }
+
+    /// Confirm a new connection once its first packet leaves the last hook:
+    /// `orig` as the packet arrived, `translated` as it left (after NAT).
+    pub fn confirm(&mut self, orig: Tuple, translated: Tuple, mark: u32) -> usize {
+        let reply = translated.invert();
+        let id = self.connections.len();
+        self.connections.push(Connection {
+            orig,
+            reply,
+            status: status::CONFIRMED,
+            snat: translated.src != orig.src || translated.sport != orig.sport,
+            dnat: translated.dst != orig.dst || translated.dport != orig.dport,
+            mark,
+            packets: [1, 0],
+        });
+        self.index.insert(orig, (id, false));
+        self.index.insert(reply, (id, true));
+        id
+    }
+
+    /// Count a packet of an existing connection and update its status: a reply
+    /// sets SEEN_REPLY; TCP becomes ASSURED when the handshake completes with an
+    /// ACK after the reply, other protocols on the next packet after a reply.
+    pub fn account(&mut self, id: usize, reply: bool, p: &Packet) {
+        let c = &mut self.connections[id];
+        c.packets[usize::from(reply)] += 1;
+        if reply {
+            c.status |= status::SEEN_REPLY;
+        } else if c.status & status::SEEN_REPLY != 0 {
+            let assured = match p.proto {
+                6 => p.tcp_flags & tcp_flags::ACK != 0,
+                _ => true,
+            };
+            if assured {
+                c.status |= status::ASSURED;
+            }
+        }
+    }
+
+    /// The conntrack state a packet of connection `id` shows (before `account`).
+    pub fn state(&self, id: usize, reply: bool) -> u32 {
+        // ctstate bits: ESTABLISHED = 1 << 1, NEW = 1 << 3.
+        if reply || self.connections[id].status & status::SEEN_REPLY != 0 {
+            1 << 1
+        } else {
+            1 << 3
+        }
+    }
+
+    /// Rewrite a packet of an existing connection the way its bindings say:
+    /// at PREROUTING/OUTPUT (`dst_side`) the destination, at POSTROUTING/INPUT
+    /// the source.
+    pub fn translate(&self, id: usize, reply: bool, p: &mut Packet, dst_side: bool) -> bool {
+        let c = &self.connections[id];
+        // The tuple the packet should carry after translation, in its direction.
+        let want = if reply {
+            c.orig.invert()
+        } else {
+            c.reply.invert()
+        };
+        let before = (p.src, p.sport, p.dst, p.dport);
+        let ports = p.has_ports();
+        if dst_side {
+            p.dst = want.dst;
+            if ports {
+                p.dport = want.dport;
+            }
+        } else {
+            p.src = want.src;
+            if ports {
+                p.sport = want.sport;
+            }
+        }
+        before != (p.src, p.sport, p.dst, p.dport)
+    }
+}
