@@ -13,10 +13,12 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   nfsim check FILE|- [--format text|json] [--input save|commands]
   nfsim fmt   FILE|- [--input save|commands]
+  nfsim trace SCENARIO.json|- [--seed N] [--all-branches] [--format json|text]
 
 check  parse and validate a ruleset; diagnostics go to stderr
        (--format json prints them to stdout as JSON)
 fmt    print the canonical iptables-save rendering to stdout
+trace  send a scenario's packets through the host and print what happened
 --input forces the input format (default: detected)
 exit status: 0 no errors, 1 errors in the input, 2 usage or I/O problems";
 
@@ -25,17 +27,21 @@ struct Args {
     file: String,
     format_json: bool,
     input: Option<InputFormat>,
+    seed: Option<u64>,
+    all_branches: bool,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut it = argv.iter();
     let command = it.next().ok_or("missing command")?.clone();
-    if !matches!(command.as_str(), "check" | "fmt") {
+    if !matches!(command.as_str(), "check" | "fmt" | "trace") {
         return Err(format!("unknown command `{command}'"));
     }
     let mut file = None;
     let mut format_json = false;
     let mut input = None;
+    let mut seed = None;
+    let mut all_branches = false;
     while let Some(a) = it.next() {
         let (flag, inline) = match a.split_once('=') {
             Some((f, v)) if a.starts_with("--") => (f, Some(v.to_string())),
@@ -62,6 +68,14 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                         .ok_or(format!("--input takes save or commands, not `{v}'"))?,
                 );
             }
+            "--seed" => {
+                let v = value("--seed")?;
+                seed = Some(
+                    v.parse()
+                        .map_err(|_| format!("--seed takes a number, not `{v}'"))?,
+                );
+            }
+            "--all-branches" => all_branches = true,
             "-h" | "--help" => return Err(String::new()),
             f if f.starts_with('-') && f != "-" => return Err(format!("unknown option `{f}'")),
             _ => {
@@ -74,11 +88,19 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if format_json && command == "fmt" {
         return Err("fmt has no --format option".into());
     }
+    if command != "trace" && (seed.is_some() || all_branches) {
+        return Err("--seed and --all-branches belong to trace".into());
+    }
+    if command == "trace" && input.is_some() {
+        return Err("trace reads the ruleset's format from the scenario".into());
+    }
     Ok(Args {
         command,
         file: file.ok_or("missing FILE (or - for standard input)")?,
         format_json,
         input,
+        seed,
+        all_branches,
     })
 }
 
@@ -145,6 +167,9 @@ fn main() -> ExitCode {
     } else {
         args.file.as_str()
     };
+    if args.command == "trace" {
+        return trace(&args, name, &text);
+    }
     let parsed = nfsim::parse(&text, args.input);
     let failed = parsed.has_errors();
     let mut stdout = std::io::stdout().lock();
@@ -174,4 +199,95 @@ fn main() -> ExitCode {
     std::mem::forget(parsed);
     std::mem::forget(text);
     ExitCode::from(u8::from(failed))
+}
+
+/// `nfsim trace`: run a scenario and print its traces.
+fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
+    use nfsim::scenario::{self, Loaded, ScenarioError, SimState};
+    let mut loaded = match Loaded::from_json(text) {
+        Ok(l) => l,
+        Err(ScenarioError::Ruleset(diags)) => {
+            let ruleset = serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v["ruleset"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            eprint!(
+                "{}",
+                render_terminal(&format!("{name} (ruleset)"), &ruleset, &diags)
+            );
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("nfsim: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(seed) = args.seed {
+        loaded.scenario.seed = seed;
+    }
+    let out = if args.all_branches {
+        let outcomes = match scenario::run_all_branches(&loaded, 4096) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("nfsim: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        if args.format_json {
+            let list: Vec<serde_json::Value> = outcomes
+                .iter()
+                .map(|(p, paths)| serde_json::json!({"probability": p, "packets": paths.iter().map(|path| scenario::path_json(&loaded.ruleset, path)).collect::<Vec<_>>()}))
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({"outcomes": list}))
+                .expect("serialisable")
+                + "\n"
+        } else {
+            let mut s = String::new();
+            for (i, (p, paths)) in outcomes.iter().enumerate() {
+                s.push_str(&format!("outcome {} (probability {:.6})\n", i + 1, p));
+                for (j, path) in paths.iter().enumerate() {
+                    s.push_str(&format!(" packet {j}\n"));
+                    s.push_str(&scenario::path_text(&loaded.ruleset, path));
+                }
+            }
+            s
+        }
+    } else {
+        let seed = loaded.scenario.seed;
+        let mut state = SimState::new(&loaded, seed, None);
+        let paths = match scenario::run(&loaded, &mut state) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("nfsim: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        if args.format_json {
+            let list: Vec<serde_json::Value> = paths
+                .iter()
+                .map(|p| scenario::path_json(&loaded.ruleset, p))
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({"packets": list}))
+                .expect("serialisable")
+                + "\n"
+        } else {
+            let mut s = String::new();
+            for (j, path) in paths.iter().enumerate() {
+                s.push_str(&format!("packet {j}\n"));
+                s.push_str(&scenario::path_text(&loaded.ruleset, path));
+            }
+            s
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("nfsim: cannot write output: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -56,8 +56,11 @@ pub enum Conn<'a> {
 
 /// State the pipeline keeps across packets.
 pub trait MatchState {
-    /// A 32-bit random number (the scenario's seeded generator; the kernel's get_random_u32).
-    fn random_u32(&mut self) -> u32;
+    /// `statistic --mode random`: whether the draw falls under `threshold`, the
+    /// kernel's `(get_random_u32() & 0x7fffffff) < threshold` (probability
+    /// `threshold / 2^31`). The state samples it, replays a forced choice for
+    /// rule `id`, or branches on it.
+    fn random(&mut self, id: MatchId, threshold: u32) -> bool;
     /// Advance the nth counter of `id` and return its new value. The kernel
     /// starts it at `every - 1`, so the j-th evaluation gets `j % every`.
     fn nth(&mut self, id: MatchId, every: u32) -> u32;
@@ -286,9 +289,7 @@ fn match_one(
         }
         MatchKind::Statistic(s) => {
             let hit = match s.mode {
-                StatisticMode::Random { threshold } => {
-                    (state.random_u32() & 0x7fff_ffff) < threshold
-                }
+                StatisticMode::Random { threshold } => state.random(id, threshold),
                 StatisticMode::Nth { every, packet } => state.nth(id, every) == packet,
             };
             if hit == s.invert {

@@ -30,6 +30,7 @@ pub mod parser;
 pub mod pipeline;
 pub mod render;
 pub mod ruleset;
+pub mod scenario;
 pub mod span;
 pub mod targets;
 pub mod validate;

@@ -131,9 +131,13 @@ pub const FROM_LOCAL: &str = "local";
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PacketSpec {
+    /// An interface name or `local`; derived for `reply_to` packets.
+    #[serde(default)]
     pub from: String,
     #[serde(default)]
     pub src: Option<String>,
+    /// Required unless the packet is a `reply_to`.
+    #[serde(default)]
     pub dst: String,
     #[serde(default)]
     pub protocol: Option<ProtoSpec>,

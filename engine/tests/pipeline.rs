@@ -24,12 +24,15 @@ struct Replay {
 }
 
 impl MatchState for Replay {
-    fn random_u32(&mut self) -> u32 {
-        if self.randoms.is_empty() {
-            u32::MAX
-        } else {
-            self.randoms.remove(0)
-        }
+    fn random(&mut self, _: MatchId, threshold: u32) -> bool {
+        let r: u32 = {
+            if self.randoms.is_empty() {
+                u32::MAX
+            } else {
+                self.randoms.remove(0)
+            }
+        };
+        (r & 0x7fff_ffff) < threshold
     }
     fn nth(&mut self, id: MatchId, every: u32) -> u32 {
         let c = self.nth.entry(id).or_insert(every - 1);

@@ -19,8 +19,9 @@ use std::path::Path;
 struct Counters(HashMap<MatchId, u32>);
 
 impl MatchState for Counters {
-    fn random_u32(&mut self) -> u32 {
-        0
+    fn random(&mut self, _: MatchId, threshold: u32) -> bool {
+        let r: u32 = { 0 };
+        (r & 0x7fff_ffff) < threshold
     }
     fn nth(&mut self, id: MatchId, every: u32) -> u32 {
         let c = self.0.entry(id).or_insert(every - 1);

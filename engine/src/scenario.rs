@@ -1,0 +1,648 @@
+//! A scenario: the ruleset text, the host, ipsets, a seed and the packets, as
+//! the JSON a person writes or shares. Running it sends the packets in order
+//! through one pipeline and one connection table, with the state that outlives
+//! a packet (random draws from the seed, nth counters, limit buckets on the
+//! scenario's clock, recent lists), and renders the traces as the CLI's JSON.
+//!
+//! All-branches mode follows every `statistic --mode random` choice both ways
+//! and reports each outcome with its probability. This module does no I/O.
+
+use crate::conntrack::ConnTable;
+use crate::diagnostic::Diagnostic;
+use crate::eval::{MatchId, MatchState};
+use crate::host::{Host, HostSpec};
+use crate::matches::{LimitMatch, RecentCommand, RecentMatch, SetMatch};
+use crate::packet::{tcp_flags, Packet, PacketSpec, FROM_LOCAL};
+use crate::pipeline::{run_packet, Fate, Origin, PacketPath, PathStep};
+use crate::ruleset::{Ruleset, TableKind, Target};
+use crate::value::{fmt_ipv4, Ipv4, Ipv4Net, Proto};
+use crate::walk::{Step, StepVerdict};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+/// A forced choice for one `statistic --mode random` rule.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Force {
+    #[serde(default = "nat")]
+    pub table: String,
+    pub chain: String,
+    /// 1-based, as iptables-save lists the chain.
+    pub rule: usize,
+    #[serde(rename = "match")]
+    pub matches: bool,
+}
+
+fn nat() -> String {
+    "nat".into()
+}
+
+fn one() -> u64 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub version: u32,
+    pub ruleset: String,
+    #[serde(default)]
+    pub host: HostSpec,
+    #[serde(default)]
+    pub ipsets: Option<String>,
+    #[serde(default = "one")]
+    pub seed: u64,
+    pub packets: Vec<PacketSpec>,
+    /// For extensions nfsim does not evaluate (u32, string, mac, ...): assume
+    /// they match (true) or not (false, the default).
+    #[serde(default)]
+    pub assume: BTreeMap<String, bool>,
+    /// Random statistic rules forced to match or not.
+    #[serde(default)]
+    pub force: Vec<Force>,
+}
+
+/// Everything that can be wrong with a scenario before it runs.
+#[derive(Clone, Debug)]
+pub enum ScenarioError {
+    Json(String),
+    Ruleset(Vec<Diagnostic>),
+    Host(Vec<String>),
+    Packet { index: usize, message: String },
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScenarioError::Json(e) => write!(f, "scenario: {e}"),
+            ScenarioError::Ruleset(d) => write!(
+                f,
+                "the ruleset has {} error(s)",
+                d.iter().filter(|d| d.is_error()).count()
+            ),
+            ScenarioError::Host(e) => write!(f, "host: {}", e.join("; ")),
+            ScenarioError::Packet { index, message } => write!(f, "packet {index}: {message}"),
+        }
+    }
+}
+
+/// A loaded scenario, ready to run.
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub ruleset: Ruleset,
+    pub host: Host,
+    pub sets: HashMap<String, IpSet>,
+}
+
+impl Loaded {
+    pub fn from_json(text: &str) -> Result<Loaded, ScenarioError> {
+        let scenario: Scenario =
+            serde_json::from_str(text).map_err(|e| ScenarioError::Json(e.to_string()))?;
+        if scenario.version != 1 {
+            return Err(ScenarioError::Json(format!(
+                "unsupported version {} (this nfsim reads version 1)",
+                scenario.version
+            )));
+        }
+        let parsed = crate::parse(&scenario.ruleset, None);
+        if parsed.has_errors() {
+            return Err(ScenarioError::Ruleset(parsed.diagnostics));
+        }
+        let host = scenario
+            .host
+            .build()
+            .map_err(|e| ScenarioError::Host(e.into_iter().map(|e| e.message).collect()))?;
+        let sets = match &scenario.ipsets {
+            Some(t) => parse_ipsets(t).map_err(|e| ScenarioError::Json(format!("ipsets: {e}")))?,
+            None => HashMap::new(),
+        };
+        for (i, p) in scenario.packets.iter().enumerate() {
+            if let Some(n) = p.reply_to {
+                if n >= i {
+                    return Err(ScenarioError::Packet {
+                        index: i,
+                        message: format!("reply_to {n} must name an earlier packet"),
+                    });
+                }
+            }
+            if p.reply_to.is_none() && p.from != FROM_LOCAL && host.interface(&p.from).is_none() {
+                return Err(ScenarioError::Packet {
+                    index: i,
+                    message: format!("from: no interface `{}' on the host", p.from),
+                });
+            }
+        }
+        Ok(Loaded {
+            scenario,
+            ruleset: parsed.ruleset,
+            host,
+            sets,
+        })
+    }
+}
+
+/// One ipset from `ipset save` text: hash:ip and hash:net of one or two
+/// dimensions (address, or address and port).
+#[derive(Clone, Debug, Default)]
+pub struct IpSet {
+    pub kind: String,
+    pub entries: Vec<(Ipv4Net, Option<(u8, u16)>)>,
+}
+
+fn parse_ipsets(text: &str) -> Result<HashMap<String, IpSet>, String> {
+    let mut sets: HashMap<String, IpSet> = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            [] => {}
+            ["create", name, kind, ..] => {
+                if !matches!(
+                    *kind,
+                    "hash:ip" | "hash:net" | "hash:ip,port" | "hash:net,port"
+                ) {
+                    return Err(format!("line {}: set type {kind} is not modelled", i + 1));
+                }
+                sets.insert(
+                    name.to_string(),
+                    IpSet {
+                        kind: kind.to_string(),
+                        entries: vec![],
+                    },
+                );
+            }
+            ["add", name, elem, ..] => {
+                let set = sets
+                    .get_mut(*name)
+                    .ok_or(format!("line {}: no set {name}", i + 1))?;
+                let (addr, port) = match elem.split_once(',') {
+                    Some((a, p)) => {
+                        let (proto, port) = p.split_once(':').unwrap_or(("tcp", p));
+                        let proto = Proto::parse(proto)?.0;
+                        (
+                            a,
+                            Some((
+                                proto,
+                                port.parse::<u16>()
+                                    .map_err(|_| format!("line {}: bad port {port}", i + 1))?,
+                            )),
+                        )
+                    }
+                    None => (*elem, None),
+                };
+                set.entries.push((
+                    Ipv4Net::parse(addr).map_err(|e| format!("line {}: {e}", i + 1))?,
+                    port,
+                ));
+            }
+            _ => return Err(format!("line {}: expected `create` or `add`", i + 1)),
+        }
+    }
+    Ok(sets)
+}
+
+/// The state that outlives one packet, for a whole scenario run.
+pub struct SimState<'a> {
+    rng: u64,
+    /// Forced random choices by (table, chain, 0-based rule).
+    forced: HashMap<(u8, u32, u32), bool>,
+    /// All-branches mode: the choices to replay, then the ones made.
+    script: Option<Vec<bool>>,
+    pub decisions: Vec<(bool, f64)>,
+    nth: HashMap<MatchId, u32>,
+    limit: HashMap<MatchId, (u64, u64)>,
+    recent: HashMap<String, HashMap<Ipv4, (Vec<u64>, u8)>>,
+    sets: &'a HashMap<String, IpSet>,
+    assume: &'a BTreeMap<String, bool>,
+    /// The scenario clock, in milliseconds.
+    pub now_ms: u64,
+}
+
+impl<'a> SimState<'a> {
+    pub fn new(loaded: &'a Loaded, seed: u64, script: Option<Vec<bool>>) -> SimState<'a> {
+        let mut forced = HashMap::new();
+        for f in &loaded.scenario.force {
+            let Some(kind) = TableKind::parse(&f.table) else {
+                continue;
+            };
+            if let Some((ti, t)) = loaded
+                .ruleset
+                .tables
+                .iter()
+                .enumerate()
+                .find(|(_, t)| t.kind == kind)
+            {
+                let _ = ti;
+                if let Some(ci) = t.chain_index(&f.chain) {
+                    forced.insert(
+                        (kind as u8, ci as u32, f.rule.saturating_sub(1) as u32),
+                        f.matches,
+                    );
+                }
+            }
+        }
+        SimState {
+            rng: seed,
+            forced,
+            script,
+            decisions: Vec::new(),
+            nth: HashMap::new(),
+            limit: HashMap::new(),
+            recent: HashMap::new(),
+            sets: &loaded.sets,
+            assume: &loaded.scenario.assume,
+            now_ms: 0,
+        }
+    }
+
+    fn next_u32(&mut self) -> u32 {
+        // splitmix64
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) as u32
+    }
+}
+
+impl MatchState for SimState<'_> {
+    fn random(&mut self, id: MatchId, threshold: u32) -> bool {
+        if let Some(&f) = self.forced.get(&(id.table, id.chain, id.rule)) {
+            return f;
+        }
+        let p = threshold as f64 / 2147483648.0;
+        if let Some(script) = &mut self.script {
+            // Replay the prefix, then take the "match" branch (or the only possible one).
+            let choice = if self.decisions.len() < script.len() {
+                script[self.decisions.len()]
+            } else {
+                p > 0.0
+            };
+            if self.decisions.len() >= script.len() {
+                script.push(choice);
+            }
+            self.decisions
+                .push((choice, if choice { p } else { 1.0 - p }));
+            return choice;
+        }
+        (self.next_u32() & 0x7fff_ffff) < threshold
+    }
+
+    fn nth(&mut self, id: MatchId, every: u32) -> u32 {
+        let c = self.nth.entry(id).or_insert(every - 1);
+        *c = if *c == every - 1 { 0 } else { *c + 1 };
+        *c
+    }
+
+    fn limit(&mut self, id: MatchId, m: &LimitMatch) -> bool {
+        // xt_limit's credits, in 1/10000 s: a full bucket to start, refilled with time.
+        let cap = m.avg as u64 * m.burst as u64;
+        let now = self.now_ms;
+        let (credit, prev) = self.limit.entry(id).or_insert((cap, now));
+        *credit = (*credit + (now - *prev) * 10).min(cap);
+        *prev = now;
+        if *credit >= m.avg as u64 {
+            *credit -= m.avg as u64;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn recent(&mut self, m: &RecentMatch, addr: Ipv4, ttl: u8) -> bool {
+        let now = self.now_ms;
+        let list = self.recent.entry(m.name.clone()).or_default();
+        let addr = addr & m.mask;
+        let hit = match m.command {
+            RecentCommand::Set => {
+                let e = list.entry(addr).or_insert((vec![], ttl));
+                e.0.push(now);
+                e.1 = ttl;
+                true
+            }
+            RecentCommand::Remove => list.remove(&addr).is_some(),
+            RecentCommand::Rcheck | RecentCommand::Update => match list.get_mut(&addr) {
+                None => false,
+                Some(e) if m.rttl && e.1 != ttl => false,
+                Some(e) => {
+                    let hit = if m.seconds > 0 || m.hitcount > 0 {
+                        let since = now.saturating_sub(m.seconds as u64 * 1000);
+                        let n =
+                            e.0.iter()
+                                .filter(|&&t| m.seconds == 0 || t >= since)
+                                .count() as u32;
+                        n >= m.hitcount.max(1)
+                    } else {
+                        true
+                    };
+                    if m.command == RecentCommand::Update {
+                        e.0.push(now);
+                    }
+                    hit
+                }
+            },
+        };
+        hit != m.invert
+    }
+
+    fn ipset(&mut self, set: &SetMatch, p: &Packet) -> Option<bool> {
+        let s = self.sets.get(&set.name)?;
+        let addr = |src: bool| if src { p.src } else { p.dst };
+        let port = |src: bool| if src { p.sport } else { p.dport };
+        let first = *set.dirs.first()?;
+        Some(s.entries.iter().any(|(net, pp)| {
+            net.contains(addr(first))
+                && match (pp, set.dirs.get(1)) {
+                    (Some((proto, port_v)), Some(&d)) => *proto == p.proto && *port_v == port(d),
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                }
+        }))
+    }
+
+    fn assume(&mut self, extension: &str) -> bool {
+        self.assume.get(extension).copied().unwrap_or(false)
+    }
+}
+
+/// Build packet `index` of the scenario, deriving replies from earlier results.
+fn packet_of(
+    loaded: &Loaded,
+    index: usize,
+    done: &[PacketPath],
+    sent: &[(Packet, Origin)],
+) -> Result<(Packet, Origin), ScenarioError> {
+    let spec = &loaded.scenario.packets[index];
+    let err = |message: String| ScenarioError::Packet { index, message };
+    if let Some(n) = spec.reply_to {
+        let (orig, _) = &sent[n];
+        let path = &done[n];
+        // The answer goes back from where the original went to.
+        let seen = path.packet_out.clone().unwrap_or_else(|| orig.clone());
+        let mut p = seen.clone();
+        (p.src, p.dst, p.sport, p.dport) = (seen.dst, seen.src, seen.dport, seen.sport);
+        p.tcp_flags =
+            if seen.tcp_flags & tcp_flags::SYN != 0 && seen.tcp_flags & tcp_flags::ACK == 0 {
+                tcp_flags::SYN | tcp_flags::ACK
+            } else {
+                tcp_flags::ACK
+            };
+        if p.proto == 1 {
+            p.icmp_type = match seen.icmp_type {
+                8 => 0,
+                13 => 14,
+                t => t,
+            };
+        }
+        p.mark = 0;
+        let origin = match &path.fate {
+            Fate::Forwarded { oif } | Fate::Sent { oif } => Origin::Interface(oif.clone()),
+            Fate::DeliveredLocal => Origin::Local {
+                uid: spec.uid,
+                gid: spec.gid,
+            },
+            _ => {
+                return Err(err(format!(
+                    "packet {n} never left the host, so it has no reply"
+                )))
+            }
+        };
+        return Ok((p, origin));
+    }
+    let p = spec.to_packet().map_err(err)?;
+    let origin = if spec.from == FROM_LOCAL {
+        Origin::Local {
+            uid: spec.uid,
+            gid: spec.gid,
+        }
+    } else {
+        Origin::Interface(spec.from.clone())
+    };
+    Ok((p, origin))
+}
+
+/// Run every packet of the scenario in order.
+pub fn run(loaded: &Loaded, state: &mut SimState) -> Result<Vec<PacketPath>, ScenarioError> {
+    let mut conns = ConnTable::default();
+    let mut done = Vec::new();
+    let mut sent = Vec::new();
+    for i in 0..loaded.scenario.packets.len() {
+        let (p, origin) = packet_of(loaded, i, &done, &sent)?;
+        state.now_ms = loaded.scenario.packets[i].time_ms;
+        let path = run_packet(
+            &loaded.ruleset,
+            &loaded.host,
+            p.clone(),
+            &origin,
+            state,
+            &mut conns,
+            loaded.scenario.seed ^ i as u64,
+        );
+        sent.push((p, origin));
+        done.push(path);
+    }
+    Ok(done)
+}
+
+/// All-branches mode: every combination of random choices, with its probability.
+pub fn run_all_branches(
+    loaded: &Loaded,
+    max_outcomes: usize,
+) -> Result<Vec<(f64, Vec<PacketPath>)>, ScenarioError> {
+    let mut outcomes = Vec::new();
+    let mut pending: Vec<Vec<bool>> = vec![vec![]];
+    while let Some(prefix) = pending.pop() {
+        if outcomes.len() >= max_outcomes {
+            break;
+        }
+        let mut state = SimState::new(loaded, loaded.scenario.seed, Some(prefix.clone()));
+        let paths = run(loaded, &mut state)?;
+        let probability: f64 = state.decisions.iter().map(|(_, p)| p).product();
+        // Every choice made beyond the prefix has an alternative to explore.
+        for i in prefix.len()..state.decisions.len() {
+            let (choice, p) = state.decisions[i];
+            if p < 1.0 {
+                let mut alt: Vec<bool> = state.decisions[..i].iter().map(|(c, _)| *c).collect();
+                alt.push(!choice);
+                pending.push(alt);
+            }
+        }
+        if probability > 0.0 {
+            outcomes.push((probability, paths));
+        }
+    }
+    Ok(outcomes)
+}
+
+fn verdict_name(v: StepVerdict) -> &'static str {
+    match v {
+        StepVerdict::Accept => "accept",
+        StepVerdict::Drop => "drop",
+        StepVerdict::Reject => "reject",
+        StepVerdict::Queue => "queue",
+        StepVerdict::Continue => "continue",
+        StepVerdict::Jump => "jump",
+        StepVerdict::Goto => "goto",
+        StepVerdict::Return => "return",
+    }
+}
+
+/// One packet's trace as the CLI's JSON: steps, fate, packet_out.
+pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
+    let mut steps = Vec::new();
+    for s in &path.steps {
+        match s {
+            PathStep::Table { hook, table, walk } => {
+                let t = ruleset.table(*table).expect("walked tables exist");
+                for st in &walk.steps {
+                    steps.push(match st {
+                        Step::Rule { chain, rule, matched, failed, verdict } => {
+                            let c = &t.chains[*chain];
+                            let r = &c.rules[*rule];
+                            let mut v = json!({"kind": "rule", "hook": hook.name(), "table": table.name(), "chain": c.name, "rule": rule + 1, "line": r.line, "matched": matched});
+                            match (matched, failed, verdict) {
+                                (false, Some(f), _) => {
+                                    v["failed"] = json!(f.condition);
+                                    v["reason"] = json!(format!("{}: {}", f.condition, f.reason));
+                                }
+                                (true, _, verdict) => {
+                                    let verdict = verdict.map_or("continue", verdict_name);
+                                    if let Some(name) = r.target.name() {
+                                        v["target"] = json!(name);
+                                    }
+                                    v["verdict"] = json!(verdict);
+                                    v["reason"] = json!(match &r.target {
+                                        Target::None => "every condition holds; the rule has no target and only counts".to_string(),
+                                        _ => "every condition holds".to_string(),
+                                    });
+                                }
+                                _ => {}
+                            }
+                            v
+                        }
+                        Step::Return { chain } => json!({"kind": "return", "hook": hook.name(), "table": table.name(), "chain": t.chains[*chain].name}),
+                        Step::Policy { chain, policy } => json!({"kind": "policy", "hook": hook.name(), "table": table.name(), "chain": t.chains[*chain].name, "verdict": policy.as_str().to_ascii_lowercase()}),
+                    });
+                }
+            }
+            PathStep::Conntrack { hook, state } => {
+                steps.push(json!({"kind": "conntrack", "hook": hook.name(), "state": state}))
+            }
+            PathStep::Nat {
+                hook,
+                before,
+                after,
+            } => steps.push(
+                json!({"kind": "nat", "hook": hook.name(), "before": before, "after": after}),
+            ),
+            PathStep::Routing { hook, decision } => {
+                steps.push(json!({"kind": "routing", "hook": hook.name(), "decision": decision}))
+            }
+        }
+    }
+    let fate = match &path.fate {
+        Fate::DeliveredLocal => json!({"result": "delivered-local"}),
+        Fate::Forwarded { oif } => json!({"result": "forwarded", "oif": oif}),
+        Fate::Sent { oif } => json!({"result": "sent", "oif": oif}),
+        Fate::Dropped { table, chain, rule } => {
+            json!({"result": "dropped", "by": {"table": table.name(), "chain": chain, "rule": rule}})
+        }
+        Fate::Rejected { table, chain, rule } => {
+            json!({"result": "rejected", "by": {"table": table.name(), "chain": chain, "rule": rule}})
+        }
+        Fate::Queued { table, chain, rule } => {
+            json!({"result": "queued", "by": {"table": table.name(), "chain": chain, "rule": rule}})
+        }
+        Fate::DroppedOutsideRules { detail } => {
+            json!({"result": "dropped-outside-rules", "detail": detail})
+        }
+    };
+    let packet_out = path.packet_out.as_ref().map(|p| {
+        json!({"src": fmt_ipv4(p.src), "dst": fmt_ipv4(p.dst), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport})
+    });
+    json!({"steps": steps, "fate": fate, "packet_out": packet_out})
+}
+
+/// A readable trace, one step a line, ending with the fate.
+pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
+    let v = path_json(ruleset, path);
+    let mut out = String::new();
+    for s in v["steps"].as_array().unwrap() {
+        let hook = s["hook"].as_str().unwrap_or("");
+        let line = match s["kind"].as_str().unwrap() {
+            "rule" if s["matched"] == true => format!(
+                "  {hook:<11} {}/{} rule {} (line {}): match -> {}{}",
+                s["table"].as_str().unwrap(),
+                s["chain"].as_str().unwrap(),
+                s["rule"],
+                s["line"],
+                s["verdict"].as_str().unwrap(),
+                s["target"]
+                    .as_str()
+                    .map(|t| format!(" {t}"))
+                    .unwrap_or_default()
+            ),
+            "rule" => format!(
+                "  {hook:<11} {}/{} rule {} (line {}): no match, {}",
+                s["table"].as_str().unwrap(),
+                s["chain"].as_str().unwrap(),
+                s["rule"],
+                s["line"],
+                s["reason"].as_str().unwrap()
+            ),
+            "return" => format!(
+                "  {hook:<11} {}/{}: end of chain, return",
+                s["table"].as_str().unwrap(),
+                s["chain"].as_str().unwrap()
+            ),
+            "policy" => format!(
+                "  {hook:<11} {}/{}: policy {}",
+                s["table"].as_str().unwrap(),
+                s["chain"].as_str().unwrap(),
+                s["verdict"].as_str().unwrap().to_uppercase()
+            ),
+            "conntrack" => format!("  {hook:<11} conntrack: {}", s["state"].as_str().unwrap()),
+            "nat" => format!(
+                "  {hook:<11} nat: {} => {}",
+                s["before"].as_str().unwrap(),
+                s["after"].as_str().unwrap()
+            ),
+            "routing" => format!("  {hook:<11} routing: {}", s["decision"].as_str().unwrap()),
+            _ => continue,
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let fate = &v["fate"];
+    let mut f = format!("  => {}", fate["result"].as_str().unwrap());
+    if let Some(oif) = fate["oif"].as_str() {
+        f.push_str(&format!(" via {oif}"));
+    }
+    if let Some(by) = fate.get("by") {
+        f.push_str(&format!(
+            " by {}/{}{}",
+            by["table"].as_str().unwrap(),
+            by["chain"].as_str().unwrap(),
+            by["rule"]
+                .as_u64()
+                .map(|r| format!(" rule {r}"))
+                .unwrap_or_else(|| " policy".into())
+        ));
+    }
+    if let Some(d) = fate["detail"].as_str() {
+        f.push_str(&format!(" ({d})"));
+    }
+    if let Some(p) = v["packet_out"].as_object() {
+        f.push_str(&format!(
+            ", leaves as {}:{} -> {}:{} {}",
+            p["src"].as_str().unwrap(),
+            p["sport"],
+            p["dst"].as_str().unwrap(),
+            p["dport"],
+            p["protocol"].as_str().unwrap()
+        ));
+    }
+    out.push_str(&f);
+    out.push('\n');
+    out
+}

@@ -1,0 +1,166 @@
+//! Scenarios end to end: the source material's NodePort walk, all branches of
+//! the statistic ladder, seeds, forced branches and replies.
+
+use nfsim::scenario::{self, Loaded, SimState};
+use serde_json::Value;
+use std::path::Path;
+
+fn nodeport() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios/kube_nodeport.json"),
+    )
+    .unwrap()
+}
+
+/// The chains a packet's matched rules passed through, in order, without repeats.
+fn chain_walk(packet: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in packet["steps"].as_array().unwrap() {
+        if s["kind"] == "rule" && s["matched"] == true {
+            let c = format!(
+                "{} {}",
+                s["table"].as_str().unwrap(),
+                s["chain"].as_str().unwrap()
+            );
+            if out.last() != Some(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_nodeport_walk_of_the_source_material() {
+    let loaded = Loaded::from_json(&nodeport()).unwrap();
+    let mut state = SimState::new(&loaded, loaded.scenario.seed, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let first = scenario::path_json(&loaded.ruleset, &paths[0]);
+    let walk = chain_walk(&first);
+    let sep = walk
+        .iter()
+        .find(|c| c.starts_with("nat KUBE-SEP-"))
+        .unwrap()
+        .clone();
+    // KUBE-PROXY-FIREWALL is entered and left empty, so FORWARD shows once here.
+    let want = [
+        "nat PREROUTING",
+        "nat KUBE-SERVICES",
+        "nat KUBE-NODEPORTS",
+        "nat KUBE-MARK-MASQ",
+        "nat KUBE-NODEPORTS",
+        "nat KUBE-SVC-JKOCBQALQGD3X3RT",
+        sep.as_str(),
+        "filter FORWARD",
+        "filter KUBE-FORWARD",
+        "nat POSTROUTING",
+        "nat KUBE-POSTROUTING",
+    ];
+    assert_eq!(walk, want);
+    assert_eq!(first["fate"]["result"], "forwarded");
+    assert_eq!(first["fate"]["oif"], "eth1");
+    assert_eq!(
+        first["packet_out"]["src"], "203.0.113.1",
+        "MASQUERADE to eth1's address"
+    );
+    // The reply comes back un-NATed by conntrack: from the NodePort, to the client.
+    let reply = scenario::path_json(&loaded.ruleset, &paths[1]);
+    assert_eq!(reply["packet_out"]["src"], "198.51.100.1");
+    assert_eq!(reply["packet_out"]["sport"], 32719);
+    assert_eq!(reply["packet_out"]["dst"], "192.0.2.50");
+    assert_eq!(reply["packet_out"]["dport"], 45678);
+    let states: Vec<&str> = reply["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "conntrack")
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["ESTABLISHED (reply direction of connection 0)"]);
+}
+
+#[test]
+fn all_branches_reach_each_endpoint_with_probability_one_third() {
+    let loaded = Loaded::from_json(&nodeport()).unwrap();
+    let outcomes = scenario::run_all_branches(&loaded, 64).unwrap();
+    let mut ends: Vec<(String, f64)> = outcomes
+        .iter()
+        .map(|(p, paths)| {
+            let v = scenario::path_json(&loaded.ruleset, &paths[0]);
+            (v["packet_out"]["dst"].as_str().unwrap().to_string(), *p)
+        })
+        .collect();
+    ends.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        ends.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["203.0.113.10", "203.0.113.11", "203.0.113.12"]
+    );
+    for (_, p) in &ends {
+        assert!((p - 1.0 / 3.0).abs() < 1e-9, "{p}");
+    }
+    let total: f64 = ends.iter().map(|e| e.1).sum();
+    assert!((total - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_and_forced_branches_win() {
+    let loaded = Loaded::from_json(&nodeport()).unwrap();
+    let run = |seed: u64, l: &Loaded| {
+        let mut st = SimState::new(l, seed, None);
+        let paths = scenario::run(l, &mut st).unwrap();
+        serde_json::to_string(
+            &paths
+                .iter()
+                .map(|p| scenario::path_json(&l.ruleset, p))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+    };
+    assert_eq!(run(7, &loaded), run(7, &loaded));
+    let endpoints: std::collections::BTreeSet<String> = (0..40u64)
+        .map(|seed| {
+            let v: Value = serde_json::from_str(&run(seed, &loaded)).unwrap();
+            v[0]["packet_out"]["dst"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        endpoints.len(),
+        3,
+        "40 seeds reach every endpoint: {endpoints:?}"
+    );
+
+    let forced = nodeport().replacen(
+        "\"seed\":1,",
+        "\"seed\":1, \"force\":[{\"chain\":\"KUBE-SVC-JKOCBQALQGD3X3RT\",\"rule\":2,\"match\":false},{\"chain\":\"KUBE-SVC-JKOCBQALQGD3X3RT\",\"rule\":3,\"match\":false}],",
+        1,
+    );
+    let forced = Loaded::from_json(&forced).unwrap();
+    for seed in 0..10 {
+        let v: Value = serde_json::from_str(&run(seed, &forced)).unwrap();
+        assert_eq!(
+            v[0]["packet_out"]["dst"], "203.0.113.12",
+            "both ladder rules forced off: the last endpoint"
+        );
+    }
+}
+
+#[test]
+fn scenario_errors_are_reported() {
+    assert!(Loaded::from_json("{").is_err());
+    let bad = nodeport().replacen("\"version\":1", "\"version\":2", 1);
+    assert!(Loaded::from_json(&bad)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("unsupported version 2"));
+    let bad = nodeport().replacen("\"from\":\"eth0\"", "\"from\":\"eth9\"", 1);
+    assert_eq!(
+        Loaded::from_json(&bad).err().unwrap().to_string(),
+        "packet 0: from: no interface `eth9' on the host"
+    );
+    let bad = nodeport().replacen("-A KUBE-MARK-MASQ -j MARK", "-A KUBE-MARK-MASQ -j MARKK", 1);
+    assert!(matches!(
+        Loaded::from_json(&bad),
+        Err(nfsim::scenario::ScenarioError::Ruleset(_))
+    ));
+}
