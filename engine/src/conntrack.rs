@@ -115,12 +115,57 @@ fn icmp_starts(t: u8) -> bool {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ConnTable {
+    /// Whether connection tracking runs at all: a network namespace tracks
+    /// connections only once a rule needs it (see [`needs_conntrack`]).
+    pub enabled: bool,
     pub connections: Vec<Connection>,
     #[serde(skip)]
     index: HashMap<Tuple, (usize, bool)>,
 }
 
+/// Whether any rule of the ruleset makes the kernel track connections
+/// (`nf_ct_netns_get` in the extension's check): NAT targets, CT/NOTRACK,
+/// CONNMARK, and the conntrack, state and connmark matches. A nat table whose
+/// rules need none of these does not enable tracking, and without a connection
+/// the nat chains are never traversed.
+pub fn needs_conntrack(ruleset: &crate::ruleset::Ruleset) -> bool {
+    use crate::matches::MatchKind;
+    use crate::ruleset::Target;
+    use crate::targets::TargetKind;
+    ruleset
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| &c.rules)
+        .any(|r| {
+            r.matches
+                .iter()
+                .any(|m| matches!(m.kind, MatchKind::Conntrack(_) | MatchKind::Connmark(_)))
+                || matches!(
+                    &r.target,
+                    Target::Extension {
+                        target: TargetKind::Dnat(_)
+                            | TargetKind::Snat(_)
+                            | TargetKind::Masquerade(_)
+                            | TargetKind::Redirect(_)
+                            | TargetKind::Netmap { .. }
+                            | TargetKind::Ct(_)
+                            | TargetKind::Notrack
+                            | TargetKind::Connmark(_)
+                    }
+                )
+        })
+}
+
 impl ConnTable {
+    /// An empty table for `ruleset`: tracking is on when a rule needs it.
+    pub fn for_ruleset(ruleset: &crate::ruleset::Ruleset) -> ConnTable {
+        ConnTable {
+            enabled: needs_conntrack(ruleset),
+            ..ConnTable::default()
+        }
+    }
+
     /// Classify a packet at PREROUTING or OUTPUT.
     pub fn lookup(&self, p: &Packet) -> Lookup {
         if let Some(&(id, reply)) = self.index.get(&Tuple::of(p)) {

@@ -390,6 +390,16 @@ impl Run<'_> {
 
     /// The conntrack hook: find the packet's connection or start one.
     fn conntrack(&mut self, hook: Hook, p: &Packet) {
+        if !self.conns.enabled {
+            // No rule needs conntrack: the packet carries no connection and the
+            // nat chains are not traversed.
+            self.tracked = false;
+            self.steps.push(PathStep::Conntrack {
+                hook,
+                state: "not tracking (no rule needs conntrack)".into(),
+            });
+            return;
+        }
         let state = if !self.tracked {
             "UNTRACKED".to_string()
         } else {
@@ -453,10 +463,11 @@ impl Run<'_> {
     fn route_input(&mut self, p: &Packet, iif: &str) -> Result<RouteResult, Stop> {
         let localnet = self.host.sysctl.route_localnet;
         let (s, d) = (p.src, p.dst);
-        if s >> 28 == 0xe || s == u32::MAX || s >> 24 == 0 || (s >> 24 == 127 && !localnet) {
+        // Since Linux 5.3 only 0.0.0.0 itself, not all of 0/8, is a martian.
+        if s >> 28 == 0xe || s == u32::MAX || s == 0 || (s >> 24 == 127 && !localnet) {
             return Err(self.drop_outside(Hook::Prerouting, "martian source"));
         }
-        if d >> 24 == 0 || (d >> 24 == 127 && !localnet) {
+        if d == 0 || (d >> 24 == 127 && !localnet) {
             return Err(self.drop_outside(Hook::Prerouting, "martian destination"));
         }
         let route = self.host.route(d);

@@ -423,7 +423,7 @@ fn packet_of(
 
 /// Run every packet of the scenario in order.
 pub fn run(loaded: &Loaded, state: &mut SimState) -> Result<Vec<PacketPath>, ScenarioError> {
-    let mut conns = ConnTable::default();
+    let mut conns = ConnTable::for_ruleset(&loaded.ruleset);
     let mut done = Vec::new();
     let mut sent = Vec::new();
     for i in 0..loaded.scenario.packets.len() {

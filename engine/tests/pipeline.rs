@@ -77,6 +77,7 @@ fn host(case: &Value) -> Host {
             let v = v.as_str().unwrap();
             match k.as_str() {
                 "net.ipv4.conf.all.route_localnet" => sysctl["route_localnet"] = json!(v == "1"),
+                "net.ipv4.ip_forward" => sysctl["ip_forward"] = json!(v == "1"),
                 "net.ipv4.conf.all.rp_filter" => {
                     sysctl["rp_filter"] = json!(v.parse::<u8>().unwrap())
                 }
@@ -267,7 +268,7 @@ fn packets_follow_the_kernel() {
             None => vec![case["packet"].clone()],
         };
         let mut nth = HashMap::new();
-        let mut conns = ConnTable::default();
+        let mut conns = ConnTable::for_ruleset(&parsed.ruleset);
         for (i, p) in packets.iter().enumerate() {
             let result = &oracle["results"][i];
             let trace = result["trace"].as_array().unwrap();
