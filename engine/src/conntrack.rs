@@ -188,12 +188,18 @@ impl ConnTable {
         }
     }
 
+    /// CONNMARK changed the connection's mark.
+    pub fn set_mark(&mut self, id: usize, mark: u32) {
+        self.connections[id].mark = mark;
+    }
+
     pub fn get(&self, id: usize) -> &Connection {
         &self.connections[id]
     }
 
     /// Confirm a new connection once its first packet leaves the last hook:
-    /// `orig` as the packet arrived, `translated` as it left (after NAT).
+    /// `orig` as the packet arrived, `translated` as it left (after NAT), `mark`
+    /// the connection's mark (0 unless CONNMARK set it).
     pub fn confirm(&mut self, orig: Tuple, translated: Tuple, mark: u32) -> usize {
         let reply = translated.invert();
         let id = self.connections.len();

@@ -18,7 +18,7 @@ use crate::eval::{Conn, ConnView, MatchState};
 use crate::host::{Host, RouteResult};
 use crate::packet::Packet;
 use crate::ruleset::{Hook, Ruleset, TableKind};
-use crate::targets::{NatRange, TargetKind};
+use crate::targets::{ConnmarkMode, NatRange, TargetKind};
 use crate::value::{fmt_ipv4, Ipv4};
 use crate::walk::{walk, BasicTargets, Env, TableVerdict, TargetOutcome, TargetRunner, Walk};
 use serde::Serialize;
@@ -103,6 +103,8 @@ struct Runner<'a> {
     route_src: Option<Ipv4>,
     notrack: bool,
     nat: Option<(bool, Ipv4, u16)>,
+    /// The connection's mark, when the packet has a connection (CONNMARK).
+    ctmark: Option<u32>,
     /// A deterministic source of ports for --random / --random-fully.
     seed: u64,
 }
@@ -145,6 +147,21 @@ impl TargetRunner for Runner<'_> {
             }
             TargetKind::Notrack => {
                 self.notrack = true;
+                TargetOutcome::Continue
+            }
+            // connmark_tg: without a connection it does nothing.
+            TargetKind::Connmark(mode) => {
+                if let Some(ct) = self.ctmark.as_mut() {
+                    match *mode {
+                        ConnmarkMode::Set { ctmark, ctmask } => *ct = (*ct & !ctmask) ^ ctmark,
+                        ConnmarkMode::Save { nfmask, ctmask } => {
+                            *ct = (*ct & !ctmask) ^ (packet.mark & nfmask)
+                        }
+                        ConnmarkMode::Restore { nfmask, ctmask } => {
+                            packet.mark = (packet.mark & !nfmask) ^ (*ct & ctmask)
+                        }
+                    }
+                }
                 TargetOutcome::Continue
             }
             TargetKind::Dnat(n) => {
@@ -317,10 +334,17 @@ impl Run<'_> {
             route_src,
             notrack: false,
             nat: None,
+            ctmark: (self.tracked && !self.invalid).then_some(self.conn.mark),
             seed: self.seed,
         };
         let w = walk(table, kind as u8, p, &env, self.state, &mut runner);
         self.seed = runner.seed;
+        if let Some(m) = runner.ctmark.filter(|m| *m != self.conn.mark) {
+            self.conn.mark = m;
+            if let Some((id, _)) = self.existing {
+                self.conns.set_mark(id, m);
+            }
+        }
         let (verdict, by) = (w.verdict, w.by);
         self.steps.push(PathStep::Table {
             hook,
@@ -445,7 +469,7 @@ impl Run<'_> {
     /// A new connection is confirmed when its first packet leaves the last hook.
     fn confirm(&mut self, p: &Packet) {
         if let (true, false, Some(orig)) = (self.tracked, self.invalid, self.orig.take()) {
-            self.conns.confirm(orig, Tuple::of(p), p.mark);
+            self.conns.confirm(orig, Tuple::of(p), self.conn.mark);
         }
     }
 
