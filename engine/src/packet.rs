@@ -70,6 +70,27 @@ impl Packet {
     }
 }
 
+/// TCP flags as names, `SYN,ACK` (or `NONE`).
+pub fn flag_names(f: u8) -> String {
+    const NAMES: [(&str, u8); 6] = [
+        ("FIN", 1),
+        ("SYN", 2),
+        ("RST", 4),
+        ("PSH", 8),
+        ("ACK", 16),
+        ("URG", 32),
+    ];
+    if f == 0 {
+        return "NONE".into();
+    }
+    NAMES
+        .iter()
+        .filter(|(_, b)| f & b != 0)
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Parse TCP flags written as names (`SYN,ACK`), letters (`SA`), or `NONE`.
 pub fn parse_tcp_flags(s: &str) -> Result<u8, String> {
     use tcp_flags::*;

@@ -84,6 +84,12 @@ pub enum PathStep {
     },
     /// A routing decision.
     Routing { hook: Hook, decision: String },
+    /// The packet REJECT sends back, and the interface it leaves by.
+    Reject {
+        hook: Hook,
+        oif: String,
+        reply: Packet,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -105,6 +111,8 @@ struct Runner<'a> {
     nat: Option<(bool, Ipv4, u16)>,
     /// The connection's mark, when the packet has a connection (CONNMARK).
     ctmark: Option<u32>,
+    /// REJECT's `--reject-with`, when a REJECT rule decided.
+    rejected: Option<u8>,
     /// A deterministic source of ports for --random / --random-fully.
     seed: u64,
 }
@@ -231,6 +239,10 @@ impl TargetRunner for Runner<'_> {
                 });
                 TargetOutcome::Accept
             }
+            TargetKind::Reject { with } => {
+                self.rejected = Some(*with);
+                TargetOutcome::Reject
+            }
             other => BasicTargets.run(other, packet, chain, rule),
         }
     }
@@ -335,6 +347,7 @@ impl Run<'_> {
             notrack: false,
             nat: None,
             ctmark: (self.tracked && !self.invalid).then_some(self.conn.mark),
+            rejected: None,
             seed: self.seed,
         };
         let w = walk(table, kind as u8, p, &env, self.state, &mut runner);
@@ -384,11 +397,17 @@ impl Run<'_> {
                 chain: name(by.0),
                 rule: by.1.map(|r| r + 1),
             })),
-            TableVerdict::Reject => Err(Stop::Fate(Fate::Rejected {
-                table: kind,
-                chain: name(by.0),
-                rule: by.1.map(|r| r + 1),
-            })),
+            TableVerdict::Reject => {
+                if let Some(with) = runner.rejected {
+                    let (oif, reply) = self.reject_reply(with, p, iif);
+                    self.steps.push(PathStep::Reject { hook, oif, reply });
+                }
+                Err(Stop::Fate(Fate::Rejected {
+                    table: kind,
+                    chain: name(by.0),
+                    rule: by.1.map(|r| r + 1),
+                }))
+            }
             TableVerdict::Queue => Err(Stop::Fate(Fate::Queued {
                 table: kind,
                 chain: name(by.0),
@@ -464,6 +483,51 @@ impl Run<'_> {
             }
         };
         self.steps.push(PathStep::Conntrack { hook, state });
+    }
+
+    /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the
+    /// rejected packet's destination, or an ICMP destination-unreachable from
+    /// that destination when it is local, from the incoming interface's address
+    /// when forwarding, and back through `lo` to a locally generated packet.
+    fn reject_reply(&self, with: u8, p: &Packet, iif: Option<&str>) -> (String, Packet) {
+        let local_out = iif.is_none();
+        let mut r = p.clone();
+        (r.src, r.dst, r.mark, r.ttl, r.tos) = (p.dst, p.src, 0, 64, 0);
+        if with == 6 {
+            // tcp-reset: RST answering the segment (RST,ACK when it carried no ACK).
+            (r.sport, r.dport) = (p.dport, p.sport);
+            r.tcp_flags = if p.tcp_flags & crate::packet::tcp_flags::ACK != 0 {
+                crate::packet::tcp_flags::RST
+            } else {
+                crate::packet::tcp_flags::RST | crate::packet::tcp_flags::ACK
+            };
+        } else {
+            const CODES: [u8; 8] = [0, 1, 3, 2, 9, 10, 0, 13];
+            r.proto = 1;
+            (r.sport, r.dport, r.tcp_flags) = (0, 0, 0);
+            (r.icmp_type, r.icmp_code) = (3, CODES[with as usize]);
+            if !local_out && !self.host.is_local(p.dst) {
+                let dev = iif
+                    .and_then(|i| self.host.interface(i))
+                    .and_then(|i| i.addrs.iter().find(|a| !a.secondary));
+                if let Some(a) = dev {
+                    r.src = a.addr;
+                }
+            } else if local_out {
+                r.src = p.src;
+            }
+        }
+        let oif = if local_out {
+            "lo".to_string()
+        } else {
+            match self.host.route(r.dst) {
+                RouteResult::Unicast { dev, .. }
+                | RouteResult::Broadcast { dev, .. }
+                | RouteResult::Multicast { dev, .. } => dev,
+                _ => iif.unwrap_or("lo").to_string(),
+            }
+        };
+        (oif, r)
     }
 
     /// A new connection is confirmed when its first packet leaves the last hook.

@@ -487,6 +487,19 @@ fn verdict_name(v: StepVerdict) -> &'static str {
     }
 }
 
+/// A packet's addresses and ports (type and code for ICMP) as the JSON shows them.
+fn packet_json(p: &Packet) -> Value {
+    let mut v = json!({"src": fmt_ipv4(p.src), "dst": fmt_ipv4(p.dst), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport});
+    if p.proto == 1 {
+        v["icmp_type"] = json!(p.icmp_type);
+        v["icmp_code"] = json!(p.icmp_code);
+    }
+    if p.proto == 6 {
+        v["tcp_flags"] = json!(crate::packet::flag_names(p.tcp_flags));
+    }
+    v
+}
+
 /// One packet's trace as the CLI's JSON: steps, fate, packet_out.
 pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
     let mut steps = Vec::new();
@@ -538,6 +551,7 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
             PathStep::Routing { hook, decision } => {
                 steps.push(json!({"kind": "routing", "hook": hook.name(), "decision": decision}))
             }
+            PathStep::Reject { hook, oif, reply } => steps.push(json!({"kind": "reject", "hook": hook.name(), "oif": oif, "reply": packet_json(reply)})),
         }
     }
     let fate = match &path.fate {
@@ -557,9 +571,7 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
             json!({"result": "dropped-outside-rules", "detail": detail})
         }
     };
-    let packet_out = path.packet_out.as_ref().map(|p| {
-        json!({"src": fmt_ipv4(p.src), "dst": fmt_ipv4(p.dst), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport})
-    });
+    let packet_out = path.packet_out.as_ref().map(packet_json);
     json!({"steps": steps, "fate": fate, "packet_out": packet_out})
 }
 
@@ -608,6 +620,24 @@ pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
                 s["after"].as_str().unwrap()
             ),
             "routing" => format!("  {hook:<11} routing: {}", s["decision"].as_str().unwrap()),
+            "reject" => {
+                let r = &s["reply"];
+                let what = match r["protocol"].as_str().unwrap() {
+                    "icmp" => format!("ICMP type {} code {}", r["icmp_type"], r["icmp_code"]),
+                    _ => format!(
+                        "TCP {} :{} -> :{}",
+                        r["tcp_flags"].as_str().unwrap_or(""),
+                        r["sport"],
+                        r["dport"]
+                    ),
+                };
+                format!(
+                    "  {hook:<11} reject: sends {what} from {} to {} via {}",
+                    r["src"].as_str().unwrap(),
+                    r["dst"].as_str().unwrap(),
+                    s["oif"].as_str().unwrap()
+                )
+            }
             _ => continue,
         };
         out.push_str(&line);

@@ -315,6 +315,31 @@ fn packets_follow_the_kernel() {
                 ));
                 continue;
             }
+            // REJECT's answer must be the packet the kernel sent back.
+            if result_name == "rejected" {
+                let reply = path.steps.iter().find_map(|s| match s {
+                    PathStep::Reject { oif, reply, .. } => Some((oif.clone(), reply.clone())),
+                    _ => None,
+                });
+                let kernel = &fate["host_replies"][0];
+                let ok = reply.as_ref().is_some_and(|(oif, r)| {
+                    kernel["if"] == oif.as_str()
+                        && kernel["src"] == fmt_ipv4(r.src)
+                        && kernel["dst"] == fmt_ipv4(r.dst)
+                        && kernel["proto"] == nfsim::value::Proto(r.proto).save()
+                        && kernel.get("sport").is_none_or(|v| *v == r.sport)
+                        && kernel.get("dport").is_none_or(|v| *v == r.dport)
+                        && kernel.get("icmp_type").is_none_or(|v| *v == r.icmp_type)
+                        && kernel.get("icmp_code").is_none_or(|v| *v == r.icmp_code)
+                        && kernel.get("tcp_flags").is_none_or(|v| {
+                            parse_tcp_flags(v.as_str().unwrap()).unwrap() == r.tcp_flags
+                        })
+                });
+                if !ok {
+                    failures.push(format!("{label}: reject reply {reply:?}, kernel {kernel}"));
+                    continue;
+                }
+            }
             if let (Some(out), Some(k)) = (&path.packet_out, fate["packet_out"].as_object()) {
                 let random_ports = text.contains("--random");
                 // ICMP has no ports: compare them only where the kernel reports them.
