@@ -90,6 +90,8 @@ pub enum PathStep {
         oif: String,
         reply: Packet,
     },
+    /// A line the LOG target wrote to the kernel log.
+    Log { hook: Hook, line: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -113,6 +115,10 @@ struct Runner<'a> {
     ctmark: Option<u32>,
     /// REJECT's `--reject-with`, when a REJECT rule decided.
     rejected: Option<u8>,
+    /// The interfaces, for LOG lines.
+    out_iface: Option<&'a str>,
+    /// Lines LOG wrote, in order.
+    logs: Vec<String>,
     /// A deterministic source of ports for --random / --random-fully.
     seed: u64,
 }
@@ -243,6 +249,11 @@ impl TargetRunner for Runner<'_> {
                 self.rejected = Some(*with);
                 TargetOutcome::Reject
             }
+            TargetKind::Log(l) => {
+                self.logs
+                    .push(log_line(&l.prefix, self.in_iface, self.out_iface, packet));
+                TargetOutcome::Continue
+            }
             other => BasicTargets.run(other, packet, chain, rule),
         }
     }
@@ -348,6 +359,8 @@ impl Run<'_> {
             nat: None,
             ctmark: (self.tracked && !self.invalid).then_some(self.conn.mark),
             rejected: None,
+            out_iface: oif,
+            logs: Vec::new(),
             seed: self.seed,
         };
         let w = walk(table, kind as u8, p, &env, self.state, &mut runner);
@@ -359,11 +372,14 @@ impl Run<'_> {
             }
         }
         let (verdict, by) = (w.verdict, w.by);
+        let logs = std::mem::take(&mut runner.logs);
         self.steps.push(PathStep::Table {
             hook,
             table: kind,
             walk: w,
         });
+        self.steps
+            .extend(logs.into_iter().map(|line| PathStep::Log { hook, line }));
         if runner.notrack && kind == TableKind::Raw {
             self.tracked = false;
         }
@@ -773,4 +789,54 @@ impl Run<'_> {
     fn tracked_existing(&mut self) {
         self.nat_done = true;
     }
+}
+
+/// The line nf_log writes for LOG (nf_log_ipv4's layout; fields nfsim does
+/// not model, the MAC header and the IP ID, print empty or 0).
+pub fn log_line(prefix: &str, iif: Option<&str>, oif: Option<&str>, p: &Packet) -> String {
+    let mut s = format!(
+        "{prefix}IN={} OUT={} MAC= SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID=0 ",
+        iif.unwrap_or(""),
+        oif.unwrap_or(""),
+        fmt_ipv4(p.src),
+        fmt_ipv4(p.dst),
+        p.length,
+        p.tos & 0x1e,
+        p.tos & 0xe0,
+        p.ttl
+    );
+    match p.proto {
+        6 => {
+            s.push_str(&format!(
+                "PROTO=TCP SPT={} DPT={} WINDOW=0 RES=0x00 ",
+                p.sport, p.dport
+            ));
+            for (bit, name) in [
+                (0x20, "URG"),
+                (0x10, "ACK"),
+                (0x08, "PSH"),
+                (0x04, "RST"),
+                (0x02, "SYN"),
+                (0x01, "FIN"),
+            ] {
+                if p.tcp_flags & bit != 0 {
+                    s.push_str(name);
+                    s.push(' ');
+                }
+            }
+            s.push_str("URGP=0 ");
+        }
+        17 => s.push_str(&format!(
+            "PROTO=UDP SPT={} DPT={} LEN={} ",
+            p.sport,
+            p.dport,
+            p.length.saturating_sub(20)
+        )),
+        1 => s.push_str(&format!(
+            "PROTO=ICMP TYPE={} CODE={} ",
+            p.icmp_type, p.icmp_code
+        )),
+        n => s.push_str(&format!("PROTO={n} ")),
+    }
+    s
 }

@@ -552,6 +552,7 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
                 steps.push(json!({"kind": "routing", "hook": hook.name(), "decision": decision}))
             }
             PathStep::Reject { hook, oif, reply } => steps.push(json!({"kind": "reject", "hook": hook.name(), "oif": oif, "reply": packet_json(reply)})),
+            PathStep::Log { hook, line } => steps.push(json!({"kind": "log", "hook": hook.name(), "line": line})),
         }
     }
     let fate = match &path.fate {
@@ -620,6 +621,7 @@ pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
                 s["after"].as_str().unwrap()
             ),
             "routing" => format!("  {hook:<11} routing: {}", s["decision"].as_str().unwrap()),
+            "log" => format!("  {hook:<11} log: {}", s["line"].as_str().unwrap()),
             "reject" => {
                 let r = &s["reply"];
                 let what = match r["protocol"].as_str().unwrap() {

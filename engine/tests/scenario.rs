@@ -164,3 +164,54 @@ fn scenario_errors_are_reported() {
         Err(nfsim::scenario::ScenarioError::Ruleset(_))
     ));
 }
+
+#[test]
+fn log_lines_and_reject_replies_appear_in_the_trace() {
+    let text = String::from(
+        r#"{"version":1,"ruleset":"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 22 -j LOG --log-prefix \"ssh: \"\n-A INPUT -p udp -j REJECT\n-A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset\nCOMMIT\n",
+             "host":{"interfaces":[{"name":"eth0","addresses":["198.51.100.1/24"]}]},
+             "packets":[{"from":"eth0","src":"198.51.100.2","dst":"198.51.100.1","dport":22},
+                        {"from":"eth0","src":"198.51.100.2","dst":"198.51.100.1","protocol":"udp","dport":53}]}"#,
+    );
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let tcp = scenario::path_json(&loaded.ruleset, &paths[0]);
+    let steps = tcp["steps"].as_array().unwrap();
+    let log = steps.iter().find(|s| s["kind"] == "log").unwrap();
+    assert_eq!(
+        log["line"],
+        "ssh: IN=eth0 OUT= MAC= SRC=198.51.100.2 DST=198.51.100.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=0 PROTO=TCP SPT=40000 DPT=22 WINDOW=0 RES=0x00 SYN URGP=0 "
+    );
+    let reject = steps.iter().find(|s| s["kind"] == "reject").unwrap();
+    assert_eq!(reject["oif"], "eth0");
+    assert_eq!(reject["reply"]["tcp_flags"], "RST,ACK");
+    assert_eq!(
+        (
+            reject["reply"]["sport"].as_u64(),
+            reject["reply"]["dport"].as_u64()
+        ),
+        (Some(22), Some(40000))
+    );
+    assert_eq!(tcp["fate"]["result"], "rejected");
+    assert_eq!(
+        tcp["fate"]["by"],
+        serde_json::json!({"table": "filter", "chain": "INPUT", "rule": 3})
+    );
+    let udp = scenario::path_json(&loaded.ruleset, &paths[1]);
+    let reply = &udp["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "reject")
+        .unwrap()["reply"];
+    assert_eq!(
+        (
+            reply["protocol"].as_str(),
+            reply["icmp_type"].as_u64(),
+            reply["icmp_code"].as_u64()
+        ),
+        (Some("icmp"), Some(3), Some(3))
+    );
+    assert_eq!(reply["src"], "198.51.100.1");
+}
