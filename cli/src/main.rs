@@ -13,7 +13,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   nfsim check FILE|- [--format text|json] [--input save|commands]
   nfsim fmt   FILE|- [--input save|commands]
-  nfsim trace SCENARIO.json|- [--seed N] [--all-branches] [--format json|text]
+  nfsim trace SCENARIO.json|- [--seed N] [--all-branches | --batch N] [--format json|text]
 
 check  parse and validate a ruleset; diagnostics go to stderr
        (--format json prints them to stdout as JSON)
@@ -29,6 +29,7 @@ struct Args {
     input: Option<InputFormat>,
     seed: Option<u64>,
     all_branches: bool,
+    batch: Option<u64>,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
@@ -42,6 +43,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut input = None;
     let mut seed = None;
     let mut all_branches = false;
+    let mut batch = None;
     while let Some(a) = it.next() {
         let (flag, inline) = match a.split_once('=') {
             Some((f, v)) if a.starts_with("--") => (f, Some(v.to_string())),
@@ -76,6 +78,15 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 );
             }
             "--all-branches" => all_branches = true,
+            "--batch" => {
+                let v = value("--batch")?;
+                batch = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or(format!("--batch takes a positive number, not `{v}'"))?,
+                );
+            }
             "-h" | "--help" => return Err(String::new()),
             f if f.starts_with('-') && f != "-" => return Err(format!("unknown option `{f}'")),
             _ => {
@@ -88,8 +99,11 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if format_json && command == "fmt" {
         return Err("fmt has no --format option".into());
     }
-    if command != "trace" && (seed.is_some() || all_branches) {
-        return Err("--seed and --all-branches belong to trace".into());
+    if command != "trace" && (seed.is_some() || all_branches || batch.is_some()) {
+        return Err("--seed, --all-branches and --batch belong to trace".into());
+    }
+    if all_branches && batch.is_some() {
+        return Err("--all-branches and --batch are two different modes: choose one".into());
     }
     if command == "trace" && input.is_some() {
         return Err("trace reads the ruleset's format from the scenario".into());
@@ -101,6 +115,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         input,
         seed,
         all_branches,
+        batch,
     })
 }
 
@@ -225,7 +240,35 @@ fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
     if let Some(seed) = args.seed {
         loaded.scenario.seed = seed;
     }
-    let out = if args.all_branches {
+    let out = if let Some(n) = args.batch {
+        let b = match scenario::run_batch(&loaded, n) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("nfsim: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        if args.format_json {
+            serde_json::to_string_pretty(&scenario::batch_json(&loaded, &b)).expect("serialisable")
+                + "\n"
+        } else {
+            let mut s = format!("{} packets\n", b.packets);
+            for (f, n) in &b.fates {
+                s.push_str(&format!("  {f}: {n}\n"));
+            }
+            for (e, n) in &b.endpoints {
+                s.push_str(&format!(
+                    "  to {e}: {n} ({:.1}%)\n",
+                    *n as f64 * 100.0 / b.packets as f64
+                ));
+            }
+            s.push_str("rule hits (pkts table chain rule):\n");
+            for ((t, c, r), n) in &b.counters {
+                s.push_str(&format!("  {n:>8} {t} {c} {r}\n"));
+            }
+            s
+        }
+    } else if args.all_branches {
         let outcomes = match scenario::run_all_branches(&loaded, 4096) {
             Ok(o) => o,
             Err(e) => {

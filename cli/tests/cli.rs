@@ -265,3 +265,45 @@ fn trace_all_branches_and_text() {
         Some(2)
     );
 }
+
+#[test]
+fn trace_batch_counts_rules_fates_and_endpoints() {
+    let out = nfsim(
+        &["trace", "--batch", "3000", "--format", "json", "-"],
+        Some(&scenario()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = &v["batch"];
+    assert_eq!(b["packets"], 3000);
+    assert_eq!(b["fates"], serde_json::json!({"forwarded": 3000}));
+    let ends = b["endpoints"].as_object().unwrap();
+    assert_eq!(ends.len(), 3);
+    for (e, n) in ends {
+        let share = n.as_f64().unwrap() / 3000.0;
+        assert!((share - 1.0 / 3.0).abs() < 0.04, "{e}: {share}");
+    }
+    let svc_rule_2 = b["counters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["chain"] == "KUBE-SVC-JKOCBQALQGD3X3RT" && c["rule"] == 2)
+        .unwrap();
+    assert_eq!(svc_rule_2["line"], 72);
+    assert_eq!(svc_rule_2["packets"], ends["203.0.113.10:80"]);
+    assert_eq!(
+        nfsim(&["trace", "--batch", "0", "-"], Some(&scenario()))
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        nfsim(
+            &["trace", "--batch", "5", "--all-branches", "-"],
+            Some(&scenario())
+        )
+        .status
+        .code(),
+        Some(2)
+    );
+}
