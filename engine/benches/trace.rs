@@ -36,6 +36,17 @@ fn trace(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // Sample-mode throughput: batch mode folds N new connections into counters.
+    let mut g = c.benchmark_group("batch");
+    let loaded = Loaded::from_json(&scenario_for(1_000)).unwrap();
+    const N: u64 = 10_000;
+    g.throughput(Throughput::Elements(N));
+    g.sample_size(10);
+    g.bench_function("nodeport-1000", |b| {
+        b.iter(|| scenario::run_batch(black_box(&loaded), N).unwrap())
+    });
+    g.finish();
 }
 
 criterion_group!(benches, trace);

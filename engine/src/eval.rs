@@ -567,3 +567,56 @@ fn owner(o: &OwnerMatch, sock: Option<(u32, u32)>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A state for explaining a rule that is known not to match: it answers every
+/// stateful question without side effects.
+struct Explaining;
+
+impl MatchState for Explaining {
+    fn random(&mut self, _: MatchId, _: u32) -> bool {
+        true
+    }
+    fn nth(&mut self, _: MatchId, _: u32) -> u32 {
+        0
+    }
+    fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
+        true
+    }
+    fn recent(&mut self, _: &RecentMatch, _: Ipv4, _: u8) -> bool {
+        true
+    }
+    fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
+        Some(true)
+    }
+    fn assume(&mut self, _: &str) -> bool {
+        true
+    }
+}
+
+/// Why `rule` did not match `packet`: the first condition that fails. Used
+/// for rules a walk passed over through its index, whose failing condition
+/// (an exact destination or port, with nothing stateful before it) does not
+/// depend on state.
+pub fn explain(rule: &Rule, packet: &Packet, hook: Hook, host: &Host) -> Failed {
+    let ctx = Context {
+        packet,
+        hook,
+        in_iface: None,
+        out_iface: None,
+        host,
+        owner: None,
+        conn: Conn::Invalid,
+    };
+    let id = |_| MatchId {
+        table: 0,
+        chain: 0,
+        rule: 0,
+        index: 0,
+    };
+    rule_matches(rule, &ctx, &mut Explaining, &id)
+        .err()
+        .unwrap_or(Failed {
+            condition: String::new(),
+            reason: "did not match".into(),
+        })
+}

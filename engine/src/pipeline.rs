@@ -20,7 +20,9 @@ use crate::packet::Packet;
 use crate::ruleset::{Hook, Ruleset, TableKind};
 use crate::targets::{ConnmarkMode, NatRange, TargetKind};
 use crate::value::{fmt_ipv4, Ipv4};
-use crate::walk::{walk, BasicTargets, Env, TableVerdict, TargetOutcome, TargetRunner, Walk};
+use crate::walk::{
+    walk, BasicTargets, Env, TableIndex, TableVerdict, TargetOutcome, TargetRunner, Walk,
+};
 use serde::Serialize;
 
 /// Where a packet comes from.
@@ -275,6 +277,7 @@ fn tuple(p: &Packet) -> String {
 
 struct Run<'a> {
     ruleset: &'a Ruleset,
+    index: Option<&'a RulesetIndex>,
     host: &'a Host,
     state: &'a mut dyn MatchState,
     conns: &'a mut ConnTable,
@@ -363,7 +366,8 @@ impl Run<'_> {
             logs: Vec::new(),
             seed: self.seed,
         };
-        let w = walk(table, kind as u8, p, &env, self.state, &mut runner);
+        let index = self.index.and_then(|i| i.get(&kind));
+        let w = walk(table, index, kind as u8, p, &env, self.state, &mut runner);
         self.seed = runner.seed;
         if let Some(m) = runner.ctmark.filter(|m| *m != self.conn.mark) {
             self.conn.mark = m;
@@ -595,11 +599,38 @@ impl Run<'_> {
     }
 }
 
+/// The indexes of a ruleset's long chains, built once and shared by every packet.
+pub type RulesetIndex = std::collections::HashMap<TableKind, TableIndex>;
+
+/// Build the indexes for a ruleset.
+pub fn index_ruleset(ruleset: &Ruleset) -> RulesetIndex {
+    ruleset
+        .tables
+        .iter()
+        .map(|t| (t.kind, TableIndex::new(t)))
+        .collect()
+}
+
 /// Follow one packet from `origin` through the host; `conns` is the connection
 /// table the scenario's packets share. `seed` drives the ports NAT picks with
 /// --random/--random-fully.
 pub fn run_packet(
     ruleset: &Ruleset,
+    host: &Host,
+    p: Packet,
+    origin: &Origin,
+    state: &mut dyn MatchState,
+    conns: &mut ConnTable,
+    seed: u64,
+) -> PacketPath {
+    run_packet_indexed(ruleset, None, host, p, origin, state, conns, seed)
+}
+
+/// [`run_packet`] with the ruleset's chain indexes: the same path, found faster.
+#[allow(clippy::too_many_arguments)]
+pub fn run_packet_indexed(
+    ruleset: &Ruleset,
+    index: Option<&RulesetIndex>,
     host: &Host,
     mut p: Packet,
     origin: &Origin,
@@ -625,6 +656,7 @@ pub fn run_packet(
     };
     let mut run = Run {
         ruleset,
+        index,
         host,
         state,
         conns,

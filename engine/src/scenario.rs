@@ -13,7 +13,9 @@ use crate::eval::{MatchId, MatchState};
 use crate::host::{Host, HostSpec};
 use crate::matches::{LimitMatch, RecentCommand, RecentMatch, SetMatch};
 use crate::packet::{tcp_flags, Packet, PacketSpec, FROM_LOCAL};
-use crate::pipeline::{run_packet, Fate, Origin, PacketPath, PathStep};
+use crate::pipeline::{
+    index_ruleset, run_packet_indexed, Fate, Origin, PacketPath, PathStep, RulesetIndex,
+};
 use crate::ruleset::{Ruleset, TableKind, Target};
 use crate::value::{fmt_ipv4, Ipv4, Ipv4Net, Proto};
 use crate::walk::{Step, StepVerdict};
@@ -91,6 +93,8 @@ impl std::fmt::Display for ScenarioError {
 pub struct Loaded {
     pub scenario: Scenario,
     pub ruleset: Ruleset,
+    /// Indexes of the ruleset's long chains, built once.
+    pub index: RulesetIndex,
     pub host: Host,
     pub sets: HashMap<String, IpSet>,
 }
@@ -133,8 +137,10 @@ impl Loaded {
                 });
             }
         }
+        let index = index_ruleset(&parsed.ruleset);
         Ok(Loaded {
             scenario,
+            index,
             ruleset: parsed.ruleset,
             host,
             sets,
@@ -429,8 +435,9 @@ pub fn run(loaded: &Loaded, state: &mut SimState) -> Result<Vec<PacketPath>, Sce
     for i in 0..loaded.scenario.packets.len() {
         let (p, origin) = packet_of(loaded, i, &done, &sent)?;
         state.now_ms = loaded.scenario.packets[i].time_ms;
-        let path = run_packet(
+        let path = run_packet_indexed(
             &loaded.ruleset,
+            Some(&loaded.index),
             &loaded.host,
             p.clone(),
             &origin,
@@ -508,8 +515,9 @@ pub fn run_batch(loaded: &Loaded, n: u64) -> Result<Batch, ScenarioError> {
         if p.has_ports() {
             p.sport = 1024 + ((base.sport as u64 - 1024 + i) % (65536 - 1024)) as u16;
         }
-        let path = run_packet(
+        let path = run_packet_indexed(
             &loaded.ruleset,
+            Some(&loaded.index),
             &loaded.host,
             p,
             &origin,
@@ -612,6 +620,19 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
             PathStep::Table { hook, table, walk } => {
                 let t = ruleset.table(*table).expect("walked tables exist");
                 for st in &walk.steps {
+                    if let Step::Skipped { chain, from, to, packet } = st {
+                        // Rules the index passed over: explain each one. Their failing
+                        // condition is an exact address or port: no host is needed.
+                        let host = crate::host::Host::new(vec![], vec![], crate::host::Sysctl::default());
+                        let host = &host;
+                        let c = &t.chains[*chain];
+                        for i in *from..*to {
+                            let r = &c.rules[i];
+                            let f = crate::eval::explain(r, packet, *hook, host);
+                            steps.push(json!({"kind": "rule", "hook": hook.name(), "table": table.name(), "chain": c.name, "rule": i + 1, "line": r.line, "matched": false, "failed": f.condition, "reason": format!("{}: {}", f.condition, f.reason)}));
+                        }
+                        continue;
+                    }
                     steps.push(match st {
                         Step::Rule { chain, rule, matched, failed, verdict } => {
                             let c = &t.chains[*chain];
@@ -637,6 +658,7 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
                             }
                             v
                         }
+                        Step::Skipped { .. } => unreachable!("expanded above"),
                         Step::Return { chain } => json!({"kind": "return", "hook": hook.name(), "table": table.name(), "chain": t.chains[*chain].name}),
                         Step::Policy { chain, policy } => json!({"kind": "policy", "hook": hook.name(), "table": table.name(), "chain": t.chains[*chain].name, "verdict": policy.as_str().to_ascii_lowercase()}),
                     });

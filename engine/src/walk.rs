@@ -10,10 +10,12 @@
 
 use crate::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState};
 use crate::host::Host;
+use crate::matches::MatchKind;
 use crate::packet::Packet;
-use crate::ruleset::{Hook, Policy, Table, Target};
+use crate::ruleset::{Hook, Policy, Rule, Table, Target};
 use crate::targets::{TargetKind, Verdict};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// What a rule's target did, in the trace's words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -39,6 +41,15 @@ pub enum Step {
         matched: bool,
         failed: Option<Failed>,
         verdict: Option<StepVerdict>,
+    },
+    /// Rules `from..to` of the chain were tried and none matched: the index
+    /// showed that their exact destination or port condition fails for this
+    /// packet. `packet` is the packet as they saw it, to explain each one.
+    Skipped {
+        chain: usize,
+        from: usize,
+        to: usize,
+        packet: Packet,
     },
     /// Evaluation fell off the end of a user chain.
     Return { chain: usize },
@@ -96,6 +107,117 @@ pub struct Env<'a> {
     pub conn: Conn<'a>,
 }
 
+/// Chains shorter than this are walked without an index.
+const INDEX_FROM: usize = 32;
+
+/// What a chain's index is keyed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    /// An exact `-d ADDR/32`.
+    Dst(u32),
+    /// `-p P` with that protocol's match on a single `--dport`.
+    Dport(u8, u16),
+}
+
+/// One chain's rules by key; a rule without the key is always a candidate.
+#[derive(Clone, Debug, Default)]
+struct ChainIndex {
+    by_key: HashMap<Key, Vec<u32>>,
+    unkeyed: Vec<u32>,
+    dst: bool,
+}
+
+/// Indexes of a table's long chains, built once per ruleset. A walk with an
+/// index tries only the rules whose exact destination (or destination port)
+/// can match, and reports the others as [`Step::Skipped`]: the kernel tries
+/// them too, and they cannot match.
+#[derive(Clone, Debug, Default)]
+pub struct TableIndex {
+    chains: Vec<Option<ChainIndex>>,
+}
+
+/// A rule's exact `-d` (no `!`).
+fn dst_key(r: &Rule) -> Option<Key> {
+    r.dst
+        .as_ref()
+        .filter(|d| !d.invert && d.net.mask == u32::MAX)
+        .map(|d| Key::Dst(d.net.addr))
+}
+
+/// A rule's single destination port, when nothing before that match can fail
+/// for another reason the index cannot explain (interfaces, stateful matches).
+fn dport_key(r: &Rule) -> Option<Key> {
+    let proto = r.proto.as_ref().filter(|p| !p.invert)?.proto.0;
+    if r.in_iface.is_some() || r.out_iface.is_some() {
+        return None;
+    }
+    for m in r.matches.iter() {
+        let port = match &m.kind {
+            MatchKind::Comment { .. } | MatchKind::Nfacct { .. } => continue,
+            MatchKind::Tcp(t) if proto == 6 => t.dport.as_ref(),
+            MatchKind::Udp(u) if proto == 17 => u.dport.as_ref(),
+            _ => return None,
+        };
+        return port
+            .filter(|d| !d.invert && d.value.lo == d.value.hi)
+            .map(|d| Key::Dport(proto, d.value.lo));
+    }
+    None
+}
+
+impl TableIndex {
+    pub fn new(table: &Table) -> TableIndex {
+        let chains = table
+            .chains
+            .iter()
+            .map(|c| {
+                if c.rules.len() < INDEX_FROM {
+                    return None;
+                }
+                let dsts = c.rules.iter().filter(|r| dst_key(r).is_some()).count();
+                let ports = c.rules.iter().filter(|r| dport_key(r).is_some()).count();
+                let dst = dsts >= ports;
+                if dsts.max(ports) * 2 < c.rules.len() {
+                    return None;
+                }
+                let mut idx = ChainIndex {
+                    dst,
+                    ..ChainIndex::default()
+                };
+                for (i, r) in c.rules.iter().enumerate() {
+                    match if dst { dst_key(r) } else { dport_key(r) } {
+                        Some(k) => idx.by_key.entry(k).or_default().push(i as u32),
+                        None => idx.unkeyed.push(i as u32),
+                    }
+                }
+                Some(idx)
+            })
+            .collect();
+        TableIndex { chains }
+    }
+
+    /// The next rule at or after `from` that can match `p`.
+    fn next_candidate(&self, chain: usize, from: usize, p: &Packet) -> Option<usize> {
+        let idx = self.chains.get(chain)?.as_ref()?;
+        let key = if idx.dst {
+            Key::Dst(p.dst)
+        } else {
+            Key::Dport(p.proto, p.dport)
+        };
+        let first_at = |v: &[u32]| {
+            v.get(v.partition_point(|&r| (r as usize) < from))
+                .map(|&r| r as usize)
+        };
+        let a = idx.by_key.get(&key).and_then(|v| first_at(v));
+        let b = first_at(&idx.unkeyed);
+        Some(match (a, b) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => usize::MAX,
+        })
+    }
+}
+
 /// Give up on a walk this long: a table that passed validation cannot loop,
 /// but the walk must terminate on any input.
 const MAX_STEPS: usize = 1_000_000;
@@ -104,6 +226,7 @@ const MAX_STEPS: usize = 1_000_000;
 /// match state which table's counters to use.
 pub fn walk(
     table: &Table,
+    index: Option<&TableIndex>,
     table_id: u8,
     packet: &mut Packet,
     env: &Env,
@@ -150,6 +273,18 @@ pub fn walk(
             };
         }
         let rules = &table.chains[chain].rules;
+        if let Some(next) = index.and_then(|i| i.next_candidate(chain, rule, packet)) {
+            let next = next.min(rules.len());
+            if next > rule {
+                steps.push(Step::Skipped {
+                    chain,
+                    from: rule,
+                    to: next,
+                    packet: packet.clone(),
+                });
+                rule = next;
+            }
+        }
         if rule >= rules.len() {
             if chain == start && stack.is_empty() {
                 return policy(&mut steps);

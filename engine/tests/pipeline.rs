@@ -190,7 +190,7 @@ fn events(ruleset: &Ruleset, steps: &[PathStep]) -> Vec<String> {
                         rule + 1
                     )
                 }
-                Step::Rule { .. } => continue,
+                Step::Rule { .. } | Step::Skipped { .. } => continue,
                 Step::Return { chain } => format!(
                     "{} {} {} return RETURN",
                     hook.name(),

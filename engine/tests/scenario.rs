@@ -215,3 +215,75 @@ fn log_lines_and_reject_replies_appear_in_the_trace() {
     );
     assert_eq!(reply["src"], "198.51.100.1");
 }
+
+#[path = "../benches/support/kubegen.rs"]
+mod kubegen;
+
+#[test]
+fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
+    use nfsim::conntrack::ConnTable;
+    use nfsim::pipeline::{run_packet, run_packet_indexed, Origin};
+    let ruleset_text = kubegen::kube_dump(300, 3);
+    let scen = serde_json::json!({
+        "version": 1, "ruleset": ruleset_text,
+        "host": {"interfaces": [{"name": "eth0", "addresses": ["198.51.100.1/24"]}], "routes": [{"to": "default", "via": "198.51.100.254", "dev": "eth0"}]},
+        "packets": [{"from": "eth0", "src": "192.0.2.50", "dst": "198.51.100.1", "dport": 30001}]
+    });
+    let loaded = Loaded::from_json(&scen.to_string()).unwrap();
+    let probes = [
+        ("198.51.100.1", 6, 30001u16), // a NodePort
+        ("198.51.100.1", 6, 30299),    // the last NodePort
+        ("10.96.0.7", 6, 80),          // a ClusterIP
+        ("10.96.0.7", 6, 81),          // a ClusterIP, wrong port
+        ("198.51.100.1", 17, 30001),   // UDP to a TCP NodePort
+        ("203.0.113.9", 6, 443),       // nothing of kube's
+    ];
+    for (dst, proto, dport) in probes {
+        let p = nfsim::packet::Packet {
+            src: nfsim::value::parse_ipv4("192.0.2.50").unwrap(),
+            dst: nfsim::value::parse_ipv4(dst).unwrap(),
+            proto,
+            sport: 45678,
+            dport,
+            tcp_flags: if proto == 6 { 2 } else { 0 },
+            icmp_type: 0,
+            icmp_code: 0,
+            mark: 0,
+            length: 60,
+            ttl: 64,
+            tos: 0,
+            fragment: false,
+        };
+        let origin = Origin::Interface("eth0".into());
+        let mut s1 = SimState::new(&loaded, 1, None);
+        let mut s2 = SimState::new(&loaded, 1, None);
+        let mut c1 = ConnTable::for_ruleset(&loaded.ruleset);
+        let mut c2 = ConnTable::for_ruleset(&loaded.ruleset);
+        let full = run_packet(
+            &loaded.ruleset,
+            &loaded.host,
+            p.clone(),
+            &origin,
+            &mut s1,
+            &mut c1,
+            1,
+        );
+        let fast = run_packet_indexed(
+            &loaded.ruleset,
+            Some(&loaded.index),
+            &loaded.host,
+            p,
+            &origin,
+            &mut s2,
+            &mut c2,
+            1,
+        );
+        let skipped = fast.steps.iter().any(|s| matches!(s, nfsim::pipeline::PathStep::Table { walk, .. } if walk.steps.iter().any(|w| matches!(w, nfsim::walk::Step::Skipped { .. }))));
+        assert!(skipped, "{dst}:{dport}: the index was not used");
+        assert_eq!(
+            serde_json::to_string_pretty(&scenario::path_json(&loaded.ruleset, &full)).unwrap(),
+            serde_json::to_string_pretty(&scenario::path_json(&loaded.ruleset, &fast)).unwrap(),
+            "{dst}:{dport}/{proto}"
+        );
+    }
+}

@@ -132,6 +132,7 @@ fn filter_walks_match_the_kernels_trace() {
         };
         let w = walk(
             table,
+            None,
             3,
             &mut p,
             &env,
@@ -164,7 +165,7 @@ fn filter_walks_match_the_kernels_trace() {
                     };
                     Some((chain_name(*chain), "rule".into(), Some(*rule as u64 + 1), v))
                 }
-                Step::Rule { .. } => None,
+                Step::Rule { .. } | Step::Skipped { .. } => None,
                 Step::Return { chain } => {
                     Some((chain_name(*chain), "return".into(), None, "RETURN".into()))
                 }
