@@ -10,8 +10,9 @@
 //!
 //! Packets share a [`ConnTable`]: a later packet or a reply of a connection
 //! gets its state from it and is translated by its bindings, not by the nat
-//! table. Not yet here (the next steps of the pipeline issue): RELATED, REJECT's
-//! reply packets, LOG lines, and the scenario/CLI layer.
+//! table. REJECT shows the reply it sends; LOG and TRACE write the kernel's
+//! log lines (with the fields nfsim does not model, such as the IP ID, as 0).
+//! Not here yet: RELATED (ICMP errors and helpers).
 
 use crate::conntrack::{ConnTable, Lookup, Tuple};
 use crate::eval::{Conn, ConnView, MatchState};
@@ -94,6 +95,9 @@ pub enum PathStep {
     },
     /// A line the LOG target wrote to the kernel log.
     Log { hook: Hook, line: String },
+    /// A `TRACE: table:chain:rule|return|policy:N` line ip_tables wrote for
+    /// a packet the TRACE target marked.
+    Trace { hook: Hook, line: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -119,8 +123,12 @@ struct Runner<'a> {
     rejected: Option<u8>,
     /// The interfaces, for LOG lines.
     out_iface: Option<&'a str>,
-    /// Lines LOG wrote, in order.
-    logs: Vec<String>,
+    /// Lines LOG and TRACE wrote, in order.
+    logs: Vec<PathStep>,
+    /// The packet carries `nf_trace`.
+    trace: bool,
+    table_name: &'static str,
+    owner: Option<(u32, u32)>,
     /// A deterministic source of ports for --random / --random-fully.
     seed: u64,
 }
@@ -252,12 +260,51 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Reject
             }
             TargetKind::Log(l) => {
-                self.logs
-                    .push(log_line(&l.prefix, self.in_iface, self.out_iface, packet));
+                let flags = (l.tcp_sequence as u8)
+                    | (l.tcp_options as u8) << 1
+                    | (l.ip_options as u8) << 2
+                    | (l.uid as u8) << 3;
+                let line = log_line(
+                    &l.prefix,
+                    flags,
+                    self.in_iface,
+                    self.out_iface,
+                    packet,
+                    self.owner,
+                );
+                self.logs.push(PathStep::Log {
+                    hook: self.hook,
+                    line,
+                });
+                TargetOutcome::Continue
+            }
+            TargetKind::Trace => {
+                self.trace = true;
                 TargetOutcome::Continue
             }
             other => BasicTargets.run(other, packet, chain, rule),
         }
+    }
+
+    fn tracing(&self) -> bool {
+        self.trace
+    }
+
+    fn trace(&mut self, packet: &Packet, chain: &str, comment: &'static str, num: usize) {
+        let prefix = format!("TRACE: {}:{chain}:{comment}:{num} ", self.table_name);
+        // ip_tables' trace_loginfo: level 4, NF_LOG_DEFAULT_MASK (0x0f).
+        let line = log_line(
+            &prefix,
+            0x0f,
+            self.in_iface,
+            self.out_iface,
+            packet,
+            self.owner,
+        );
+        self.logs.push(PathStep::Trace {
+            hook: self.hook,
+            line,
+        });
     }
 }
 
@@ -294,6 +341,8 @@ struct Run<'a> {
     nat_done: bool,
     owner: Option<(u32, u32)>,
     seed: u64,
+    /// `skb->nf_trace`: the TRACE target marked the packet.
+    nf_trace: bool,
 }
 
 /// How a table walk ended, when it ended the packet's path.
@@ -364,11 +413,15 @@ impl Run<'_> {
             rejected: None,
             out_iface: oif,
             logs: Vec::new(),
+            trace: self.nf_trace,
+            table_name: kind.name(),
+            owner: self.owner,
             seed: self.seed,
         };
         let index = self.index.and_then(|i| i.get(&kind));
         let w = walk(table, index, kind as u8, p, &env, self.state, &mut runner);
         self.seed = runner.seed;
+        self.nf_trace = runner.trace;
         if let Some(m) = runner.ctmark.filter(|m| *m != self.conn.mark) {
             self.conn.mark = m;
             if let Some((id, _)) = self.existing {
@@ -382,8 +435,7 @@ impl Run<'_> {
             table: kind,
             walk: w,
         });
-        self.steps
-            .extend(logs.into_iter().map(|line| PathStep::Log { hook, line }));
+        self.steps.extend(logs);
         if runner.notrack && kind == TableKind::Raw {
             self.tracked = false;
         }
@@ -668,6 +720,7 @@ pub fn run_packet_indexed(
         orig: None,
         nat_done: false,
         owner,
+        nf_trace: false,
         seed,
     };
     let result = match origin {
@@ -823,13 +876,34 @@ impl Run<'_> {
     }
 }
 
-/// The line nf_log writes for LOG (nf_log_ipv4's layout; fields nfsim does
-/// not model, the MAC header and the IP ID, print empty or 0).
-pub fn log_line(prefix: &str, iif: Option<&str>, oif: Option<&str>, p: &Packet) -> String {
+/// The line nf_log writes for LOG and TRACE (nf_log_syslog's layout for
+/// IPv4). `flags` are the NF_LOG bits: 0x01 TCP sequence numbers, 0x08 the
+/// owning socket's UID/GID (0x02/0x04, options: nfsim's packets carry none).
+/// Fields nfsim does not model print as 0: the IP ID, TCP SEQ/ACK/WINDOW, the
+/// ICMP echo ID/SEQ; an Ethernet interface's MAC header prints empty.
+pub fn log_line(
+    prefix: &str,
+    flags: u8,
+    iif: Option<&str>,
+    oif: Option<&str>,
+    p: &Packet,
+    owner: Option<(u32, u32)>,
+) -> String {
+    use std::fmt::Write;
     let mut s = format!(
-        "{prefix}IN={} OUT={} MAC= SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID=0 ",
+        "{prefix}IN={} OUT={} ",
         iif.unwrap_or(""),
-        oif.unwrap_or(""),
+        oif.unwrap_or("")
+    );
+    // The MAC header is dumped only for packets that came in on a device.
+    match iif {
+        Some("lo") => s.push_str("MAC=00:00:00:00:00:00:00:00:00:00:00:00:08:00 "),
+        Some(_) => s.push_str("MAC= "),
+        None => {}
+    }
+    let _ = write!(
+        s,
+        "SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID=0 ",
         fmt_ipv4(p.src),
         fmt_ipv4(p.dst),
         p.length,
@@ -839,11 +913,14 @@ pub fn log_line(prefix: &str, iif: Option<&str>, oif: Option<&str>, p: &Packet) 
     );
     match p.proto {
         6 => {
-            s.push_str(&format!(
-                "PROTO=TCP SPT={} DPT={} WINDOW=0 RES=0x00 ",
-                p.sport, p.dport
-            ));
+            let _ = write!(s, "PROTO=TCP SPT={} DPT={} ", p.sport, p.dport);
+            if flags & 0x01 != 0 {
+                s.push_str("SEQ=0 ACK=0 ");
+            }
+            s.push_str("WINDOW=0 RES=0x00 ");
             for (bit, name) in [
+                (0x80, "CWR"),
+                (0x40, "ECE"),
                 (0x20, "URG"),
                 (0x10, "ACK"),
                 (0x08, "PSH"),
@@ -858,17 +935,32 @@ pub fn log_line(prefix: &str, iif: Option<&str>, oif: Option<&str>, p: &Packet) 
             }
             s.push_str("URGP=0 ");
         }
-        17 => s.push_str(&format!(
-            "PROTO=UDP SPT={} DPT={} LEN={} ",
-            p.sport,
-            p.dport,
-            p.length.saturating_sub(20)
-        )),
-        1 => s.push_str(&format!(
-            "PROTO=ICMP TYPE={} CODE={} ",
-            p.icmp_type, p.icmp_code
-        )),
-        n => s.push_str(&format!("PROTO={n} ")),
+        17 => {
+            let _ = write!(
+                s,
+                "PROTO=UDP SPT={} DPT={} LEN={} ",
+                p.sport,
+                p.dport,
+                p.length.saturating_sub(20)
+            );
+        }
+        1 => {
+            let _ = write!(s, "PROTO=ICMP TYPE={} CODE={} ", p.icmp_type, p.icmp_code);
+            if matches!(p.icmp_type, 0 | 8) {
+                s.push_str("ID=0 SEQ=0 ");
+            }
+        }
+        n => {
+            let _ = write!(s, "PROTO={n} ");
+        }
+    }
+    if flags & 0x08 != 0 {
+        if let Some((uid, gid)) = owner {
+            let _ = write!(s, "UID={uid} GID={gid} ");
+        }
+    }
+    if p.mark != 0 {
+        let _ = write!(s, "MARK=0x{:x} ", p.mark);
     }
     s
 }

@@ -679,6 +679,7 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
             }
             PathStep::Reject { hook, oif, reply } => steps.push(json!({"kind": "reject", "hook": hook.name(), "oif": oif, "reply": packet_json(reply)})),
             PathStep::Log { hook, line } => steps.push(json!({"kind": "log", "hook": hook.name(), "line": line})),
+            PathStep::Trace { hook, line } => steps.push(json!({"kind": "trace", "hook": hook.name(), "line": line})),
         }
     }
     let fate = match &path.fate {
@@ -748,6 +749,7 @@ pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
             ),
             "routing" => format!("  {hook:<11} routing: {}", s["decision"].as_str().unwrap()),
             "log" => format!("  {hook:<11} log: {}", s["line"].as_str().unwrap()),
+            "trace" => format!("  {hook:<11} {}", s["line"].as_str().unwrap()),
             "reject" => {
                 let r = &s["reply"];
                 let what = match r["protocol"].as_str().unwrap() {

@@ -77,6 +77,49 @@ pub trait TargetRunner {
         chain: usize,
         rule: usize,
     ) -> TargetOutcome;
+
+    /// Whether the packet carries `nf_trace` (set by the TRACE target).
+    fn tracing(&self) -> bool {
+        false
+    }
+
+    /// ip_tables' `trace_packet()`: called, while the packet is traced, for
+    /// each entry that matched, before its target runs: `comment` is `rule`,
+    /// `return` or `policy` and `num` the entry's 1-based position in `chain`.
+    fn trace(&mut self, _packet: &Packet, _chain: &str, _comment: &'static str, _num: usize) {}
+}
+
+/// Report entry `entry` of `chain` (the chain's tail when past its last rule)
+/// to a traced packet's log, labelled as ip_tables labels it: an
+/// unconditional rule with a standard verdict counts as the chain's tail, so
+/// `-A INPUT -j DROP` is logged as `policy` (and as `return` in a user chain).
+fn trace_point(
+    table: &Table,
+    chain: usize,
+    entry: usize,
+    packet: &Packet,
+    targets: &mut dyn TargetRunner,
+) {
+    if !targets.tracing() {
+        return;
+    }
+    let c = &table.chains[chain];
+    let tail = c.rules.get(entry).is_none_or(|r| {
+        r.src.is_none()
+            && r.dst.is_none()
+            && r.in_iface.is_none()
+            && r.out_iface.is_none()
+            && r.proto.is_none()
+            && r.fragment.is_none()
+            && r.matches.is_empty()
+            && matches!(r.target, Target::Verdict { .. })
+    });
+    let comment = match (tail, c.hook.is_some()) {
+        (false, _) => "rule",
+        (true, true) => "policy",
+        (true, false) => "return",
+    };
+    targets.trace(packet, &c.name, comment, entry + 1);
 }
 
 /// The table's decision for the packet.
@@ -245,7 +288,14 @@ pub fn walk(
             by: (usize::MAX, None),
         };
     };
-    let policy = |steps: &mut Vec<Step>| {
+    let policy = |steps: &mut Vec<Step>, packet: &Packet, targets: &mut dyn TargetRunner| {
+        trace_point(
+            table,
+            start,
+            table.chains[start].rules.len(),
+            packet,
+            targets,
+        );
         let p = table.chains[start].policy.unwrap_or(Policy::Accept);
         steps.push(Step::Policy {
             chain: start,
@@ -287,12 +337,13 @@ pub fn walk(
         }
         if rule >= rules.len() {
             if chain == start && stack.is_empty() {
-                return policy(&mut steps);
+                return policy(&mut steps, packet, targets);
             }
+            trace_point(table, chain, rules.len(), packet, targets);
             steps.push(Step::Return { chain });
             match stack.pop() {
                 Some((c, r)) => (chain, rule) = (c, r + 1),
-                None => return policy(&mut steps),
+                None => return policy(&mut steps, packet, targets),
             }
             continue;
         }
@@ -323,6 +374,7 @@ pub fn walk(
             rule += 1;
             continue;
         }
+        trace_point(table, chain, rule, packet, targets);
         let here = (chain, Some(rule));
         let step = |v| Step::Rule {
             chain,
@@ -369,7 +421,7 @@ pub fn walk(
                     Verdict::Return => match stack.pop() {
                         Some((c, r)) => (chain, rule) = (c, r + 1),
                         // RETURN from a built-in chain applies its policy.
-                        None => return policy(&mut steps),
+                        None => return policy(&mut steps, packet, targets),
                     },
                 }
             }

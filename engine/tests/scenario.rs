@@ -287,3 +287,50 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
         );
     }
 }
+
+#[test]
+fn trace_target_writes_ip_tables_trace_lines() {
+    // ip_tables' trace_packet(): after TRACE marks the packet in raw, every
+    // entry that matches logs `TRACE: table:chain:rule|return|policy:N`; an
+    // unconditional standard-verdict rule is labelled as the chain's tail.
+    let ruleset = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -p tcp -m tcp --dport 22 -j TRACE\nCOMMIT\n*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:SSH - [0:0]\n-A INPUT -p udp -j DROP\n-A INPUT -p tcp -j SSH\n-A INPUT -j ACCEPT\n-A SSH -s 203.0.113.0/24 -j DROP\nCOMMIT\n";
+    let text = serde_json::json!({
+        "version": 1, "ruleset": ruleset,
+        "host": {"interfaces": [{"name": "eth0", "addresses": ["198.51.100.1/24"]}]},
+        "packets": [
+            {"from": "eth0", "src": "198.51.100.2", "dst": "198.51.100.1", "dport": 22},
+            {"from": "eth0", "src": "198.51.100.2", "dst": "198.51.100.1", "dport": 80}
+        ]
+    })
+    .to_string();
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let lines = |i: usize| -> Vec<String> {
+        let v = scenario::path_json(&loaded.ruleset, &paths[i]);
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["kind"] == "trace")
+            .map(|s| s["line"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let pkt = "IN=eth0 OUT= MAC= SRC=198.51.100.2 DST=198.51.100.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=0 PROTO=TCP SPT=40000 DPT=22 SEQ=0 ACK=0 WINDOW=0 RES=0x00 SYN URGP=0 ";
+    assert_eq!(
+        lines(0),
+        [
+            format!("TRACE: raw:PREROUTING:policy:2 {pkt}"),
+            format!("TRACE: filter:INPUT:rule:2 {pkt}"),
+            format!("TRACE: filter:SSH:return:2 {pkt}"),
+            format!("TRACE: filter:INPUT:policy:3 {pkt}"),
+        ]
+    );
+    // A packet TRACE did not mark writes nothing.
+    assert!(lines(1).is_empty());
+    let text = scenario::path_text(&loaded.ruleset, &paths[0]);
+    assert!(
+        text.contains("TRACE: filter:SSH:return:2 IN=eth0"),
+        "{text}"
+    );
+}
