@@ -6,9 +6,10 @@
 //!
 //! It follows nf_conntrack for TCP's start of a connection (a SYN starts one, a
 //! bare ACK is picked up as `nf_conntrack_tcp_loose` allows, SYN-ACK, FIN, RST
-//! or no flags without a connection are INVALID), UDP and ICMP queries. It does
-//! not model sequence-number windows, timeouts or RELATED (ICMP errors and
-//! helpers) yet.
+//! or no flags without a connection are INVALID), UDP and ICMP queries, and
+//! ICMP errors, which are RELATED to the connection of the packet they quote
+//! (nf_conntrack_inet_error) or INVALID. It does not model sequence-number
+//! windows, timeouts, or helpers and their expectations.
 
 use crate::packet::{tcp_flags, Packet};
 use crate::value::Ipv4;
@@ -102,10 +103,17 @@ pub struct Connection {
 pub enum Lookup {
     /// A packet of an existing connection, in the reply direction or not.
     Existing { id: usize, reply: bool },
+    /// An ICMP error about a packet of an existing connection (RELATED).
+    Related { id: usize, reply: bool },
     /// The first packet of a new connection.
     New,
     /// No connection, and this packet cannot start one.
     Invalid,
+}
+
+/// ICMP error types (icmp_is_err): they never start a connection.
+fn icmp_is_error(t: u8) -> bool {
+    matches!(t, 3 | 4 | 5 | 11 | 12)
 }
 
 /// ICMP types that may start a connection (nf_conntrack_proto_icmp's valid_new).
@@ -168,6 +176,19 @@ impl ConnTable {
 
     /// Classify a packet at PREROUTING or OUTPUT.
     pub fn lookup(&self, p: &Packet) -> Lookup {
+        if p.proto == 1 && icmp_is_error(p.icmp_type) {
+            // nf_conntrack_inet_error: the quoted packet, inverted, must be a
+            // tuple of a known connection, and the error must be addressed to
+            // the quoted packet's source. Otherwise the error has no
+            // connection: INVALID.
+            return match p.inner.and_then(|inner| {
+                let hit = self.index.get(&inner.invert())?;
+                (inner.src == p.dst).then_some(*hit)
+            }) {
+                Some((id, reply)) => Lookup::Related { id, reply },
+                None => Lookup::Invalid,
+            };
+        }
         if let Some(&(id, reply)) = self.index.get(&Tuple::of(p)) {
             return Lookup::Existing { id, reply };
         }
@@ -270,6 +291,26 @@ impl ConnTable {
                 p.sport = want.sport;
             }
         }
-        before != (p.src, p.sport, p.dst, p.dport)
+        let mut changed = before != (p.src, p.sport, p.dst, p.dport);
+        if let Some(inner) = &mut p.inner {
+            // nf_nat_icmp_reply_translation: the quoted packet travelled the
+            // other way; it gets the same manipulation, mirrored.
+            let want = if reply { c.orig } else { c.reply };
+            let was = *inner;
+            let ports = inner.proto != 1;
+            if dst_side {
+                inner.src = want.src;
+                if ports {
+                    inner.sport = want.sport;
+                }
+            } else {
+                inner.dst = want.dst;
+                if ports {
+                    inner.dport = want.dport;
+                }
+            }
+            changed |= was != *inner;
+        }
+        changed
     }
 }

@@ -38,6 +38,10 @@ pub struct Packet {
     pub tos: u8,
     /// A non-first fragment (what `-f` matches).
     pub fragment: bool,
+    /// For an ICMP error (destination unreachable, source quench, redirect,
+    /// time exceeded, parameter problem): the headers of the packet it is
+    /// about, as the error quotes them.
+    pub inner: Option<crate::conntrack::Tuple>,
 }
 
 impl Packet {
@@ -189,6 +193,11 @@ pub struct PacketSpec {
     /// Derive this packet as the reply to packet N (0-based) of the scenario.
     #[serde(default)]
     pub reply_to: Option<usize>,
+    /// Derive this packet as the ICMP error (by default destination
+    /// unreachable, port unreachable) that packet N's receiver sends back,
+    /// quoting packet N as it left the host.
+    #[serde(default)]
+    pub icmp_error_for: Option<usize>,
 }
 
 impl PacketSpec {
@@ -245,6 +254,7 @@ impl PacketSpec {
             ttl: self.ttl.unwrap_or(64),
             tos: self.tos,
             fragment: false,
+            inner: None,
         })
     }
 }

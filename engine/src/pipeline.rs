@@ -12,7 +12,8 @@
 //! gets its state from it and is translated by its bindings, not by the nat
 //! table. REJECT shows the reply it sends; LOG and TRACE write the kernel's
 //! log lines (with the fields nfsim does not model, such as the IP ID, as 0).
-//! Not here yet: RELATED (ICMP errors and helpers).
+//! ICMP errors about a known connection are RELATED and translated with their
+//! quoted packet. Not here: helpers' expectations (RELATED data connections).
 
 use crate::conntrack::{ConnTable, Lookup, Tuple};
 use crate::eval::{Conn, ConnView, MatchState};
@@ -543,6 +544,26 @@ impl Run<'_> {
                     };
                     let dir = if reply { "reply" } else { "original" };
                     format!("{name} ({dir} direction of connection {id})")
+                }
+                Lookup::Related { id, reply } => {
+                    // The error belongs to its connection (ctinfo RELATED or
+                    // RELATED_REPLY) without changing the connection's state.
+                    let c = self.conns.get(id);
+                    self.conn = ConnView {
+                        state: 1 << 2,
+                        status: c.status,
+                        snat: c.snat,
+                        dnat: c.dnat,
+                        proto: c.orig.proto,
+                        orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
+                        reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
+                        reply_dir: reply,
+                        mark: c.mark,
+                        expires_s: 120,
+                    };
+                    self.existing = Some((id, reply));
+                    let dir = if reply { "reply" } else { "original" };
+                    format!("RELATED (an ICMP error about the {dir} direction of connection {id})")
                 }
                 Lookup::New => {
                     self.orig = Some(Tuple::of(p));

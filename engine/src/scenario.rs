@@ -122,15 +122,19 @@ impl Loaded {
             None => HashMap::new(),
         };
         for (i, p) in scenario.packets.iter().enumerate() {
-            if let Some(n) = p.reply_to {
-                if n >= i {
+            for (key, n) in [
+                ("reply_to", p.reply_to),
+                ("icmp_error_for", p.icmp_error_for),
+            ] {
+                if let Some(n) = n.filter(|&n| n >= i) {
                     return Err(ScenarioError::Packet {
                         index: i,
-                        message: format!("reply_to {n} must name an earlier packet"),
+                        message: format!("{key} {n} must name an earlier packet"),
                     });
                 }
             }
-            if p.reply_to.is_none() && p.from != FROM_LOCAL && host.interface(&p.from).is_none() {
+            let derived = p.reply_to.is_some() || p.icmp_error_for.is_some();
+            if !derived && p.from != FROM_LOCAL && host.interface(&p.from).is_none() {
                 return Err(ScenarioError::Packet {
                     index: i,
                     message: format!("from: no interface `{}' on the host", p.from),
@@ -380,6 +384,53 @@ fn packet_of(
 ) -> Result<(Packet, Origin), ScenarioError> {
     let spec = &loaded.scenario.packets[index];
     let err = |message: String| ScenarioError::Packet { index, message };
+    if let Some(n) = spec.icmp_error_for {
+        if spec.reply_to.is_some() {
+            return Err(err(
+                "a packet is either reply_to or icmp_error_for, not both".into(),
+            ));
+        }
+        let (orig, _) = &sent[n];
+        let path = &done[n];
+        // The error quotes packet N as its receiver got it, comes from that
+        // receiver (unless `src` says otherwise) and goes to packet N's source.
+        let seen = path.packet_out.clone().unwrap_or_else(|| orig.clone());
+        let src = match &spec.src {
+            Some(s) => crate::value::parse_ipv4(s)
+                .map_err(|_| err(format!("src: `{s}' is not an IPv4 address")))?,
+            None => seen.dst,
+        };
+        let p = Packet {
+            src,
+            dst: seen.src,
+            proto: 1,
+            sport: 0,
+            dport: 0,
+            tcp_flags: 0,
+            icmp_type: spec.icmp_type.unwrap_or(3),
+            icmp_code: spec.icmp_code.unwrap_or(3),
+            mark: 0,
+            // IP header, ICMP header, the quoted IP header and 8 bytes of it.
+            length: spec.length.unwrap_or(56),
+            ttl: spec.ttl.unwrap_or(64),
+            tos: 0,
+            fragment: false,
+            inner: Some(crate::conntrack::Tuple::of(&seen)),
+        };
+        let origin = match &path.fate {
+            Fate::Forwarded { oif } | Fate::Sent { oif } => Origin::Interface(oif.clone()),
+            Fate::DeliveredLocal => Origin::Local {
+                uid: spec.uid,
+                gid: spec.gid,
+            },
+            _ => {
+                return Err(err(format!(
+                    "packet {n} never left the host, so nothing answers it with an ICMP error"
+                )))
+            }
+        };
+        return Ok((p, origin));
+    }
     if let Some(n) = spec.reply_to {
         let (orig, _) = &sent[n];
         let path = &done[n];
@@ -609,6 +660,9 @@ fn packet_json(p: &Packet) -> Value {
     if p.proto == 6 {
         v["tcp_flags"] = json!(crate::packet::flag_names(p.tcp_flags));
     }
+    if let Some(i) = &p.inner {
+        v["inner"] = json!({"src": fmt_ipv4(i.src), "dst": fmt_ipv4(i.dst), "protocol": Proto(i.proto).save(), "sport": i.sport, "dport": i.dport});
+    }
     v
 }
 
@@ -793,14 +847,26 @@ pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
         f.push_str(&format!(" ({d})"));
     }
     if let Some(p) = v["packet_out"].as_object() {
-        f.push_str(&format!(
-            ", leaves as {}:{} -> {}:{} {}",
-            p["src"].as_str().unwrap(),
-            p["sport"],
-            p["dst"].as_str().unwrap(),
-            p["dport"],
-            p["protocol"].as_str().unwrap()
-        ));
+        let end = |p: &serde_json::Map<String, Value>| {
+            let proto = p["protocol"].as_str().unwrap_or("");
+            match (p["src"].as_str(), p["dst"].as_str()) {
+                (Some(s), Some(d))
+                    if p.contains_key("icmp_type")
+                        || !matches!(proto, "tcp" | "udp" | "sctp" | "udplite" | "dccp") =>
+                {
+                    format!("{s} -> {d} {proto}")
+                }
+                (Some(s), Some(d)) => format!("{s}:{} -> {d}:{} {proto}", p["sport"], p["dport"]),
+                _ => String::new(),
+            }
+        };
+        f.push_str(&format!(", leaves as {}", end(p)));
+        if let (Some(t), Some(c)) = (p.get("icmp_type"), p.get("icmp_code")) {
+            f.push_str(&format!(" type {t} code {c}"));
+        }
+        if let Some(i) = p.get("inner").and_then(|i| i.as_object()) {
+            f.push_str(&format!(" quoting {}", end(i)));
+        }
     }
     out.push_str(&f);
     out.push('\n');

@@ -121,7 +121,26 @@ fn packet(p: &Value) -> Packet {
         ttl: 64,
         tos: 0,
         fragment: false,
+        inner: inner(p),
     }
+}
+
+/// An ICMP error's quoted packet, read from the payload bytes the oracle sent.
+fn inner(p: &Value) -> Option<nfsim::conntrack::Tuple> {
+    let b: Vec<u8> = p["payload"]
+        .as_array()?
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u8)
+        .collect();
+    let ip = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let port = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    Some(nfsim::conntrack::Tuple {
+        src: ip(12),
+        dst: ip(16),
+        proto: b[9],
+        sport: port(20),
+        dport: port(22),
+    })
 }
 
 /// The kernel's random picks, read off its trace: in each chain holding random
@@ -347,11 +366,25 @@ fn packets_follow_the_kernel() {
                     && fmt_ipv4(out.dst) == k["dst"]
                     && k.get("dport").is_none_or(|d| *d == out.dport)
                     && (random_ports || k.get("sport").is_none_or(|s| *s == out.sport));
-                if !same {
+                // An ICMP error's quoted packet, as the kernel showed it at the last chain.
+                let k_inner = trace
+                    .last()
+                    .map(|e| &e["packet"]["icmp_inner"])
+                    .filter(|v| v.is_object());
+                let same_inner = k_inner.is_none_or(|ki| {
+                    out.inner.is_some_and(|i| {
+                        ki["src"] == fmt_ipv4(i.src)
+                            && ki["dst"] == fmt_ipv4(i.dst)
+                            && ki["sport"] == i.sport
+                            && ki["dport"] == i.dport
+                    })
+                });
+                if !same || !same_inner {
                     failures.push(format!(
-                        "{label}: packet out {} -> {}, kernel {:?}",
+                        "{label}: packet out {} -> {} (quoting {:?}), kernel {:?}",
                         out.summary(),
                         fmt_ipv4(out.dst),
+                        out.inner,
                         k
                     ));
                 }

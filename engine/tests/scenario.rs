@@ -253,6 +253,7 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
             ttl: 64,
             tos: 0,
             fragment: false,
+            inner: None,
         };
         let origin = Origin::Interface("eth0".into());
         let mut s1 = SimState::new(&loaded, 1, None);
@@ -333,4 +334,67 @@ fn trace_target_writes_ip_tables_trace_lines() {
         text.contains("TRACE: filter:SSH:return:2 IN=eth0"),
         "{text}"
     );
+}
+
+#[test]
+fn an_icmp_error_for_a_masqueraded_connection_is_related_and_un_natted() {
+    // Checked against the kernel in fixtures/oracle/y_icmp_error_related_masq.
+    let ruleset = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o eth1 -j MASQUERADE\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate INVALID -j DROP\n-A FORWARD -m conntrack --ctstate ESTABLISHED -j ACCEPT\n-A FORWARD -m conntrack --ctstate RELATED -m conntrack --ctdir REPLY -j ACCEPT\n-A FORWARD -m conntrack --ctstate NEW -i eth0 -j ACCEPT\nCOMMIT\n";
+    let text = serde_json::json!({
+        "version": 1, "ruleset": ruleset,
+        "host": {"interfaces": [{"name": "eth0", "addresses": ["198.51.100.1/24"]}, {"name": "eth1", "addresses": ["203.0.113.1/24"]}],
+                 "routes": [{"to": "default", "via": "203.0.113.2", "dev": "eth1"}]},
+        "packets": [
+            {"from": "eth0", "src": "198.51.100.2", "dst": "203.0.113.20", "sport": 41000, "dport": 443},
+            {"icmp_error_for": 0}
+        ]
+    })
+    .to_string();
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let v = scenario::path_json(&loaded.ruleset, &paths[1]);
+    let steps = v["steps"].as_array().unwrap();
+    let ct = steps.iter().find(|s| s["kind"] == "conntrack").unwrap();
+    assert!(ct["state"].as_str().unwrap().starts_with("RELATED"), "{ct}");
+    let hit = steps
+        .iter()
+        .find(|s| s["kind"] == "rule" && s["matched"] == true)
+        .unwrap();
+    assert_eq!(
+        (hit["chain"].as_str(), hit["rule"].as_u64()),
+        (Some("FORWARD"), Some(2))
+    );
+    assert!(
+        !steps
+            .iter()
+            .any(|s| s["table"] == "nat" && s["kind"] == "rule"),
+        "nat is not consulted"
+    );
+    assert_eq!(v["fate"]["result"], "forwarded");
+    assert_eq!(v["fate"]["oif"], "eth0");
+    let out = &v["packet_out"];
+    assert_eq!(
+        (out["src"].as_str(), out["dst"].as_str()),
+        (Some("203.0.113.20"), Some("198.51.100.2"))
+    );
+    assert_eq!(out["inner"]["src"], "198.51.100.2");
+    assert_eq!(out["inner"]["sport"], 41000);
+    assert_eq!(out["inner"]["dst"], "203.0.113.20");
+
+    // A packet the host dropped reached no one: there is no error to derive.
+    // (An error that matches no connection is INVALID: fixtures/oracle/y_icmp_error_unknown_invalid.)
+    let mut lone: serde_json::Value = serde_json::from_str(&text).unwrap();
+    lone["packets"] = serde_json::json!([
+        {"from": "eth0", "src": "198.51.100.2", "dst": "203.0.113.20", "sport": 41000, "dport": 443},
+        {"icmp_error_for": 0, "src": "203.0.113.20"}
+    ]);
+    lone["ruleset"] = serde_json::json!(ruleset.replace(
+        "-A FORWARD -m conntrack --ctstate NEW -i eth0 -j ACCEPT\n",
+        "-A FORWARD -j DROP\n"
+    ));
+    let loaded = Loaded::from_json(&lone.to_string()).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let err = scenario::run(&loaded, &mut state).unwrap_err();
+    assert!(err.to_string().contains("never left the host"), "{err}");
 }

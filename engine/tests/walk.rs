@@ -74,6 +74,7 @@ fn packet(p: &Value) -> Packet {
         ttl: 64,
         tos: 0,
         fragment: false,
+        inner: None,
     }
 }
 
