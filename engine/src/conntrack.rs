@@ -12,9 +12,11 @@
 //! windows, timeouts, or helpers and their expectations.
 
 use crate::packet::{tcp_flags, Packet};
+use crate::ruleset::Fnv;
 use crate::value::Ipv4;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// One direction of a connection: what a packet's headers must be to belong to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -128,7 +130,7 @@ pub struct ConnTable {
     pub enabled: bool,
     pub connections: Vec<Connection>,
     #[serde(skip)]
-    index: HashMap<Tuple, (usize, bool)>,
+    index: HashMap<Tuple, (usize, bool), BuildHasherDefault<Fnv>>,
 }
 
 /// Whether any rule of the ruleset makes the kernel track connections

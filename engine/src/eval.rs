@@ -86,6 +86,8 @@ pub struct Context<'a> {
     /// The owning socket's (uid, gid) for locally generated packets.
     pub owner: Option<(u32, u32)>,
     pub conn: Conn<'a>,
+    /// Write out why a condition failed (false: batch runs, which only count).
+    pub explain: bool,
 }
 
 /// The first condition of a rule that did not hold.
@@ -95,6 +97,16 @@ pub struct Failed {
     pub condition: String,
     /// Why it does not hold, in plain words.
     pub reason: String,
+}
+
+impl Failed {
+    /// A failure without its words, for runs that only count (batch mode).
+    pub const fn quiet() -> Failed {
+        Failed {
+            condition: String::new(),
+            reason: String::new(),
+        }
+    }
 }
 
 fn fail(condition: impl Into<String>, reason: impl Into<String>) -> Result<(), Failed> {
@@ -128,6 +140,9 @@ pub fn rule_matches(
     ] {
         if let Some(a) = m {
             if a.net.contains(addr) == a.invert {
+                if !ctx.explain {
+                    return Err(Failed::quiet());
+                }
                 let cond = format!("{}{flag} {}", neg(a.invert), a.net.save());
                 return fail(cond, format!("the {what} is {}", fmt_ipv4(addr)));
             }
@@ -140,6 +155,9 @@ pub fn rule_matches(
         if let Some(i) = m {
             let hit = dev.is_some_and(|d| i.iface.matches(d));
             if hit == i.invert {
+                if !ctx.explain {
+                    return Err(Failed::quiet());
+                }
                 let cond = format!("{}{flag} {}", neg(i.invert), i.iface);
                 let reason = match dev {
                     Some(d) => format!("the packet {what} {d}"),
@@ -154,6 +172,9 @@ pub fn rule_matches(
     }
     if let Some(pr) = &rule.proto {
         if pr.proto.0 != 0 && (pr.proto.0 == p.proto) == pr.invert {
+            if !ctx.explain {
+                return Err(Failed::quiet());
+            }
             return fail(
                 format!("{}-p {}", neg(pr.invert), pr.proto),
                 format!("the packet is {}", Proto(p.proto)),
@@ -163,6 +184,9 @@ pub fn rule_matches(
     if let Some(inv) = rule.fragment {
         // `-f` matches second and later fragments.
         if p.fragment == inv {
+            if !ctx.explain {
+                return Err(Failed::quiet());
+            }
             let reason = if p.fragment {
                 "the packet is a later fragment"
             } else {
@@ -192,9 +216,25 @@ fn match_one(
     id: MatchId,
 ) -> Result<(), Failed> {
     let p = ctx.packet;
-    let mut cond = format!("-m {}", m.kind.name());
-    m.kind.save(&mut cond);
-    let no = |reason: String| fail(cond.clone(), reason);
+    // The condition's text is only built when it fails.
+    let cond = || {
+        let mut c = format!("-m {}", m.kind.name());
+        m.kind.save(&mut c);
+        c
+    };
+    // A failure's words are only written when the trace is explained.
+    macro_rules! no {
+        ($reason:expr $(,)?) => {
+            if ctx.explain {
+                fail(cond(), {
+                    let r: String = $reason;
+                    r
+                })
+            } else {
+                Err(Failed::quiet())
+            }
+        };
+    }
     let ports =
         |name: &str, v: &Option<Neg<crate::value::PortRange>>, port: u16| -> Option<String> {
             let v = v.as_ref()?;
@@ -203,23 +243,23 @@ fn match_one(
     match &m.kind {
         MatchKind::Tcp(t) => {
             if p.fragment {
-                return no("a later fragment has no TCP header".into());
+                return no!("a later fragment has no TCP header".into());
             }
             if let Some(r) = ports("source", &t.sport, p.sport)
                 .or_else(|| ports("destination", &t.dport, p.dport))
             {
-                return no(r);
+                return no!(r);
             }
             if let Some(o) = &t.option {
                 // Crafted packets carry no TCP options.
                 if !o.invert {
-                    return no(format!("the packet carries no TCP option {}", o.value));
+                    return no!(format!("the packet carries no TCP option {}", o.value));
                 }
             }
             if let Some(f) = &t.flags {
                 let (mask, cmp) = f.value;
                 if (p.tcp_flags & mask == cmp) == f.invert {
-                    return no(format!("the TCP flags are {}", flag_names(p.tcp_flags)));
+                    return no!(format!("the TCP flags are {}", flag_names(p.tcp_flags)));
                 }
             }
             Ok(())
@@ -227,17 +267,17 @@ fn match_one(
         MatchKind::Udp(u) => match ports("source", &u.sport, p.sport)
             .or_else(|| ports("destination", &u.dport, p.dport))
         {
-            Some(r) => no(r),
+            Some(r) => no!(r),
             None => Ok(()),
         },
         MatchKind::Sctp(s) => {
             if let Some(r) = ports("source", &s.sport, p.sport)
                 .or_else(|| ports("destination", &s.dport, p.dport))
             {
-                return no(r);
+                return no!(r);
             }
             if s.chunk_types.is_some() && !state.assume("sctp --chunk-types") {
-                return no(
+                return no!(
                     "SCTP chunk types are not modelled; the scenario assumes they do not match"
                         .into(),
                 );
@@ -248,7 +288,7 @@ fn match_one(
             let hit = c.icmp_type == 0xff
                 || (p.icmp_type == c.icmp_type && (c.code_min..=c.code_max).contains(&p.icmp_code));
             if hit == c.invert {
-                return no(format!("the ICMP type is {}/{}", p.icmp_type, p.icmp_code));
+                return no!(format!("the ICMP type is {}/{}", p.icmp_type, p.icmp_code));
             }
             Ok(())
         }
@@ -260,7 +300,7 @@ fn match_one(
                 PortSide::Either => hit_port(p.sport) || hit_port(p.dport),
             };
             if hit == mp.invert {
-                return no(format!("the ports are {} -> {}", p.sport, p.dport));
+                return no!(format!("the ports are {} -> {}", p.sport, p.dport));
             }
             Ok(())
         }
@@ -277,7 +317,7 @@ fn match_one(
                 if let Some(w) = want {
                     let t = ctx.host.addr_type(addr, dev);
                     if (w.value & (1 << t as u16) != 0) == w.invert {
-                        return no(format!(
+                        return no!(format!(
                             "the {what} {} is {}",
                             fmt_ipv4(addr),
                             names::ADDR_TYPES[t as usize]
@@ -293,7 +333,7 @@ fn match_one(
                 StatisticMode::Nth { every, packet } => state.nth(id, every) == packet,
             };
             if hit == s.invert {
-                return no(match s.mode {
+                return no!(match s.mode {
                     StatisticMode::Random { .. } => {
                         "the random draw fell outside the probability".into()
                     }
@@ -305,26 +345,26 @@ fn match_one(
             Ok(())
         }
         MatchKind::Conntrack(c) => conntrack(c, &ctx.conn).map_err(|reason| Failed {
-            condition: cond.clone(),
+            condition: if ctx.explain { cond() } else { String::new() },
             reason,
         }),
         MatchKind::Mark(mk) => {
             if (p.mark & mk.mask == mk.mark) == mk.invert {
-                return no(format!("the packet mark is 0x{:x}", p.mark));
+                return no!(format!("the packet mark is 0x{:x}", p.mark));
             }
             Ok(())
         }
         MatchKind::Connmark(mk) => match &ctx.conn {
             Conn::Tracked(ct) if (ct.mark & mk.mask == mk.mark) != mk.invert => Ok(()),
-            Conn::Tracked(ct) => no(format!("the connection mark is 0x{:x}", ct.mark)),
-            _ => no("the packet has no connection".into()),
+            Conn::Tracked(ct) => no!(format!("the connection mark is 0x{:x}", ct.mark)),
+            _ => no!("the packet has no connection".into()),
         },
         MatchKind::Iprange(r) => {
             for (what, v, addr) in [("source", &r.src, p.src), ("destination", &r.dst, p.dst)] {
                 if let Some(v) = v {
                     let (lo, hi) = v.value;
                     if (lo <= addr && addr <= hi) == v.invert {
-                        return no(format!("the {what} is {}", fmt_ipv4(addr)));
+                        return no!(format!("the {what} is {}", fmt_ipv4(addr)));
                     }
                 }
             }
@@ -332,7 +372,7 @@ fn match_one(
         }
         MatchKind::Length { invert, min, max } => {
             if ((*min..=*max).contains(&p.length)) == *invert {
-                return no(format!("the packet is {} bytes long", p.length));
+                return no!(format!("the packet is {} bytes long", p.length));
             }
             Ok(())
         }
@@ -344,7 +384,7 @@ fn match_one(
                 TtlMode::Gt => p.ttl > *ttl,
             };
             if !hit {
-                return no(format!("the TTL is {}", p.ttl));
+                return no!(format!("the TTL is {}", p.ttl));
             }
             Ok(())
         }
@@ -354,13 +394,13 @@ fn match_one(
             mask,
         } => {
             if (p.tos & mask == *value) == *invert {
-                return no(format!("the TOS is 0x{:02x}", p.tos));
+                return no!(format!("the TOS is 0x{:02x}", p.tos));
             }
             Ok(())
         }
         MatchKind::Dscp { invert, dscp } => {
             if ((p.tos >> 2) & 0x3f == *dscp) == *invert {
-                return no(format!("the DSCP is 0x{:02x}", (p.tos >> 2) & 0x3f));
+                return no!(format!("the DSCP is 0x{:02x}", (p.tos >> 2) & 0x3f));
             }
             Ok(())
         }
@@ -376,19 +416,19 @@ fn match_one(
                     .iter()
                     .find(|(_, v)| *v == t)
                     .map_or("unicast", |(n, _)| n);
-                return no(format!("the packet is {name}"));
+                return no!(format!("the packet is {name}"));
             }
             Ok(())
         }
         MatchKind::Owner(o) => owner(o, ctx.owner).map_err(|reason| Failed {
-            condition: cond.clone(),
+            condition: if ctx.explain { cond() } else { String::new() },
             reason,
         }),
         MatchKind::Limit(l) => {
             if state.limit(id, l) {
                 Ok(())
             } else {
-                no("the rate limit is exhausted".into())
+                no!("the rate limit is exhausted".into())
             }
         }
         MatchKind::Recent(r) => {
@@ -396,7 +436,7 @@ fn match_one(
             if state.recent(r, addr, p.ttl) {
                 Ok(())
             } else {
-                no(format!(
+                no!(format!(
                     "{} is not in list {} as required",
                     fmt_ipv4(addr),
                     r.name
@@ -405,19 +445,19 @@ fn match_one(
         }
         MatchKind::Set(s) => match state.ipset(s, p) {
             Some(hit) if hit != s.invert => Ok(()),
-            Some(_) => no(format!(
+            Some(_) => no!(format!(
                 "the packet is {}in set {}",
                 if s.invert { "" } else { "not " },
                 s.name
             )),
-            None => no(format!("set {} is not defined in the scenario", s.name)),
+            None => no!(format!("set {} is not defined in the scenario", s.name)),
         },
         MatchKind::Mac { .. } | MatchKind::Physdev(_) | MatchKind::Unknown(_) => {
             let name = m.kind.name().to_string();
             if state.assume(&name) {
                 Ok(())
             } else {
-                no(format!(
+                no!(format!(
                     "{name} is not evaluated; the scenario assumes it does not match"
                 ))
             }
@@ -606,6 +646,7 @@ pub fn explain(rule: &Rule, packet: &Packet, hook: Hook, host: &Host) -> Failed 
         host,
         owner: None,
         conn: Conn::Invalid,
+        explain: true,
     };
     let id = |_| MatchId {
         table: 0,

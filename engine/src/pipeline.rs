@@ -83,8 +83,8 @@ pub enum PathStep {
     /// A NAT binding changed the packet.
     Nat {
         hook: Hook,
-        before: String,
-        after: String,
+        before: Endpoints,
+        after: Endpoints,
     },
     /// A routing decision.
     Routing { hook: Hook, decision: String },
@@ -309,17 +309,48 @@ impl TargetRunner for Runner<'_> {
     }
 }
 
-fn tuple(p: &Packet) -> String {
-    if p.has_ports() {
-        format!(
-            "{}:{} -> {}:{}",
-            fmt_ipv4(p.src),
-            p.sport,
-            fmt_ipv4(p.dst),
-            p.dport
-        )
-    } else {
-        format!("{} -> {}", fmt_ipv4(p.src), fmt_ipv4(p.dst))
+/// A packet's addresses and ports, written as `src:sport -> dst:dport` (no
+/// ports for protocols without them). Kept as numbers: traces are built far
+/// more often than they are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub src: Ipv4,
+    pub sport: u16,
+    pub dst: Ipv4,
+    pub dport: u16,
+    pub ports: bool,
+}
+
+impl std::fmt::Display for Endpoints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.ports {
+            write!(
+                f,
+                "{}:{} -> {}:{}",
+                fmt_ipv4(self.src),
+                self.sport,
+                fmt_ipv4(self.dst),
+                self.dport
+            )
+        } else {
+            write!(f, "{} -> {}", fmt_ipv4(self.src), fmt_ipv4(self.dst))
+        }
+    }
+}
+
+impl Serialize for Endpoints {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn tuple(p: &Packet) -> Endpoints {
+    Endpoints {
+        src: p.src,
+        sport: p.sport,
+        dst: p.dst,
+        dport: p.dport,
+        ports: p.has_ports(),
     }
 }
 
@@ -344,6 +375,8 @@ struct Run<'a> {
     seed: u64,
     /// `skb->nf_trace`: the TRACE target marked the packet.
     nf_trace: bool,
+    /// Explain failed conditions (off for batch runs).
+    explain: bool,
 }
 
 /// How a table walk ended, when it ended the packet's path.
@@ -402,6 +435,7 @@ impl Run<'_> {
             host: self.host,
             owner: self.owner,
             conn,
+            explain: self.explain,
         };
         let mut runner = Runner {
             hook,
@@ -673,7 +707,11 @@ impl Run<'_> {
 }
 
 /// The indexes of a ruleset's long chains, built once and shared by every packet.
-pub type RulesetIndex = std::collections::HashMap<TableKind, TableIndex>;
+pub type RulesetIndex = std::collections::HashMap<
+    TableKind,
+    TableIndex,
+    std::hash::BuildHasherDefault<crate::ruleset::Fnv>,
+>;
 
 /// Build the indexes for a ruleset.
 pub fn index_ruleset(ruleset: &Ruleset) -> RulesetIndex {
@@ -696,7 +734,7 @@ pub fn run_packet(
     conns: &mut ConnTable,
     seed: u64,
 ) -> PacketPath {
-    run_packet_indexed(ruleset, None, host, p, origin, state, conns, seed)
+    run_packet_indexed(ruleset, None, true, host, p, origin, state, conns, seed)
 }
 
 /// [`run_packet`] with the ruleset's chain indexes: the same path, found faster.
@@ -704,6 +742,7 @@ pub fn run_packet(
 pub fn run_packet_indexed(
     ruleset: &Ruleset,
     index: Option<&RulesetIndex>,
+    explain: bool,
     host: &Host,
     mut p: Packet,
     origin: &Origin,
@@ -742,6 +781,7 @@ pub fn run_packet_indexed(
         nat_done: false,
         owner,
         nf_trace: false,
+        explain,
         seed,
     };
     let result = match origin {

@@ -489,6 +489,7 @@ pub fn run(loaded: &Loaded, state: &mut SimState) -> Result<Vec<PacketPath>, Sce
         let path = run_packet_indexed(
             &loaded.ruleset,
             Some(&loaded.index),
+            true,
             &loaded.host,
             p.clone(),
             &origin,
@@ -561,6 +562,10 @@ pub fn run_batch(loaded: &Loaded, n: u64) -> Result<Batch, ScenarioError> {
     let mut state = SimState::new(loaded, loaded.scenario.seed, None);
     let mut conns = ConnTable::for_ruleset(&loaded.ruleset);
     let mut batch = Batch::default();
+    // Counted by numbers while running; named once at the end.
+    let mut fates: HashMap<&'static str, u64> = HashMap::new();
+    let mut endpoints: HashMap<(Ipv4, u16), u64> = HashMap::new();
+    let mut counters: HashMap<(TableKind, usize, usize), u64> = HashMap::new();
     for i in 0..n {
         let mut p = base.clone();
         if p.has_ports() {
@@ -569,6 +574,7 @@ pub fn run_batch(loaded: &Loaded, n: u64) -> Result<Batch, ScenarioError> {
         let path = run_packet_indexed(
             &loaded.ruleset,
             Some(&loaded.index),
+            false,
             &loaded.host,
             p,
             &origin,
@@ -586,18 +592,14 @@ pub fn run_batch(loaded: &Loaded, n: u64) -> Result<Batch, ScenarioError> {
             Fate::Queued { .. } => "queued",
             Fate::DroppedOutsideRules { .. } => "dropped-outside-rules",
         };
-        *batch.fates.entry(fate.to_string()).or_default() += 1;
+        *fates.entry(fate).or_default() += 1;
         if let Some(out) = &path.packet_out {
-            *batch
-                .endpoints
-                .entry(format!("{}:{}", fmt_ipv4(out.dst), out.dport))
-                .or_default() += 1;
+            *endpoints.entry((out.dst, out.dport)).or_default() += 1;
         }
         for step in &path.steps {
             let PathStep::Table { table, walk, .. } = step else {
                 continue;
             };
-            let t = loaded.ruleset.table(*table).expect("walked tables exist");
             for s in &walk.steps {
                 if let Step::Rule {
                     chain,
@@ -606,18 +608,30 @@ pub fn run_batch(loaded: &Loaded, n: u64) -> Result<Batch, ScenarioError> {
                     ..
                 } = s
                 {
-                    *batch
-                        .counters
-                        .entry((
-                            table.name().to_string(),
-                            t.chains[*chain].name.clone(),
-                            rule + 1,
-                        ))
-                        .or_default() += 1;
+                    *counters.entry((*table, *chain, *rule)).or_default() += 1;
                 }
             }
         }
     }
+    batch.fates = fates.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    batch.endpoints = endpoints
+        .into_iter()
+        .map(|((a, port), v)| (format!("{}:{port}", fmt_ipv4(a)), v))
+        .collect();
+    batch.counters = counters
+        .into_iter()
+        .map(|((table, chain, rule), v)| {
+            let t = loaded.ruleset.table(table).expect("walked tables exist");
+            (
+                (
+                    table.name().to_string(),
+                    t.chains[chain].name.clone(),
+                    rule + 1,
+                ),
+                v,
+            )
+        })
+        .collect();
     Ok(batch)
 }
 

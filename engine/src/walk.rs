@@ -12,10 +12,12 @@ use crate::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState};
 use crate::host::Host;
 use crate::matches::MatchKind;
 use crate::packet::Packet;
+use crate::ruleset::Fnv;
 use crate::ruleset::{Hook, Policy, Rule, Table, Target};
 use crate::targets::{TargetKind, Verdict};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// What a rule's target did, in the trace's words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -148,6 +150,8 @@ pub struct Env<'a> {
     pub host: &'a Host,
     pub owner: Option<(u32, u32)>,
     pub conn: Conn<'a>,
+    /// Write out why each rule failed (false when only counting).
+    pub explain: bool,
 }
 
 /// Chains shorter than this are walked without an index.
@@ -165,7 +169,7 @@ enum Key {
 /// One chain's rules by key; a rule without the key is always a candidate.
 #[derive(Clone, Debug, Default)]
 struct ChainIndex {
-    by_key: HashMap<Key, Vec<u32>>,
+    by_key: HashMap<Key, Vec<u32>, BuildHasherDefault<Fnv>>,
     unkeyed: Vec<u32>,
     dst: bool,
 }
@@ -356,6 +360,7 @@ pub fn walk(
             host: env.host,
             owner: env.owner,
             conn: env.conn.clone(),
+            explain: env.explain,
         };
         let id = |i: usize| MatchId {
             table: table_id,

@@ -77,6 +77,7 @@ fn check(spec: &str, p: &Packet, state: &mut TestState, conn: Conn) -> Result<()
         host: &h,
         owner: None,
         conn,
+        explain: true,
     };
     rule_matches(&r, &ctx, state, &|i| MatchId {
         table: 3,
@@ -327,6 +328,7 @@ fn owner_needs_a_local_socket() {
             host: &h,
             owner,
             conn: Conn::Invalid,
+            explain: true,
         };
         rule_matches(&r, &ctx, st, &|i| MatchId {
             table: 3,

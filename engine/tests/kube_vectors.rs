@@ -95,7 +95,7 @@ fn tracer_view(loaded: &Loaded) -> (BTreeSet<String>, bool) {
                 PathStep::Nat { hook, after, .. }
                     if matches!(hook.name(), "PREROUTING" | "OUTPUT") =>
                 {
-                    let dst = after.split(" -> ").nth(1).unwrap().to_string();
+                    let dst = after.to_string().split(" -> ").nth(1).unwrap().to_string();
                     outputs.insert(dst);
                 }
                 PathStep::Table { table, walk, .. } => {

@@ -272,6 +272,7 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
         let fast = run_packet_indexed(
             &loaded.ruleset,
             Some(&loaded.index),
+            true,
             &loaded.host,
             p,
             &origin,
@@ -397,4 +398,50 @@ fn an_icmp_error_for_a_masqueraded_connection_is_related_and_un_natted() {
     let mut state = SimState::new(&loaded, 1, None);
     let err = scenario::run(&loaded, &mut state).unwrap_err();
     assert!(err.to_string().contains("never left the host"), "{err}");
+}
+
+#[test]
+fn a_batch_counts_what_explained_traces_of_the_same_packets_show() {
+    // Batch mode skips writing out why rules failed; its counts must be the
+    // ones the full traces of the same packets give.
+    let ruleset_text = kubegen::kube_dump(20, 3);
+    let packets: Vec<serde_json::Value> = (0..60)
+        .map(|i| serde_json::json!({"from": "eth0", "src": "192.0.2.50", "dst": "198.51.100.1", "sport": 40000 + i, "dport": 30005}))
+        .collect();
+    let scen = |packets: &[serde_json::Value]| {
+        serde_json::json!({
+            "version": 1, "ruleset": ruleset_text, "seed": 5,
+            "host": {"interfaces": [{"name": "eth0", "addresses": ["198.51.100.1/24"]}, {"name": "eth1", "addresses": ["10.244.0.1/16"]}],
+                     "routes": [{"to": "default", "via": "198.51.100.254", "dev": "eth0"}]},
+            "packets": packets
+        })
+        .to_string()
+    };
+    let one = Loaded::from_json(&scen(&packets[..1])).unwrap();
+    let batch = scenario::run_batch(&one, 60).unwrap();
+    let all = Loaded::from_json(&scen(&packets)).unwrap();
+    let mut state = SimState::new(&all, 5, None);
+    let paths = scenario::run(&all, &mut state).unwrap();
+    let mut counters = std::collections::BTreeMap::new();
+    let mut endpoints = std::collections::BTreeMap::new();
+    for path in &paths {
+        let v = scenario::path_json(&all.ruleset, path);
+        for s in v["steps"].as_array().unwrap() {
+            if s["kind"] == "rule" && s["matched"] == true {
+                let key = (
+                    s["table"].as_str().unwrap().to_string(),
+                    s["chain"].as_str().unwrap().to_string(),
+                    s["rule"].as_u64().unwrap() as usize,
+                );
+                *counters.entry(key).or_insert(0u64) += 1;
+            }
+        }
+        let out = &v["packet_out"];
+        *endpoints
+            .entry(format!("{}:{}", out["dst"].as_str().unwrap(), out["dport"]))
+            .or_insert(0u64) += 1;
+    }
+    assert_eq!(batch.counters, counters);
+    assert_eq!(batch.endpoints, endpoints);
+    assert_eq!(batch.endpoints.len(), 3, "{:?}", batch.endpoints);
 }

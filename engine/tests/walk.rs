@@ -130,6 +130,7 @@ fn filter_walks_match_the_kernels_trace() {
             host: &host,
             owner: None,
             conn: Conn::Tracked(&ct),
+            explain: true,
         };
         let w = walk(
             table,
