@@ -20,7 +20,7 @@ use crate::eval::{Conn, ConnView, MatchState};
 use crate::host::{Host, RouteResult};
 use crate::packet::Packet;
 use crate::ruleset::{Hook, Ruleset, TableKind};
-use crate::targets::{ConnmarkMode, NatRange, TargetKind};
+use crate::targets::{ConnmarkMode, NatTarget, TargetKind};
 use crate::value::{fmt_ipv4, Ipv4};
 use crate::walk::{
     walk, BasicTargets, Env, TableIndex, TableVerdict, TargetOutcome, TargetRunner, Walk,
@@ -135,25 +135,126 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn next_port(&mut self) -> u16 {
+    fn next_random(&mut self) -> u64 {
         // splitmix64
         self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.seed;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        1024 + ((z ^ (z >> 31)) % (65536 - 1024)) as u16
+        z ^ (z >> 31)
     }
 
-    /// The address and port a NAT range maps to (its first address; the
-    /// packet's port when the range has none or already contains it).
-    fn pick(range: &NatRange, addr: Ipv4, port: u16) -> (Ipv4, u16) {
-        let a = range.addrs.map_or(addr, |(lo, _)| lo);
-        let p = match range.ports {
-            Some((lo, hi)) if !(lo..=hi).contains(&port) => lo,
+    /// A seeded random port in `range`, or in 1024-65535 without one.
+    fn random_port(&mut self, range: Option<(u16, u16)>) -> u16 {
+        let (lo, hi) = range.unwrap_or((1024, 65535));
+        lo + (self.next_random() % ((hi - lo) as u64 + 1)) as u16
+    }
+
+    /// The tuple a DNAT/SNAT range gives the packet, as nf_nat_core's
+    /// get_unique_tuple chooses it for a connection's first packet:
+    /// - SNAT keeps the source when the range already contains it;
+    /// - otherwise the address is find_best_ips_proto's: a jhash2 of the
+    ///   source address (seeded with the destination unless `--persistent`)
+    ///   scaled onto the range, so a client always gets the same address;
+    /// - the port stays when the range has none or contains it; otherwise
+    ///   DNAT takes the range's first port and SNAT a seeded random one in it
+    ///   (the kernel draws get_random_u16()).
+    /// Not modelled: reusing an earlier connection's mapping for the same
+    /// source (find_appropriate_src) and clashes with tuples in use.
+    fn pick(&mut self, n: &NatTarget, p: &Packet, dst: bool) -> (Ipv4, u16) {
+        let (addr, port) = if dst {
+            (p.dst, p.dport)
+        } else {
+            (p.src, p.sport)
+        };
+        let Some(range) = &n.range else {
+            return (addr, port);
+        };
+        let port_ok = range
+            .ports
+            .is_none_or(|(lo, hi)| !p.has_ports() || (lo..=hi).contains(&port));
+        let addr_ok = range.addrs.is_none_or(|(lo, hi)| (lo..=hi).contains(&addr));
+        if !dst && addr_ok && port_ok {
+            return (addr, port);
+        }
+        let a = match range.addrs {
+            None => addr,
+            Some((lo, hi)) if lo == hi => lo,
+            Some((lo, hi)) => {
+                // The tuple's addresses as the kernel's u32 words hold them (x86).
+                let raw = |a: Ipv4| a.swap_bytes();
+                let j = jhash2(
+                    &[raw(p.src), 0, 0, 0],
+                    if n.persistent { 0 } else { raw(p.dst) },
+                );
+                let dist = (hi - lo) as u64 + 1;
+                lo + ((j as u64 * dist) >> 32) as u32
+            }
+        };
+        let port = match range.ports {
+            Some((lo, hi)) if p.has_ports() && !port_ok => {
+                if dst {
+                    lo
+                } else {
+                    self.random_port(Some((lo, hi)))
+                }
+            }
             _ => port,
         };
-        (a, p)
+        (a, port)
     }
+}
+
+/// Bob Jenkins' lookup3 hash over 32-bit words, as the kernel's jhash2().
+fn jhash2(k: &[u32], initval: u32) -> u32 {
+    let mut a = 0xdead_beef_u32
+        .wrapping_add((k.len() as u32) << 2)
+        .wrapping_add(initval);
+    let (mut b, mut c) = (a, a);
+    let mut k = k;
+    while k.len() > 3 {
+        a = a.wrapping_add(k[0]);
+        b = b.wrapping_add(k[1]);
+        c = c.wrapping_add(k[2]);
+        a = a.wrapping_sub(c) ^ c.rotate_left(4);
+        c = c.wrapping_add(b);
+        b = b.wrapping_sub(a) ^ a.rotate_left(6);
+        a = a.wrapping_add(c);
+        c = c.wrapping_sub(b) ^ b.rotate_left(8);
+        b = b.wrapping_add(a);
+        a = a.wrapping_sub(c) ^ c.rotate_left(16);
+        c = c.wrapping_add(b);
+        b = b.wrapping_sub(a) ^ a.rotate_left(19);
+        a = a.wrapping_add(c);
+        c = c.wrapping_sub(b) ^ b.rotate_left(4);
+        b = b.wrapping_add(a);
+        k = &k[3..];
+    }
+    if k.is_empty() {
+        return c;
+    }
+    if k.len() == 3 {
+        c = c.wrapping_add(k[2]);
+    }
+    if k.len() >= 2 {
+        b = b.wrapping_add(k[1]);
+    }
+    a = a.wrapping_add(k[0]);
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(14));
+    a ^= c;
+    a = a.wrapping_sub(c.rotate_left(11));
+    b ^= a;
+    b = b.wrapping_sub(a.rotate_left(25));
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(16));
+    a ^= c;
+    a = a.wrapping_sub(c.rotate_left(4));
+    b ^= a;
+    b = b.wrapping_sub(a.rotate_left(14));
+    c ^= b;
+    c = c.wrapping_sub(b.rotate_left(24));
+    c
 }
 
 impl TargetRunner for Runner<'_> {
@@ -190,9 +291,12 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Continue
             }
             TargetKind::Dnat(n) => {
-                let (a, p) = n.range.as_ref().map_or((packet.dst, packet.dport), |r| {
-                    Runner::pick(r, packet.dst, packet.dport)
-                });
+                let (a, mut p) = self.pick(n, packet, true);
+                if n.random && packet.has_ports() {
+                    if let Some(ports) = n.range.as_ref().and_then(|r| r.ports) {
+                        p = self.random_port(Some(ports));
+                    }
+                }
                 self.nat = Some((true, a, p));
                 TargetOutcome::Accept
             }
@@ -217,11 +321,9 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Accept
             }
             TargetKind::Snat(n) => {
-                let (a, mut p) = n.range.as_ref().map_or((packet.src, packet.sport), |r| {
-                    Runner::pick(r, packet.src, packet.sport)
-                });
+                let (a, mut p) = self.pick(n, packet, false);
                 if (n.random || n.random_fully) && packet.has_ports() {
-                    p = self.next_port();
+                    p = self.random_port(n.range.as_ref().and_then(|r| r.ports));
                 }
                 self.nat = Some((false, a, p));
                 TargetOutcome::Accept
@@ -242,7 +344,7 @@ impl TargetRunner for Runner<'_> {
                             }
                         });
                 if (n.random || n.random_fully) && packet.has_ports() {
-                    p = self.next_port();
+                    p = self.random_port(n.range.as_ref().and_then(|r| r.ports));
                 }
                 self.nat = Some((false, src, p));
                 TargetOutcome::Accept
