@@ -159,6 +159,7 @@ impl Runner<'_> {
     /// - the port stays when the range has none or contains it; otherwise
     ///   DNAT takes the range's first port and SNAT a seeded random one in it
     ///   (the kernel draws get_random_u16()).
+    ///
     /// Not modelled: reusing an earlier connection's mapping for the same
     /// source (find_appropriate_src) and clashes with tuples in use.
     fn pick(&mut self, n: &NatTarget, p: &Packet, dst: bool) -> (Ipv4, u16) {
