@@ -147,7 +147,8 @@ impl Runner<'_> {
     /// A seeded random port in `range`, or in 1024-65535 without one.
     fn random_port(&mut self, range: Option<(u16, u16)>) -> u16 {
         let (lo, hi) = range.unwrap_or((1024, 65535));
-        lo + (self.next_random() % ((hi - lo) as u64 + 1)) as u16
+        let size = hi.wrapping_sub(lo) as u64 + 1;
+        lo.wrapping_add((self.next_random() % size) as u16)
     }
 
     /// The tuple a DNAT/SNAT range gives the packet, as nf_nat_core's
@@ -175,6 +176,7 @@ impl Runner<'_> {
             .ports
             .is_none_or(|(lo, hi)| !p.has_ports() || (lo..=hi).contains(&port));
         let addr_ok = range.addrs.is_none_or(|(lo, hi)| (lo..=hi).contains(&addr));
+        // (A reversed address range contains nothing, as nf_nat_inet_in_range sees it.)
         if !dst && addr_ok && port_ok {
             return (addr, port);
         }
@@ -188,8 +190,9 @@ impl Runner<'_> {
                     &[raw(p.src), 0, 0, 0],
                     if n.persistent { 0 } else { raw(p.dst) },
                 );
-                let dist = (hi - lo) as u64 + 1;
-                lo + ((j as u64 * dist) >> 32) as u32
+                // u32 arithmetic as the kernel's: a reversed range wraps around.
+                let dist = hi.wrapping_sub(lo).wrapping_add(1) as u64;
+                lo.wrapping_add(((j as u64 * dist) >> 32) as u32)
             }
         };
         let port = match range.ports {

@@ -338,20 +338,18 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
     }
 }
 
-/// The kernel loads reversed address ranges and warns that they never match.
+/// The kernel loads reversed address ranges: in iprange they never match; in a
+/// NAT range the kernel's u32 arithmetic wraps around and maps connections to
+/// addresses outside it (checked with the oracle: y_nat_reversed_range_wraps).
 fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
     use crate::value::fmt_ipv4;
-    let mut warn = |span, (a, b): (u32, u32)| {
+    let mut warn = |span, (a, b): (u32, u32), effect: &str| {
         if a > b {
             out.push(
                 Diagnostic::warning(
                     codes::RANGE_REVERSED,
                     span,
-                    format!(
-                        "range {}-{} is reversed and will never match",
-                        fmt_ipv4(a),
-                        fmt_ipv4(b)
-                    ),
+                    format!("range {}-{} is reversed {effect}", fmt_ipv4(a), fmt_ipv4(b)),
                 )
                 .with_hint("write the lower address first"),
             );
@@ -360,7 +358,7 @@ fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
     for m in rule.matches.iter() {
         if let MatchKind::Iprange(r) = &m.kind {
             for v in [&r.src, &r.dst].into_iter().flatten() {
-                warn(m.span, v.value);
+                warn(m.span, v.value, "and will never match");
             }
         }
     }
@@ -369,7 +367,11 @@ fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
     } = &rule.target
     {
         if let Some(addrs) = n.range.as_ref().and_then(|r| r.addrs) {
-            warn(rule.target_span, addrs);
+            warn(
+                rule.target_span,
+                addrs,
+                "and wraps around: connections are mapped to addresses outside it",
+            );
         }
     }
 }
