@@ -2,7 +2,7 @@
 //! signal, derive everything else through `Memo`s over the engine, and display
 //! the view model. No iptables logic lives here.
 
-use crate::view_model::{self, ProblemRow, TableNode};
+use crate::view_model::{self, ProblemRow, TableNode, TraceForm, TraceView};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 use std::sync::Arc;
@@ -63,10 +63,13 @@ pub fn App() -> impl IntoView {
                 ></textarea>
                 <Problems problems=problems on_pick=pick />
             </section>
-            <section class="tree-pane" aria-label="Ruleset tree">
-                <h2 class="pane-title">"Tables and chains"</h2>
-                <RulesetTree tree=tree />
-            </section>
+            <div class="side">
+                <section class="tree-pane" aria-label="Ruleset tree">
+                    <h2 class="pane-title">"Tables and chains"</h2>
+                    <RulesetTree tree=tree />
+                </section>
+                <TracePane parsed=parsed on_pick=pick />
+            </div>
         </main>
     }
 }
@@ -120,6 +123,98 @@ fn Problems(
                 </ul>
             </Show>
         </div>
+    }
+}
+
+/// The packet form and the trace of the last "Trace" press. The trace is
+/// computed on demand, not as the ruleset is typed: a pasted dump is large.
+#[component]
+fn TracePane(
+    parsed: Memo<Arc<nfsim::Parsed>>,
+    on_pick: impl Fn(usize) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let d = TraceForm::default();
+    let from = RwSignal::new(d.from);
+    let src = RwSignal::new(d.src);
+    let dst = RwSignal::new(d.dst);
+    let protocol = RwSignal::new(d.protocol);
+    let dport = RwSignal::new(d.dport);
+    let addrs = RwSignal::new(d.addrs);
+    let routes = RwSignal::new(d.routes);
+    let result: RwSignal<Option<Result<TraceView, Vec<String>>>> = RwSignal::new(None);
+    let run = move |_| {
+        let form = TraceForm {
+            from: from.get_untracked(),
+            src: src.get_untracked(),
+            dst: dst.get_untracked(),
+            protocol: protocol.get_untracked(),
+            dport: dport.get_untracked(),
+            addrs: addrs.get_untracked(),
+            routes: routes.get_untracked(),
+        };
+        result.set(Some(parsed.with_untracked(|p| view_model::trace(p, &form))));
+    };
+    let field = move |label: &'static str, sig: RwSignal<String>| {
+        view! {
+            <label class="field">
+                <span>{label}</span>
+                <input type="text" spellcheck="false" prop:value=move || sig.get() on:input=move |ev| sig.set(event_target_value(&ev)) />
+            </label>
+        }
+    };
+    view! {
+        <section class="trace-pane" aria-label="Packet trace">
+            <h2 class="pane-title">"Packet trace"</h2>
+            <div class="trace-form">
+                {field("From", from)}
+                {field("Source", src)}
+                {field("Destination", dst)}
+                <label class="field">
+                    <span>"Protocol"</span>
+                    <select prop:value=move || protocol.get() on:change=move |ev| protocol.set(event_target_value(&ev))>
+                        <option value="tcp">"tcp"</option>
+                        <option value="udp">"udp"</option>
+                        <option value="icmp">"icmp"</option>
+                    </select>
+                </label>
+                {field("Destination port", dport)}
+                <button class="trace-button" on:click=run>"Trace"</button>
+            </div>
+            <details class="host">
+                <summary>"Host (ip -4 addr, ip -4 route)"</summary>
+                <textarea aria-label="Host addresses" spellcheck="false" prop:value=move || addrs.get() on:input=move |ev| addrs.set(event_target_value(&ev))></textarea>
+                <textarea aria-label="Host routes" spellcheck="false" prop:value=move || routes.get() on:input=move |ev| routes.set(event_target_value(&ev))></textarea>
+            </details>
+            {move || match result.get() {
+                None => view! { <p class="trace-hint">"Craft a packet and press Trace to follow it through the hooks."</p> }.into_any(),
+                Some(Err(problems)) => view! {
+                    <ul class="trace-problems" role="alert">
+                        {problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Some(Ok(t)) => view! {
+                    <p class="fate" data-testid="fate">{t.fate.clone()}</p>
+                    {(!t.outcomes.is_empty()).then(|| view! {
+                        <ul class="outcomes" aria-label="Outcomes">
+                            {t.outcomes.iter().map(|(p, to)| view! { <li><span class="odds">{p.clone()}</span>{to.clone()}</li> }).collect_view()}
+                        </ul>
+                    })}
+                    <ol class="trace" aria-label="Trace">
+                        {t.steps.into_iter().map(|s| {
+                            let class = format!("step {}{}", s.kind, if s.matched { " matched" } else { "" });
+                            match s.line {
+                                Some(line) => view! {
+                                    <li class=class data-kind=s.kind data-line=line>
+                                        <button class="step-line" title="Show this rule" on:click=move |_| on_pick(line)>{s.text}</button>
+                                    </li>
+                                }.into_any(),
+                                None => view! { <li class=class data-kind=s.kind>{s.text}</li> }.into_any(),
+                            }
+                        }).collect_view()}
+                    </ol>
+                }.into_any(),
+            }}
+        </section>
     }
 }
 

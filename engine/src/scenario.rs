@@ -772,74 +772,81 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
 }
 
 /// A readable trace, one step a line, ending with the fate.
+/// One step of a trace (an element of `path_json`'s `steps`) as one line of
+/// text; None for a kind it does not know.
+pub fn step_text(s: &Value) -> Option<String> {
+    let hook = s["hook"].as_str().unwrap_or("");
+    Some(match s["kind"].as_str().unwrap_or("") {
+        "rule" if s["matched"] == true => format!(
+            "  {hook:<11} {}/{} rule {} (line {}): match -> {}{}",
+            s["table"].as_str().unwrap(),
+            s["chain"].as_str().unwrap(),
+            s["rule"],
+            s["line"],
+            s["verdict"].as_str().unwrap(),
+            s["target"]
+                .as_str()
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default()
+        ),
+        "rule" => format!(
+            "  {hook:<11} {}/{} rule {} (line {}): no match, {}",
+            s["table"].as_str().unwrap(),
+            s["chain"].as_str().unwrap(),
+            s["rule"],
+            s["line"],
+            s["reason"].as_str().unwrap()
+        ),
+        "return" => format!(
+            "  {hook:<11} {}/{}: end of chain, return",
+            s["table"].as_str().unwrap(),
+            s["chain"].as_str().unwrap()
+        ),
+        "policy" => format!(
+            "  {hook:<11} {}/{}: policy {}",
+            s["table"].as_str().unwrap(),
+            s["chain"].as_str().unwrap(),
+            s["verdict"].as_str().unwrap().to_uppercase()
+        ),
+        "conntrack" => format!("  {hook:<11} conntrack: {}", s["state"].as_str().unwrap()),
+        "nat" => format!(
+            "  {hook:<11} nat: {} => {}",
+            s["before"].as_str().unwrap(),
+            s["after"].as_str().unwrap()
+        ),
+        "routing" => format!("  {hook:<11} routing: {}", s["decision"].as_str().unwrap()),
+        "log" => format!("  {hook:<11} log: {}", s["line"].as_str().unwrap()),
+        "trace" => format!("  {hook:<11} {}", s["line"].as_str().unwrap()),
+        "reject" => {
+            let r = &s["reply"];
+            let what = match r["protocol"].as_str().unwrap() {
+                "icmp" => format!("ICMP type {} code {}", r["icmp_type"], r["icmp_code"]),
+                _ => format!(
+                    "TCP {} :{} -> :{}",
+                    r["tcp_flags"].as_str().unwrap_or(""),
+                    r["sport"],
+                    r["dport"]
+                ),
+            };
+            format!(
+                "  {hook:<11} reject: sends {what} from {} to {} via {}",
+                r["src"].as_str().unwrap(),
+                r["dst"].as_str().unwrap(),
+                s["oif"].as_str().unwrap()
+            )
+        }
+        _ => return None,
+    })
+}
+
 pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
     let v = path_json(ruleset, path);
     let mut out = String::new();
     for s in v["steps"].as_array().unwrap() {
-        let hook = s["hook"].as_str().unwrap_or("");
-        let line = match s["kind"].as_str().unwrap() {
-            "rule" if s["matched"] == true => format!(
-                "  {hook:<11} {}/{} rule {} (line {}): match -> {}{}",
-                s["table"].as_str().unwrap(),
-                s["chain"].as_str().unwrap(),
-                s["rule"],
-                s["line"],
-                s["verdict"].as_str().unwrap(),
-                s["target"]
-                    .as_str()
-                    .map(|t| format!(" {t}"))
-                    .unwrap_or_default()
-            ),
-            "rule" => format!(
-                "  {hook:<11} {}/{} rule {} (line {}): no match, {}",
-                s["table"].as_str().unwrap(),
-                s["chain"].as_str().unwrap(),
-                s["rule"],
-                s["line"],
-                s["reason"].as_str().unwrap()
-            ),
-            "return" => format!(
-                "  {hook:<11} {}/{}: end of chain, return",
-                s["table"].as_str().unwrap(),
-                s["chain"].as_str().unwrap()
-            ),
-            "policy" => format!(
-                "  {hook:<11} {}/{}: policy {}",
-                s["table"].as_str().unwrap(),
-                s["chain"].as_str().unwrap(),
-                s["verdict"].as_str().unwrap().to_uppercase()
-            ),
-            "conntrack" => format!("  {hook:<11} conntrack: {}", s["state"].as_str().unwrap()),
-            "nat" => format!(
-                "  {hook:<11} nat: {} => {}",
-                s["before"].as_str().unwrap(),
-                s["after"].as_str().unwrap()
-            ),
-            "routing" => format!("  {hook:<11} routing: {}", s["decision"].as_str().unwrap()),
-            "log" => format!("  {hook:<11} log: {}", s["line"].as_str().unwrap()),
-            "trace" => format!("  {hook:<11} {}", s["line"].as_str().unwrap()),
-            "reject" => {
-                let r = &s["reply"];
-                let what = match r["protocol"].as_str().unwrap() {
-                    "icmp" => format!("ICMP type {} code {}", r["icmp_type"], r["icmp_code"]),
-                    _ => format!(
-                        "TCP {} :{} -> :{}",
-                        r["tcp_flags"].as_str().unwrap_or(""),
-                        r["sport"],
-                        r["dport"]
-                    ),
-                };
-                format!(
-                    "  {hook:<11} reject: sends {what} from {} to {} via {}",
-                    r["src"].as_str().unwrap(),
-                    r["dst"].as_str().unwrap(),
-                    s["oif"].as_str().unwrap()
-                )
-            }
-            _ => continue,
-        };
-        out.push_str(&line);
-        out.push('\n');
+        if let Some(line) = step_text(s) {
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
     let fate = &v["fate"];
     let mut f = format!("  => {}", fate["result"].as_str().unwrap());
