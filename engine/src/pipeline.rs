@@ -878,7 +878,8 @@ pub fn run_packet_indexed(
         host,
         state,
         conns,
-        steps: Vec::new(),
+        // A typical path has a few dozen steps: allocate once.
+        steps: Vec::with_capacity(32),
         conn,
         tracked: true,
         existing: None,
@@ -939,12 +940,18 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
             if !run.host.sysctl.ip_forward {
                 return Err(run.drop_outside(Hook::Prerouting, "ip_forward off"));
             }
-            let via = via
-                .map(|v| format!(" via {}", fmt_ipv4(v)))
-                .unwrap_or_default();
+            // Batch runs only count: they skip writing the decision out.
+            let decision = if run.explain {
+                let via = via
+                    .map(|v| format!(" via {}", fmt_ipv4(v)))
+                    .unwrap_or_default();
+                format!("forward to {}{via} dev {dev}", fmt_ipv4(p.dst))
+            } else {
+                String::new()
+            };
             run.steps.push(PathStep::Routing {
                 hook: Hook::Prerouting,
-                decision: format!("forward to {}{via} dev {dev}", fmt_ipv4(p.dst)),
+                decision,
             });
             run.tables(
                 &[Mangle, Filter, Security],

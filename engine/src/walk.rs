@@ -280,7 +280,7 @@ pub fn walk(
     state: &mut dyn MatchState,
     targets: &mut dyn TargetRunner,
 ) -> Walk {
-    let mut steps = Vec::new();
+    let mut steps = Vec::with_capacity(8);
     let start = table
         .chain_index(env.hook.name())
         .filter(|&i| table.chains[i].hook == Some(env.hook));
