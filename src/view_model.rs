@@ -248,15 +248,7 @@ pub fn trace(parsed: &Parsed, form: &TraceForm) -> Result<TraceView, Vec<String>
             })
         })
         .collect();
-    // path_text ends with the fate line.
-    let text = scenario::path_text(&loaded.ruleset, path);
-    let fate = text
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .trim_start_matches("=> ")
-        .to_string();
+    let fate = scenario::fate_text(&json);
     let mut outcomes = Vec::new();
     if let Ok(all) = scenario::run_all_branches(&loaded, 64) {
         if all.len() > 1 {

@@ -663,20 +663,7 @@ impl Run<'_> {
                 Lookup::Existing { id, reply } => {
                     let state = self.conns.state(id, reply);
                     self.conns.account(id, reply, p);
-                    let c = self.conns.get(id);
-                    self.conn = ConnView {
-                        state,
-                        status: c.status,
-                        snat: c.snat,
-                        dnat: c.dnat,
-                        proto: c.orig.proto,
-                        orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
-                        reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
-                        reply_dir: reply,
-                        mark: c.mark,
-                        expires_s: 120,
-                    };
-                    self.existing = Some((id, reply));
+                    self.attach(id, reply, state);
                     let name = if state == 1 << 1 {
                         "ESTABLISHED"
                     } else {
@@ -688,20 +675,7 @@ impl Run<'_> {
                 Lookup::Related { id, reply } => {
                     // The error belongs to its connection (ctinfo RELATED or
                     // RELATED_REPLY) without changing the connection's state.
-                    let c = self.conns.get(id);
-                    self.conn = ConnView {
-                        state: 1 << 2,
-                        status: c.status,
-                        snat: c.snat,
-                        dnat: c.dnat,
-                        proto: c.orig.proto,
-                        orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
-                        reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
-                        reply_dir: reply,
-                        mark: c.mark,
-                        expires_s: 120,
-                    };
-                    self.existing = Some((id, reply));
+                    self.attach(id, reply, 1 << 2);
                     let dir = if reply { "reply" } else { "original" };
                     format!("RELATED (an ICMP error about the {dir} direction of connection {id})")
                 }
@@ -716,6 +690,25 @@ impl Run<'_> {
             }
         };
         self.steps.push(PathStep::Conntrack { hook, state });
+    }
+
+    /// Give the packet connection `id` (in the reply direction or not) with
+    /// the ctstate bit `state`, as the conntrack match will see it.
+    fn attach(&mut self, id: usize, reply: bool, state: u32) {
+        let c = self.conns.get(id);
+        self.conn = ConnView {
+            state,
+            status: c.status,
+            snat: c.snat,
+            dnat: c.dnat,
+            proto: c.orig.proto,
+            orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
+            reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
+            reply_dir: reply,
+            mark: c.mark,
+            expires_s: 120,
+        };
+        self.existing = Some((id, reply));
     }
 
     /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the

@@ -133,6 +133,12 @@ impl Loaded {
                     });
                 }
             }
+            if p.reply_to.is_some() && p.icmp_error_for.is_some() {
+                return Err(ScenarioError::Packet {
+                    index: i,
+                    message: "a packet is either reply_to or icmp_error_for, not both".into(),
+                });
+            }
             let derived = p.reply_to.is_some() || p.icmp_error_for.is_some();
             if !derived && p.from != FROM_LOCAL && host.interface(&p.from).is_none() {
                 return Err(ScenarioError::Packet {
@@ -384,17 +390,29 @@ fn packet_of(
 ) -> Result<(Packet, Origin), ScenarioError> {
     let spec = &loaded.scenario.packets[index];
     let err = |message: String| ScenarioError::Packet { index, message };
-    if let Some(n) = spec.icmp_error_for {
-        if spec.reply_to.is_some() {
-            return Err(err(
-                "a packet is either reply_to or icmp_error_for, not both".into(),
-            ));
-        }
-        let (orig, _) = &sent[n];
+    // A derived packet answers packet N: it starts from N as it left the
+    // host, and comes back from where N went to.
+    let answered = |n: usize, what: &str| -> Result<(Packet, Origin), ScenarioError> {
         let path = &done[n];
+        let seen = path.packet_out.clone().unwrap_or_else(|| sent[n].0.clone());
+        let origin = match &path.fate {
+            Fate::Forwarded { oif } | Fate::Sent { oif } => Origin::Interface(oif.clone()),
+            Fate::DeliveredLocal => Origin::Local {
+                uid: spec.uid,
+                gid: spec.gid,
+            },
+            _ => {
+                return Err(err(format!(
+                    "packet {n} never left the host, so it has no {what}"
+                )))
+            }
+        };
+        Ok((seen, origin))
+    };
+    if let Some(n) = spec.icmp_error_for {
         // The error quotes packet N as its receiver got it, comes from that
         // receiver (unless `src` says otherwise) and goes to packet N's source.
-        let seen = path.packet_out.clone().unwrap_or_else(|| orig.clone());
+        let (seen, origin) = answered(n, "ICMP error")?;
         let src = match &spec.src {
             Some(s) => crate::value::parse_ipv4(s)
                 .map_err(|_| err(format!("src: `{s}' is not an IPv4 address")))?,
@@ -417,25 +435,10 @@ fn packet_of(
             fragment: false,
             inner: Some(crate::conntrack::Tuple::of(&seen)),
         };
-        let origin = match &path.fate {
-            Fate::Forwarded { oif } | Fate::Sent { oif } => Origin::Interface(oif.clone()),
-            Fate::DeliveredLocal => Origin::Local {
-                uid: spec.uid,
-                gid: spec.gid,
-            },
-            _ => {
-                return Err(err(format!(
-                    "packet {n} never left the host, so nothing answers it with an ICMP error"
-                )))
-            }
-        };
         return Ok((p, origin));
     }
     if let Some(n) = spec.reply_to {
-        let (orig, _) = &sent[n];
-        let path = &done[n];
-        // The answer goes back from where the original went to.
-        let seen = path.packet_out.clone().unwrap_or_else(|| orig.clone());
+        let (seen, origin) = answered(n, "reply")?;
         let mut p = seen.clone();
         (p.src, p.dst, p.sport, p.dport) = (seen.dst, seen.src, seen.dport, seen.sport);
         p.tcp_flags =
@@ -452,18 +455,6 @@ fn packet_of(
             };
         }
         p.mark = 0;
-        let origin = match &path.fate {
-            Fate::Forwarded { oif } | Fate::Sent { oif } => Origin::Interface(oif.clone()),
-            Fate::DeliveredLocal => Origin::Local {
-                uid: spec.uid,
-                gid: spec.gid,
-            },
-            _ => {
-                return Err(err(format!(
-                    "packet {n} never left the host, so it has no reply"
-                )))
-            }
-        };
         return Ok((p, origin));
     }
     let p = spec.to_packet().map_err(err)?;
@@ -683,6 +674,7 @@ fn packet_json(p: &Packet) -> Value {
 /// One packet's trace as the CLI's JSON: steps, fate, packet_out.
 pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
     let mut steps = Vec::new();
+    let mut no_host: Option<crate::host::Host> = None;
     for s in &path.steps {
         match s {
             PathStep::Table { hook, table, walk } => {
@@ -691,8 +683,9 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
                     if let Step::Skipped { chain, from, to, packet } = st {
                         // Rules the index passed over: explain each one. Their failing
                         // condition is an exact address or port: no host is needed.
-                        let host = crate::host::Host::new(vec![], vec![], crate::host::Sysctl::default());
-                        let host = &host;
+                        let host = no_host.get_or_insert_with(|| {
+                            crate::host::Host::new(vec![], vec![], crate::host::Sysctl::default())
+                        });
                         let c = &t.chains[*chain];
                         for i in *from..*to {
                             let r = &c.rules[i];
@@ -848,8 +841,17 @@ pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
             out.push('\n');
         }
     }
+    out.push_str("  => ");
+    out.push_str(&fate_text(&v));
+    out.push('\n');
+    out
+}
+
+/// A packet's fate (from `path_json`'s value) in words: the result, the
+/// interface, what decided it, and the packet as it left.
+pub fn fate_text(v: &Value) -> String {
     let fate = &v["fate"];
-    let mut f = format!("  => {}", fate["result"].as_str().unwrap());
+    let mut f = fate["result"].as_str().unwrap_or("").to_string();
     if let Some(oif) = fate["oif"].as_str() {
         f.push_str(&format!(" via {oif}"));
     }
@@ -889,7 +891,5 @@ pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
             f.push_str(&format!(" quoting {}", end(i)));
         }
     }
-    out.push_str(&f);
-    out.push('\n');
-    out
+    f
 }

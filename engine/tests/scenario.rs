@@ -398,6 +398,14 @@ fn an_icmp_error_for_a_masqueraded_connection_is_related_and_un_natted() {
     let mut state = SimState::new(&loaded, 1, None);
     let err = scenario::run(&loaded, &mut state).unwrap_err();
     assert!(err.to_string().contains("never left the host"), "{err}");
+
+    // A packet cannot be both a reply and an ICMP error: refused when loading.
+    let mut both: serde_json::Value = serde_json::from_str(&text).unwrap();
+    both["packets"][1] = serde_json::json!({"reply_to": 0, "icmp_error_for": 0});
+    let Err(err) = Loaded::from_json(&both.to_string()) else {
+        panic!("a packet both reply_to and icmp_error_for was accepted");
+    };
+    assert!(err.to_string().contains("not both"), "{err}");
 }
 
 #[test]
