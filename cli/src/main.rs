@@ -185,7 +185,9 @@ fn main() -> ExitCode {
     if args.command == "trace" {
         return trace(&args, name, &text);
     }
-    let parsed = nfsim::parse(&text, args.input);
+    // The engine takes the machine's parallelism as an input, like the host.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parsed = nfsim::parse_with(&text, args.input, nfsim::ParseOptions::threads(threads));
     let failed = parsed.has_errors();
     let mut stdout = std::io::stdout().lock();
     let result = match args.command.as_str() {

@@ -1,5 +1,5 @@
 //! Parse + validate and render of kube-proxy style dumps at 1k and 10k services
-//! (3 endpoints each). Run: `cargo bench -p nfsim`.
+//! (3 endpoints each), parsing on one thread and on two. Run: `cargo bench -p nfsim`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -12,14 +12,18 @@ fn parse_and_validate(c: &mut Criterion) {
     for services in [1_000, 10_000] {
         let dump = kubegen::kube_dump(services, 3);
         g.throughput(Throughput::Bytes(dump.len() as u64));
-        g.bench_with_input(BenchmarkId::from_parameter(services), &dump, |b, d| {
-            // Dropping the result is not part of parsing (the CLI exits instead).
-            b.iter_with_large_drop(|| {
-                let parsed = nfsim::parse(black_box(d), None);
-                assert!(!parsed.has_errors());
-                parsed
-            })
-        });
+        for threads in [1, 2] {
+            let id = BenchmarkId::new(format!("{threads}-thread"), services);
+            let options = nfsim::ParseOptions::threads(threads);
+            g.bench_with_input(id, &dump, |b, d| {
+                // Dropping the result is not part of parsing (the CLI exits instead).
+                b.iter_with_large_drop(|| {
+                    let parsed = nfsim::parse_with(black_box(d), None, options);
+                    assert!(!parsed.has_errors());
+                    parsed
+                })
+            });
+        }
     }
     g.finish();
 }

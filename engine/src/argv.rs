@@ -11,14 +11,13 @@
 use crate::diagnostic::{codes, Diagnostic};
 use crate::lexer::Word;
 use crate::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
-use crate::ruleset::Fnv;
 use crate::ruleset::*;
 use crate::span::Span;
+use crate::strtab::Interner;
 use crate::targets::{self, TargetKind, Verdict};
 use crate::value::{Iface, Ipv4Net, Proto};
+use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 /// What the invocation asks for.
@@ -46,10 +45,16 @@ pub struct Invocation<'a> {
     pub table: Option<(String, Span)>,
     pub chain: Option<(Cow<'a, str>, Span)>,
     /// The rules the specification expands to (one unless `-s`/`-d` held lists).
-    pub rules: Vec<Rule>,
+    pub rules: Rules,
     /// Warnings found while parsing (unknown extensions kept verbatim).
     pub warnings: Vec<Diagnostic>,
 }
+
+/// An invocation's rules: almost always exactly one, kept without a heap allocation.
+pub type Rules = SmallVec<[Rule; 1]>;
+
+/// The networks of one `-s`/`-d` option (a comma list is rare).
+type Nets = SmallVec<[Ipv4Net; 1]>;
 
 /// Names of real xtables extensions this engine keeps verbatim without modelling.
 const OTHER_MATCHES: &[&str] = &[
@@ -214,33 +219,12 @@ fn main_exact(opt: &str) -> Option<Main> {
 #[derive(Default)]
 pub struct Scratch {
     loaded: Vec<Loaded>,
-    strings: HashSet<Arc<str>, BuildHasherDefault<Fnv>>,
-    /// The last few interned strings: consecutive rules usually repeat them,
-    /// and checking here avoids a cache miss in the big set.
-    recent: [Option<Arc<str>>; 8],
-    next_recent: usize,
+    strings: Interner,
 }
 
 impl Scratch {
     fn intern(&mut self, s: &str) -> Arc<str> {
-        if let Some(hit) = self.recent.iter().flatten().find(|r| &***r == s) {
-            return hit.clone();
-        }
-        let shared = self.intern_slow(s);
-        self.recent[self.next_recent] = Some(shared.clone());
-        self.next_recent = (self.next_recent + 1) % self.recent.len();
-        shared
-    }
-
-    fn intern_slow(&mut self, s: &str) -> Arc<str> {
-        match self.strings.get(s) {
-            Some(shared) => shared.clone(),
-            None => {
-                let new: Arc<str> = Arc::from(s);
-                self.strings.insert(new.clone());
-                new
-            }
-        }
+        self.strings.intern(s)
     }
 }
 
@@ -338,8 +322,8 @@ fn parse_with<'a>(
     let mut op: Option<(Op, Span)> = None;
     let mut table = None;
     let mut chain: Option<(Cow<'a, str>, Span)> = None;
-    let mut srcs: Option<(bool, Vec<Ipv4Net>, Span)> = None;
-    let mut dsts: Option<(bool, Vec<Ipv4Net>, Span)> = None;
+    let mut srcs: Option<(bool, Nets, Span)> = None;
+    let mut dsts: Option<(bool, Nets, Span)> = None;
     let mut rule = Rule::new(line_span, line);
     let mut target_loaded = false;
     let mut proto_loaded = false;
@@ -542,7 +526,7 @@ fn parse_with<'a>(
                             format!("multiple -{} flags not allowed", m.key),
                         ));
                     }
-                    let mut nets = Vec::with_capacity(1);
+                    let mut nets = Nets::new();
                     for part in a.text.split(',') {
                         let net = Ipv4Net::parse(part).map_err(|e| {
                             err(codes::BAD_VALUE, a.span, e).with_hint("addresses are dotted quads with an optional /prefix or /mask; host names are not resolved")
@@ -761,7 +745,7 @@ fn parse_with<'a>(
         let inv = inv.is_some();
         let proto = rule.proto.as_ref().map(|p| p.proto.0);
         let l = &mut loaded[idx];
-        let ext_name = l.name().to_string();
+        let two_args = spec.has_arg && matches::takes_two_args(l.name(), spec.name);
         let mut end = w.span;
         let result = if !spec.has_arg {
             i += 1;
@@ -769,7 +753,7 @@ fn parse_with<'a>(
                 LoadedKind::Match(m) => m.apply(spec.name, inv, "", proto),
                 LoadedKind::Target(t) => t.apply(spec.name, ""),
             }
-        } else if matches::takes_two_args(&ext_name, spec.name) {
+        } else if two_args {
             let a = need_arg(i, w)?;
             let b = words.get(i + 2).ok_or_else(|| {
                 err(
@@ -803,8 +787,9 @@ fn parse_with<'a>(
             }
         };
         let span = w.span.join(end);
-        result.map_err(|e| {
-            err(
+        if let Err(e) = result {
+            let ext_name = loaded[idx].name();
+            return Err(err(
                 codes::BAD_VALUE,
                 span,
                 format!("{ext_name}: {e}").replacen(
@@ -812,8 +797,9 @@ fn parse_with<'a>(
                     &format!("{ext_name}: "),
                     1,
                 ),
-            )
-        })?;
+            ));
+        }
+        let l = &mut loaded[idx];
         if let Some(bit) = l.options().iter().position(|o| o.name == spec.name) {
             l.seen |= 1 << bit;
         }
@@ -886,43 +872,40 @@ fn parse_with<'a>(
         )
         .with_hint("only -A, -I, -R, -D and -C take a rule specification"));
     }
-    let mut rules = Vec::with_capacity(if takes_rule {
-        srcs.as_ref().map_or(1, |s| s.1.len()) * dsts.as_ref().map_or(1, |d| d.1.len())
-    } else {
-        0
-    });
+    let mut rules = Rules::new();
     if takes_rule {
-        let srcs = srcs.map_or((false, vec![None]), |(inv, v, _)| {
-            (inv, v.into_iter().map(Some).collect())
-        });
-        let dsts = dsts.map_or((false, vec![None]), |(inv, v, _)| {
-            (inv, v.into_iter().map(Some).collect())
-        });
-        if matches!(op, Op::Replace(_) | Op::Insert(_) | Op::Delete(_))
-            && srcs.1.len() * dsts.1.len() > 1
-            && !matches!(op, Op::Insert(_))
-        {
+        // `-s a,b -d c,d` is one rule per pair, sources outermost, as iptables expands it.
+        fn list(x: &Option<(bool, Nets, Span)>) -> (bool, Option<&[Ipv4Net]>) {
+            match x {
+                Some((inv, v, _)) => (*inv, Some(v.as_slice())),
+                None => (false, None),
+            }
+        }
+        let (s_inv, s_list) = list(&srcs);
+        let (d_inv, d_list) = list(&dsts);
+        let (s_n, d_n) = (s_list.map_or(1, <[_]>::len), d_list.map_or(1, <[_]>::len));
+        if matches!(op, Op::Replace(_) | Op::Delete(_)) && s_n * d_n > 1 {
             return Err(err(
                 codes::BAD_COMMAND,
                 op_span,
                 "Replacement rule does not specify a unique address",
             ));
         }
-        let total = srcs.1.len() * dsts.1.len();
-        for s in &srcs.1 {
-            for d in &dsts.1 {
+        let total = s_n * d_n;
+        for si in 0..s_n {
+            for di in 0..d_n {
                 let mut r = if rules.len() + 1 == total {
                     std::mem::replace(&mut rule, Rule::new(line_span, line))
                 } else {
                     rule.clone()
                 };
-                r.src = s.map(|net| AddrMatch {
-                    invert: srcs.0,
-                    net,
+                r.src = s_list.map(|l| AddrMatch {
+                    invert: s_inv,
+                    net: l[si],
                 });
-                r.dst = d.map(|net| AddrMatch {
-                    invert: dsts.0,
-                    net,
+                r.dst = d_list.map(|l| AddrMatch {
+                    invert: d_inv,
+                    net: l[di],
                 });
                 rules.push(r);
             }

@@ -32,19 +32,25 @@ pub mod render;
 pub mod ruleset;
 pub mod scenario;
 pub mod span;
+pub mod strtab;
 pub mod targets;
 pub mod validate;
 pub mod value;
 pub mod walk;
 
 pub use diagnostic::{Diagnostic, Severity};
-pub use parser::{InputFormat, Parsed};
+pub use parser::{InputFormat, ParseOptions, Parsed};
 pub use ruleset::Ruleset;
 
 /// Parse `text` (format detected unless given) and validate the result:
 /// every diagnostic, sorted by position.
 pub fn parse(text: &str, format: Option<InputFormat>) -> Parsed {
-    let mut parsed = parser::parse_text(text, format);
+    parse_with(text, format, ParseOptions::default())
+}
+
+/// [`parse`], spreading the work as `options` allow (the result is the same).
+pub fn parse_with(text: &str, format: Option<InputFormat>, options: ParseOptions) -> Parsed {
+    let mut parsed = parser::parse_text_with(text, format, options);
     parsed
         .diagnostics
         .extend(validate::validate(&parsed.ruleset));

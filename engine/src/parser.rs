@@ -93,10 +93,15 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {
 
 /// Parse without validating (see [`crate::parse`] for both).
 pub fn parse_text(text: &str, format: Option<InputFormat>) -> Parsed {
+    parse_text_with(text, format, ParseOptions::default())
+}
+
+/// [`parse_text`], spreading the work as `options` allow.
+pub fn parse_text_with(text: &str, format: Option<InputFormat>, options: ParseOptions) -> Parsed {
     let format = format.unwrap_or_else(|| detect_format(text));
     let mut diagnostics = Vec::new();
     let ruleset = match format {
-        InputFormat::Save => parse_save(text, &mut diagnostics),
+        InputFormat::Save => parse_save(text, &mut diagnostics, options),
         InputFormat::Commands => parse_commands(text, &mut diagnostics),
     };
     Parsed {
@@ -183,27 +188,116 @@ fn parse_rule_line<'a>(
     }
 }
 
-fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
-    let mut ruleset = Ruleset::default();
-    let mut worker = Worker::default();
-    let mut cursor = None;
-    // The open table: its kind and the line that opened it.
-    let mut open: Option<(TableKind, Span, usize)> = None;
-    // After an unknown `*table`, its lines are skipped up to its COMMIT.
-    let mut skipping = false;
-    let mut last_line = 0;
-    for (lineno, start, line) in lines(text) {
-        last_line = lineno;
+/// How the save-format reader may spread its work: the number of threads (the
+/// caller's; 1 reads on the calling thread only) and the size of the blocks of
+/// text they take turns on. The ruleset and diagnostics are the same whatever
+/// the options: only the time differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParseOptions {
+    pub threads: usize,
+    /// Bytes per block (rounded to whole lines).
+    pub block: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> ParseOptions {
+        ParseOptions {
+            threads: 1,
+            block: 64 * 1024,
+        }
+    }
+}
+
+impl ParseOptions {
+    /// `threads` threads, on inputs large enough to gain from them.
+    pub fn threads(threads: usize) -> ParseOptions {
+        ParseOptions {
+            threads: threads.max(1),
+            ..ParseOptions::default()
+        }
+    }
+}
+
+/// What a dump line is, from its text alone (`trimmed` has no leading blanks).
+/// Only command lines need the expensive parse, which is what may run ahead on
+/// other threads; everything else is handled in order.
+fn is_command_line(trimmed: &str) -> bool {
+    let t = trimmed.trim_end();
+    !(t.is_empty()
+        || t.starts_with('#')
+        || t.starts_with('*')
+        || t.starts_with(':')
+        || t == "COMMIT")
+}
+
+/// The reader's state between lines of a dump.
+struct SaveState {
+    ruleset: Ruleset,
+    cursor: apply::Cursor,
+    /// The open table: its kind and the line that opened it.
+    open: Option<(TableKind, Span, usize)>,
+    /// After an unknown `*table`, its lines are skipped up to its COMMIT.
+    skipping: bool,
+    last_line: usize,
+}
+
+impl SaveState {
+    fn new() -> SaveState {
+        SaveState {
+            ruleset: Ruleset::default(),
+            cursor: None,
+            open: None,
+            skipping: false,
+            last_line: 0,
+        }
+    }
+
+    /// Take one line. `command` gives the parsed form of a command line (called
+    /// exactly once for each line [`is_command_line`] accepts, and never for others).
+    fn line<'a>(
+        &mut self,
+        lineno: usize,
+        start: usize,
+        line: &'a str,
+        diags: &mut Vec<Diagnostic>,
+        command: impl FnOnce() -> RuleLine<'a>,
+    ) {
+        self.last_line = lineno;
         let trimmed = line.trim_start();
         let lead = line.len() - trimmed.len();
         let span = Span::new(start + lead, start + line.len());
+        if is_command_line(trimmed) {
+            let RuleLine {
+                diags: mut found,
+                inv,
+            } = command();
+            if self.skipping {
+                return;
+            }
+            let Some((kind, _, _)) = self.open else {
+                diags.push(Diagnostic::error(codes::NO_TABLE, span, "no table specified: this line comes before any `*table` line")
+                    .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
+                return;
+            };
+            diags.append(&mut found);
+            if let Some(mut inv) = inv {
+                for r in inv.rules.iter_mut() {
+                    r.line = lineno;
+                }
+                let table = self.ruleset.table_mut(kind).expect("open table exists");
+                if let Err(d) = apply::apply(table, inv, &mut self.cursor) {
+                    diags.push(d);
+                }
+            }
+            return;
+        }
         if trimmed.trim_end().is_empty() || trimmed.starts_with('#') {
-            continue;
+            return;
         }
         if let Some(name) = trimmed.strip_prefix('*') {
-            skipping = false;
+            self.skipping = false;
             let name = name.trim_end();
-            if let Some((k, s, l)) = open {
+            if let Some((k, s, l)) = self.open {
                 diags.push(
                     Diagnostic::error(
                         codes::MISSING_COMMIT,
@@ -216,6 +310,7 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                     )),
                 );
             }
+            let ruleset = &mut self.ruleset;
             match TableKind::parse(name) {
                 Some(kind) => {
                     if ruleset.table(kind).is_some() {
@@ -227,7 +322,7 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                         Some(i) => ruleset.tables[i] = fresh,
                         None => ruleset.tables.push(fresh),
                     }
-                    open = Some((kind, span, lineno));
+                    self.open = Some((kind, span, lineno));
                 }
                 None => {
                     diags.push(unknown_table(
@@ -235,60 +330,227 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                         Span::new(span.lo() + 1, span.hi()),
                         true,
                     ));
-                    open = None;
-                    skipping = true;
+                    self.open = None;
+                    self.skipping = true;
                 }
             }
-            continue;
+            return;
         }
-        if skipping {
-            skipping = trimmed.trim_end() != "COMMIT";
-            continue;
+        if self.skipping {
+            self.skipping = trimmed.trim_end() != "COMMIT";
+            return;
         }
         if trimmed.trim_end() == "COMMIT" {
-            if open.take().is_none() {
+            if self.open.take().is_none() {
                 diags.push(
                     Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
                         .with_hint("a table block starts with a line like *filter"),
                 );
             }
-            continue;
+            return;
         }
-        let Some((kind, _, _)) = open else {
+        let Some((kind, _, _)) = self.open else {
             diags.push(Diagnostic::error(codes::NO_TABLE, span, "no table specified: this line comes before any `*table` line")
                 .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
-            continue;
+            return;
         };
-        let table = ruleset.table_mut(kind).expect("open table exists");
+        let table = self.ruleset.table_mut(kind).expect("open table exists");
         if let Some(decl) = trimmed.strip_prefix(':') {
             if let Err(d) = chain_decl(table, decl, start + lead + 1) {
                 diags.push(d);
             }
-            continue;
         }
-        let RuleLine {
-            diags: mut found,
-            inv,
-        } = parse_rule_line(text, lineno, start, line, &mut worker);
-        diags.append(&mut found);
-        if let Some(inv) = inv {
-            if let Err(d) = apply::apply(table, inv, &mut cursor) {
-                diags.push(d);
+    }
+
+    fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Ruleset {
+        if let Some((k, s, _)) = self.open {
+            diags.push(
+                Diagnostic::error(
+                    codes::MISSING_COMMIT,
+                    s,
+                    format!("COMMIT expected at line {}", self.last_line + 1),
+                )
+                .with_hint(format!("end the {} table with a COMMIT line", k.name())),
+            );
+        }
+        shrink(&mut self.ruleset);
+        self.ruleset
+    }
+}
+
+fn parse_save(text: &str, diags: &mut Vec<Diagnostic>, options: ParseOptions) -> Ruleset {
+    #[cfg(not(target_family = "wasm"))]
+    if options.threads > 1 && text.len() > options.block {
+        return parallel::parse_save(text, diags, options);
+    }
+    let _ = options;
+    let mut state = SaveState::new();
+    let mut worker = Worker::default();
+    for (lineno, start, line) in lines(text) {
+        state.line(lineno, start, line, diags, || {
+            parse_rule_line(text, lineno, start, line, &mut worker)
+        });
+    }
+    state.finish(diags)
+}
+
+/// Reading a dump on several threads. The text is cut into blocks of whole
+/// lines; every thread (the caller's included) claims the next unclaimed block
+/// and parses its command lines, the costly part. The caller applies blocks
+/// strictly in order, so the result is exactly the one-thread result. Helpers
+/// stay at most a few blocks ahead of the caller, which bounds the memory held
+/// by parsed lines waiting to be applied.
+#[cfg(not(target_family = "wasm"))]
+mod parallel {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::{Condvar, Mutex};
+
+    /// Blocks parsed ahead per helper thread, at most.
+    const AHEAD: usize = 4;
+
+    struct Shared<'a> {
+        /// The next block nobody has claimed.
+        next: usize,
+        /// The block the caller is applying (helpers stay within reach of it).
+        applying: usize,
+        /// Blocks parsed by helpers, waiting to be applied.
+        ready: HashMap<usize, Vec<RuleLine<'a>>>,
+    }
+
+    /// Where block `k` starts: the first line start at or after `k * block`.
+    fn block_start(text: &str, block: usize, k: usize) -> usize {
+        let pos = k.saturating_mul(block);
+        if pos == 0 {
+            return 0;
+        }
+        if pos >= text.len() {
+            return text.len();
+        }
+        memchr::memchr(b'\n', &text.as_bytes()[pos - 1..]).map_or(text.len(), |p| pos + p)
+    }
+
+    /// The lines of one block: (offset, line) as [`lines`] gives them, without
+    /// numbers. An empty block (a line longer than a block) has none.
+    fn block_lines(text: &str, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &str)> {
+        (lo < hi)
+            .then(|| lines(&text[lo..hi]))
+            .into_iter()
+            .flatten()
+            .map(move |(_, start, line)| (lo + start, line))
+    }
+
+    /// Parse every command line of a block, in order.
+    fn parse_block<'a>(
+        text: &'a str,
+        lo: usize,
+        hi: usize,
+        w: &mut Worker<'a>,
+    ) -> Vec<RuleLine<'a>> {
+        block_lines(text, lo, hi)
+            .filter(|(_, line)| is_command_line(line.trim_start()))
+            .map(|(start, line)| parse_rule_line(text, 0, start, line, w))
+            .collect()
+    }
+
+    pub(super) fn parse_save<'t>(
+        text: &'t str,
+        diags: &mut Vec<Diagnostic>,
+        options: ParseOptions,
+    ) -> Ruleset {
+        let block = options.block.max(1);
+        let blocks = text.len().div_ceil(block);
+        let shared = Mutex::new(Shared {
+            next: 0,
+            applying: 0,
+            ready: HashMap::new(),
+        });
+        let changed = Condvar::new();
+        let helpers = options.threads - 1;
+        let window = AHEAD * helpers;
+        std::thread::scope(|scope| {
+            for _ in 0..helpers {
+                scope.spawn(|| {
+                    let mut w = Worker::default();
+                    loop {
+                        let k = {
+                            let mut s = shared.lock().unwrap();
+                            while s.next < blocks && s.next > s.applying + window {
+                                s = changed.wait(s).unwrap();
+                            }
+                            if s.next >= blocks {
+                                return;
+                            }
+                            s.next += 1;
+                            s.next - 1
+                        };
+                        let (lo, hi) =
+                            (block_start(text, block, k), block_start(text, block, k + 1));
+                        let parsed = parse_block(text, lo, hi, &mut w);
+                        shared.lock().unwrap().ready.insert(k, parsed);
+                        changed.notify_all();
+                    }
+                });
             }
-        }
+            let mut state = SaveState::new();
+            let mut w = Worker::default();
+            let mut lineno = 0;
+            let mut apply_block =
+                |k: usize, parsed: Option<Vec<RuleLine<'t>>>, w: &mut Worker<'t>| {
+                    let (lo, hi) = (block_start(text, block, k), block_start(text, block, k + 1));
+                    let mut parsed = parsed.map(Vec::into_iter);
+                    for (start, line) in block_lines(text, lo, hi) {
+                        lineno += 1;
+                        state.line(lineno, start, line, diags, || match parsed.as_mut() {
+                            Some(p) => p.next().expect("one parsed line per command line"),
+                            None => parse_rule_line(text, lineno, start, line, w),
+                        });
+                    }
+                };
+            // The caller applies block k as soon as it is parsed; while it is not,
+            // it parses the next unclaimed block itself rather than wait.
+            let mut k = 0;
+            while k < blocks {
+                enum Next<'t> {
+                    Apply(Vec<RuleLine<'t>>),
+                    ParseAndApply,
+                    ParseAhead(usize),
+                }
+                let next = {
+                    let mut s = shared.lock().unwrap();
+                    loop {
+                        if let Some(p) = s.ready.remove(&k) {
+                            break Next::Apply(p);
+                        }
+                        if s.next == k {
+                            s.next += 1;
+                            break Next::ParseAndApply;
+                        }
+                        if s.next < blocks && s.next <= k + window {
+                            s.next += 1;
+                            break Next::ParseAhead(s.next - 1);
+                        }
+                        s = changed.wait(s).unwrap();
+                    }
+                };
+                match next {
+                    Next::Apply(p) => apply_block(k, Some(p), &mut w),
+                    Next::ParseAndApply => apply_block(k, None, &mut w),
+                    Next::ParseAhead(j) => {
+                        let (lo, hi) =
+                            (block_start(text, block, j), block_start(text, block, j + 1));
+                        let parsed = parse_block(text, lo, hi, &mut w);
+                        shared.lock().unwrap().ready.insert(j, parsed);
+                        continue;
+                    }
+                }
+                k += 1;
+                shared.lock().unwrap().applying = k;
+                changed.notify_all();
+            }
+            state.finish(diags)
+        })
     }
-    if let Some((k, s, _)) = open {
-        diags.push(
-            Diagnostic::error(
-                codes::MISSING_COMMIT,
-                s,
-                format!("COMMIT expected at line {}", last_line + 1),
-            )
-            .with_hint(format!("end the {} table with a COMMIT line", k.name())),
-        );
-    }
-    shrink(&mut ruleset);
-    ruleset
 }
 
 /// Give back the spare capacity of rule lists: a dump has tens of thousands of

@@ -6,6 +6,7 @@
 
 use crate::matches::MatchKind;
 use crate::span::Span;
+use crate::strtab::NameIndex;
 use crate::targets::{TargetKind, Verdict};
 use crate::value::{Iface, Ipv4Net, Proto};
 use serde::Serialize;
@@ -336,7 +337,7 @@ impl Chain {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Table {
     pub kind: TableKind,
     /// Built-ins first in hook order, then user chains in the order they were
@@ -347,7 +348,14 @@ pub struct Table {
     pub span: Span,
     /// Chain name → position in `chains` (dumps hold tens of thousands of chains).
     #[serde(skip)]
-    index: NameMap<usize>,
+    index: NameIndex,
+}
+
+/// The index is derived from the chains, so it takes no part in equality.
+impl PartialEq for Table {
+    fn eq(&self, other: &Table) -> bool {
+        self.kind == other.kind && self.span == other.span && self.chains == other.chains
+    }
 }
 
 impl Table {
@@ -369,36 +377,32 @@ impl Table {
             kind,
             chains,
             span,
-            index: NameMap::default(),
+            index: NameIndex::default(),
         };
         t.reindex();
         t
     }
 
     fn reindex(&mut self) {
-        self.index = self
-            .chains
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
-            .collect();
+        self.index
+            .rebuild(self.chains.iter().map(|c| c.name.as_str()));
     }
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.index.get(name).map(|&i| &self.chains[i])
+        self.chain_index(name).map(|i| &self.chains[i])
     }
 
     pub fn chain_mut(&mut self, name: &str) -> Option<&mut Chain> {
-        self.index.get(name).map(|&i| &mut self.chains[i])
+        self.chain_index(name).map(|i| &mut self.chains[i])
     }
 
     pub fn chain_index(&self, name: &str) -> Option<usize> {
-        self.index.get(name).copied()
+        self.index.get(name, |i| self.chains[i].name.as_str())
     }
 
     /// Add a chain (the caller has checked that the name is free).
     pub fn add_chain(&mut self, chain: Chain) {
-        self.index.insert(chain.name.clone(), self.chains.len());
+        self.index.insert(&chain.name, self.chains.len());
         self.chains.push(chain);
     }
 

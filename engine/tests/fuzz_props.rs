@@ -255,6 +255,19 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         Some(nfsim::InputFormat::Commands),
     ] {
         let parsed = nfsim::parse(text, format);
+        // Several threads, cutting the text into tiny blocks, read it the same.
+        let split = nfsim::parse_with(
+            text,
+            format,
+            nfsim::ParseOptions {
+                threads: 2,
+                block: 16,
+            },
+        );
+        prop_assert!(
+            split == parsed,
+            "two threads read this differently from one"
+        );
         for d in &parsed.diagnostics {
             prop_assert!(
                 d.span.lo() <= d.span.hi() && d.span.hi() <= text.len(),
