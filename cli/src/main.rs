@@ -119,16 +119,49 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     })
 }
 
-fn read_input(file: &str) -> std::io::Result<String> {
-    let mut bytes = Vec::new();
-    if file == "-" {
-        std::io::stdin().read_to_end(&mut bytes)?;
-    } else {
-        bytes = std::fs::read(file)?;
+/// The input text: a regular file (or stdin redirected from one) is mapped
+/// rather than copied, since dumps run to tens of megabytes; anything else
+/// (a pipe, a terminal) is read.
+enum Input {
+    Mapped(memmap2::Mmap),
+    Read(String),
+}
+
+impl Input {
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        let bytes = match self {
+            Input::Mapped(m) => &m[..],
+            Input::Read(s) => return std::borrow::Cow::Borrowed(s),
+        };
+        // Valid UTF-8 (the normal case) is taken without a copy.
+        String::from_utf8_lossy(bytes)
     }
-    // Valid UTF-8 (the normal case) is taken without a copy: dumps are large.
-    Ok(String::from_utf8(bytes)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+fn read_input(file: &str) -> std::io::Result<Input> {
+    use std::os::fd::AsFd;
+    let file = if file == "-" {
+        // A second descriptor for stdin: fstat says whether it is a file.
+        std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?)
+    } else {
+        std::fs::File::open(file)?
+    };
+    let meta = file.metadata()?;
+    if meta.is_file() && meta.len() > 0 {
+        // SAFETY: the map is read-only and lives until the process exits. If
+        // another process truncates the file meanwhile, reading the lost pages
+        // raises SIGBUS and nfsim dies, as grep and ripgrep do in that case;
+        // no content of the file can make this unsound.
+        if let Ok(map) = unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
+            return Ok(Input::Mapped(map));
+        }
+    }
+    let mut bytes = Vec::new();
+    (&file).read_to_end(&mut bytes)?;
+    Ok(Input::Read(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }))
 }
 
 fn json_report(text: &str, parsed: &Parsed) -> String {
@@ -170,13 +203,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let text = match read_input(&args.file) {
+    let input = match read_input(&args.file) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("nfsim: cannot read {}: {e}", args.file);
             return ExitCode::from(2);
         }
     };
+    let text = input.text();
     let name = if args.file == "-" {
         "<stdin>"
     } else {
@@ -215,6 +249,7 @@ fn main() -> ExitCode {
     // hundreds of thousands of allocations one by one.
     std::mem::forget(parsed);
     std::mem::forget(text);
+    std::mem::forget(input);
     ExitCode::from(u8::from(failed))
 }
 

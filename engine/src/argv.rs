@@ -571,7 +571,12 @@ fn parse_with<'a>(
                     let a = arg.unwrap();
                     let name: &str = &a.text;
                     let span = w.span.join(a.span);
-                    let kind = if matches::KNOWN_MATCHES.contains(&name) {
+                    let kind = if name == "comment" {
+                        // The shared empty text until --comment gives one.
+                        MatchKind::Comment {
+                            comment: scratch.intern(""),
+                        }
+                    } else if matches::KNOWN_MATCHES.contains(&name) {
                         matches::new_match(name)
                     } else if OTHER_MATCHES.contains(&name) {
                         warnings.push(

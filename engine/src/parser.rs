@@ -245,7 +245,7 @@ impl SaveState {
     fn new() -> SaveState {
         SaveState {
             ruleset: Ruleset::default(),
-            cursor: None,
+            cursor: apply::Cursor::default(),
             open: None,
             skipping: false,
             last_line: 0,
@@ -295,6 +295,7 @@ impl SaveState {
             return;
         }
         if let Some(name) = trimmed.strip_prefix('*') {
+            self.cursor.forget(&mut self.ruleset);
             self.skipping = false;
             let name = name.trim_end();
             if let Some((k, s, l)) = self.open {
@@ -341,6 +342,7 @@ impl SaveState {
             return;
         }
         if trimmed.trim_end() == "COMMIT" {
+            self.cursor.forget(&mut self.ruleset);
             if self.open.take().is_none() {
                 diags.push(
                     Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
@@ -363,6 +365,7 @@ impl SaveState {
     }
 
     fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Ruleset {
+        self.cursor.flush(&mut self.ruleset);
         if let Some((k, s, _)) = self.open {
             diags.push(
                 Diagnostic::error(
@@ -692,7 +695,7 @@ fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnost
 fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut ruleset = Ruleset::default();
     let mut scratch = Scratch::default();
-    let mut cursor = None;
+    let mut cursor = apply::Cursor::default();
     // A line ending in an odd number of backslashes continues on the next: the
     // command is the original text across those lines (the shell tokeniser
     // reads `\<newline>` as a continuation), so spans stay exact.
@@ -749,11 +752,15 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                 }
             },
         };
+        if cursor.table() != Some(kind) {
+            cursor.forget(&mut ruleset);
+        }
         let table = ruleset.table_or_insert(kind);
         if let Err(d) = apply::apply(table, inv, &mut cursor) {
             diags.push(d);
         }
     }
+    cursor.flush(&mut ruleset);
     shrink(&mut ruleset);
     ruleset
 }
