@@ -13,7 +13,7 @@ fn main() {
     let options = nfsim::ParseOptions::threads(threads);
     let parsed = nfsim::parser::parse_text_with(&text, None, options);
     let t2 = Instant::now();
-    let v = nfsim::validate::validate(&parsed.ruleset);
+    let v = nfsim::validate::validate_with(&parsed.ruleset, threads);
     let t3 = Instant::now();
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     println!(

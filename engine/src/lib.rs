@@ -53,7 +53,7 @@ pub fn parse_with(text: &str, format: Option<InputFormat>, options: ParseOptions
     let mut parsed = parser::parse_text_with(text, format, options);
     parsed
         .diagnostics
-        .extend(validate::validate(&parsed.ruleset));
+        .extend(validate::validate_with(&parsed.ruleset, options.threads));
     parsed
         .diagnostics
         .sort_by_key(|d| (d.span.start, d.severity));

@@ -14,9 +14,16 @@ use crate::targets::TargetKind;
 
 /// Run every whole-ruleset check.
 pub fn validate(ruleset: &Ruleset) -> Vec<Diagnostic> {
+    validate_with(ruleset, 1)
+}
+
+/// [`validate`] on up to `threads` threads (the caller's included). The checks
+/// of each rule are independent and split by chains; the walk from the hooks
+/// runs on one thread. The diagnostics are the same, in the same order.
+pub fn validate_with(ruleset: &Ruleset, threads: usize) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for table in &ruleset.tables {
-        validate_table(table, &mut out);
+        validate_table(table, threads.max(1), &mut out);
     }
     out
 }
@@ -34,14 +41,80 @@ fn mask_of(hooks: &[Hook]) -> u8 {
     hooks.iter().fold(0, |m, h| m | h.bit())
 }
 
-fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
-    let n = table.chains.len();
-    // One pass resolves every jump and goto to a chain index (a dump can hold
-    // tens of thousands of chains: later passes walk these edges, not names).
-    // edges[c] lists (target chain, rule index in c) in rule order.
-    let mut edges: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-    for (ci, chain) in table.chains.iter().enumerate() {
+/// Cut chains `0..n` into at most `parts` consecutive ranges holding about the
+/// same number of rules (`first[c]` is chain c's first rule, `first[n]` the total).
+fn split_chains(first: &[usize], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let n = first.len() - 1;
+    let total = first[n];
+    let mut ranges = Vec::with_capacity(parts);
+    let mut lo = 0;
+    for p in 1..=parts {
+        let goal = total * p / parts;
+        let mut hi = lo;
+        while hi < n && (first[hi] < goal || p == parts) {
+            hi += 1;
+        }
+        if hi > lo {
+            ranges.push(lo..hi);
+        }
+        lo = hi;
+    }
+    ranges
+}
+
+/// `f` for each range, on up to one thread per range (the caller runs the
+/// first), results in range order.
+fn per_range<T: Send>(
+    ranges: &[std::ops::Range<usize>],
+    f: impl Fn(std::ops::Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    #[cfg(not(target_family = "wasm"))]
+    if ranges.len() > 1 {
+        return std::thread::scope(|scope| {
+            let f = &f;
+            let others: Vec<_> = ranges[1..]
+                .iter()
+                .map(|r| {
+                    let r = r.clone();
+                    scope.spawn(move || f(r))
+                })
+                .collect();
+            let mut results = vec![f(ranges[0].clone())];
+            results.extend(
+                others
+                    .into_iter()
+                    .map(|h| h.join().expect("validation thread")),
+            );
+            results
+        });
+    }
+    ranges.iter().map(|r| f(r.clone())).collect()
+}
+
+/// What the walk needs to know of a range of chains: the user chain each rule
+/// jumps or goes to (resolved), and which rules end the walk.
+struct Resolved {
+    /// (target chain, rule index in its chain) in rule order; `edge_first[c]`
+    /// is where chain c's edges start (relative to this range).
+    edges: Vec<(u32, u32)>,
+    edge_first: Vec<usize>,
+    /// Per rule: unconditional with a standard verdict (the kernel's walk stops there).
+    stops: Vec<bool>,
+    diags: Vec<Diagnostic>,
+}
+
+fn resolve(table: &Table, chains: std::ops::Range<usize>) -> Resolved {
+    let mut r = Resolved {
+        edges: Vec::new(),
+        edge_first: Vec::with_capacity(chains.len()),
+        stops: Vec::new(),
+        diags: Vec::new(),
+    };
+    for chain in &table.chains[chains] {
+        r.edge_first.push(r.edges.len());
         for (ri, rule) in chain.rules.iter().enumerate() {
+            r.stops
+                .push(kernel_unconditional(rule) && matches!(rule.target, Target::Verdict { .. }));
             let Some(target) = rule.target.chain() else {
                 continue;
             };
@@ -65,10 +138,10 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
                             table.kind.name()
                         ),
                     };
-                    out.push(d.with_hint(hint));
+                    r.diags.push(d.with_hint(hint));
                 }
                 Some(t) if table.chains[t].is_builtin() => {
-                    out.push(
+                    r.diags.push(
                         Diagnostic::error(
                             codes::UNDEFINED_CHAIN,
                             rule.target_span,
@@ -77,10 +150,41 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
                         .with_hint("jumps and gotos enter user-defined chains only"),
                     );
                 }
-                Some(t) => edges[ci].push((t as u32, ri as u32)),
+                Some(t) => r.edges.push((t as u32, ri as u32)),
             }
         }
     }
+    r
+}
+
+fn validate_table(table: &Table, threads: usize, out: &mut Vec<Diagnostic>) {
+    let n = table.chains.len();
+    // One flat numbering of rules: chain c's rules start at first[c].
+    let mut first = Vec::with_capacity(n + 1);
+    let mut total = 0;
+    for c in &table.chains {
+        first.push(total);
+        total += c.rules.len();
+    }
+    first.push(total);
+    // Small tables are not worth a thread.
+    let parts = if total >= 4096 { threads } else { 1 };
+    let ranges = split_chains(&first, parts);
+
+    // One pass resolves every jump and goto to a chain index (a dump can hold
+    // tens of thousands of chains: the walk follows these edges, not names).
+    let mut edges: Vec<(u32, u32)> = Vec::new();
+    let mut edge_first: Vec<usize> = Vec::with_capacity(n + 1);
+    let mut stops: Vec<bool> = Vec::with_capacity(total);
+    for part in per_range(&ranges, |r| resolve(table, r)) {
+        let base = edges.len();
+        edge_first.extend(part.edge_first.iter().map(|e| e + base));
+        edges.extend_from_slice(&part.edges);
+        stops.extend_from_slice(&part.stops);
+        out.extend(part.diags);
+    }
+    edge_first.push(edges.len());
+    let edges_of = |c: usize| &edges[edge_first[c]..edge_first[c + 1]];
 
     // Which hooks reach each rule, walked as the kernel's mark_source_chains
     // does: from each built-in chain, rule by rule, into jumped-to (and
@@ -88,13 +192,6 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
     // verdict (ACCEPT, DROP, RETURN, QUEUE), and at a rule this hook already
     // reached. Rules the walk never reaches are not checked against hooks, and a
     // jump back into a chain on the current path is a loop (ELOOP).
-    // One flat array of per-rule hook masks; chain c's rules start at first[c].
-    let mut first = Vec::with_capacity(n + 1);
-    let mut total = 0;
-    for c in &table.chains {
-        first.push(total);
-        total += c.rules.len();
-    }
     let mut masks = vec![0u8; total];
     let mut on_path = vec![false; n];
     let mut reported_loop = vec![false; n];
@@ -107,8 +204,8 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
         let mut stack: Vec<(usize, usize, usize)> = vec![(start, 0, 0)];
         on_path[start] = true;
         while let Some(&mut (c, ref mut ri, ref mut ei)) = stack.last_mut() {
-            let rules = &table.chains[c].rules;
-            let stop = *ri >= rules.len() || masks[first[c] + *ri] & bit != 0;
+            let len = first[c + 1] - first[c];
+            let stop = *ri >= len || masks[first[c] + *ri] & bit != 0;
             if stop {
                 on_path[c] = false;
                 stack.pop();
@@ -117,14 +214,13 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
             let i = *ri;
             masks[first[c] + i] |= bit;
             *ri += 1;
-            let rule = &rules[i];
-            if kernel_unconditional(rule) && matches!(rule.target, Target::Verdict { .. }) {
+            if stops[first[c] + i] {
                 on_path[c] = false;
                 stack.pop();
                 continue;
             }
             // Does this rule jump? Its edge, if any, is the next one of this chain.
-            let edge = edges[c]
+            let edge = edges_of(c)
                 .get(*ei)
                 .filter(|&&(_, r)| r as usize == i)
                 .copied();
@@ -140,6 +236,7 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
                             .skip_while(|x| *x != t)
                             .map(|x| table.chains[x].name.as_str())
                             .collect();
+                        let rule = &table.chains[c].rules[i];
                         out.push(Diagnostic::error(codes::JUMP_LOOP, rule.target_span, "Too many levels of symbolic links: this jump closes a loop")
                             .with_hint(format!("the chains jump in a circle: {} -> {}; the kernel refuses such a table", path.join(" -> "), table.chains[t].name)));
                     }
@@ -147,18 +244,23 @@ fn validate_table(table: &Table, out: &mut Vec<Diagnostic>) {
                     on_path[t] = true;
                     stack.push((t, 0, 0));
                 }
-            } else if rule.target.chain().is_some() {
-                // A jump that did not resolve (reported above) still consumes no edge.
             }
+            // A jump that did not resolve (reported above) consumes no edge.
         }
     }
 
-    for (ci, chain) in table.chains.iter().enumerate() {
-        for (ri, rule) in chain.rules.iter().enumerate() {
-            check_rule(table.kind, masks[first[ci] + ri], rule, out);
+    let checked = per_range(&ranges, |r| {
+        let mut diags = Vec::new();
+        for ci in r {
+            let chain = &table.chains[ci];
+            for (ri, rule) in chain.rules.iter().enumerate() {
+                check_rule(table.kind, masks[first[ci] + ri], rule, &mut diags);
+            }
+            unreachable_rules(chain, &mut diags);
         }
-        unreachable_rules(chain, out);
-    }
+        diags
+    });
+    out.extend(checked.into_iter().flatten());
 }
 
 /// The kernel's `unconditional()`: no address, interface, protocol or fragment

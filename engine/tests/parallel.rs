@@ -99,3 +99,40 @@ fn broken_dumps_give_the_same_diagnostics_in_the_same_order() {
         same_on_every_split(&format!("broken case {i}"), text);
     }
 }
+
+#[test]
+fn validation_on_several_threads_reports_the_same() {
+    // A large nat table with problems spread through it: jumps to missing
+    // chains, a loop, targets in the wrong hook, rules that cannot be reached.
+    let dump = kubegen::kube_dump(400, 3);
+    let mut broken = String::new();
+    let mut extra = 0;
+    for line in dump.lines() {
+        broken.push_str(line);
+        broken.push('\n');
+        if line.starts_with("-A KUBE-SEP-") && line.contains("DNAT") {
+            extra += 1;
+            let chain = line.split_whitespace().nth(1).unwrap();
+            match extra % 5 {
+                // (Few of these: each one's hint searches every chain name.)
+                0 if extra % 50 == 0 => {
+                    broken.push_str(&format!("-A {chain} -j KUBE-MISSING-{extra}\n"))
+                }
+                1 => broken.push_str(&format!("-A {chain} -j KUBE-SERVICES\n")),
+                2 => broken.push_str(&format!(
+                    "-A {chain} -j SNAT --to-source 192.0.2.{}\n",
+                    extra % 250
+                )),
+                3 => broken.push_str(&format!("-A {chain} -j RETURN\n-A {chain} -j ACCEPT\n")),
+                _ => {}
+            }
+        }
+    }
+    let parsed = nfsim::parse(&broken, Some(InputFormat::Save));
+    let one = nfsim::validate::validate_with(&parsed.ruleset, 1);
+    assert!(one.len() > 100, "only {} diagnostics", one.len());
+    for threads in [2, 3, 4, 7] {
+        let many = nfsim::validate::validate_with(&parsed.ruleset, threads);
+        assert!(many == one, "{threads} threads report differently");
+    }
+}
