@@ -86,6 +86,15 @@ fn broken_dumps_give_the_same_diagnostics_in_the_same_order() {
          -A INPUT --dport 80 -j ACCEPT\n-A X -m comment --comment \"open -j ACCEPT\n\
          -I INPUT 1 -j ACCEPT\n-D INPUT 2\n-R INPUT 1 -j DROP\n-A X -j X\n[x:y] -A X -j RETURN\n\
          -A NOPE -j ACCEPT\n:X - [0:0]\nCOMMIT\n",
+        // Runs of appends: to a missing chain (each line must fail on its own),
+        // to a built-in chain with a misplaced -o, with a DROP in nat, and
+        // runs split by comments, blank lines and other commands.
+        "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:A - [0:0]\n\
+         -A GONE -p tcp -j A\n-A GONE -p udp -j A\n-A GONE -j LOG\n-A GONE -j ACCEPT\n\
+         -A PREROUTING -j A\n-A PREROUTING -o eth0 -j A\n-A PREROUTING -j A\n\
+         -A A -j RETURN\n-A A -j DROP\n-A A -j ACCEPT\n# between\n-A A -j MARK --set-mark 1\n\n\
+         -A A -s 192.0.2.1,192.0.2.2 -j ACCEPT\n-A A -j ACCEPT\n-I A 2 -j ACCEPT\n-A A -j ACCEPT\n\
+         -A GONE -j ACCEPT\n-A GONE -j ACCEPT\nCOMMIT\n",
         "",
         "\n\n\n",
         "*filter\n",
