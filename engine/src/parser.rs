@@ -10,7 +10,7 @@ use crate::apply::{self, check_chain_name, parse_policy};
 use crate::argv::Scratch;
 use crate::argv::{parse_invocation, Invocation};
 use crate::diagnostic::{codes, Diagnostic};
-use crate::lexer::{restore_words, restore_words_into, shell_words, Word};
+use crate::lexer::{restore_words_into, shell_words, Word};
 use crate::ruleset::*;
 use crate::span::Span;
 use serde::Serialize;
@@ -231,7 +231,9 @@ fn is_command_line(trimmed: &str) -> bool {
 }
 
 /// The reader's state between lines of a dump.
-struct SaveState {
+struct SaveState<'t> {
+    /// Words of the line being read (one buffer for all chain declarations).
+    words: Vec<Word<'t>>,
     ruleset: Ruleset,
     cursor: apply::Cursor,
     /// The open table: its kind and the line that opened it.
@@ -241,9 +243,10 @@ struct SaveState {
     last_line: usize,
 }
 
-impl SaveState {
-    fn new() -> SaveState {
+impl<'t> SaveState<'t> {
+    fn new() -> SaveState<'t> {
         SaveState {
+            words: Vec::new(),
             ruleset: Ruleset::default(),
             cursor: apply::Cursor::default(),
             open: None,
@@ -254,13 +257,13 @@ impl SaveState {
 
     /// Take one line. `command` gives the parsed form of a command line (called
     /// exactly once for each line [`is_command_line`] accepts, and never for others).
-    fn line<'a>(
+    fn line(
         &mut self,
         lineno: usize,
         start: usize,
-        line: &'a str,
+        line: &'t str,
         diags: &mut Vec<Diagnostic>,
-        command: impl FnOnce() -> RuleLine<'a>,
+        command: impl FnOnce() -> RuleLine<'t>,
     ) {
         self.last_line = lineno;
         let trimmed = line.trim_start();
@@ -358,7 +361,7 @@ impl SaveState {
         };
         let table = self.ruleset.table_mut(kind).expect("open table exists");
         if let Some(decl) = trimmed.strip_prefix(':') {
-            if let Err(d) = chain_decl(table, decl, start + lead + 1) {
+            if let Err(d) = chain_decl(table, decl, start + lead + 1, &mut self.words) {
                 diags.push(d);
             }
         }
@@ -583,9 +586,13 @@ fn unknown_table(name: &str, span: Span, restore: bool) -> Diagnostic {
 }
 
 /// `:NAME POLICY [p:b]` inside a table block.
-fn chain_decl(table: &mut Table, decl: &str, base: usize) -> Result<(), Diagnostic> {
-    let (words, unterminated) = restore_words(decl, base);
-    if let Some(e) = unterminated {
+fn chain_decl<'t>(
+    table: &mut Table,
+    decl: &'t str,
+    base: usize,
+    words: &mut Vec<Word<'t>>,
+) -> Result<(), Diagnostic> {
+    if let Some(e) = restore_words_into(decl, base, words) {
         return Err(Diagnostic::error(codes::LEX, e.span, e.message));
     }
     let Some(name) = words.first() else {
