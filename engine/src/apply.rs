@@ -76,48 +76,21 @@ fn no_chain(name: &str, span: Span, table: &Table) -> Diagnostic {
     }
 }
 
-/// Where the previous command went. iptables-save groups rules by chain, so
-/// remembering the chain usually spares a lookup in a large chain index, and a
-/// run of appends to one chain is held here and moved into the chain in one go
-/// when the run ends, giving each chain's rule list one allocation of the
-/// exact size. Whoever applies commands calls [`Cursor::flush`] before looking
-/// at rules, before applying to another table, and at the end.
+/// Where the previous command went, and what the next one is expected to
+/// add. iptables-save groups rules by chain, so remembering the chain usually
+/// spares a lookup in a large chain index; and a reader that knows how many
+/// rules a run of appends brings to a chain says so with [`Cursor::expect`],
+/// so that the chain's rule list is allocated once at its final size.
 #[derive(Default)]
 pub struct Cursor {
     at: Option<(TableKind, usize)>,
-    run: Vec<Rule>,
+    expected: usize,
 }
 
 impl Cursor {
-    /// The table the held appends belong to.
-    pub fn table(&self) -> Option<TableKind> {
-        self.at.map(|(k, _)| k)
-    }
-
-    /// Move the held appends into their chain.
-    pub fn flush(&mut self, ruleset: &mut Ruleset) {
-        if let Some(table) = self.table().and_then(|k| ruleset.table_mut(k)) {
-            self.flush_into(table);
-        }
-        self.run.clear();
-    }
-
-    fn flush_into(&mut self, table: &mut Table) {
-        if self.run.is_empty() {
-            return;
-        }
-        if let Some((_, i)) = self.at.filter(|&(k, _)| k == table.kind) {
-            let rules = &mut table.chains[i].rules;
-            rules.reserve_exact(self.run.len());
-            rules.append(&mut self.run);
-        }
-        self.run.clear();
-    }
-
-    /// Forget the chain (its table was replaced or its chains renumbered).
-    pub fn forget(&mut self, ruleset: &mut Ruleset) {
-        self.flush(ruleset);
-        self.at = None;
+    /// The next command starts a run of appends of `rules` rules to one chain.
+    pub fn expect(&mut self, rules: usize) {
+        self.expected = rules;
     }
 }
 
@@ -154,15 +127,7 @@ pub fn apply(
             }
         }
     }
-    // Another append to the chain of the run: hold it with the others.
-    if let (Op::Append, Some((k, i))) = (&inv.op, cursor.at) {
-        if k == kind && table.chains.get(i).is_some_and(|c| c.name == *cname) {
-            check_iface_direction(&table.chains[i], &inv.rules)?;
-            cursor.run.extend(inv.rules);
-            return Ok(());
-        }
-    }
-    cursor.flush_into(table);
+    let expected = std::mem::take(&mut cursor.expected);
     match inv.op {
         Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(_) | Op::Check => {
             let index = match cursor.at {
@@ -180,7 +145,12 @@ pub fn apply(
             let chain = &mut table.chains[index];
             check_iface_direction(chain, &inv.rules)?;
             match inv.op {
-                Op::Append => cursor.run.extend(inv.rules),
+                Op::Append => {
+                    if chain.rules.is_empty() && expected > inv.rules.len() {
+                        chain.rules.reserve_exact(expected);
+                    }
+                    chain.rules.extend(inv.rules)
+                }
                 Op::Insert(n) => {
                     if n - 1 > chain.rules.len() {
                         return Err(Diagnostic::error(

@@ -115,6 +115,20 @@ pub fn parse_text_with(text: &str, format: Option<InputFormat>, options: ParseOp
 struct RuleLine<'a> {
     diags: Vec<Diagnostic>,
     inv: Option<Invocation<'a>>,
+    /// For an append: the rules it and the appends right after it in its block
+    /// bring to the same chain (a size hint for the chain's rule list).
+    run: u32,
+}
+
+impl RuleLine<'_> {
+    /// The chain an append goes to.
+    fn appends_to(&self) -> Option<&str> {
+        let inv = self.inv.as_ref()?;
+        if inv.op != crate::argv::Op::Append {
+            return None;
+        }
+        inv.chain.as_ref().map(|(c, _)| &**c)
+    }
 }
 
 /// State reused from one line to the next.
@@ -163,7 +177,11 @@ fn parse_rule_line<'a>(
                         )
                         .with_hint("counters look like [packets:bytes], e.g. [0:0]"),
                     );
-                    return RuleLine { diags, inv: None };
+                    return RuleLine {
+                        diags,
+                        inv: None,
+                        run: 0,
+                    };
                 }
             },
         }
@@ -179,11 +197,16 @@ fn parse_rule_line<'a>(
             RuleLine {
                 diags,
                 inv: Some(inv),
+                run: 0,
             }
         }
         Err(d) => {
             diags.push(d);
-            RuleLine { diags, inv: None }
+            RuleLine {
+                diags,
+                inv: None,
+                run: 0,
+            }
         }
     }
 }
@@ -273,6 +296,7 @@ impl<'t> SaveState<'t> {
             let RuleLine {
                 diags: mut found,
                 inv,
+                run,
             } = command();
             if self.skipping {
                 return;
@@ -288,6 +312,7 @@ impl<'t> SaveState<'t> {
                     r.line = lineno;
                 }
                 let table = self.ruleset.table_mut(kind).expect("open table exists");
+                self.cursor.expect(run as usize);
                 if let Err(d) = apply::apply(table, inv, &mut self.cursor) {
                     diags.push(d);
                 }
@@ -298,7 +323,6 @@ impl<'t> SaveState<'t> {
             return;
         }
         if let Some(name) = trimmed.strip_prefix('*') {
-            self.cursor.forget(&mut self.ruleset);
             self.skipping = false;
             let name = name.trim_end();
             if let Some((k, s, l)) = self.open {
@@ -345,7 +369,6 @@ impl<'t> SaveState<'t> {
             return;
         }
         if trimmed.trim_end() == "COMMIT" {
-            self.cursor.forget(&mut self.ruleset);
             if self.open.take().is_none() {
                 diags.push(
                     Diagnostic::error(codes::NO_TABLE, span, "COMMIT without an open table")
@@ -368,7 +391,6 @@ impl<'t> SaveState<'t> {
     }
 
     fn finish(mut self, diags: &mut Vec<Diagnostic>) -> Ruleset {
-        self.cursor.flush(&mut self.ruleset);
         if let Some((k, s, _)) = self.open {
             diags.push(
                 Diagnostic::error(
@@ -389,20 +411,87 @@ fn parse_save(text: &str, diags: &mut Vec<Diagnostic>, options: ParseOptions) ->
     if options.threads > 1 && text.len() > options.block {
         return parallel::parse_save(text, diags, options);
     }
-    let _ = options;
+    let block = options.block.max(1);
     let mut state = SaveState::new();
-    let mut worker = Worker::default();
-    for (lineno, start, line) in lines(text) {
-        state.line(lineno, start, line, diags, || {
-            parse_rule_line(text, lineno, start, line, &mut worker)
-        });
+    let mut w = Worker::default();
+    let mut lineno = 0;
+    for k in 0..text.len().div_ceil(block) {
+        let parsed = parse_block(text, block, k, &mut w);
+        apply_block(&mut state, text, block, k, parsed, &mut lineno, diags);
     }
     state.finish(diags)
 }
 
-/// Reading a dump on several threads. The text is cut into blocks of whole
-/// lines; every thread (the caller's included) claims the next unclaimed block
-/// and parses its command lines, the costly part. The caller applies blocks
+/// Where block `k` starts: the first line start at or after `k * block`. The
+/// save-format reader takes the text a block at a time: parse its command
+/// lines (the costly part, which other threads may do ahead), then apply them
+/// in order.
+fn block_start(text: &str, block: usize, k: usize) -> usize {
+    let pos = k.saturating_mul(block);
+    if pos == 0 {
+        return 0;
+    }
+    if pos >= text.len() {
+        return text.len();
+    }
+    memchr::memchr(b'\n', &text.as_bytes()[pos - 1..]).map_or(text.len(), |p| pos + p)
+}
+
+/// The lines of block `k`: (offset, line) as [`lines`] gives them, without
+/// numbers. An empty block (inside a line longer than a block) has none.
+fn block_lines(text: &str, block: usize, k: usize) -> impl Iterator<Item = (usize, &str)> {
+    let (lo, hi) = (block_start(text, block, k), block_start(text, block, k + 1));
+    (lo < hi)
+        .then(|| lines(&text[lo..hi]))
+        .into_iter()
+        .flatten()
+        .map(move |(_, start, line)| (lo + start, line))
+}
+
+/// Parse every command line of block `k`, in order, and note the runs of
+/// appends to one chain.
+fn parse_block<'a>(text: &'a str, block: usize, k: usize, w: &mut Worker<'a>) -> Vec<RuleLine<'a>> {
+    let mut out: Vec<RuleLine<'a>> = block_lines(text, block, k)
+        .filter(|(_, line)| is_command_line(line.trim_start()))
+        .map(|(start, line)| parse_rule_line(text, 0, start, line, w))
+        .collect();
+    let mut after = 0u32;
+    for i in (0..out.len()).rev() {
+        let own = out[i].inv.as_ref().map_or(0, |inv| inv.rules.len() as u32);
+        let same = out.get(i + 1).is_some_and(|next| {
+            next.appends_to().is_some() && next.appends_to() == out[i].appends_to()
+        });
+        after = own + if same { after } else { 0 };
+        out[i].run = if out[i].appends_to().is_some() {
+            after
+        } else {
+            0
+        };
+    }
+    out
+}
+
+/// Apply block `k`, parsed, in order; `lineno` counts the lines read so far.
+fn apply_block<'t>(
+    state: &mut SaveState<'t>,
+    text: &'t str,
+    block: usize,
+    k: usize,
+    parsed: Vec<RuleLine<'t>>,
+    lineno: &mut usize,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut parsed = parsed.into_iter();
+    for (start, line) in block_lines(text, block, k) {
+        *lineno += 1;
+        state.line(*lineno, start, line, diags, || {
+            parsed.next().expect("one parsed line per command line")
+        });
+    }
+}
+
+/// Reading a dump on several threads. Every thread (the caller's included)
+/// claims the next unclaimed block and parses it. The caller applies blocks
 /// strictly in order, so the result is exactly the one-thread result. Helpers
 /// stay at most a few blocks ahead of the caller, which bounds the memory held
 /// by parsed lines waiting to be applied.
@@ -422,41 +511,6 @@ mod parallel {
         applying: usize,
         /// Blocks parsed by helpers, waiting to be applied.
         ready: HashMap<usize, Vec<RuleLine<'a>>>,
-    }
-
-    /// Where block `k` starts: the first line start at or after `k * block`.
-    fn block_start(text: &str, block: usize, k: usize) -> usize {
-        let pos = k.saturating_mul(block);
-        if pos == 0 {
-            return 0;
-        }
-        if pos >= text.len() {
-            return text.len();
-        }
-        memchr::memchr(b'\n', &text.as_bytes()[pos - 1..]).map_or(text.len(), |p| pos + p)
-    }
-
-    /// The lines of one block: (offset, line) as [`lines`] gives them, without
-    /// numbers. An empty block (a line longer than a block) has none.
-    fn block_lines(text: &str, lo: usize, hi: usize) -> impl Iterator<Item = (usize, &str)> {
-        (lo < hi)
-            .then(|| lines(&text[lo..hi]))
-            .into_iter()
-            .flatten()
-            .map(move |(_, start, line)| (lo + start, line))
-    }
-
-    /// Parse every command line of a block, in order.
-    fn parse_block<'a>(
-        text: &'a str,
-        lo: usize,
-        hi: usize,
-        w: &mut Worker<'a>,
-    ) -> Vec<RuleLine<'a>> {
-        block_lines(text, lo, hi)
-            .filter(|(_, line)| is_command_line(line.trim_start()))
-            .map(|(start, line)| parse_rule_line(text, 0, start, line, w))
-            .collect()
     }
 
     pub(super) fn parse_save<'t>(
@@ -490,9 +544,7 @@ mod parallel {
                             s.next += 1;
                             s.next - 1
                         };
-                        let (lo, hi) =
-                            (block_start(text, block, k), block_start(text, block, k + 1));
-                        let parsed = parse_block(text, lo, hi, &mut w);
+                        let parsed = parse_block(text, block, k, &mut w);
                         shared.lock().unwrap().ready.insert(k, parsed);
                         changed.notify_all();
                     }
@@ -501,18 +553,6 @@ mod parallel {
             let mut state = SaveState::new();
             let mut w = Worker::default();
             let mut lineno = 0;
-            let mut apply_block =
-                |k: usize, parsed: Option<Vec<RuleLine<'t>>>, w: &mut Worker<'t>| {
-                    let (lo, hi) = (block_start(text, block, k), block_start(text, block, k + 1));
-                    let mut parsed = parsed.map(Vec::into_iter);
-                    for (start, line) in block_lines(text, lo, hi) {
-                        lineno += 1;
-                        state.line(lineno, start, line, diags, || match parsed.as_mut() {
-                            Some(p) => p.next().expect("one parsed line per command line"),
-                            None => parse_rule_line(text, lineno, start, line, w),
-                        });
-                    }
-                };
             // The caller applies block k as soon as it is parsed; while it is not,
             // it parses the next unclaimed block itself rather than wait.
             let mut k = 0;
@@ -539,17 +579,16 @@ mod parallel {
                         s = changed.wait(s).unwrap();
                     }
                 };
-                match next {
-                    Next::Apply(p) => apply_block(k, Some(p), &mut w),
-                    Next::ParseAndApply => apply_block(k, None, &mut w),
+                let parsed = match next {
+                    Next::Apply(p) => p,
+                    Next::ParseAndApply => parse_block(text, block, k, &mut w),
                     Next::ParseAhead(j) => {
-                        let (lo, hi) =
-                            (block_start(text, block, j), block_start(text, block, j + 1));
-                        let parsed = parse_block(text, lo, hi, &mut w);
+                        let parsed = parse_block(text, block, j, &mut w);
                         shared.lock().unwrap().ready.insert(j, parsed);
                         continue;
                     }
-                }
+                };
+                apply_block(&mut state, text, block, k, parsed, &mut lineno, diags);
                 k += 1;
                 shared.lock().unwrap().applying = k;
                 changed.notify_all();
@@ -759,15 +798,11 @@ fn parse_commands(text: &str, diags: &mut Vec<Diagnostic>) -> Ruleset {
                 }
             },
         };
-        if cursor.table() != Some(kind) {
-            cursor.forget(&mut ruleset);
-        }
         let table = ruleset.table_or_insert(kind);
         if let Err(d) = apply::apply(table, inv, &mut cursor) {
             diags.push(d);
         }
     }
-    cursor.flush(&mut ruleset);
     shrink(&mut ruleset);
     ruleset
 }
