@@ -513,8 +513,8 @@ mod parallel {
         ready: HashMap<usize, Vec<RuleLine<'a>>>,
     }
 
-    pub(super) fn parse_save<'t>(
-        text: &'t str,
+    pub(super) fn parse_save(
+        text: &str,
         diags: &mut Vec<Diagnostic>,
         options: ParseOptions,
     ) -> Ruleset {
