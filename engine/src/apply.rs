@@ -130,12 +130,20 @@ pub fn apply(
     let expected = std::mem::take(&mut cursor.expected);
     match inv.op {
         Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(_) | Op::Check => {
+            // iptables-save lists rules chain by chain, in the order it declared
+            // the chains: the chain is usually the last one used or one of the
+            // next few (chains without rules are skipped). Looking there first
+            // reads chains in order instead of probing the index at random.
             let index = match cursor.at {
-                Some((k, i))
-                    if k == kind && table.chains.get(i).is_some_and(|c| c.name == *cname) =>
-                {
-                    Some(i)
-                }
+                Some((k, i)) if k == kind => table
+                    .chains
+                    .iter()
+                    .enumerate()
+                    .skip(i)
+                    .take(4)
+                    .find(|(_, c)| c.name == *cname)
+                    .map(|(j, _)| j)
+                    .or_else(|| table.chain_index(&cname)),
                 _ => table.chain_index(&cname),
             };
             let Some(index) = index else {

@@ -451,10 +451,14 @@ fn block_lines(text: &str, block: usize, k: usize) -> impl Iterator<Item = (usiz
 /// Parse every command line of block `k`, in order, and note the runs of
 /// appends to one chain.
 fn parse_block<'a>(text: &'a str, block: usize, k: usize, w: &mut Worker<'a>) -> Vec<RuleLine<'a>> {
-    let mut out: Vec<RuleLine<'a>> = block_lines(text, block, k)
-        .filter(|(_, line)| is_command_line(line.trim_start()))
-        .map(|(start, line)| parse_rule_line(text, 0, start, line, w))
-        .collect();
+    // Sized for a block of typical rule lines (about 100 bytes each), so that
+    // it seldom grows: a parsed line is large, and growing copies them all.
+    let mut out: Vec<RuleLine<'a>> = Vec::with_capacity(block.min(text.len()) / 96 + 1);
+    out.extend(
+        block_lines(text, block, k)
+            .filter(|(_, line)| is_command_line(line.trim_start()))
+            .map(|(start, line)| parse_rule_line(text, 0, start, line, w)),
+    );
     let mut after = 0u32;
     for i in (0..out.len()).rev() {
         let own = out[i].inv.as_ref().map_or(0, |inv| inv.rules.len() as u32);
