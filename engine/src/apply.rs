@@ -97,7 +97,17 @@ impl Cursor {
 /// Apply one invocation to `table`.
 pub fn apply(
     table: &mut Table,
-    inv: Invocation<'_>,
+    mut inv: Invocation<'_>,
+    cursor: &mut Cursor,
+) -> Result<(), Diagnostic> {
+    apply_in_place(table, &mut inv, cursor)
+}
+
+/// [`apply`], taking the rules out of `inv` where it lies (a parsed line is
+/// large: a dump's lines are applied without moving them).
+pub fn apply_in_place(
+    table: &mut Table,
+    inv: &mut Invocation<'_>,
     cursor: &mut Cursor,
 ) -> Result<(), Diagnostic> {
     let chain_arg = inv.chain.clone();
@@ -128,7 +138,7 @@ pub fn apply(
         }
     }
     let expected = std::mem::take(&mut cursor.expected);
-    match inv.op {
+    match inv.op.clone() {
         Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(_) | Op::Check => {
             // iptables-save lists rules chain by chain, in the order it declared
             // the chains: the chain is usually the last one used or one of the
@@ -152,12 +162,12 @@ pub fn apply(
             cursor.at = Some((kind, index));
             let chain = &mut table.chains[index];
             check_iface_direction(chain, &inv.rules)?;
-            match inv.op {
+            match inv.op.clone() {
                 Op::Append => {
                     if chain.rules.is_empty() && expected > inv.rules.len() {
                         chain.rules.reserve_exact(expected);
                     }
-                    chain.rules.extend(inv.rules)
+                    chain.rules.extend(inv.rules.drain(..))
                 }
                 Op::Insert(n) => {
                     if n - 1 > chain.rules.len() {
@@ -169,7 +179,7 @@ pub fn apply(
                         .with_hint(format!("chain {cname} has {} rules", chain.rules.len())));
                     }
                     let at = n - 1;
-                    chain.rules.splice(at..at, inv.rules);
+                    chain.rules.splice(at..at, inv.rules.drain(..));
                 }
                 Op::Replace(n) => {
                     if n > chain.rules.len() {
@@ -180,7 +190,7 @@ pub fn apply(
                         )
                         .with_hint(format!("chain {cname} has {} rules", chain.rules.len())));
                     }
-                    chain.rules[n - 1] = inv.rules.into_iter().next().unwrap();
+                    chain.rules[n - 1] = inv.rules.drain(..).next().unwrap();
                 }
                 Op::Delete(Some(n)) => {
                     if n == 0 || n > chain.rules.len() {
@@ -194,7 +204,7 @@ pub fn apply(
                     chain.rules.remove(n - 1);
                 }
                 Op::Delete(None) => {
-                    for r in inv.rules {
+                    for r in inv.rules.drain(..) {
                         let want = render::rule_spec(&r);
                         match chain
                             .rules

@@ -50,6 +50,20 @@ pub struct Invocation<'a> {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Invocation<'_> {
+    /// A blank invocation for [`parse_invocation_into`] to fill.
+    pub fn empty() -> Self {
+        Invocation {
+            op: Op::List,
+            op_span: Span::default(),
+            table: None,
+            chain: None,
+            rules: Rules::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// An invocation's rules: almost always exactly one, kept without a heap allocation.
 pub type Rules = SmallVec<[Rule; 1]>;
 
@@ -294,6 +308,22 @@ pub fn parse_invocation<'a>(
     line_span: Span,
     scratch: &mut Scratch,
 ) -> Result<Invocation<'a>, Diagnostic> {
+    let mut inv = Invocation::empty();
+    parse_invocation_into(words, text, in_restore, line, line_span, scratch, &mut inv)?;
+    Ok(inv)
+}
+
+/// [`parse_invocation`] into `out` (blank, see [`Invocation::empty`]), where
+/// it will stay: a dump's parsed lines are large and many.
+pub fn parse_invocation_into<'a>(
+    words: &[Word<'a>],
+    text: &str,
+    in_restore: bool,
+    line: usize,
+    line_span: Span,
+    scratch: &mut Scratch,
+    out: &mut Invocation<'a>,
+) -> Result<(), Diagnostic> {
     let mut loaded = std::mem::take(&mut scratch.loaded);
     loaded.clear();
     let result = parse_with(
@@ -304,12 +334,14 @@ pub fn parse_invocation<'a>(
         line_span,
         scratch,
         &mut loaded,
+        out,
     );
     loaded.clear();
     scratch.loaded = loaded;
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 fn parse_with<'a>(
     words: &[Word<'a>],
     text: &str,
@@ -318,7 +350,8 @@ fn parse_with<'a>(
     line_span: Span,
     scratch: &mut Scratch,
     loaded: &mut Vec<Loaded>,
-) -> Result<Invocation<'a>, Diagnostic> {
+    out: &mut Invocation<'a>,
+) -> Result<(), Diagnostic> {
     let mut op: Option<(Op, Span)> = None;
     let mut table = None;
     let mut chain: Option<(Cow<'a, str>, Span)> = None;
@@ -877,7 +910,8 @@ fn parse_with<'a>(
         )
         .with_hint("only -A, -I, -R, -D and -C take a rule specification"));
     }
-    let mut rules = Rules::new();
+    let rules = &mut out.rules;
+    rules.clear();
     if takes_rule {
         // `-s a,b -d c,d` is one rule per pair, sources outermost, as iptables expands it.
         fn list(x: &Option<(bool, Nets, Span)>) -> (bool, Option<&[Ipv4Net]>) {
@@ -916,14 +950,12 @@ fn parse_with<'a>(
             }
         }
     }
-    Ok(Invocation {
-        op,
-        op_span,
-        table,
-        chain,
-        rules,
-        warnings,
-    })
+    out.op = op;
+    out.op_span = op_span;
+    out.table = table;
+    out.chain = chain;
+    out.warnings = warnings;
+    Ok(())
 }
 
 /// `NAME: message`, unless the message already names the extension.

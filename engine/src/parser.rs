@@ -8,7 +8,7 @@
 
 use crate::apply::{self, check_chain_name, parse_policy};
 use crate::argv::Scratch;
-use crate::argv::{parse_invocation, Invocation};
+use crate::argv::{parse_invocation, parse_invocation_into, Invocation};
 use crate::diagnostic::{codes, Diagnostic};
 use crate::lexer::{restore_words_into, shell_words, Word};
 use crate::ruleset::*;
@@ -121,6 +121,15 @@ struct RuleLine<'a> {
 }
 
 impl RuleLine<'_> {
+    /// A line not parsed yet.
+    fn blank() -> Self {
+        RuleLine {
+            diags: Vec::new(),
+            inv: Some(Invocation::empty()),
+            run: 0,
+        }
+    }
+
     /// The chain an append goes to.
     fn appends_to(&self) -> Option<&str> {
         let inv = self.inv.as_ref()?;
@@ -138,15 +147,17 @@ struct Worker<'a> {
     words: Vec<Word<'a>>,
 }
 
-/// Lex and parse one command line of a dump, without applying it.
-fn parse_rule_line<'a>(
+/// Lex and parse one command line of a dump into `out` (blank, see
+/// [`RuleLine::blank`]), where it stays until applied.
+fn parse_rule_line_into<'a>(
     text: &'a str,
     lineno: usize,
     start: usize,
     line: &'a str,
     w: &mut Worker<'a>,
-) -> RuleLine<'a> {
-    let mut diags = Vec::new();
+    out: &mut RuleLine<'a>,
+) {
+    let diags = &mut out.diags;
     let lead = line.len() - line.trim_start().len();
     let span = Span::new(start + lead, start + line.len());
     if let Some(e) = restore_words_into(line, start, &mut w.words) {
@@ -177,36 +188,26 @@ fn parse_rule_line<'a>(
                         )
                         .with_hint("counters look like [packets:bytes], e.g. [0:0]"),
                     );
-                    return RuleLine {
-                        diags,
-                        inv: None,
-                        run: 0,
-                    };
+                    out.inv = None;
+                    return;
                 }
             },
         }
     }
-    match parse_invocation(&w.words[skip..], text, true, lineno, span, &mut w.scratch) {
-        Ok(mut inv) => {
+    let inv = out.inv.get_or_insert_with(Invocation::empty);
+    let words = &w.words[skip..];
+    match parse_invocation_into(words, text, true, lineno, span, &mut w.scratch, inv) {
+        Ok(()) => {
             diags.append(&mut inv.warnings);
             if let Some(c) = counters {
                 inv.rules.iter_mut().for_each(|r| {
                     r.counters.get_or_insert_with(|| Box::new(c));
                 });
             }
-            RuleLine {
-                diags,
-                inv: Some(inv),
-                run: 0,
-            }
         }
         Err(d) => {
             diags.push(d);
-            RuleLine {
-                diags,
-                inv: None,
-                run: 0,
-            }
+            out.inv = None;
         }
     }
 }
@@ -280,24 +281,22 @@ impl<'t> SaveState<'t> {
 
     /// Take one line. `command` gives the parsed form of a command line (called
     /// exactly once for each line [`is_command_line`] accepts, and never for others).
-    fn line(
+    fn line<'c>(
         &mut self,
         lineno: usize,
         start: usize,
         line: &'t str,
         diags: &mut Vec<Diagnostic>,
-        command: impl FnOnce() -> RuleLine<'t>,
-    ) {
+        command: impl FnOnce() -> &'c mut RuleLine<'t>,
+    ) where
+        't: 'c,
+    {
         self.last_line = lineno;
         let trimmed = line.trim_start();
         let lead = line.len() - trimmed.len();
         let span = Span::new(start + lead, start + line.len());
         if is_command_line(trimmed) {
-            let RuleLine {
-                diags: mut found,
-                inv,
-                run,
-            } = command();
+            let parsed = command();
             if self.skipping {
                 return;
             }
@@ -306,14 +305,14 @@ impl<'t> SaveState<'t> {
                     .with_hint("start each table with a line like *filter (or *nat, *mangle, *raw, *security) and end it with COMMIT"));
                 return;
             };
-            diags.append(&mut found);
-            if let Some(mut inv) = inv {
+            diags.append(&mut parsed.diags);
+            if let Some(inv) = parsed.inv.as_mut() {
                 for r in inv.rules.iter_mut() {
                     r.line = lineno;
                 }
                 let table = self.ruleset.table_mut(kind).expect("open table exists");
-                self.cursor.expect(run as usize);
-                if let Err(d) = apply::apply(table, inv, &mut self.cursor) {
+                self.cursor.expect(parsed.run as usize);
+                if let Err(d) = apply::apply_in_place(table, inv, &mut self.cursor) {
                     diags.push(d);
                 }
             }
@@ -454,11 +453,13 @@ fn parse_block<'a>(text: &'a str, block: usize, k: usize, w: &mut Worker<'a>) ->
     // Sized for a block of typical rule lines (about 100 bytes each), so that
     // it seldom grows: a parsed line is large, and growing copies them all.
     let mut out: Vec<RuleLine<'a>> = Vec::with_capacity(block.min(text.len()) / 96 + 1);
-    out.extend(
-        block_lines(text, block, k)
-            .filter(|(_, line)| is_command_line(line.trim_start()))
-            .map(|(start, line)| parse_rule_line(text, 0, start, line, w)),
-    );
+    for (start, line) in block_lines(text, block, k) {
+        if is_command_line(line.trim_start()) {
+            out.push(RuleLine::blank());
+            let slot = out.last_mut().expect("just pushed");
+            parse_rule_line_into(text, 0, start, line, w, slot);
+        }
+    }
     let mut after = 0u32;
     for i in (0..out.len()).rev() {
         let own = out[i].inv.as_ref().map_or(0, |inv| inv.rules.len() as u32);
@@ -485,7 +486,8 @@ fn apply_block<'t>(
     lineno: &mut usize,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut parsed = parsed.into_iter();
+    let mut parsed = parsed;
+    let mut parsed = parsed.iter_mut();
     for (start, line) in block_lines(text, block, k) {
         *lineno += 1;
         state.line(*lineno, start, line, diags, || {
