@@ -234,12 +234,34 @@ fn main_exact(opt: &str) -> Option<Main> {
 pub struct Scratch {
     loaded: Vec<Loaded>,
     strings: Interner,
+    /// The last string interned of each [`Repeats`] kind.
+    last: [Option<Arc<str>>; 2],
 }
 
 impl Scratch {
     fn intern(&mut self, s: &str) -> Arc<str> {
         self.strings.intern(s)
     }
+
+    /// [`Scratch::intern`] for a kind of string that repeats on consecutive
+    /// lines (a service's comment, KUBE-MARK-MASQ): the last one of the kind
+    /// is compared first, which spares a look-up in the big table.
+    fn intern_again(&mut self, kind: Repeats, s: &str) -> Arc<str> {
+        let slot = kind as usize;
+        if let Some(last) = self.last[slot].as_ref().filter(|l| ***l == *s) {
+            return last.clone();
+        }
+        let shared = self.strings.intern(s);
+        self.last[slot] = Some(shared.clone());
+        shared
+    }
+}
+
+/// Kinds of strings that tend to repeat from one line to the next.
+#[derive(Clone, Copy)]
+enum Repeats {
+    Comment,
+    Chain,
 }
 
 /// A loaded extension while options are being read.
@@ -659,7 +681,7 @@ fn parse_with<'a>(
                     rule.target_span = w.span.join(a.span);
                     if m.key == 'g' {
                         rule.target = Target::Goto {
-                            chain: scratch.intern(name),
+                            chain: scratch.intern_again(Repeats::Chain, name),
                         };
                     } else if let Some(v) = Verdict::parse(name) {
                         rule.target = Target::Verdict { verdict: v };
@@ -687,7 +709,7 @@ fn parse_with<'a>(
                         target_loaded = true;
                     } else {
                         rule.target = Target::Jump {
-                            chain: scratch.intern(name),
+                            chain: scratch.intern_again(Repeats::Chain, name),
                         };
                     }
                     has_rule_parts = true;
@@ -818,7 +840,7 @@ fn parse_with<'a>(
             match &mut l.kind {
                 // Comments are shared between rules through the interner.
                 LoadedKind::Match(MatchKind::Comment { comment }) => {
-                    matches::check_comment(&a.text).map(|()| *comment = scratch.intern(&a.text))
+                    matches::check_comment(&a.text).map(|()| *comment = scratch.intern_again(Repeats::Comment, &a.text))
                 }
                 LoadedKind::Match(m) => m.apply(spec.name, inv, &a.text, proto),
                 LoadedKind::Target(t) => t.apply(spec.name, &a.text),
