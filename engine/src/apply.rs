@@ -366,7 +366,7 @@ fn check_iface_direction(chain: &Chain, rules: &[Rule]) -> Result<(), Diagnostic
         return Ok(());
     };
     for r in rules {
-        if matches!(hook, Hook::Prerouting | Hook::Input) && r.out_iface.is_some() {
+        if matches!(hook, Hook::Prerouting | Hook::Input) && r.out_iface().is_some() {
             return Err(Diagnostic::error(
                 codes::MATCH_HOOK,
                 r.span,
@@ -374,7 +374,7 @@ fn check_iface_direction(chain: &Chain, rules: &[Rule]) -> Result<(), Diagnostic
             )
             .with_hint("the output interface is not known yet when a packet arrives"));
         }
-        if matches!(hook, Hook::Output | Hook::Postrouting) && r.in_iface.is_some() {
+        if matches!(hook, Hook::Output | Hook::Postrouting) && r.in_iface().is_some() {
             return Err(Diagnostic::error(
                 codes::MATCH_HOOK,
                 r.span,

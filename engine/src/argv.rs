@@ -603,10 +603,11 @@ fn parse_with<'a>(
                     let a = arg.unwrap();
                     let iface =
                         Iface::parse(&a.text).map_err(|e| err(codes::BAD_VALUE, a.span, e))?;
+                    let ifaces = rule.ifaces_mut();
                     let slot = if m.key == 'i' {
-                        &mut rule.in_iface
+                        &mut ifaces.in_iface
                     } else {
-                        &mut rule.out_iface
+                        &mut ifaces.out_iface
                     };
                     if slot.is_some() {
                         return Err(err(
@@ -840,7 +841,8 @@ fn parse_with<'a>(
             match &mut l.kind {
                 // Comments are shared between rules through the interner.
                 LoadedKind::Match(MatchKind::Comment { comment }) => {
-                    matches::check_comment(&a.text).map(|()| *comment = scratch.intern_again(Repeats::Comment, &a.text))
+                    matches::check_comment(&a.text)
+                        .map(|()| *comment = scratch.intern_again(Repeats::Comment, &a.text))
                 }
                 LoadedKind::Match(m) => m.apply(spec.name, inv, &a.text, proto),
                 LoadedKind::Target(t) => t.apply(spec.name, &a.text),

@@ -149,8 +149,8 @@ pub fn rule_matches(
         }
     }
     for (flag, m, dev, what) in [
-        ("-i", &rule.in_iface, ctx.in_iface, "arrived on"),
-        ("-o", &rule.out_iface, ctx.out_iface, "leaves by"),
+        ("-i", rule.in_iface(), ctx.in_iface, "arrived on"),
+        ("-o", rule.out_iface(), ctx.out_iface, "leaves by"),
     ] {
         if let Some(i) = m {
             let hit = dev.is_some_and(|d| i.iface.matches(d));

@@ -35,7 +35,7 @@ fn write_addr(out: &mut String, flag: &str, a: &Option<AddrMatch>) {
 fn write_rule_spec(out: &mut String, rule: &Rule) {
     write_addr(out, "-s", &rule.src);
     write_addr(out, "-d", &rule.dst);
-    for (flag, i) in [("-i", &rule.in_iface), ("-o", &rule.out_iface)] {
+    for (flag, i) in [("-i", rule.in_iface()), ("-o", rule.out_iface())] {
         if let Some(i) = i {
             if i.invert {
                 out.push_str(" !");

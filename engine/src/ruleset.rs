@@ -199,6 +199,13 @@ pub struct ProtoMatch {
     pub proto: Proto,
 }
 
+/// A rule's interface conditions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Ifaces {
+    pub in_iface: Option<IfaceMatch>,
+    pub out_iface: Option<IfaceMatch>,
+}
+
 /// One `-m` match (or an implicit protocol match) with its source span.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Match {
@@ -262,8 +269,10 @@ impl Target {
 pub struct Rule {
     pub src: Option<AddrMatch>,
     pub dst: Option<AddrMatch>,
-    pub in_iface: Option<IfaceMatch>,
-    pub out_iface: Option<IfaceMatch>,
+    /// `-i` and `-o`, boxed: most rules have neither, and a rule's size is
+    /// what a large dump's memory is made of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ifaces: Option<Box<Ifaces>>,
     pub proto: Option<ProtoMatch>,
     /// `-f` (false) or `! -f` (true).
     pub fragment: Option<bool>,
@@ -286,8 +295,7 @@ impl Rule {
         Rule {
             src: None,
             dst: None,
-            in_iface: None,
-            out_iface: None,
+            ifaces: None,
             proto: None,
             fragment: None,
             matches: Box::new([]),
@@ -299,13 +307,28 @@ impl Rule {
         }
     }
 
+    /// `-i`, if any.
+    pub fn in_iface(&self) -> Option<&IfaceMatch> {
+        self.ifaces.as_ref()?.in_iface.as_ref()
+    }
+
+    /// `-o`, if any.
+    pub fn out_iface(&self) -> Option<&IfaceMatch> {
+        self.ifaces.as_ref()?.out_iface.as_ref()
+    }
+
+    /// The interface conditions, to set one.
+    pub fn ifaces_mut(&mut self) -> &mut Ifaces {
+        self.ifaces.get_or_insert_with(Box::default)
+    }
+
     /// True when the rule has no condition at all (every packet matches).
     pub fn is_unconditional(&self) -> bool {
         let any = |a: &Option<AddrMatch>| a.as_ref().is_none_or(|a| !a.invert && a.net.mask == 0);
         any(&self.src)
             && any(&self.dst)
-            && self.in_iface.is_none()
-            && self.out_iface.is_none()
+            && self.in_iface().is_none()
+            && self.out_iface().is_none()
             && self
                 .proto
                 .as_ref()

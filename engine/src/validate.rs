@@ -268,8 +268,8 @@ fn validate_table(table: &Table, threads: usize, out: &mut Vec<Diagnostic>) {
 fn kernel_unconditional(rule: &Rule) -> bool {
     rule.src.is_none()
         && rule.dst.is_none()
-        && rule.in_iface.is_none()
-        && rule.out_iface.is_none()
+        && rule.in_iface().is_none()
+        && rule.out_iface().is_none()
         && rule
             .proto
             .as_ref()

@@ -109,8 +109,8 @@ fn trace_point(
     let tail = c.rules.get(entry).is_none_or(|r| {
         r.src.is_none()
             && r.dst.is_none()
-            && r.in_iface.is_none()
-            && r.out_iface.is_none()
+            && r.in_iface().is_none()
+            && r.out_iface().is_none()
             && r.proto.is_none()
             && r.fragment.is_none()
             && r.matches.is_empty()
@@ -195,7 +195,7 @@ fn dst_key(r: &Rule) -> Option<Key> {
 /// for another reason the index cannot explain (interfaces, stateful matches).
 fn dport_key(r: &Rule) -> Option<Key> {
     let proto = r.proto.as_ref().filter(|p| !p.invert)?.proto.0;
-    if r.in_iface.is_some() || r.out_iface.is_some() {
+    if r.in_iface().is_some() || r.out_iface().is_some() {
         return None;
     }
     for m in r.matches.iter() {
