@@ -417,7 +417,14 @@ fn parse_with<'a>(
         }
         let inv = invert.take();
         // Main options (exact, then `--long=value` is not accepted by iptables either).
-        if let Some(m) = find_main(&w.text, loaded) {
+        // The extension option the word names, if any (looked up once: a main
+        // option's unambiguous prefix only counts when no extension claims it).
+        let exact = main_exact(&w.text);
+        let ext = match exact {
+            Some(_) => None,
+            None => lookup(loaded, &w.text),
+        };
+        if let Some(m) = exact.or_else(|| main_prefix(&w.text, ext.is_some())) {
             let arg = if m.has_arg {
                 Some(need_arg(i, w)?)
             } else {
@@ -753,7 +760,7 @@ fn parse_with<'a>(
         }
 
         // Extension options: the most recently loaded extension that defines it.
-        let mut found = lookup(loaded, &w.text);
+        let mut found = ext;
         if found.is_none() && !proto_loaded {
             // iptables loads the protocol's match implicitly on an unknown option.
             if let Some(p) = rule.proto.as_ref().and_then(|p| p.proto.name()) {
@@ -994,12 +1001,11 @@ fn prefixed(name: &str, msg: String) -> String {
     }
 }
 
-fn find_main(opt: &str, loaded: &[Loaded]) -> Option<Main> {
-    if let Some(m) = main_exact(opt) {
-        return Some(m);
-    }
-    // getopt_long accepts an unambiguous prefix of a long option.
-    if opt.starts_with("--") && opt.len() > 3 && lookup(loaded, opt).is_none() {
+/// The main long option `opt` is an unambiguous prefix of, as getopt_long
+/// accepts; `extension` says whether a loaded extension claims `opt` (exactly
+/// or as a prefix), which takes precedence.
+fn main_prefix(opt: &str, extension: bool) -> Option<Main> {
+    if opt.starts_with("--") && opt.len() > 3 && !extension {
         let mut keys = MAIN_LONG
             .iter()
             .filter(|(l, _)| l.starts_with(opt))
