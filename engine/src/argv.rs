@@ -13,7 +13,6 @@ use crate::lexer::Word;
 use crate::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
 use crate::ruleset::*;
 use crate::span::Span;
-use crate::strtab::Interner;
 use crate::targets::{self, TargetKind, Verdict};
 use crate::value::{Iface, Ipv4Net, Proto};
 use smallvec::SmallVec;
@@ -226,34 +225,42 @@ fn main_exact(opt: &str) -> Option<Main> {
     }
 }
 
-/// State an invocation parser keeps from one line to the next: a reusable buffer
-/// of loaded extensions and the interner that lets rules share equal strings
-/// (kube-proxy repeats each service's comment on several rules and jumps to
-/// KUBE-MARK-MASQ from tens of thousands).
+/// State an invocation parser keeps from one line to the next: a reusable
+/// buffer of loaded extensions, and the strings recent rules used, so that
+/// rules share equal strings that recur close together (kube-proxy repeats a
+/// service's comment on the rules of its chains, and jumps to KUBE-MARK-MASQ
+/// from every endpoint's chain). A global table of every string would share
+/// more, but looking strings up in it was a third of the parse: most lookups
+/// miss the cache for strings seen long before.
 #[derive(Default)]
 pub struct Scratch {
     loaded: Vec<Loaded>,
-    strings: Interner,
-    /// The last string interned of each [`Repeats`] kind.
-    last: [Option<Arc<str>>; 2],
+    /// Recent strings of each [`Repeats`] kind, most recent first.
+    recent: [[Option<Arc<str>>; RECENT]; 2],
+    empty: Option<Arc<str>>,
 }
 
+/// Recent strings kept per kind.
+const RECENT: usize = 4;
+
 impl Scratch {
-    fn intern(&mut self, s: &str) -> Arc<str> {
-        self.strings.intern(s)
+    /// The shared empty string.
+    fn empty(&mut self) -> Arc<str> {
+        self.empty.get_or_insert_with(|| Arc::from("")).clone()
     }
 
-    /// [`Scratch::intern`] for a kind of string that repeats on consecutive
-    /// lines (a service's comment, KUBE-MARK-MASQ): the last one of the kind
-    /// is compared first, which spares a look-up in the big table.
+    /// `s` as a shared string: a recent one of its kind when equal, else new.
     fn intern_again(&mut self, kind: Repeats, s: &str) -> Arc<str> {
-        let slot = kind as usize;
-        if let Some(last) = self.last[slot].as_ref().filter(|l| ***l == *s) {
-            return last.clone();
+        let recent = &mut self.recent[kind as usize];
+        if let Some(i) = recent.iter().position(|r| r.as_deref() == Some(s)) {
+            let hit = recent[i].clone().expect("found");
+            recent[..=i].rotate_right(1);
+            return hit;
         }
-        let shared = self.strings.intern(s);
-        self.last[slot] = Some(shared.clone());
-        shared
+        let new: Arc<str> = Arc::from(s);
+        recent.rotate_right(1);
+        recent[0] = Some(new.clone());
+        new
     }
 }
 
@@ -637,7 +644,7 @@ fn parse_with<'a>(
                     let kind = if name == "comment" {
                         // The shared empty text until --comment gives one.
                         MatchKind::Comment {
-                            comment: scratch.intern(""),
+                            comment: scratch.empty(),
                         }
                     } else if matches::KNOWN_MATCHES.contains(&name) {
                         matches::new_match(name)
@@ -1133,4 +1140,41 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod sharing_tests {
+    use crate::matches::MatchKind;
+    use crate::ruleset::Target;
+    use std::sync::Arc;
+
+    #[test]
+    fn strings_recurring_on_nearby_rules_are_shared() {
+        let text = "*nat\n:KUBE-SVC-A - [0:0]\n:KUBE-SEP-1 - [0:0]\n:KUBE-SEP-2 - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n\
+            -A KUBE-SVC-A -m comment --comment \"ns/a:http\" -j KUBE-MARK-MASQ\n\
+            -A KUBE-SVC-A -m comment --comment \"ns/a:http\" -j KUBE-SEP-1\n\
+            -A KUBE-SVC-A -m comment --comment \"ns/a:http\" -j KUBE-SEP-2\n\
+            -A KUBE-SEP-1 -m comment --comment \"ns/a:http\" -j KUBE-MARK-MASQ\n\
+            -A KUBE-SEP-2 -m comment --comment \"other\" -j KUBE-MARK-MASQ\nCOMMIT\n";
+        let parsed = crate::parse(text, None);
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let rules: Vec<_> = parsed.ruleset.tables[0]
+            .chains
+            .iter()
+            .flat_map(|c| &c.rules)
+            .collect();
+        let comment = |i: usize| match &rules[i].matches[0].kind {
+            MatchKind::Comment { comment } => comment.clone(),
+            k => panic!("{k:?}"),
+        };
+        let jump = |i: usize| match &rules[i].target {
+            Target::Jump { chain } => chain.clone(),
+            t => panic!("{t:?}"),
+        };
+        assert!(Arc::ptr_eq(&comment(0), &comment(1)) && Arc::ptr_eq(&comment(0), &comment(3)));
+        assert_eq!(&*comment(4), "other");
+        // KUBE-MARK-MASQ, with two other jump targets between its uses.
+        assert!(Arc::ptr_eq(&jump(0), &jump(3)) && Arc::ptr_eq(&jump(0), &jump(4)));
+        assert_eq!((&*jump(1), &*jump(2)), ("KUBE-SEP-1", "KUBE-SEP-2"));
+    }
 }
