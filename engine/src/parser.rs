@@ -4,7 +4,10 @@
 //! with its span and parsing recovers at the next line.
 //!
 //! This module splits lines and dispatches; option parsing is in
-//! [`crate::argv`], applying commands in [`crate::apply`].
+//! [`crate::argv`], applying commands in [`crate::apply`]. A dump is read a
+//! block of lines at a time: its command lines are parsed (on other threads
+//! too, when [`ParseOptions`] allows), then every line is applied in order, so
+//! the result never depends on how the work was spread.
 
 use crate::apply::{self, check_chain_name, parse_policy};
 use crate::argv::Scratch;
@@ -482,11 +485,10 @@ fn apply_block<'t>(
     text: &'t str,
     block: usize,
     k: usize,
-    parsed: Vec<RuleLine<'t>>,
+    mut parsed: Vec<RuleLine<'t>>,
     lineno: &mut usize,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let mut parsed = parsed;
     let mut parsed = parsed.iter_mut();
     for (start, line) in block_lines(text, block, k) {
         *lineno += 1;

@@ -1,6 +1,7 @@
 //! libFuzzer target: any bytes as a ruleset, in both formats. Parsing never
-//! panics, spans stay inside the text, and whatever parses cleanly renders to a
-//! fixed point. Run: `cd engine && RUSTC_BOOTSTRAP=1 cargo fuzz run parse`.
+//! panics, spans stay inside the text, reading on two threads in small blocks
+//! gives exactly what one thread gives, and whatever parses cleanly renders to
+//! a fixed point. Run: `cd engine && RUSTC_BOOTSTRAP=1 cargo fuzz run parse`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -8,6 +9,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     for format in [None, Some(nfsim::InputFormat::Save), Some(nfsim::InputFormat::Commands)] {
         let parsed = nfsim::parse(text, format);
+        let split = nfsim::parse_with(text, format, nfsim::ParseOptions { threads: 2, block: 16 });
+        assert!(split == parsed, "two threads read this differently from one");
         for d in &parsed.diagnostics {
             assert!(d.span.hi() <= text.len() && text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
         }
