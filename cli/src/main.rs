@@ -142,6 +142,9 @@ impl Input {
 /// `bytes` as text if it is valid UTF-8, checked in two halves at once (the
 /// check reads tens of megabytes from memory; two cores read them faster).
 fn utf8_in_halves(bytes: &[u8]) -> Option<&str> {
+    if bytes.len() < 1 << 20 {
+        return std::str::from_utf8(bytes).ok(); // not worth a thread
+    }
     // Cut after a newline: an ASCII byte is never inside a multi-byte character,
     // so the whole is valid exactly when both halves are.
     let cut = bytes[bytes.len() / 2..]

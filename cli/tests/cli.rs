@@ -307,3 +307,56 @@ fn trace_batch_counts_rules_fates_and_endpoints() {
         Some(2)
     );
 }
+
+#[test]
+fn files_and_redirected_stdin_read_like_a_pipe() {
+    // A file is mapped, stdin redirected from a file too; a pipe is read. All
+    // three give the same text, multi-byte characters kept and invalid bytes
+    // replaced (U+FFFD) rather than refused. Large enough for the two-half
+    // UTF-8 check, with a multi-byte character on each side of the middle.
+    let dir = std::env::temp_dir().join(format!("nfsim-cli-map-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut body = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+    for i in 0..20_000 {
+        body.push_str(&format!(
+            "-A INPUT -s 192.0.2.{} -m comment --comment \"café {i}\" -j ACCEPT\n",
+            i % 250
+        ));
+    }
+    body.push_str("COMMIT\n");
+    assert!(body.len() > 1 << 20);
+    let mut bad = body.clone().into_bytes();
+    let at = "*filter\n:INPUT ACCEPT [0:0]\n".len();
+    bad.splice(at..at, [b'#', b' ', 0xe9, b'\n']); // a Latin-1 byte in a comment line
+    for (name, bytes) in [("good.rules", body.as_bytes()), ("bad.rules", &bad[..])] {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let path = file.to_str().unwrap();
+        let mapped = nfsim(&["fmt", path], None);
+        let redirected = Command::new(env!("CARGO_BIN_EXE_nfsim"))
+            .args(["fmt", "-"])
+            .stdin(std::fs::File::open(&file).unwrap())
+            .output()
+            .unwrap();
+        let lossy = String::from_utf8_lossy(bytes).into_owned();
+        let piped = nfsim(&["fmt", "-"], Some(&lossy));
+        assert_eq!(
+            mapped.status.code(),
+            Some(0),
+            "{name}: {}",
+            text(&mapped.stderr)
+        );
+        assert_eq!(text(&mapped.stdout), text(&piped.stdout), "{name}");
+        assert_eq!(text(&redirected.stdout), text(&piped.stdout), "{name}");
+        assert!(text(&mapped.stdout).contains("café 19999"));
+    }
+    let empty = dir.join("empty.rules");
+    std::fs::write(&empty, "").unwrap();
+    assert_eq!(
+        nfsim(&["check", empty.to_str().unwrap()], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -138,7 +138,7 @@ pub fn apply_in_place(
         }
     }
     let expected = std::mem::take(&mut cursor.expected);
-    match inv.op.clone() {
+    match inv.op {
         Op::Append | Op::Insert(_) | Op::Replace(_) | Op::Delete(_) | Op::Check => {
             // iptables-save lists rules chain by chain, in the order it declared
             // the chains: the chain is usually the last one used or one of the
@@ -162,7 +162,7 @@ pub fn apply_in_place(
             cursor.at = Some((kind, index));
             let chain = &mut table.chains[index];
             check_iface_direction(chain, &inv.rules)?;
-            match inv.op.clone() {
+            match inv.op {
                 Op::Append => {
                     if chain.rules.is_empty() && expected > inv.rules.len() {
                         chain.rules.reserve_exact(expected);
@@ -313,7 +313,7 @@ pub fn apply_in_place(
                     .for_each(|r| r.counters = r.counters.take().map(|_| Box::default()));
             }
         }
-        Op::Policy(p, pspan) => {
+        Op::Policy(ref p, pspan) => {
             let policy = parse_policy(&p, pspan)?;
             if kind == TableKind::Nat && policy == Policy::Drop {
                 return Err(nat_drop(pspan));
@@ -333,7 +333,7 @@ pub fn apply_in_place(
                 Some(c) => c.policy = Some(policy),
             }
         }
-        Op::Rename(new, nspan) => {
+        Op::Rename(ref new, nspan) => {
             check_chain_name(&new, nspan)?;
             match table.chain(&cname) {
                 None => return Err(no_chain(&cname, cspan, table)),

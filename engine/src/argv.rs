@@ -237,18 +237,12 @@ pub struct Scratch {
     loaded: Vec<Loaded>,
     /// Recent strings of each [`Repeats`] kind, most recent first.
     recent: [[Option<Arc<str>>; RECENT]; 2],
-    empty: Option<Arc<str>>,
 }
 
 /// Recent strings kept per kind.
 const RECENT: usize = 4;
 
 impl Scratch {
-    /// The shared empty string.
-    fn empty(&mut self) -> Arc<str> {
-        self.empty.get_or_insert_with(|| Arc::from("")).clone()
-    }
-
     /// `s` as a shared string: a recent one of its kind when equal, else new.
     fn intern_again(&mut self, kind: Repeats, s: &str) -> Arc<str> {
         let recent = &mut self.recent[kind as usize];
@@ -641,12 +635,7 @@ fn parse_with<'a>(
                     let a = arg.unwrap();
                     let name: &str = &a.text;
                     let span = w.span.join(a.span);
-                    let kind = if name == "comment" {
-                        // The shared empty text until --comment gives one.
-                        MatchKind::Comment {
-                            comment: scratch.empty(),
-                        }
-                    } else if matches::KNOWN_MATCHES.contains(&name) {
+                    let kind = if matches::KNOWN_MATCHES.contains(&name) {
                         matches::new_match(name)
                     } else if OTHER_MATCHES.contains(&name) {
                         warnings.push(

@@ -46,6 +46,25 @@ pub struct ConnView {
     pub expires_s: u32,
 }
 
+impl ConnView {
+    /// The connection `p` would open: state NEW, nothing seen in reply yet,
+    /// its tuple the original direction.
+    pub fn new_for(p: &Packet) -> ConnView {
+        ConnView {
+            state: 1 << 3,
+            status: 0,
+            snat: false,
+            dnat: false,
+            proto: p.proto,
+            orig: (p.src, p.dst, p.sport, p.dport),
+            reply: (p.dst, p.src, p.dport, p.sport),
+            reply_dir: false,
+            mark: 0,
+            expires_s: 120,
+        }
+    }
+}
+
 /// What the conntrack match knows about the packet's connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Conn<'a> {

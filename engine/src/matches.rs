@@ -501,7 +501,8 @@ pub fn new_match(name: &str) -> MatchKind {
             ports: Box::new([]),
         }),
         "comment" => MatchKind::Comment {
-            comment: Arc::from(""),
+            // The standard library's shared empty string: no allocation.
+            comment: Arc::default(),
         },
         "addrtype" => MatchKind::Addrtype(AddrtypeMatch::default()),
         "statistic" => MatchKind::Statistic(StatisticMatch {

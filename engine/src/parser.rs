@@ -128,7 +128,7 @@ impl RuleLine<'_> {
     fn blank() -> Self {
         RuleLine {
             diags: Vec::new(),
-            inv: Some(Invocation::empty()),
+            inv: None,
             run: 0,
         }
     }

@@ -849,18 +849,7 @@ pub fn run_packet_indexed(
     conns: &mut ConnTable,
     seed: u64,
 ) -> PacketPath {
-    let conn = ConnView {
-        state: 1 << 3,
-        status: 0,
-        snat: false,
-        dnat: false,
-        proto: p.proto,
-        orig: (p.src, p.dst, p.sport, p.dport),
-        reply: (p.dst, p.src, p.dport, p.sport),
-        reply_dir: false,
-        mark: 0,
-        expires_s: 120,
-    };
+    let conn = ConnView::new_for(&p);
     let owner = match origin {
         Origin::Local { uid, gid } => Some((*uid, *gid)),
         Origin::Interface(_) => None,

@@ -111,18 +111,7 @@ fn filter_walks_match_the_kernels_trace() {
 
         // A first packet arriving on eth0 for a local address: INPUT, state NEW.
         let mut p = packet(&spec["packet"]);
-        let ct = ConnView {
-            state: 1 << 3,
-            status: 0,
-            snat: false,
-            dnat: false,
-            proto: p.proto,
-            orig: (p.src, p.dst, p.sport, p.dport),
-            reply: (p.dst, p.src, p.dport, p.sport),
-            reply_dir: false,
-            mark: 0,
-            expires_s: 120,
-        };
+        let ct = ConnView::new_for(&p);
         let env = Env {
             hook: Hook::Input,
             in_iface: Some("eth0"),
