@@ -314,7 +314,7 @@ pub fn apply_in_place(
             }
         }
         Op::Policy(ref p, pspan) => {
-            let policy = parse_policy(&p, pspan)?;
+            let policy = parse_policy(p, pspan)?;
             if kind == TableKind::Nat && policy == Policy::Drop {
                 return Err(nat_drop(pspan));
             }
@@ -334,7 +334,7 @@ pub fn apply_in_place(
             }
         }
         Op::Rename(ref new, nspan) => {
-            check_chain_name(&new, nspan)?;
+            check_chain_name(new, nspan)?;
             match table.chain(&cname) {
                 None => return Err(no_chain(&cname, cspan, table)),
                 Some(c) if c.is_builtin() => {
@@ -346,14 +346,14 @@ pub fn apply_in_place(
                 }
                 _ => {}
             }
-            if table.chain(&new).is_some() {
+            if table.chain(new).is_some() {
                 return Err(Diagnostic::error(
                     codes::DUPLICATE_CHAIN,
                     nspan,
                     "File exists: a chain of that name already exists",
                 ));
             }
-            table.rename_chain(&cname, &new);
+            table.rename_chain(&cname, new);
         }
         Op::List => {}
     }
