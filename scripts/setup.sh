@@ -5,7 +5,9 @@
 #        (recording fixtures against the real kernel; not needed by the tests)
 #   rustup: the wasm32-unknown-unknown target
 #   cargo: trunk 0.21.14, wasm-bindgen-cli equal to Cargo.lock's wasm-bindgen
-#   npm: binaryen 132 (wasm-opt) and playwright-core, from package-lock.json
+#   npm: binaryen 132 (wasm-opt), playwright-core, CodeMirror 6 and esbuild,
+#        from package-lock.json; then the editor bundle (js/dist/editor.js),
+#        which wasm32 builds of the app read at compile time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -67,9 +69,14 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WB_VERSION"; then
 fi
 
 # --- npm -------------------------------------------------------------------
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] || [ ! -d node_modules/@codemirror/view ] || [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+fi
+
+if [ ! -f js/dist/editor.js ] || [ js/editor.js -nt js/dist/editor.js ] || [ package-lock.json -nt js/dist/editor.js ]; then
+  say "npm run bundle (the CodeMirror editor)"
+  npm run --silent bundle
 fi
 
 say "ready: trunk $(trunk --version | awk '{print $2}'), wasm-bindgen $(wasm-bindgen --version | awk '{print $2}'), $(node_modules/.bin/wasm-opt --version)"

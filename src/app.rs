@@ -1,291 +1,1068 @@
-//! The Leptos components. Thin by design: they hold the ruleset text in one
-//! signal, derive everything else through `Memo`s over the engine, and display
-//! the view model. No iptables logic lives here.
+//! The Leptos components. Thin by design: the engine runs in a Web Worker
+//! ([`crate::worker`]), whose answers ([`crate::session`]) are shown as they
+//! come; the player only moves a cursor over the frames the worker built
+//! ([`crate::timeline`]) and draws the diagram from [`crate::diagram`]. No
+//! iptables logic lives here.
 
-use crate::view_model::{self, ProblemRow, TableNode, TraceForm, TraceView};
-use leptos::html::Textarea;
+use crate::diagram::{self, along, Diagram, NodeKind};
+use crate::editor::{self, EditorHandle};
+use crate::packet_form::{Field, PacketForm};
+use crate::session::{OutcomeView, PacketInput, ParseView, PlayInput, PlayView, Response, TraceProblems};
+use crate::timeline::{Frame, PacketView};
+use crate::view_model::{self, RuleNode};
+use crate::worker::Client;
+use leptos::ev;
+use leptos::html::Div;
 use leptos::prelude::*;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
-/// How many problem rows the page renders at most.
-const PROBLEMS_SHOWN: usize = 500;
+/// Problem rows rendered at most.
+const PROBLEMS_SHOWN: usize = 200;
+/// How long the token takes from one box to the next, at 1×.
+const TRAVEL_MS: f64 = 520.0;
 
 pub fn mount() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(App);
 }
 
+/// How far Step forward / Step back go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    Rule,
+    Chain,
+    Hook,
+}
+
+impl Granularity {
+    fn key(self, f: &Frame) -> String {
+        match self {
+            Granularity::Rule => String::new(),
+            Granularity::Chain => format!("{}|{}", f.node, f.chain.as_deref().unwrap_or("")),
+            Granularity::Hook => f.hook.clone().unwrap_or_else(|| f.node.clone()),
+        }
+    }
+}
+
+/// The next frame at `g`'s granularity after `at` (or before it, `back`).
+pub fn step_index(frames: &[Frame], at: usize, g: Granularity, back: bool) -> usize {
+    if frames.is_empty() {
+        return 0;
+    }
+    let at = at.min(frames.len() - 1);
+    if g == Granularity::Rule {
+        return if back { at.saturating_sub(1) } else { (at + 1).min(frames.len() - 1) };
+    }
+    let key = |i: usize| g.key(&frames[i]);
+    if back {
+        if at == 0 {
+            return 0;
+        }
+        // To the start of the previous group.
+        let mut i = at - 1;
+        let k = key(i);
+        while i > 0 && key(i - 1) == k {
+            i -= 1;
+        }
+        i
+    } else {
+        let k = key(at);
+        let mut i = at;
+        while i + 1 < frames.len() && key(i) == k {
+            i += 1;
+        }
+        i
+    }
+}
+
+/// How long the player stays on a frame, at 1×.
+fn dwell_ms(f: &Frame) -> f64 {
+    match f.kind.as_str() {
+        "rule" if !f.matched => 380.0,
+        "rule" | "return" => 520.0,
+        "rules" => 800.0,
+        "fate" => 900.0,
+        _ => 650.0,
+    }
+}
+
+fn ease(t: f64) -> f64 {
+    let t = t.clamp(0.0, 1.0);
+    if t < 0.5 {
+        2.0 * t * t
+    } else {
+        1.0 - (-2.0 * t + 2.0).powi(2) / 2.0
+    }
+}
+
+/// The player's state, shared by its components.
+#[derive(Clone, Copy)]
+pub struct Player {
+    pub frames: Memo<Vec<Frame>>,
+    pub cursor: RwSignal<usize>,
+    /// 0..1: how far the token has come from the previous frame's box.
+    pub travel: RwSignal<f64>,
+    pub playing: RwSignal<bool>,
+    pub speed: RwSignal<f64>,
+    pub granularity: RwSignal<Granularity>,
+}
+
+impl Player {
+    pub fn new(frames: Memo<Vec<Frame>>) -> Player {
+        Player {
+            frames,
+            cursor: RwSignal::new(0),
+            travel: RwSignal::new(1.0),
+            playing: RwSignal::new(false),
+            speed: RwSignal::new(1.0),
+            granularity: RwSignal::new(Granularity::Rule),
+        }
+    }
+
+    pub fn go(self, to: usize) {
+        let moved = self.frames.with_untracked(|f| {
+            let from = self.cursor.get_untracked().min(f.len().saturating_sub(1));
+            f.get(to).map(|t| f.get(from).is_some_and(|x| x.node != t.node))
+        });
+        if let Some(moved) = moved {
+            self.cursor.set(to);
+            self.travel.set(if moved { 0.0 } else { 1.0 });
+        }
+    }
+    pub fn step(self, back: bool) {
+        self.playing.set(false);
+        let to = self.frames.with_untracked(|f| {
+            step_index(f, self.cursor.get_untracked(), self.granularity.get_untracked(), back)
+        });
+        self.go(to);
+    }
+    pub fn restart(self) {
+        self.playing.set(false);
+        self.cursor.set(0);
+        self.travel.set(1.0);
+    }
+    pub fn toggle(self) {
+        if self.playing.get_untracked() {
+            self.playing.set(false);
+        } else {
+            let at_end = self.frames.with_untracked(|f| self.cursor.get_untracked() + 1 >= f.len());
+            if at_end {
+                self.cursor.set(0);
+                self.travel.set(1.0);
+            }
+            self.playing.set(true);
+        }
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
-    let (text, set_text) = signal(view_model::EXAMPLE.to_string());
-    // A new parse always counts as a change: comparing two parsed dumps of
-    // 100k rules would cost more than re-deriving the views.
-    let parsed = Memo::new_with_compare(
-        move |_| Arc::new(text.with(|t| nfsim::parse(t, None))),
-        |a, b| match (a, b) {
-            (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
-            _ => true,
-        },
-    );
-    let problems = Memo::new(move |_| text.with(|t| parsed.with(|p| view_model::problems(t, p))));
-    let tree = Memo::new(move |_| parsed.with(|p| view_model::tree(p)));
-    let summary = Memo::new(move |_| parsed.with(|p| view_model::summary(p)));
-    let editor = NodeRef::<Textarea>::new();
+    let parse_view: RwSignal<Option<ParseView>> = RwSignal::new(None);
+    let play: RwSignal<Option<Result<PlayView, TraceProblems>>> = RwSignal::new(None);
+    let packets = RwSignal::new(vec![PacketInput::Form(PacketForm::default())]);
+    let selected = RwSignal::new(0usize);
+    let branch: RwSignal<Option<Vec<bool>>> = RwSignal::new(None);
+    let addrs = RwSignal::new(crate::session::DEFAULT_ADDRS.to_string());
+    let routes = RwSignal::new(crate::session::DEFAULT_ROUTES.to_string());
+    let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
+    let busy = RwSignal::new(true);
+    let worker_ms = RwSignal::new((0.0f64, 0.0f64));
 
-    // Clicking a problem selects its line in the editor.
-    let pick = move |line: usize| {
-        if let Some(el) = editor.get() {
-            let (start, end) = text.with(|t| line_range_utf16(t, line));
-            let _ = el.focus();
-            let _ = el.set_selection_range(start, end);
+    let input = Memo::new(move |_| PlayInput {
+        addrs: addrs.get(),
+        routes: routes.get(),
+        packets: packets.get(),
+        selected: selected.get(),
+        branch: branch.get(),
+        seed: 1,
+    });
+
+    let client = StoredValue::new_local(
+        Client::spawn(move |r| match r {
+            Response::Work { parsed, traced, parse_ms, trace_ms, .. } => {
+                if let Some(p) = parsed {
+                    chain_rules.set(HashMap::new());
+                    parse_view.set(Some(p));
+                }
+                if let Some(t) = traced {
+                    play.set(Some(t));
+                }
+                worker_ms.set((parse_ms, trace_ms));
+                busy.set(false);
+            }
+            Response::Chain { table, chain, rules, .. } => chain_rules.update(|m| {
+                m.insert((table, chain), rules);
+            }),
+            Response::Ready => {}
+        })
+        .ok(),
+    );
+    client.with_value(|c| {
+        if let Some(c) = c {
+            c.work(Some(JsValue::from_str(view_model::EXAMPLE)), None)
         }
+    });
+    // Every change of the packets, host or branch re-traces.
+    Effect::new(move |_| {
+        let i = input.get();
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.work(None, Some(i))
+            }
+        });
+    });
+    // A new sequence of packets shows the seeded run again.
+    Effect::new(move |prev: Option<Vec<PacketInput>>| {
+        let p = packets.get();
+        if prev.is_some_and(|prev| prev != p) {
+            branch.set(None);
+        }
+        p
+    });
+
+    let view_ok = Memo::new(move |_| play.with(|p| p.as_ref().and_then(|r| r.as_ref().ok().cloned())));
+    let current = Memo::new(move |_| {
+        let s = selected.get();
+        view_ok.with(|v| v.as_ref().and_then(|v| v.packets.get(s).cloned()))
+    });
+    let frames = Memo::new(move |_| current.with(|c| c.as_ref().map(|c| c.frames.clone()).unwrap_or_default()));
+    let player = Player::new(frames);
+    // A new trace keeps the cursor where it can.
+    Effect::new(move |_| {
+        let n = frames.with(|f| f.len());
+        let c = player.cursor.get_untracked();
+        if n > 0 && c >= n {
+            player.cursor.set(n - 1);
+        }
+    });
+    animate(player);
+    keyboard(player);
+
+    // The editor.
+    let editor_el = NodeRef::<Div>::new();
+    let editor: StoredValue<Option<(EditorHandle, Closure<dyn FnMut(JsValue)>)>, LocalStorage> =
+        StoredValue::new_local(None);
+    Effect::new(move |_| {
+        let Some(el) = editor_el.get() else { return };
+        if editor.with_value(|e| e.is_some()) {
+            return;
+        }
+        let on_change = Closure::<dyn FnMut(JsValue)>::new(move |text: JsValue| {
+            busy.set(true);
+            client.with_value(|c| {
+                if let Some(c) = c {
+                    c.work(Some(text), Some(input.get_untracked()))
+                }
+            });
+        });
+        let el: web_sys::HtmlElement = el.unchecked_into();
+        let handle = editor::create_editor(&el, view_model::EXAMPLE, &on_change, "Ruleset", 200);
+        editor.set_value(Some((handle, on_change)));
+    });
+    let with_editor = move |f: &dyn Fn(&EditorHandle)| {
+        editor.with_value(|e| {
+            if let Some((h, _)) = e {
+                f(h)
+            }
+        })
+    };
+    Effect::new(move |_| {
+        let json = parse_view.with(|p| p.as_ref().map(|p| editor::diagnostics_json(&p.problems)));
+        if let Some(json) = json {
+            with_editor(&|h| h.set_diagnostics(&json));
+        }
+    });
+    Effect::new(move |_| {
+        let json = current.with(|c| editor::hits_json(c.as_ref().map(|c| c.hits.as_slice()).unwrap_or(&[])));
+        with_editor(&|h| h.set_gutter_text(&json));
+    });
+    Effect::new(move |_| {
+        let line = frames.with(|f| f.get(player.cursor.get()).and_then(|f| f.line)).unwrap_or(0);
+        with_editor(&|h| h.highlight_line(line as u32));
+    });
+    let pick = move |line: usize| with_editor(&|h| h.select_line(line as u32));
+
+    let summary = move || {
+        parse_view.with(|p| match p {
+            Some(p) => format!("{} tables, {} chains, {} rules", p.tables, p.chains, p.rules),
+            None => "reading…".into(),
+        })
+    };
+    let counts = move || {
+        parse_view.with(|p| {
+            p.as_ref().map(|p| {
+                let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+                format!("{}, {}", plural(p.errors, "error"), plural(p.warnings, "warning"))
+            })
+        })
     };
 
     view! {
         <header class="topbar">
             <h1>"iptables playground"</h1>
-            <span class="summary" data-testid="summary">{move || summary.get()}</span>
+            <span class="summary" role="status" aria-label="Ruleset summary" data-testid="summary">{summary}</span>
+            <span class="counts">{counts}</span>
+            <span class="busy" class:on=move || busy.get() aria-hidden="true">"working…"</span>
+            <span class="timing" title="time the engine worker took for the last parse / trace">
+                {move || { let (p, t) = worker_ms.get(); format!("parse {p:.0} ms · trace {t:.0} ms") }}
+            </span>
         </header>
         <main class="layout">
             <section class="editor-pane" aria-label="Editor">
-                <label class="pane-title" for="ruleset">"Ruleset (iptables-save or iptables commands)"</label>
-                <textarea
-                    id="ruleset"
-                    node_ref=editor
-                    aria-label="Ruleset"
-                    spellcheck="false"
-                    autocomplete="off"
-                    wrap="off"
-                    // The textarea owns what the user types: it is filled once and
-                    // never re-set from the signal (a pasted dump can be 20 MB).
-                    prop:value=view_model::EXAMPLE
-                    on:input=move |ev| set_text.set(event_target_value(&ev))
-                ></textarea>
-                <Problems problems=problems on_pick=pick />
+                <h2 class="pane-title">"Ruleset " <span class="hint">"(iptables-save or iptables commands)"</span></h2>
+                <div class="editor" node_ref=editor_el></div>
+                <Problems parse_view=parse_view on_pick=pick />
+                <RulesetTree parse_view=parse_view chain_rules=chain_rules client=client />
             </section>
-            <div class="side">
-                <section class="tree-pane" aria-label="Ruleset tree">
-                    <h2 class="pane-title">"Tables and chains"</h2>
-                    <RulesetTree tree=tree />
-                </section>
-                <TracePane parsed=parsed on_pick=pick />
-            </div>
+            <section class="play-pane" aria-label="Packet">
+                <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes player=player />
+                <FlowDiagram player=player current=current parse_view=parse_view />
+                <PlayerBar player=player />
+                <Narration player=player current=current />
+                <div class="below">
+                    <TraceList player=player current=current on_pick=pick />
+                    <div class="side-col">
+                        <Outcomes view=view_ok branch=branch />
+                        <PacketState player=player current=current />
+                    </div>
+                </div>
+            </section>
         </main>
     }
 }
 
-/// The UTF-16 range of 1-based `line` (what `setSelectionRange` counts).
-fn line_range_utf16(text: &str, line: usize) -> (u32, u32) {
-    let mut start = 0u32;
-    for (i, l) in text.split('\n').enumerate() {
-        let len = l.encode_utf16().count() as u32;
-        if i + 1 == line {
-            return (start, start + len);
-        }
-        start += len + 1;
+/// The rAF loop: moves the token and, while playing, the cursor.
+fn animate(p: Player) {
+    let last = Rc::new(RefCell::new(None::<f64>));
+    let dwell = Rc::new(RefCell::new(0.0f64));
+    let handle: Rc<RefCell<Option<gloo_render::AnimationFrame>>> = Rc::new(RefCell::new(None));
+    fn schedule(
+        p: Player,
+        last: Rc<RefCell<Option<f64>>>,
+        dwell: Rc<RefCell<f64>>,
+        handle: Rc<RefCell<Option<gloo_render::AnimationFrame>>>,
+    ) {
+        let h2 = handle.clone();
+        let frame = gloo_render::request_animation_frame(move |ts| {
+            let dt = last.borrow().map(|l| (ts - l).min(100.0)).unwrap_or(0.0);
+            *last.borrow_mut() = Some(ts);
+            let speed = p.speed.get_untracked();
+            let travel = p.travel.get_untracked();
+            if travel < 1.0 {
+                p.travel.set((travel + dt * speed / TRAVEL_MS).min(1.0));
+            } else if p.playing.get_untracked() {
+                let mut d = dwell.borrow_mut();
+                *d += dt * speed;
+                let (len, at) = (p.frames.with_untracked(|f| f.len()), p.cursor.get_untracked());
+                let wait = p.frames.with_untracked(|f| f.get(at).map(dwell_ms).unwrap_or(500.0));
+                if *d >= wait {
+                    *d = 0.0;
+                    if at + 1 < len {
+                        p.go(at + 1);
+                    } else {
+                        p.playing.set(false);
+                    }
+                }
+            } else {
+                *dwell.borrow_mut() = 0.0;
+            }
+            schedule(p, last, dwell, h2);
+        });
+        *handle.borrow_mut() = Some(frame);
     }
-    (start, start)
+    schedule(p, last, dwell, handle.clone());
+    // The loop lives as long as the page: leak the handle's owner on purpose.
+    std::mem::forget(handle);
+}
+
+fn keyboard(p: Player) {
+    let handle = window_event_listener(ev::keydown, move |e: web_sys::KeyboardEvent| {
+        if e.ctrl_key() || e.meta_key() || e.alt_key() {
+            return;
+        }
+        let typing = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| {
+                let tag = el.tag_name().to_ascii_lowercase();
+                matches!(tag.as_str(), "input" | "textarea" | "select")
+                    || el.closest("[contenteditable=true], .cm-editor").ok().flatten().is_some()
+            });
+        if typing {
+            return;
+        }
+        match e.key().as_str() {
+            " " => p.toggle(),
+            "ArrowRight" => p.step(false),
+            "ArrowLeft" => p.step(true),
+            "Home" => p.restart(),
+            _ => return,
+        }
+        e.prevent_default();
+    });
+    std::mem::forget(handle);
 }
 
 #[component]
 fn Problems(
-    problems: Memo<Vec<ProblemRow>>,
+    parse_view: RwSignal<Option<ParseView>>,
     on_pick: impl Fn(usize) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let rows = move || parse_view.with(|p| p.as_ref().map(|p| (p.problems.clone(), p.problem_total)).unwrap_or_default());
     view! {
-        <div class="problems-pane">
+        <section class="problems-pane" aria-label="Problems">
             <h2 class="pane-title">"Problems"</h2>
-            <Show
-                when=move || problems.with(|p| !p.is_empty())
-                fallback=|| view! { <p class="no-problems" role="status">"No problems: the kernel would load this ruleset."</p> }
-            >
-                <ul class="problems" aria-label="Problems">
-                    {move || {
-                        problems
-                            .get()
-                            .into_iter()
-                            .take(PROBLEMS_SHOWN)
-                            .map(|p| {
-                                let line = p.line;
-                                view! {
-                                    <li class=format!("problem {}", p.severity) data-line=p.line data-code=p.code>
-                                        <button class="pos" title="Show this line" on:click=move |_| on_pick(line)>
-                                            {p.position()}
-                                        </button>
-                                        <span class="sev">{format!("{}[{}]", p.severity, p.code)}</span>
-                                        <span class="msg">{p.message.clone()}</span>
-                                        {p.hint.clone().map(|h| view! { <div class="hint">{h}</div> })}
-                                    </li>
-                                }
-                            })
-                            .collect_view()
-                    }}
-                </ul>
-            </Show>
-        </div>
-    }
-}
-
-/// The packet form and the trace of the last "Trace" press. The trace is
-/// computed on demand, not as the ruleset is typed: a pasted dump is large.
-#[component]
-fn TracePane(
-    parsed: Memo<Arc<nfsim::Parsed>>,
-    on_pick: impl Fn(usize) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let d = TraceForm::default();
-    let from = RwSignal::new(d.from);
-    let src = RwSignal::new(d.src);
-    let dst = RwSignal::new(d.dst);
-    let protocol = RwSignal::new(d.protocol);
-    let dport = RwSignal::new(d.dport);
-    let addrs = RwSignal::new(d.addrs);
-    let routes = RwSignal::new(d.routes);
-    let result: RwSignal<Option<Result<TraceView, Vec<String>>>> = RwSignal::new(None);
-    let run = move |_| {
-        let form = TraceForm {
-            from: from.get_untracked(),
-            src: src.get_untracked(),
-            dst: dst.get_untracked(),
-            protocol: protocol.get_untracked(),
-            dport: dport.get_untracked(),
-            addrs: addrs.get_untracked(),
-            routes: routes.get_untracked(),
-        };
-        result.set(Some(parsed.with_untracked(|p| view_model::trace(p, &form))));
-    };
-    let field = move |label: &'static str, sig: RwSignal<String>| {
-        view! {
-            <label class="field">
-                <span>{label}</span>
-                <input type="text" spellcheck="false" prop:value=move || sig.get() on:input=move |ev| sig.set(event_target_value(&ev)) />
-            </label>
-        }
-    };
-    view! {
-        <section class="trace-pane" aria-label="Packet trace">
-            <h2 class="pane-title">"Packet trace"</h2>
-            <div class="trace-form">
-                {field("From", from)}
-                {field("Source", src)}
-                {field("Destination", dst)}
-                <label class="field">
-                    <span>"Protocol"</span>
-                    <select prop:value=move || protocol.get() on:change=move |ev| protocol.set(event_target_value(&ev))>
-                        <option value="tcp">"tcp"</option>
-                        <option value="udp">"udp"</option>
-                        <option value="icmp">"icmp"</option>
-                    </select>
-                </label>
-                {field("Destination port", dport)}
-                <button class="trace-button" on:click=run>"Trace"</button>
-            </div>
-            <details class="host">
-                <summary>"Host (ip -4 addr, ip -4 route)"</summary>
-                <textarea aria-label="Host addresses" spellcheck="false" prop:value=move || addrs.get() on:input=move |ev| addrs.set(event_target_value(&ev))></textarea>
-                <textarea aria-label="Host routes" spellcheck="false" prop:value=move || routes.get() on:input=move |ev| routes.set(event_target_value(&ev))></textarea>
-            </details>
-            {move || match result.get() {
-                None => view! { <p class="trace-hint">"Craft a packet and press Trace to follow it through the hooks."</p> }.into_any(),
-                Some(Err(problems)) => view! {
-                    <ul class="trace-problems" role="alert">
-                        {problems.into_iter().map(|p| view! { <li>{p}</li> }).collect_view()}
-                    </ul>
-                }.into_any(),
-                Some(Ok(t)) => view! {
-                    <p class="fate" data-testid="fate">{t.fate.clone()}</p>
-                    {(!t.outcomes.is_empty()).then(|| view! {
-                        <ul class="outcomes" aria-label="Outcomes">
-                            {t.outcomes.iter().map(|(p, to)| view! { <li><span class="odds">{p.clone()}</span>{to.clone()}</li> }).collect_view()}
-                        </ul>
-                    })}
-                    <ol class="trace" aria-label="Trace">
-                        {t.steps.into_iter().map(|s| {
-                            let class = format!("step {}{}", s.kind, if s.matched { " matched" } else { "" });
-                            match s.line {
-                                Some(line) => view! {
-                                    <li class=class data-kind=s.kind data-line=line>
-                                        <button class="step-line" title="Show this rule" on:click=move |_| on_pick(line)>{s.text}</button>
-                                    </li>
-                                }.into_any(),
-                                None => view! { <li class=class data-kind=s.kind>{s.text}</li> }.into_any(),
+            {move || {
+                let (rows, total) = rows();
+                if rows.is_empty() {
+                    return view! { <p class="no-problems">"No problems: the kernel would load this ruleset."</p> }.into_any();
+                }
+                let more = total.saturating_sub(rows.len().min(PROBLEMS_SHOWN));
+                view! {
+                    <ul class="problems">
+                        {rows.into_iter().take(PROBLEMS_SHOWN).map(|p| {
+                            let line = p.line;
+                            view! {
+                                <li class=format!("problem {}", p.severity) data-line=p.line data-code=p.code.clone()>
+                                    <button class="pos" title="Show this line in the editor" on:click=move |_| on_pick(line)>
+                                        {p.position()}
+                                    </button>
+                                    <span class="sev">{format!("{}[{}]", p.severity, p.code)}</span>
+                                    <span class="msg">{p.message.clone()}</span>
+                                    {p.hint.clone().map(|h| view! { <div class="hint">{format!("hint: {h}")}</div> })}
+                                </li>
                             }
                         }).collect_view()}
-                    </ol>
-                }.into_any(),
+                        {(more > 0).then(|| view! { <li class="more">{format!("… and {more} more")}</li> })}
+                    </ul>
+                }.into_any()
             }}
         </section>
     }
 }
 
 #[component]
-fn RulesetTree(tree: Memo<Vec<TableNode>>) -> impl IntoView {
+fn RulesetTree(
+    parse_view: RwSignal<Option<ParseView>>,
+    chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>>,
+    client: StoredValue<Option<Client>, LocalStorage>,
+) -> impl IntoView {
+    let tree = Memo::new(move |_| parse_view.with(|p| p.as_ref().map(|p| p.tree.clone()).unwrap_or_default()));
     view! {
-        <div class="tree" aria-label="Tables">
-            {move || {
-                tree.get()
-                    .into_iter()
-                    .map(|t| {
-                        let more = t.chain_count.saturating_sub(t.chains.len());
-                        view! {
-                            <details class="table" open data-table=t.name>
-                                <summary>
-                                    <span class="table-name">{format!("*{}", t.name)}</span>
-                                    <span class="count">{format!("{} chains", t.chain_count)}</span>
-                                </summary>
-                                <ul class="chains">
-                                    {t.chains
-                                        .into_iter()
-                                        .map(|c| view! { <ChainView chain=c /> })
-                                        .collect_view()}
-                                    {(more > 0).then(|| view! { <li class="more">{format!("… {more} more chains")}</li> })}
-                                </ul>
-                            </details>
+        <details class="tree-pane">
+            <summary class="pane-title">"Tables and chains"</summary>
+            <div class="tree" aria-label="Tables">
+                {move || tree.get().into_iter().map(|t| {
+                    let more = t.chain_count.saturating_sub(t.chains.len());
+                    let table = t.name.clone();
+                    view! {
+                        <details class="table" data-table=t.name.clone()>
+                            <summary>
+                                <span class="table-name">{format!("*{}", t.name)}</span>
+                                <span class="count">{format!("{} chains", t.chain_count)}</span>
+                            </summary>
+                            <ul class="chains">
+                                {t.chains.into_iter().map(|c| {
+                                    let (table, chain) = (table.clone(), c.name.clone());
+                                    let key = (table.clone(), chain.clone());
+                                    let hidden = c.rule_count.saturating_sub(view_model::RULES_SHOWN);
+                                    let policy = c.policy.clone().unwrap_or_else(|| "-".into());
+                                    let count = c.rule_count;
+                                    view! {
+                                        <li>
+                                            <details class="chain" data-chain=c.name.clone() on:toggle=move |ev| {
+                                                let el: web_sys::HtmlDetailsElement = event_target(&ev);
+                                                if el.open() {
+                                                    client.with_value(|cl| if let Some(cl) = cl { cl.chain(&table, &chain) });
+                                                }
+                                            }>
+                                                <summary>
+                                                    <span class="chain-name">{c.name.clone()}</span>
+                                                    <span class=format!("policy policy-{}", policy.to_lowercase())>{policy.clone()}</span>
+                                                    <span class="count">{format!("{count} rule{}", if count == 1 { "" } else { "s" })}</span>
+                                                </summary>
+                                                <ol class="rules">
+                                                    {move || chain_rules.with(|m| m.get(&key).cloned()).unwrap_or_default().into_iter().map(|r| view! {
+                                                        <li data-line=r.line><span class="rule-line">{format!("line {}", r.line)}</span><code>{r.spec}</code></li>
+                                                    }).collect_view()}
+                                                    {(hidden > 0).then(|| view! { <li class="more">{format!("… {hidden} more rules")}</li> })}
+                                                </ol>
+                                            </details>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                                {(more > 0).then(|| view! { <li class="more">{format!("… {more} more chains")}</li> })}
+                            </ul>
+                        </details>
+                    }
+                }).collect_view()}
+            </div>
+        </details>
+    }
+}
+
+/// The packet sequence, the form of the selected packet, its quick form, the host.
+#[component]
+fn PacketPane(
+    packets: RwSignal<Vec<PacketInput>>,
+    selected: RwSignal<usize>,
+    view: RwSignal<Option<Result<PlayView, TraceProblems>>>,
+    addrs: RwSignal<String>,
+    routes: RwSignal<String>,
+    player: Player,
+) -> impl IntoView {
+    let interfaces = Memo::new(move |_| {
+        view.with(|v| match v {
+            Some(Ok(v)) => v.interfaces.clone(),
+            Some(Err(e)) => e.interfaces.clone(),
+            None => vec!["lo".into(), "eth0".into(), "eth1".into()],
+        })
+    });
+    // The form shown: the selected packet's, or (for a reply) the packet it answers.
+    let form = Memo::new(move |_| {
+        packets.with(|ps| {
+            let mut i = selected.get().min(ps.len().saturating_sub(1));
+            loop {
+                match &ps[i] {
+                    PacketInput::Form(f) => return (f.clone(), i == selected.get()),
+                    PacketInput::ReplyTo(n) => i = *n,
+                }
+            }
+        })
+    });
+    let editable = move || form.with(|(_, own)| *own);
+    let errors = Memo::new(move |_| {
+        let (f, _) = form.get();
+        interfaces.with(|i| f.check(i))
+    });
+    let error_of = move |field: Field| errors.with(|e| e.iter().find(|e| e.field == field).map(|e| e.message.clone()));
+    let set = move |apply: &dyn Fn(&mut PacketForm)| {
+        packets.update(|ps| {
+            if let Some(PacketInput::Form(f)) = ps.get_mut(selected.get_untracked()) {
+                apply(f);
+            }
+        });
+    };
+    let quick = RwSignal::new(PacketForm::default().quick());
+    let quick_error: RwSignal<Option<String>> = RwSignal::new(None);
+    let editing_quick = RwSignal::new(false);
+    Effect::new(move |_| {
+        let q = form.with(|(f, _)| f.quick());
+        if !editing_quick.get_untracked() {
+            quick.set(q);
+            quick_error.set(None);
+        }
+    });
+
+    let text_field = move |label: &'static str, field: Field, get: fn(&PacketForm) -> String, put: fn(&mut PacketForm, String), class: &'static str| {
+        let id = format!("f-{field:?}").to_lowercase();
+        let err_id = format!("{id}-err");
+        view! {
+            <div class=format!("field {class}")>
+                <label for=id.clone()>{label}</label>
+                <input id=id type="text" spellcheck="false" autocomplete="off"
+                    prop:value=move || form.with(|(f, _)| get(f))
+                    prop:disabled=move || !editable()
+                    aria-invalid=move || error_of(field).is_some().to_string()
+                    aria-describedby=err_id.clone()
+                    on:input=move |ev| { let v = event_target_value(&ev); set(&|f| put(f, v.clone())); } />
+                <span class="field-error" id=err_id role="alert">{move || error_of(field)}</span>
+            </div>
+        }
+    };
+    let proto = move || form.with(|(f, _)| f.protocol.trim().to_ascii_lowercase());
+    let packet_list = move || {
+        let fates: Vec<(String, String)> = view.with(|v| match v {
+            Some(Ok(v)) => v.packets.iter().map(|p| (p.title.clone(), p.fate.banner.clone())).collect(),
+            _ => Vec::new(),
+        });
+        packets.get().into_iter().enumerate().map(|(i, p)| {
+            let (title, fate) = fates.get(i).cloned().unwrap_or_default();
+            let what = match p {
+                PacketInput::Form(_) => format!("#{}", i + 1),
+                PacketInput::ReplyTo(n) => format!("#{} reply to #{}", i + 1, n + 1),
+            };
+            view! {
+                <li>
+                    <button class="packet-chip" aria-pressed=move || (selected.get() == i).to_string()
+                        on:click=move |_| { selected.set(i); player.restart(); }>
+                        <span class="chip-n">{what}</span>
+                        <span class="chip-title">{title}</span>
+                        <span class="chip-fate">{fate}</span>
+                    </button>
+                </li>
+            }
+        }).collect_view()
+    };
+    let send_reply = move |_| {
+        let n = selected.get_untracked();
+        packets.update(|ps| ps.push(PacketInput::ReplyTo(n)));
+        selected.set(packets.with_untracked(|p| p.len() - 1));
+        player.restart();
+    };
+    let add_packet = move |_| {
+        let f = form.get_untracked().0;
+        packets.update(|ps| ps.push(PacketInput::Form(f)));
+        selected.set(packets.with_untracked(|p| p.len() - 1));
+        player.restart();
+    };
+    let remove_last = move |_| {
+        packets.update(|ps| {
+            if ps.len() > 1 {
+                ps.pop();
+            }
+        });
+        selected.update(|s| *s = (*s).min(packets.with_untracked(|p| p.len() - 1)));
+        player.restart();
+    };
+    let trace_problems = move || {
+        view.with(|v| match v {
+            Some(Err(e)) => e.messages.clone(),
+            _ => Vec::new(),
+        })
+    };
+    view! {
+        <div class="packet-pane">
+            <div class="quick">
+                <label for="quick">"Packet"</label>
+                <input id="quick" type="text" spellcheck="false" autocomplete="off" aria-label="Packet (one line)"
+                    prop:value=move || quick.get()
+                    prop:disabled=move || !editable()
+                    on:focus=move |_| editing_quick.set(true)
+                    on:blur=move |_| { editing_quick.set(false); if quick_error.get_untracked().is_none() { quick.set(form.get_untracked().0.quick()); } }
+                    on:input=move |ev| {
+                        let text = event_target_value(&ev);
+                        quick.set(text.clone());
+                        match form.get_untracked().0.parse_quick(&text) {
+                            Ok(f) => { quick_error.set(None); set(&|g| *g = f.clone()); }
+                            Err(e) => quick_error.set(Some(e)),
                         }
-                    })
-                    .collect_view()
+                    } />
+                <span class="field-error" role="alert">{move || quick_error.get()}</span>
+            </div>
+            <div class="fields">
+                <div class="field">
+                    <label for="f-arrives">"Arrives on"</label>
+                    <select id="f-arrives" prop:disabled=move || !editable()
+                        on:change=move |ev| { let v = event_target_value(&ev); set(&|f| f.arrives_on = v.clone()); }>
+                        {move || {
+                            let cur = form.with(|(f, _)| f.arrives_on.clone());
+                            let mut opts: Vec<(String, String)> = interfaces.get().into_iter().map(|i| (i.clone(), i)).collect();
+                            opts.push(("local".into(), "locally generated".into()));
+                            if !opts.iter().any(|(v, _)| *v == cur) {
+                                opts.push((cur.clone(), format!("{cur} (not on the host)")));
+                            }
+                            opts.into_iter().map(|(v, l)| {
+                                let sel = v == cur;
+                                view! { <option value=v selected=sel>{l}</option> }
+                            }).collect_view()
+                        }}
+                    </select>
+                    <span class="field-error" role="alert">{move || error_of(Field::ArrivesOn)}</span>
+                </div>
+                {text_field("Source address", Field::Src, |f| f.src.clone(), |f, v| f.src = v, "addr")}
+                {text_field("Destination address", Field::Dst, |f| f.dst.clone(), |f, v| f.dst = v, "addr")}
+                <div class="field">
+                    <label for="f-proto">"Protocol"</label>
+                    <select id="f-proto" prop:disabled=move || !editable()
+                        on:change=move |ev| { let v = event_target_value(&ev); set(&|f| f.protocol = v.clone()); }>
+                        {move || { let cur = proto(); ["tcp", "udp", "icmp", "sctp"].into_iter().map(|p| {
+                            let sel = p == cur;
+                            view! { <option value=p selected=sel>{p}</option> }
+                        }).collect_view() }}
+                    </select>
+                </div>
+                <Show when=move || matches!(proto().as_str(), "tcp" | "udp" | "sctp")>
+                    {text_field("Source port", Field::Sport, |f| f.sport.clone(), |f, v| f.sport = v, "port")}
+                    {text_field("Destination port", Field::Dport, |f| f.dport.clone(), |f, v| f.dport = v, "port")}
+                </Show>
+                <Show when=move || proto() == "tcp">
+                    {text_field("TCP flags", Field::TcpFlags, |f| f.tcp_flags.clone(), |f, v| f.tcp_flags = v, "flags")}
+                </Show>
+                <Show when=move || proto() == "icmp">
+                    {text_field("ICMP type", Field::IcmpType, |f| f.icmp_type.clone(), |f, v| f.icmp_type = v, "port")}
+                    {text_field("ICMP code", Field::IcmpCode, |f| f.icmp_code.clone(), |f, v| f.icmp_code = v, "port")}
+                </Show>
+                {text_field("Mark", Field::Mark, |f| f.mark.clone(), |f, v| f.mark = v, "port")}
+                <Show when=move || form.with(|(f, _)| f.is_local())>
+                    {text_field("UID", Field::Uid, |f| f.uid.clone(), |f, v| f.uid = v, "port")}
+                </Show>
+            </div>
+            <div class="sequence">
+                <ol class="packets" aria-label="Packets">{packet_list}</ol>
+                <div class="seq-buttons">
+                    <button on:click=send_reply title="Add the reply to the selected packet, as the receiver would send it">"Send reply"</button>
+                    <button on:click=add_packet title="Add another packet like the selected one">"Add packet"</button>
+                    <button on:click=remove_last prop:disabled=move || packets.with(|p| p.len() < 2)>"Remove last"</button>
+                </div>
+            </div>
+            {move || {
+                let msgs = trace_problems();
+                (!msgs.is_empty()).then(|| view! {
+                    <ul class="trace-problems" role="alert">{msgs.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
+                })
             }}
+            <details class="host">
+                <summary>"Host: " <code>"ip -4 addr"</code> ", " <code>"ip -4 route"</code></summary>
+                <div class="host-grid">
+                    <textarea aria-label="Host addresses" spellcheck="false" prop:value=move || addrs.get() on:change=move |ev| addrs.set(event_target_value(&ev))></textarea>
+                    <textarea aria-label="Host routes" spellcheck="false" prop:value=move || routes.get() on:change=move |ev| routes.set(event_target_value(&ev))></textarea>
+                </div>
+            </details>
         </div>
     }
 }
 
-/// One chain of the tree. Its rules are built only once the chain is opened:
-/// a dump has tens of thousands of chains and most stay closed.
+/// The state of each diagram box at the cursor: (visited, verdict).
+fn box_states(frames: &[Frame], cursor: usize) -> HashMap<String, Option<String>> {
+    let mut m: HashMap<String, Option<String>> = HashMap::new();
+    for f in frames.iter().take(cursor + 1) {
+        let e = m.entry(f.node.clone()).or_insert(None);
+        if f.box_verdict.is_some() {
+            *e = f.box_verdict.clone();
+        }
+    }
+    m
+}
+
 #[component]
-fn ChainView(chain: crate::view_model::ChainNode) -> impl IntoView {
-    let (open, set_open) = signal(false);
-    let policy = chain.policy.unwrap_or("-");
-    let count = chain.rule_count;
-    let hidden = count.saturating_sub(chain.rules.len());
-    let rules = StoredValue::new(chain.rules);
+pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view: RwSignal<Option<ParseView>>) -> impl IntoView {
+    let d: Diagram = diagram::diagram();
+    let states = Memo::new(move |_| {
+        let c = player.cursor.get();
+        player.frames.with(|f| box_states(f, c))
+    });
+    let dimmed = Memo::new(move |_| parse_view.with(|p| p.as_ref().map(|p| p.dimmed.clone()).unwrap_or_default()));
+    let cur_node = Memo::new(move |_| {
+        let c = player.cursor.get();
+        player.frames.with(|f| f.get(c).map(|f| (f.node.clone(), f.kind.clone())))
+    });
+    let path_taken = {
+        let d = d.clone();
+        Memo::new(move |_| {
+            let c = player.cursor.get();
+            player.frames.with(|f| {
+                let mut pts: Vec<(f64, f64)> = Vec::new();
+                let mut prev: Option<&str> = None;
+                for fr in f.iter().take(c + 1) {
+                    match prev {
+                        Some(p) if p == fr.node => {}
+                        Some(p) => pts.extend(d.route(p, &fr.node).into_iter().skip(1)),
+                        None => pts.extend(d.node(&fr.node).map(|n| n.center())),
+                    }
+                    prev = Some(&fr.node);
+                }
+                pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ")
+            })
+        })
+    };
+    let token = {
+        let d = d.clone();
+        move || {
+            let c = player.cursor.get();
+            let t = ease(player.travel.get());
+            player.frames.with(|f| {
+                let Some(fr) = f.get(c) else { return None };
+                let prev = if c > 0 { &f[c - 1].node } else { &fr.node };
+                let route = d.route(prev, &fr.node);
+                Some(along(&route, t))
+            })
+        }
+    };
+    let token_label = move || {
+        let c = player.cursor.get();
+        let st = player.frames.with(|f| f.get(c).map(|f| f.state));
+        current.with(|p| {
+            let (p, st) = (p.as_ref()?, st?);
+            let rows = p.states.get(st)?;
+            let get = |n: &str| rows.iter().find(|r| r.name == n);
+            let dst = get("Destination address")?;
+            let port = get("Destination port").map(|r| format!(":{}", r.value)).unwrap_or_default();
+            let changed = rows.iter().any(|r| r.before.is_some() && (r.name.contains("address") || r.name.contains("port")));
+            Some((format!("{}{port}", dst.value), changed))
+        })
+    };
+    let fate_result = move || current.with(|c| c.as_ref().map(|c| c.fate.result.clone()));
+    let at_end = move || player.frames.with(|f| !f.is_empty() && player.cursor.get() + 1 >= f.len());
+    let nodes = d.nodes.clone();
+    let groups = d.groups.clone();
+    let edges = d.edges.clone();
+    let goto_node = move |id: String| {
+        let to = player.frames.with_untracked(|f| f.iter().position(|f| f.node == id));
+        if let Some(i) = to {
+            player.playing.set(false);
+            player.go(i);
+        }
+    };
     view! {
-        <li>
-            <details class="chain" data-chain=chain.name.clone() on:toggle=move |ev| {
-                let el: web_sys::HtmlDetailsElement = event_target(&ev);
-                set_open.set(el.open());
-            }>
-                <summary>
-                    <span class="chain-name">{chain.name.clone()}</span>
-                    <span class=format!("policy policy-{}", policy.to_lowercase())>{policy}</span>
-                    <span class="count">{format!("{count} rule{}", if count == 1 { "" } else { "s" })}</span>
-                </summary>
-                <Show when=move || open.get()>
-                    <ol class="rules">
-                        {rules.with_value(|rules| {
-                            rules
-                                .iter()
-                                .map(|r| view! {
-                                    <li data-line=r.line>
-                                        <span class="rule-line">{format!("line {}", r.line)}</span>
-                                        <code>{r.spec.clone()}</code>
-                                    </li>
-                                })
-                                .collect_view()
-                        })}
-                        {(hidden > 0).then(|| view! { <li class="more">{format!("… {hidden} more rules")}</li> })}
-                    </ol>
-                </Show>
-            </details>
-        </li>
+        <figure class="diagram">
+            <svg role="img" aria-label="Packet flow diagram" viewBox=format!("0 0 {} {}", d.width, d.height) preserveAspectRatio="xMidYMid meet">
+                <defs>
+                    <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                        <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
+                    </marker>
+                </defs>
+                {edges.into_iter().map(|e| {
+                    let pts = e.points.iter().map(|(x, y)| format!("{x},{y}")).collect::<Vec<_>>().join(" ");
+                    let label = e.label.clone().map(|l| {
+                        let (x, y) = along(&e.points, 0.5);
+                        view! { <text class="edge-label" x=x y=y - 4.0 text-anchor="middle">{l}</text> }
+                    });
+                    view! {
+                        <polyline class=if e.dashed { "edge dashed" } else { "edge" } points=pts marker-end="url(#arrow)" />
+                        {label}
+                    }
+                }).collect_view()}
+                {groups.into_iter().map(|g| view! {
+                    <g class="hook" data-hook=g.hook.clone()>
+                        <rect class="hook-frame" x=g.x y=g.y width=g.w height=g.h rx="6" />
+                        <text class="hook-name" x=g.x + g.w / 2.0 y=g.y + 14.0 text-anchor="middle">{g.hook.clone()}</text>
+                    </g>
+                }).collect_view()}
+                <polyline class="path-taken" points=move || path_taken.get() />
+                {nodes.into_iter().map(|n| {
+                    let id = n.id.clone();
+                    let id2 = n.id.clone();
+                    let id3 = n.id.clone();
+                    let id4 = n.id.clone();
+                    let id5 = n.id.clone();
+                    let state = move || {
+                        if cur_node.with(|c| c.as_ref().is_some_and(|(c, _)| *c == id)) {
+                            "current"
+                        } else if states.with(|s| s.contains_key(&id)) {
+                            "visited"
+                        } else {
+                            "unvisited"
+                        }
+                    };
+                    let verdict = move || states.with(|s| s.get(&id2).cloned().flatten());
+                    let verdict2 = verdict.clone();
+                    let dim = move || dimmed.with(|d| d.contains(&id3));
+                    let (cx, cy) = n.center();
+                    let kind = match n.kind { NodeKind::Table => "table", NodeKind::Conntrack => "conntrack", NodeKind::Routing => "routing", NodeKind::End => "end" };
+                    let shape = match n.kind {
+                        NodeKind::Routing => view! {
+                            <polygon class="shape" points=format!("{},{} {},{} {},{} {},{}", cx, n.y, n.x + n.w, cy, cx, n.y + n.h, n.x, cy) />
+                        }.into_any(),
+                        NodeKind::End => view! { <rect class="shape" x=n.x y=n.y width=n.w height=n.h rx="17" /> }.into_any(),
+                        _ => view! { <rect class="shape" x=n.x y=n.y width=n.w height=n.h rx="4" /> }.into_any(),
+                    };
+                    let is_table = n.kind == NodeKind::Table;
+                    let label_y = if matches!(n.kind, NodeKind::Table | NodeKind::Conntrack) { n.y + 16.0 } else { cy + 4.0 };
+                    let label_x = if matches!(n.kind, NodeKind::Table | NodeKind::Conntrack) { n.x + 6.0 } else { cx };
+                    let anchor = if matches!(n.kind, NodeKind::Table | NodeKind::Conntrack) { "start" } else { "middle" };
+                    let title = format!("{}{}", n.hook.clone().map(|h| format!("{h} ")).unwrap_or_default(), n.label);
+                    view! {
+                        <g class=move || format!("node {kind}{}", if dim() { " dim" } else { "" })
+                            data-node=id4.clone()
+                            data-hook=if is_table { n.hook.clone() } else { None }
+                            data-table=if is_table { n.table.clone() } else { None }
+                            data-state=state
+                            data-verdict=move || if is_table { verdict() } else { None }
+                            on:click=move |_| goto_node(id5.clone())>
+                            <title>{title}</title>
+                            {shape}
+                            <text class="label" x=label_x y=label_y text-anchor=anchor>{n.label.clone()}</text>
+                            {(matches!(n.kind, NodeKind::Table | NodeKind::Conntrack | NodeKind::Routing)).then(|| {
+                                let (vx, vy, va) = if n.kind == NodeKind::Routing { (cx, n.y + n.h + 11.0, "middle") } else { (n.x + n.w - 4.0, n.y + 16.0, "end") };
+                                let verdict = verdict2.clone();
+                                view! { <text class="verdict" x=vx y=vy text-anchor=va>{move || verdict().map(|v| short_verdict(&v))}</text> }
+                            })}
+                        </g>
+                    }
+                }).collect_view()}
+                {move || token().map(|(x, y)| {
+                    let (label, changed) = token_label().unwrap_or_default();
+                    let dropped = at_end() && matches!(fate_result().as_deref(), Some("dropped" | "rejected" | "dropped-outside-rules" | "queued"));
+                    view! {
+                        <g class="token" class:changed=changed class:dropped=dropped transform=format!("translate({x:.1},{y:.1})")>
+                            <circle r="9" />
+                            {dropped.then(|| view! { <path class="cross" d="M -5 -5 L 5 5 M 5 -5 L -5 5" /> })}
+                            <text class="token-label" y="-13" text-anchor="middle">{label}</text>
+                        </g>
+                    }
+                })}
+            </svg>
+        </figure>
+    }
+}
+
+/// A verdict short enough for a box: `MARK 0x4000/0x4000 · DNAT 203.0.113.10:80` → `DNAT 203.0.113.10:80`.
+fn short_verdict(v: &str) -> String {
+    let last = v.rsplit(" · ").next().unwrap_or(v);
+    let last = last.strip_prefix("policy ").unwrap_or(last);
+    let mut s: String = last.chars().take(24).collect();
+    if last.chars().count() > 24 {
+        s.push('…');
+    }
+    s
+}
+
+#[component]
+fn PlayerBar(player: Player) -> impl IntoView {
+    let len = move || player.frames.with(|f| f.len());
+    view! {
+        <div class="player" role="toolbar" aria-label="Player">
+            <button on:click=move |_| player.restart() title="Restart (Home)">"⏮" <span class="sr">"Restart"</span></button>
+            <button on:click=move |_| player.step(true) title="Step back (←)">"◀" <span class="sr">"Step back"</span></button>
+            <Show when=move || player.playing.get()
+                fallback=move || view! { <button class="primary" on:click=move |_| player.toggle() title="Play (space)">"▶ Play"</button> }>
+                <button class="primary" on:click=move |_| player.toggle() title="Pause (space)">"⏸ Pause"</button>
+            </Show>
+            <button on:click=move |_| player.step(false) title="Step forward (→)">"▶" <span class="sr">"Step forward"</span></button>
+            <input class="timeline" type="range" min="0" aria-label="Timeline"
+                prop:max=move || len().saturating_sub(1).to_string()
+                prop:value=move || player.cursor.get().to_string()
+                on:input=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<usize>() {
+                        player.playing.set(false);
+                        player.cursor.set(v);
+                        player.travel.set(1.0);
+                    }
+                } />
+            <span class="step-count">{move || format!("{}/{}", (player.cursor.get() + 1).min(len()), len())}</span>
+            <label class="mini">"Step by "
+                <select aria-label="Step by" on:change=move |ev| player.granularity.set(match event_target_value(&ev).as_str() {
+                    "chain" => Granularity::Chain, "hook" => Granularity::Hook, _ => Granularity::Rule })>
+                    <option value="rule">"rule"</option>
+                    <option value="chain">"chain"</option>
+                    <option value="hook">"hook"</option>
+                </select>
+            </label>
+            <label class="mini">"Speed "
+                <select aria-label="Speed" on:change=move |ev| player.speed.set(event_target_value(&ev).parse().unwrap_or(1.0))>
+                    <option value="0.5">"0.5×"</option>
+                    <option value="1" selected>"1×"</option>
+                    <option value="2">"2×"</option>
+                    <option value="4">"4×"</option>
+                </select>
+            </label>
+        </div>
+    }
+}
+
+#[component]
+pub fn Narration(player: Player, current: Memo<Option<PacketView>>) -> impl IntoView {
+    let text = move || {
+        let c = player.cursor.get();
+        player.frames.with(|f| f.get(c).map(|f| f.narration.clone())).unwrap_or_else(|| "Craft a packet and press Play to follow it through the hooks.".into())
+    };
+    let fate = move || current.with(|c| c.as_ref().map(|c| c.fate.clone()));
+    let at_end = move || player.frames.with(|f| !f.is_empty() && player.cursor.get() + 1 >= f.len());
+    view! {
+        <div class="narration-row">
+            <p class="narration" role="status" aria-live="polite" aria-label="Narration">{text}</p>
+            {move || fate().map(|f| {
+                let result = f.result.clone();
+                view! {
+                <p class=move || format!("fate fate-{}{}", result, if at_end() { " final" } else { "" })
+                    role="status" aria-label="Fate" data-fate=f.result.clone() title=f.text.clone() data-testid="fate">
+                    <span class="fate-banner">{f.banner.clone()}</span>
+                </p>
+            }})}
+        </div>
+    }
+}
+
+#[component]
+pub fn TraceList(player: Player, current: Memo<Option<PacketView>>, on_pick: impl Fn(usize) + Copy + Send + Sync + 'static) -> impl IntoView {
+    let list = NodeRef::<leptos::html::Ol>::new();
+    // Keep the current step in view.
+    Effect::new(move |_| {
+        let c = player.cursor.get();
+        if let Some(ol) = list.get() {
+            if let Some(li) = ol.children().item(c as u32) {
+                let opts = web_sys::ScrollIntoViewOptions::new();
+                opts.set_block(web_sys::ScrollLogicalPosition::Nearest);
+                li.scroll_into_view_with_scroll_into_view_options(&opts);
+            }
+        }
+    });
+    let _ = current;
+    view! {
+        <div class="trace-pane">
+            <h2 class="pane-title">"Trace"</h2>
+            <ol class="trace" aria-label="Trace" node_ref=list>
+                {move || player.frames.get().into_iter().enumerate().map(|(i, f)| {
+                    let mark = match (f.kind.as_str(), f.matched) {
+                        ("rule", true) => "✓",
+                        ("rule" | "rules", false) => "✗",
+                        ("policy", _) => "⚑",
+                        ("return", _) => "↩",
+                        _ => "•",
+                    };
+                    let line = f.line;
+                    let class = format!("step {}{}", f.kind, if f.matched { " matched" } else { "" });
+                    view! {
+                        <li class=class data-kind=f.kind.clone() data-line=f.line
+                            aria-current=move || (player.cursor.get() == i).then_some("step")
+                            style=format!("--depth:{}", f.depth)>
+                            <button class="step-button" on:click=move |_| { player.playing.set(false); player.go(i); if let Some(l) = line { on_pick(l) } }>
+                                <span class="mark" aria-hidden="true">{mark}</span>
+                                <span class="step-text">{f.text.clone()}</span>
+                            </button>
+                            {f.detail.clone().filter(|_| f.kind != "nat").map(|d| view! { <div class="step-detail">{d}</div> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+        </div>
+    }
+}
+
+#[component]
+fn Outcomes(view: Memo<Option<PlayView>>, branch: RwSignal<Option<Vec<bool>>>) -> impl IntoView {
+    let outcomes = move || view.with(|v| v.as_ref().map(|v| v.outcomes.clone()).unwrap_or_default());
+    view! {
+        <Show when=move || !outcomes().is_empty()>
+            <section class="outcomes-pane" aria-label="All branches">
+                <h2 class="pane-title">"All branches"</h2>
+                <ul class="outcomes" aria-label="Outcomes">
+                    {move || outcomes().into_iter().map(|o: OutcomeView| {
+                        let choices = o.choices.clone();
+                        view! {
+                            <li class:shown=o.shown>
+                                <button aria-pressed=o.shown.to_string() title="Animate this branch"
+                                    on:click=move |_| branch.set(Some(choices.clone()))>
+                                    <span class="odds">{o.percent.clone()}</span>
+                                    <span class="bar" style=format!("--p:{:.3}", o.probability)></span>
+                                    <span class="to">{o.to.clone()}</span>
+                                </button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+        </Show>
+    }
+}
+
+#[component]
+fn PacketState(player: Player, current: Memo<Option<PacketView>>) -> impl IntoView {
+    let rows = move || {
+        let st = player.frames.with(|f| f.get(player.cursor.get()).map(|f| f.state));
+        current.with(|c| c.as_ref().and_then(|c| c.states.get(st?).cloned())).unwrap_or_default()
+    };
+    view! {
+        <section class="state-pane" aria-label="Packet state">
+            <h2 class="pane-title">"Packet at this step"</h2>
+            <table class="fields-table">
+                <tbody>
+                    {move || rows().into_iter().map(|r| view! {
+                        <tr class:changed=r.before.is_some()>
+                            <th scope="row">{r.name.clone()}</th>
+                            <td>
+                                {r.before.clone().map(|b| view! { <span class="before">{b}</span> " → " })}
+                                <span class="value">{r.value.clone()}</span>
+                            </td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }

@@ -1,9 +1,22 @@
 //! The iptables playground: a Leptos CSR app over the `nfsim` engine.
 //!
-//! [`view_model`] turns engine values into what the page shows (plain Rust,
-//! tested natively); `app` holds the thin Leptos components (wasm32 only).
+//! Plain Rust, tested natively: [`view_model`] (problems, summary, tree),
+//! [`packet_form`] (the crafted packet and its quick form), [`diagram`] (the
+//! packet-flow drawing's geometry, from the engine's hook order), [`timeline`]
+//! (a trace as the player's frames), and [`session`] (what the engine worker
+//! holds and the messages to it). On wasm32 only: `app` (thin Leptos
+//! components), `editor` (the CodeMirror binding) and `worker` (the engine's
+//! Web Worker and the page's client of it).
 
+pub mod diagram;
+pub mod packet_form;
+pub mod session;
+pub mod timeline;
 pub mod view_model;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod editor;
+#[cfg(target_arch = "wasm32")]
+pub mod worker;

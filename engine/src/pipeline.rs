@@ -629,21 +629,6 @@ impl Run<'_> {
         }
     }
 
-    fn tables(
-        &mut self,
-        kinds: &[TableKind],
-        hook: Hook,
-        p: &mut Packet,
-        iif: Option<&str>,
-        oif: Option<&str>,
-        route_src: Option<Ipv4>,
-    ) -> Result<(), Stop> {
-        for &k in kinds {
-            self.table(k, hook, p, iif, oif, route_src)?;
-        }
-        Ok(())
-    }
-
     /// The conntrack hook: find the packet's connection or start one.
     fn conntrack(&mut self, hook: Hook, p: &Packet) {
         if !self.conns.enabled {
@@ -895,10 +880,66 @@ pub fn run_packet_indexed(
 
 use TableKind::{Filter, Mangle, Nat, Raw, Security};
 
+/// One stage of a hook: a table walked there, or the connection tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "table", rename_all = "lowercase")]
+pub enum Stage {
+    Table(TableKind),
+    Conntrack,
+}
+
+use Stage::{Conntrack, Table as T};
+
+const PREROUTING_STAGES: [Stage; 4] = [T(Raw), Conntrack, T(Mangle), T(Nat)];
+const INPUT_STAGES: [Stage; 4] = [T(Mangle), T(Filter), T(Security), T(Nat)];
+const FORWARD_STAGES: [Stage; 3] = [T(Mangle), T(Filter), T(Security)];
+const OUTPUT_STAGES: [Stage; 6] = [
+    T(Raw),
+    Conntrack,
+    T(Mangle),
+    T(Nat),
+    T(Filter),
+    T(Security),
+];
+const POSTROUTING_STAGES: [Stage; 2] = [T(Mangle), T(Nat)];
+
+/// The stages of `hook` in the order the pipeline runs them (the kernel's
+/// priority order: raw -300, conntrack -200, mangle -150, nat -100 / 100,
+/// filter 0, security 50). The pipeline below runs exactly these slices, and
+/// the playground draws its diagram from them.
+pub fn hook_stages(hook: Hook) -> &'static [Stage] {
+    match hook {
+        Hook::Prerouting => &PREROUTING_STAGES,
+        Hook::Input => &INPUT_STAGES,
+        Hook::Forward => &FORWARD_STAGES,
+        Hook::Output => &OUTPUT_STAGES,
+        Hook::Postrouting => &POSTROUTING_STAGES,
+    }
+}
+
+impl Run<'_> {
+    /// Run `stages` of `hook` in order.
+    fn stages(
+        &mut self,
+        stages: &[Stage],
+        hook: Hook,
+        p: &mut Packet,
+        iif: Option<&str>,
+        oif: Option<&str>,
+        route_src: Option<Ipv4>,
+    ) -> Result<(), Stop> {
+        for s in stages {
+            match *s {
+                Stage::Table(k) => self.table(k, hook, p, iif, oif, route_src)?,
+                Stage::Conntrack => self.conntrack(hook, p),
+            }
+        }
+        Ok(())
+    }
+}
+
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
-    run.table(Raw, Hook::Prerouting, p, Some(iif), None, None)?;
-    run.conntrack(Hook::Prerouting, p);
-    run.tables(&[Mangle, Nat], Hook::Prerouting, p, Some(iif), None, None)?;
+    run.stages(&PREROUTING_STAGES, Hook::Prerouting, p, Some(iif), None, None)?;
     let route = run.route_input(p, iif)?;
     match route {
         RouteResult::Local { .. }
@@ -908,14 +949,7 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 hook: Hook::Prerouting,
                 decision: "local delivery".into(),
             });
-            run.tables(
-                &[Mangle, Filter, Security, Nat],
-                Hook::Input,
-                p,
-                Some(iif),
-                None,
-                None,
-            )?;
+            run.stages(&INPUT_STAGES, Hook::Input, p, Some(iif), None, None)?;
             Ok((Fate::DeliveredLocal, false))
         }
         RouteResult::Unicast { dev, via, src } => {
@@ -935,15 +969,9 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 hook: Hook::Prerouting,
                 decision,
             });
-            run.tables(
-                &[Mangle, Filter, Security],
-                Hook::Forward,
-                p,
-                Some(iif),
-                Some(&dev),
-                None,
-            )?;
-            run.tables(&[Mangle, Nat], Hook::Postrouting, p, None, Some(&dev), src)?;
+            run.stages(&FORWARD_STAGES, Hook::Forward, p, Some(iif), Some(&dev), None)?;
+            let post = &POSTROUTING_STAGES;
+            run.stages(post, Hook::Postrouting, p, None, Some(&dev), src)?;
             Ok((Fate::Forwarded { oif: dev }, true))
         }
         RouteResult::NoRoute => Err(run.drop_outside(Hook::Prerouting, "no route")),
@@ -982,11 +1010,12 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         hook: Hook::Output,
         decision: format!("output dev {oif}"),
     });
-    run.table(Raw, Hook::Output, p, None, Some(&oif), None)?;
-    run.conntrack(Hook::Output, p);
+    // ip_route_me_harder runs after nat OUTPUT, before filter OUTPUT.
+    let (before_reroute, after_reroute) = OUTPUT_STAGES.split_at(4);
+    let (first, rest) = before_reroute.split_at(2);
+    run.stages(first, Hook::Output, p, None, Some(&oif), None)?;
     let (mark, dst) = (p.mark, p.dst);
-    run.table(Mangle, Hook::Output, p, None, Some(&oif), None)?;
-    run.table(Nat, Hook::Output, p, None, Some(&oif), None)?;
+    run.stages(rest, Hook::Output, p, None, Some(&oif), None)?;
     if p.mark != mark || p.dst != dst {
         // ip_route_me_harder: a new mark or destination chooses the route again.
         (oif, src, local) = match route_output(run.host, p.dst) {
@@ -998,8 +1027,8 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
             decision: format!("rerouted: output dev {oif}"),
         });
     }
-    run.tables(&[Filter, Security], Hook::Output, p, None, Some(&oif), None)?;
-    run.tables(&[Mangle, Nat], Hook::Postrouting, p, None, Some(&oif), src)?;
+    run.stages(after_reroute, Hook::Output, p, None, Some(&oif), None)?;
+    run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&oif), src)?;
     // A locally generated packet's connection is confirmed as it leaves POSTROUTING.
     run.confirm(p);
     if !local {
@@ -1007,20 +1036,19 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     }
     // Back in through lo: the connection now exists, so nat does not run again.
     run.tracked_existing();
-    run.table(Raw, Hook::Prerouting, p, Some("lo"), None, None)?;
-    run.table(Mangle, Hook::Prerouting, p, Some("lo"), None, None)?;
+    // The looped packet's connection is confirmed: it meets no conntrack
+    // step of its own here and no nat table (nat runs for a first packet only).
+    let looped = |s: &&Stage| !matches!(s, Conntrack | T(Nat));
+    for s in PREROUTING_STAGES.iter().filter(looped) {
+        run.stages(std::slice::from_ref(s), Hook::Prerouting, p, Some("lo"), None, None)?;
+    }
     run.steps.push(PathStep::Routing {
         hook: Hook::Prerouting,
         decision: "local delivery".into(),
     });
-    run.tables(
-        &[Mangle, Filter, Security],
-        Hook::Input,
-        p,
-        Some("lo"),
-        None,
-        None,
-    )?;
+    for s in INPUT_STAGES.iter().filter(looped) {
+        run.stages(std::slice::from_ref(s), Hook::Input, p, Some("lo"), None, None)?;
+    }
     Ok((Fate::DeliveredLocal, false))
 }
 

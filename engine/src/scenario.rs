@@ -471,6 +471,34 @@ fn packet_of(
 
 /// Run every packet of the scenario in order.
 pub fn run(loaded: &Loaded, state: &mut SimState) -> Result<Vec<PacketPath>, ScenarioError> {
+    run_inner(loaded, state, None)
+}
+
+/// A packet of a scenario run: the packet as it entered, where it came from,
+/// and its path.
+#[derive(Clone, Debug)]
+pub struct Traced {
+    pub packet: Packet,
+    pub origin: Origin,
+    pub path: PacketPath,
+}
+
+/// [`run`], keeping each packet as it entered (derived packets included).
+pub fn run_traced(loaded: &Loaded, state: &mut SimState) -> Result<Vec<Traced>, ScenarioError> {
+    let mut entered = Vec::new();
+    let paths = run_inner(loaded, state, Some(&mut entered))?;
+    Ok(entered
+        .into_iter()
+        .zip(paths)
+        .map(|((packet, origin), path)| Traced { packet, origin, path })
+        .collect())
+}
+
+fn run_inner(
+    loaded: &Loaded,
+    state: &mut SimState,
+    entered: Option<&mut Vec<(Packet, Origin)>>,
+) -> Result<Vec<PacketPath>, ScenarioError> {
     let mut conns = ConnTable::for_ruleset(&loaded.ruleset);
     let mut done = Vec::new();
     let mut sent = Vec::new();
@@ -491,6 +519,9 @@ pub fn run(loaded: &Loaded, state: &mut SimState) -> Result<Vec<PacketPath>, Sce
         sent.push((p, origin));
         done.push(path);
     }
+    if let Some(entered) = entered {
+        *entered = sent;
+    }
     Ok(done)
 }
 
@@ -499,6 +530,24 @@ pub fn run_all_branches(
     loaded: &Loaded,
     max_outcomes: usize,
 ) -> Result<Vec<(f64, Vec<PacketPath>)>, ScenarioError> {
+    Ok(branches(loaded, max_outcomes)?
+        .into_iter()
+        .map(|b| (b.probability, b.paths))
+        .collect())
+}
+
+/// One combination of the scenario's random choices and where it leads.
+#[derive(Clone, Debug)]
+pub struct Branch {
+    pub probability: f64,
+    /// The choices made, in order: `SimState::new(loaded, seed, Some(choices))`
+    /// replays exactly this branch.
+    pub choices: Vec<bool>,
+    pub paths: Vec<PacketPath>,
+}
+
+/// [`run_all_branches`] with each branch's choices, to replay one of them.
+pub fn branches(loaded: &Loaded, max_outcomes: usize) -> Result<Vec<Branch>, ScenarioError> {
     let mut outcomes = Vec::new();
     let mut pending: Vec<Vec<bool>> = vec![vec![]];
     while let Some(prefix) = pending.pop() {
@@ -518,7 +567,11 @@ pub fn run_all_branches(
             }
         }
         if probability > 0.0 {
-            outcomes.push((probability, paths));
+            outcomes.push(Branch {
+                probability,
+                choices: state.decisions.iter().map(|(c, _)| *c).collect(),
+                paths,
+            });
         }
     }
     Ok(outcomes)
@@ -656,7 +709,8 @@ fn verdict_name(v: StepVerdict) -> &'static str {
 }
 
 /// A packet's addresses and ports (type and code for ICMP) as the JSON shows them.
-fn packet_json(p: &Packet) -> Value {
+/// A packet as the trace's JSON writes it (`packet_out`, REJECT's reply).
+pub fn packet_json(p: &Packet) -> Value {
     let mut v = json!({"src": fmt_ipv4(p.src), "dst": fmt_ipv4(p.dst), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport});
     if p.proto == 1 {
         v["icmp_type"] = json!(p.icmp_type);

@@ -14,7 +14,7 @@ export async function serveDist() {
     const file = join(DIST, path.endsWith('/') ? 'index.html' : path);
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
       res.end(body);
     } catch {
       res.writeHead(404).end('not found');
@@ -32,13 +32,30 @@ export async function launch() {
   });
 }
 
-/** Open the playground and record console errors and page errors. */
-export async function openPlayground(browser, url) {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+/** Open the playground (at 1280x720, a projector) and record console errors and page errors. */
+export async function openPlayground(browser, url, { colorScheme = 'light', viewport = { width: 1280, height: 720 } } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme });
+  const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
   await page.getByRole('textbox', { name: 'Ruleset' }).waitFor();
-  return { page, errors };
+  // The worker has parsed the example and traced the default packet.
+  await page.locator('[data-fate]').waitFor();
+  return { page, errors, context };
+}
+
+/** Replace the editor's whole text the way a paste does: select all (CodeMirror's
+ * Ctrl+A selects the whole document, not just the lines on screen), then a paste
+ * event carrying the text, which CodeMirror reads from its clipboard data. */
+export async function pasteRuleset(page, text) {
+  const editor = page.getByRole('textbox', { name: 'Ruleset' });
+  await editor.focus();
+  await page.keyboard.press('Control+a');
+  await editor.evaluate((el, t) => {
+    const dt = new DataTransfer();
+    dt.setData('text/plain', t);
+    el.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, text);
 }

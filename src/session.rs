@@ -1,0 +1,499 @@
+//! What the engine worker holds and answers: the parsed ruleset (loaded once
+//! per edit, with its chain indexes), and for each request the views the page
+//! shows — summary, problems, the tree's chains (rules on demand), the idle
+//! diagram boxes, and the traced packets with every branch of the ruleset's
+//! random choices. The messages between page and worker are here too, as
+//! serde types. Plain Rust: the worker is a thin shell over [`Session`], and
+//! the tests run it natively.
+
+use crate::diagram;
+use crate::packet_form::{FieldError, PacketForm};
+use crate::timeline::{self, PacketView};
+use crate::view_model::{self, ProblemRow, RuleNode, TableNode};
+use nfsim::host::{Host, HostSpec, Sysctl};
+use nfsim::pipeline::index_ruleset;
+use nfsim::ruleset::{Ruleset, TableKind};
+use nfsim::scenario::{self, Loaded, Scenario, SimState};
+use serde::{Deserialize, Serialize};
+
+/// Problems sent to the page at most (the count says how many there are).
+pub const PROBLEMS_SENT: usize = 500;
+/// Branches of random choices explored at most.
+pub const MAX_BRANCHES: usize = 64;
+
+/// A packet of the sequence: crafted in the form, or the reply to an earlier one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PacketInput {
+    Form(PacketForm),
+    /// The reply to packet N (0-based), as the engine derives it.
+    ReplyTo(usize),
+}
+
+/// What to trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayInput {
+    /// `ip -4 addr` text.
+    pub addrs: String,
+    /// `ip -4 route` text.
+    pub routes: String,
+    pub packets: Vec<PacketInput>,
+    /// The packet whose outcomes are listed.
+    pub selected: usize,
+    /// The branch of random choices to show (its choices), or the seeded run.
+    pub branch: Option<Vec<bool>>,
+    pub seed: u64,
+}
+
+impl Default for PlayInput {
+    fn default() -> Self {
+        PlayInput {
+            addrs: DEFAULT_ADDRS.into(),
+            routes: DEFAULT_ROUTES.into(),
+            packets: vec![PacketInput::Form(PacketForm::default())],
+            selected: 0,
+            branch: None,
+            seed: 1,
+        }
+    }
+}
+
+/// The node of the source material: its address on eth0, the pod network
+/// behind eth1.
+pub const DEFAULT_ADDRS: &str = "1: lo    inet 127.0.0.1/8 scope host lo\n2: eth0    inet 198.51.100.1/24 brd 198.51.100.255 scope global eth0\n3: eth1    inet 203.0.113.1/24 brd 203.0.113.255 scope global eth1\n";
+pub const DEFAULT_ROUTES: &str = "default via 198.51.100.254 dev eth0\n203.0.113.0/24 dev eth1 proto kernel scope link src 203.0.113.1\n";
+
+/// One combination of random choices and where the selected packet ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeView {
+    pub probability: f64,
+    /// `33.3%`.
+    pub percent: String,
+    pub choices: Vec<bool>,
+    /// Where the selected packet leaves as, or its fate.
+    pub to: String,
+    /// The packets shown are this branch.
+    pub shown: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlayView {
+    pub packets: Vec<PacketView>,
+    /// Empty when the ruleset makes no random choice for this sequence.
+    pub outcomes: Vec<OutcomeView>,
+    /// The host's interfaces, for the "Arrives on" choice.
+    pub interfaces: Vec<String>,
+}
+
+/// Why a sequence cannot be traced: the packet's fields, or the rest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceProblems {
+    /// (packet index, field problems).
+    pub fields: Vec<(usize, Vec<FieldError>)>,
+    pub messages: Vec<String>,
+    pub interfaces: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParseView {
+    pub summary: String,
+    pub tables: usize,
+    pub chains: usize,
+    pub rules: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub problems: Vec<ProblemRow>,
+    /// All problems (more than [`PROBLEMS_SENT`] are not sent).
+    pub problem_total: usize,
+    /// Tables and their chains, without rules (asked for per chain).
+    pub tree: Vec<TableNode>,
+    /// Diagram boxes whose table does nothing at that hook.
+    pub dimmed: Vec<String>,
+}
+
+/// Page → worker. The ruleset text travels beside the message, as a JS string.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Request {
+    /// Parse the text sent with it (if `parse`), then trace `trace` (if any).
+    Work {
+        id: u32,
+        parse: bool,
+        trace: Option<PlayInput>,
+    },
+    /// The rules of one chain, for the tree.
+    Chain {
+        id: u32,
+        table: String,
+        chain: String,
+    },
+}
+
+/// Worker → page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Response {
+    Ready,
+    Work {
+        id: u32,
+        parsed: Option<ParseView>,
+        traced: Option<Result<PlayView, TraceProblems>>,
+        /// Milliseconds the worker spent parsing and tracing.
+        parse_ms: f64,
+        trace_ms: f64,
+    },
+    Chain {
+        id: u32,
+        table: String,
+        chain: String,
+        rules: Vec<RuleNode>,
+    },
+}
+
+/// The worker's state: the last ruleset loaded.
+pub struct Session {
+    loaded: Loaded,
+    has_errors: bool,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+fn empty_loaded(ruleset: Ruleset) -> Loaded {
+    Loaded {
+        scenario: Scenario {
+            version: 1,
+            ruleset: String::new(),
+            host: HostSpec::default(),
+            ipsets: None,
+            seed: 1,
+            packets: Vec::new(),
+            assume: Default::default(),
+            force: Vec::new(),
+        },
+        index: index_ruleset(&ruleset),
+        ruleset,
+        host: Host::new(vec![], vec![], Sysctl::default()),
+        sets: Default::default(),
+    }
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session {
+            loaded: empty_loaded(Ruleset::default()),
+            has_errors: false,
+        }
+    }
+
+    pub fn ruleset(&self) -> &Ruleset {
+        &self.loaded.ruleset
+    }
+
+    /// Parse and validate `text`, keep the ruleset, and describe it.
+    pub fn parse(&mut self, text: &str) -> ParseView {
+        let parsed = nfsim::parse(text, None);
+        let mut problems = view_model::problems(text, &parsed);
+        let problem_total = problems.len();
+        problems.truncate(PROBLEMS_SENT);
+        let errors = parsed.diagnostics.iter().filter(|d| d.is_error()).count();
+        let view = ParseView {
+            summary: view_model::summary(&parsed),
+            tables: parsed.ruleset.tables.len(),
+            chains: parsed.ruleset.chain_count(),
+            rules: parsed.ruleset.rule_count(),
+            errors,
+            warnings: parsed.diagnostics.len() - errors,
+            problems,
+            problem_total,
+            tree: view_model::tree_outline(&parsed.ruleset),
+            dimmed: diagram::dimmed(&parsed.ruleset),
+        };
+        self.has_errors = parsed.has_errors();
+        self.loaded = empty_loaded(parsed.ruleset);
+        view
+    }
+
+    /// The rules of one chain, for the tree.
+    pub fn chain_rules(&self, table: &str, chain: &str) -> Vec<RuleNode> {
+        TableKind::parse(table)
+            .and_then(|k| self.loaded.ruleset.table(k))
+            .and_then(|t| t.chain(chain))
+            .map(view_model::rule_nodes)
+            .unwrap_or_default()
+    }
+
+    /// Trace the packets of `input` through the loaded ruleset.
+    pub fn trace(&mut self, input: &PlayInput) -> Result<PlayView, TraceProblems> {
+        let sysctl = Sysctl {
+            ip_forward: true,
+            route_localnet: false,
+            rp_filter: 0,
+        };
+        let mut problems = TraceProblems {
+            fields: Vec::new(),
+            messages: Vec::new(),
+            interfaces: Vec::new(),
+        };
+        let host = match Host::from_ip_text(&input.addrs, &input.routes, sysctl) {
+            Ok(h) => h,
+            Err(errors) => {
+                problems.messages = errors
+                    .into_iter()
+                    .map(|e| format!("host, line {}: {}", e.line, e.message))
+                    .collect();
+                return Err(problems);
+            }
+        };
+        let interfaces: Vec<String> = host.interfaces.iter().map(|i| i.name.clone()).collect();
+        problems.interfaces = interfaces.clone();
+        if self.has_errors {
+            problems
+                .messages
+                .push("The ruleset has errors (see Problems): fix them to trace a packet.".into());
+        }
+        let mut specs = Vec::new();
+        for (i, p) in input.packets.iter().enumerate() {
+            match p {
+                PacketInput::Form(f) => match f.to_spec(&interfaces) {
+                    Ok(v) => specs.push(v),
+                    Err(e) => problems.fields.push((i, e)),
+                },
+                PacketInput::ReplyTo(n) if *n < i => specs.push(serde_json::json!({"reply_to": n})),
+                PacketInput::ReplyTo(n) => problems
+                    .messages
+                    .push(format!("packet {}: a reply must answer an earlier packet, not {}", i + 1, n + 1)),
+            }
+        }
+        if !problems.fields.is_empty() || !problems.messages.is_empty() {
+            return Err(problems);
+        }
+        let packets = match specs
+            .into_iter()
+            .map(serde_json::from_value)
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(p) => p,
+            Err(e) => {
+                problems.messages.push(format!("packet: {e}"));
+                return Err(problems);
+            }
+        };
+        self.loaded.host = host;
+        self.loaded.scenario.packets = packets;
+        self.loaded.scenario.seed = input.seed;
+        let loaded = &self.loaded;
+        let mut state = SimState::new(loaded, input.seed, input.branch.clone());
+        let traced = match scenario::run_traced(loaded, &mut state) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.messages.push(e.to_string());
+                return Err(problems);
+            }
+        };
+        let selected = input.selected.min(traced.len().saturating_sub(1));
+        let mut outcomes = Vec::new();
+        if let Ok(branches) = scenario::branches(loaded, MAX_BRANCHES) {
+            if branches.len() > 1 {
+                for b in branches {
+                    let to = b.paths.get(selected).map(|path| {
+                        let v = scenario::path_json(&loaded.ruleset, path);
+                        match v["packet_out"].as_object() {
+                            Some(o) if o.get("icmp_type").is_none() && matches!(o["protocol"].as_str(), Some("tcp" | "udp" | "sctp")) => {
+                                format!("{}:{}", o["dst"].as_str().unwrap_or(""), o["dport"])
+                            }
+                            Some(o) => o["dst"].as_str().unwrap_or("").to_string(),
+                            None => timeline::fate_view(&v).banner,
+                        }
+                    });
+                    let shown = b.paths.len() == traced.len()
+                        && b.paths.iter().zip(&traced).all(|(a, t)| *a == t.path);
+                    outcomes.push(OutcomeView {
+                        percent: format!("{:.1}%", b.probability * 100.0),
+                        probability: b.probability,
+                        shown,
+                        choices: b.choices,
+                        to: to.unwrap_or_default(),
+                    });
+                }
+                outcomes.sort_by(|a, b| a.to.cmp(&b.to));
+            }
+        }
+        Ok(PlayView {
+            packets: traced
+                .iter()
+                .map(|t| timeline::packet_view(&loaded.ruleset, t))
+                .collect(),
+            outcomes,
+            interfaces,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        let mut s = Session::new();
+        let v = s.parse(view_model::EXAMPLE);
+        assert_eq!(v.summary, "3 tables, 33 chains, 36 rules · 0 errors, 0 warnings");
+        s
+    }
+
+    #[test]
+    fn the_default_scenario_is_the_nodeport_walk() {
+        let mut s = session();
+        let v = s.trace(&PlayInput::default()).unwrap();
+        let p = &v.packets[0];
+        assert_eq!(p.fate.result, "forwarded");
+        assert_eq!(p.fate.banner, "Forwarded out eth1");
+        let nat: Vec<&str> = p
+            .frames
+            .iter()
+            .filter(|f| f.matched && f.hook.as_deref() == Some("PREROUTING"))
+            .map(|f| f.chain.as_deref().unwrap())
+            .collect();
+        assert_eq!(&nat[..5], ["PREROUTING", "KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-MARK-MASQ", "KUBE-NODEPORTS"]);
+        // The nat box shows the DNAT it made, the token's packet shows the change.
+        let nat_box = p
+            .frames
+            .iter()
+            .find(|f| f.node == "PREROUTING/nat" && f.box_verdict.is_some())
+            .unwrap();
+        let verdict = nat_box.box_verdict.as_deref().unwrap();
+        assert!(verdict.starts_with("MARK 0x4000/0x4000 · DNAT 203.0.113.1"), "{verdict}");
+        let after = &p.states[nat_box.state];
+        let dst = after.iter().find(|r| r.name == "Destination address").unwrap();
+        assert_eq!(dst.before.as_deref(), Some("198.51.100.1"));
+        assert!(dst.value.starts_with("203.0.113.1"));
+        let mark = after.iter().find(|r| r.name == "Mark").unwrap();
+        assert_eq!((mark.value.as_str(), mark.before.as_deref()), ("0x4000", Some("0x0")));
+        // Narration in plain words.
+        let first = p.frames.iter().find(|f| f.kind == "rule").unwrap();
+        assert_eq!(first.narration, "nat PREROUTING, rule 1 sends the packet to KUBE-SERVICES: it matches every packet.");
+        let miss = p.frames.iter().find(|f| f.kind == "rule" && !f.matched).unwrap();
+        assert_eq!(miss.narration, "nat KUBE-SERVICES, rule 1 does not match: -d 192.0.2.100/32, but the destination is 198.51.100.1.");
+        let dnat = p.frames.iter().find(|f| f.kind == "nat").unwrap();
+        assert!(dnat.narration.starts_with("DNAT changed the destination 198.51.100.1:32719 → 203.0.113.1"), "{}", dnat.narration);
+        // Three endpoints at a third each, the shown one marked.
+        let to: Vec<&str> = v.outcomes.iter().map(|o| o.to.as_str()).collect();
+        assert_eq!(to, ["203.0.113.10:80", "203.0.113.11:80", "203.0.113.12:80"]);
+        assert!(v.outcomes.iter().all(|o| o.percent == "33.3%"));
+        assert_eq!(v.outcomes.iter().filter(|o| o.shown).count(), 1);
+        // Every rule the trace evaluated has a hit count for the gutter.
+        assert!(p.hits.iter().any(|h| h.line == 54 && h.matched == 1));
+        assert_eq!(p.frames.last().unwrap().node, "out");
+        assert_eq!(p.frames[0].node, "in");
+    }
+
+    #[test]
+    fn a_chosen_branch_is_replayed() {
+        let mut s = session();
+        let v = s.trace(&PlayInput::default()).unwrap();
+        for o in &v.outcomes {
+            let input = PlayInput {
+                branch: Some(o.choices.clone()),
+                ..PlayInput::default()
+            };
+            let w = s.trace(&input).unwrap();
+            assert_eq!(w.packets[0].leaves_as.as_deref(), Some(o.to.as_str()));
+            assert!(w.outcomes.iter().find(|x| x.to == o.to).unwrap().shown);
+        }
+    }
+
+    #[test]
+    fn the_reply_is_un_natted() {
+        let mut s = session();
+        let input = PlayInput {
+            packets: vec![PacketInput::Form(PacketForm::default()), PacketInput::ReplyTo(0)],
+            ..PlayInput::default()
+        };
+        let v = s.trace(&input).unwrap();
+        let reply = &v.packets[1];
+        assert!(reply.title.contains("SYN,ACK"), "{}", reply.title);
+        assert!(reply.frames.iter().any(|f| f.kind == "conntrack" && f.verdict.starts_with("ESTABLISHED")));
+        let unnat = reply.frames.iter().find(|f| f.kind == "nat").expect("un-NAT");
+        assert!(unnat.narration.contains("NAT binding"), "{}", unnat.narration);
+        assert_eq!(reply.fate.result, "forwarded");
+        assert_eq!(reply.leaves_as.as_deref(), Some("192.0.2.50:45678"));
+    }
+
+    #[test]
+    fn problems_come_back_per_field() {
+        let mut s = session();
+        let bad = PacketForm {
+            dst: "198.51.100".into(),
+            ..PacketForm::default()
+        };
+        let input = PlayInput {
+            packets: vec![PacketInput::Form(bad)],
+            ..PlayInput::default()
+        };
+        let e = s.trace(&input).unwrap_err();
+        assert_eq!(e.fields[0].0, 0);
+        assert_eq!(e.fields[0].1[0].message, "`198.51.100' is not an IPv4 address (like 192.0.2.50)");
+        let input = PlayInput {
+            addrs: "2: eth0    inet 198.51.100.400/24".into(),
+            ..PlayInput::default()
+        };
+        assert!(s.trace(&input).unwrap_err().messages[0].starts_with("host, line 1"));
+        s.parse("*filter\n-A INPUT -j NOPE\nCOMMIT\n");
+        assert!(s.trace(&PlayInput::default()).unwrap_err().messages[0].contains("errors"));
+    }
+
+    #[test]
+    fn an_edit_that_drops_changes_the_fate() {
+        let mut s = Session::new();
+        let first = "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\"";
+        let text = view_model::EXAMPLE.replace(first, &format!("-A FORWARD -p tcp -j DROP\n{first}"));
+        assert_ne!(text, view_model::EXAMPLE);
+        s.parse(&text);
+        let v = s.trace(&PlayInput::default()).unwrap();
+        let p = &v.packets[0];
+        assert_eq!(p.fate.result, "dropped");
+        assert_eq!(p.fate.banner, "Dropped by filter FORWARD rule 1");
+        let fwd = p.frames.iter().find(|f| f.node == "FORWARD/filter" && f.box_verdict.is_some()).unwrap();
+        assert_eq!(fwd.box_verdict.as_deref(), Some("DROP"));
+        assert_eq!(p.frames.last().unwrap().node, "FORWARD/filter");
+    }
+
+    #[test]
+    fn long_runs_of_misses_are_one_frame() {
+        let mut text = String::from("*filter\n:INPUT ACCEPT [0:0]\n");
+        for i in 0..50 {
+            text.push_str(&format!("-A INPUT -p tcp --dport {} -j DROP\n", 1000 + i));
+        }
+        text.push_str("-A INPUT -p tcp --dport 32719 -j REJECT --reject-with tcp-reset\nCOMMIT\n");
+        let mut s = Session::new();
+        s.parse(&text);
+        let input = PlayInput {
+            routes: "198.51.100.0/24 dev eth0\n".into(),
+            ..PlayInput::default()
+        };
+        let v = s.trace(&input).unwrap();
+        let p = &v.packets[0];
+        let run = p.frames.iter().find(|f| f.kind == "rules").unwrap();
+        assert_eq!((run.rule, run.rule_end), (Some(1), Some(50)));
+        assert_eq!(run.text, "filter INPUT rules 1–50: no match (50 rules)");
+        assert_eq!(p.hits.len(), 51);
+        assert_eq!(p.fate.result, "rejected");
+        assert!(p.frames.iter().any(|f| f.kind == "reject"));
+        assert_eq!(p.fate.banner, "Rejected by filter INPUT rule 51");
+    }
+}
+#[cfg(test)]
+mod dump {
+    #[test]
+    #[ignore]
+    fn print_frames() {
+        let mut s = super::Session::new();
+        s.parse(crate::view_model::EXAMPLE);
+        let v = s.trace(&super::PlayInput::default()).unwrap();
+        for f in &v.packets[0].frames {
+            println!("{:<22} {:<40} | {} | {:?}", f.node, f.text, f.narration, f.box_verdict);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The engine off the main thread. [`run`] is the worker's `main`: it keeps a
+//! [`Session`] and answers [`Request`]s. [`Client`] is the page's side: it
+//! spawns the worker (Trunk builds it from `src/bin/worker.rs`), sends the
+//! ruleset text as a JS string beside a JSON header (no copy into the page's
+//! wasm memory), and keeps one request in flight with at most one pending,
+//! which a newer request replaces: fast typing never queues stale work.
+
+use crate::session::{PlayInput, Request, Response, Session};
+use js_sys::Array;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent, Worker, WorkerOptions, WorkerType};
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// The worker's entry point.
+pub fn run() {
+    console_error_panic_hook::set_once();
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let session = RefCell::new(Session::new());
+    let post_scope = scope.clone();
+    let post = move |r: &Response| {
+        let json = serde_json::to_string(r).unwrap_or_default();
+        let _ = post_scope.post_message(&JsValue::from_str(&json));
+    };
+    let post2 = post.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+        let data: Array = ev.data().unchecked_into();
+        let Some(header) = data.get(0).as_string() else {
+            return;
+        };
+        let Ok(req) = serde_json::from_str::<Request>(&header) else {
+            return;
+        };
+        let mut s = session.borrow_mut();
+        let response = match req {
+            Request::Work { id, parse, trace } => {
+                let t0 = now_ms();
+                let parsed = parse.then(|| {
+                    let text = data.get(1).as_string().unwrap_or_default();
+                    s.parse(&text)
+                });
+                let t1 = now_ms();
+                let traced = trace.map(|input| s.trace(&input));
+                Response::Work {
+                    id,
+                    parsed,
+                    traced,
+                    parse_ms: t1 - t0,
+                    trace_ms: now_ms() - t1,
+                }
+            }
+            Request::Chain { id, table, chain } => Response::Chain {
+                id,
+                rules: s.chain_rules(&table, &chain),
+                table,
+                chain,
+            },
+        };
+        post2(&response);
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    post(&Response::Ready);
+}
+
+#[derive(Default)]
+struct Pending {
+    text: Option<JsValue>,
+    trace: Option<PlayInput>,
+    /// Whether anything is pending at all.
+    any: bool,
+}
+
+struct State {
+    ready: bool,
+    in_flight: bool,
+    pending: Pending,
+    next_id: u32,
+}
+
+/// The page's handle on the engine worker.
+#[derive(Clone)]
+pub struct Client {
+    worker: Worker,
+    state: Rc<RefCell<State>>,
+}
+
+impl Client {
+    /// Spawn the worker; `on_response` receives every answer on the main thread.
+    pub fn spawn(on_response: impl Fn(Response) + 'static) -> Result<Client, JsValue> {
+        let opts = WorkerOptions::new();
+        opts.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options("./worker_loader.js", &opts)?;
+        let client = Client {
+            worker,
+            state: Rc::new(RefCell::new(State {
+                ready: false,
+                in_flight: false,
+                pending: Pending::default(),
+                next_id: 1,
+            })),
+        };
+        let c = client.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
+            let Some(json) = ev.data().as_string() else {
+                return;
+            };
+            let Ok(resp) = serde_json::from_str::<Response>(&json) else {
+                return;
+            };
+            match &resp {
+                Response::Ready => c.state.borrow_mut().ready = true,
+                Response::Work { .. } => c.state.borrow_mut().in_flight = false,
+                Response::Chain { .. } => {}
+            }
+            if !matches!(resp, Response::Ready) {
+                on_response(resp);
+            }
+            c.flush();
+        });
+        client
+            .worker
+            .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+        Ok(client)
+    }
+
+    /// Parse `text` (when given) and trace `trace` (when given). Merged with
+    /// whatever is still waiting: the newest text and the newest trace win.
+    pub fn work(&self, text: Option<JsValue>, trace: Option<PlayInput>) {
+        {
+            let mut s = self.state.borrow_mut();
+            if text.is_some() {
+                s.pending.text = text;
+            }
+            if trace.is_some() {
+                s.pending.trace = trace;
+            }
+            s.pending.any = true;
+        }
+        self.flush();
+    }
+
+    /// Ask for one chain's rules.
+    pub fn chain(&self, table: &str, chain: &str) {
+        let id = {
+            let mut s = self.state.borrow_mut();
+            s.next_id += 1;
+            s.next_id
+        };
+        let req = Request::Chain {
+            id,
+            table: table.into(),
+            chain: chain.into(),
+        };
+        self.post(&req, None);
+    }
+
+    fn flush(&self) {
+        let (req, text) = {
+            let mut s = self.state.borrow_mut();
+            if !s.ready || s.in_flight || !s.pending.any {
+                return;
+            }
+            let p = std::mem::take(&mut s.pending);
+            s.in_flight = true;
+            s.next_id += 1;
+            (
+                Request::Work {
+                    id: s.next_id,
+                    parse: p.text.is_some(),
+                    trace: p.trace,
+                },
+                p.text,
+            )
+        };
+        self.post(&req, text);
+    }
+
+    fn post(&self, req: &Request, text: Option<JsValue>) {
+        let msg = Array::new();
+        msg.push(&JsValue::from_str(&serde_json::to_string(req).unwrap_or_default()));
+        if let Some(t) = text {
+            msg.push(&t);
+        }
+        let _ = self.worker.post_message(&msg);
+    }
+}
