@@ -8,7 +8,7 @@ use crate::diagram::{self, along, Diagram, NodeKind};
 use crate::editor::{self, EditorHandle};
 use crate::packet_form::{Field, PacketForm};
 use crate::session::{OutcomeView, PacketInput, ParseView, PlayInput, PlayView, Response, TraceProblems};
-use crate::timeline::{Frame, PacketView};
+use crate::timeline::{step_index, Frame, Granularity, PacketView};
 use crate::view_model::{self, RuleNode};
 use crate::worker::Client;
 use leptos::ev;
@@ -28,55 +28,6 @@ const TRAVEL_MS: f64 = 520.0;
 pub fn mount() {
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(App);
-}
-
-/// How far Step forward / Step back go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Granularity {
-    Rule,
-    Chain,
-    Hook,
-}
-
-impl Granularity {
-    fn key(self, f: &Frame) -> String {
-        match self {
-            Granularity::Rule => String::new(),
-            Granularity::Chain => format!("{}|{}", f.node, f.chain.as_deref().unwrap_or("")),
-            Granularity::Hook => f.hook.clone().unwrap_or_else(|| f.node.clone()),
-        }
-    }
-}
-
-/// The next frame at `g`'s granularity after `at` (or before it, `back`).
-pub fn step_index(frames: &[Frame], at: usize, g: Granularity, back: bool) -> usize {
-    if frames.is_empty() {
-        return 0;
-    }
-    let at = at.min(frames.len() - 1);
-    if g == Granularity::Rule {
-        return if back { at.saturating_sub(1) } else { (at + 1).min(frames.len() - 1) };
-    }
-    let key = |i: usize| g.key(&frames[i]);
-    if back {
-        if at == 0 {
-            return 0;
-        }
-        // To the start of the previous group.
-        let mut i = at - 1;
-        let k = key(i);
-        while i > 0 && key(i - 1) == k {
-            i -= 1;
-        }
-        i
-    } else {
-        let k = key(at);
-        let mut i = at;
-        while i + 1 < frames.len() && key(i) == k {
-            i += 1;
-        }
-        i
-    }
 }
 
 /// How long the player stays on a frame, at 1×.
@@ -215,15 +166,8 @@ pub fn App() -> impl IntoView {
             }
         });
     });
-    // A new sequence of packets shows the seeded run again.
-    Effect::new(move |prev: Option<Vec<PacketInput>>| {
-        let p = packets.get();
-        if prev.is_some_and(|prev| prev != p) {
-            branch.set(None);
-        }
-        p
-    });
-
+    // A chosen branch stays chosen as packets are added: its choices are a
+    // prefix the engine replays (a reply makes no new random choice).
     let view_ok = Memo::new(move |_| play.with(|p| p.as_ref().and_then(|r| r.as_ref().ok().cloned())));
     let current = Memo::new(move |_| {
         let s = selected.get();
@@ -326,6 +270,7 @@ pub fn App() -> impl IntoView {
                 <div class="below">
                     <TraceList player=player current=current on_pick=pick />
                     <div class="side-col">
+                        <BoxWalk player=player />
                         <Outcomes view=view_ok branch=branch />
                         <PacketState player=player current=current />
                     </div>
@@ -400,6 +345,11 @@ fn keyboard(p: Player) {
             "ArrowRight" => p.step(false),
             "ArrowLeft" => p.step(true),
             "Home" => p.restart(),
+            "End" => {
+                p.playing.set(false);
+                let last = p.frames.with_untracked(|f| f.len().saturating_sub(1));
+                p.go(last);
+            }
             _ => return,
         }
         e.prevent_default();
@@ -787,6 +737,35 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
         })
     };
     let fate_result = move || current.with(|c| c.as_ref().map(|c| c.fate.result.clone()));
+    // (field, value, changed) of the packet at the cursor, for the badge.
+    let badge = move || {
+        let c = player.cursor.get();
+        let st = player.frames.with(|f| f.get(c).map(|f| f.state));
+        current.with(|p| {
+            let (Some(p), Some(st)) = (p.as_ref(), st) else { return Vec::new() };
+            let Some(rows) = p.states.get(st) else { return Vec::new() };
+            let get = |n: &str| rows.iter().find(|r| r.name == n);
+            let end = |a: &str, port: &str| match (get(a), get(port)) {
+                (Some(a), Some(p)) => Some((format!("{}:{}", a.value, p.value), a.before.is_some() || p.before.is_some())),
+                (Some(a), None) => Some((a.value.clone(), a.before.is_some())),
+                _ => None,
+            };
+            let mut out = vec![("packet".to_string(), get("Protocol").map(|r| r.value.clone()).unwrap_or_default(), false)];
+            if let Some((v, ch)) = end("Source address", "Source port") {
+                out.push(("from".into(), v, ch));
+            }
+            if let Some((v, ch)) = end("Destination address", "Destination port") {
+                out.push(("to".into(), v, ch));
+            }
+            if let Some(m) = get("Mark") {
+                out.push(("mark".into(), m.value.clone(), m.before.is_some()));
+            }
+            if let Some(ct) = get("Conntrack") {
+                out.push(("conntrack".into(), ct.value.clone(), false));
+            }
+            out
+        })
+    };
     let at_end = move || player.frames.with(|f| !f.is_empty() && player.cursor.get() + 1 >= f.len());
     let nodes = d.nodes.clone();
     let groups = d.groups.clone();
@@ -853,8 +832,8 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                     };
                     let is_table = n.kind == NodeKind::Table;
                     let label_y = if matches!(n.kind, NodeKind::Table | NodeKind::Conntrack) { n.y + 16.0 } else { cy + 4.0 };
-                    let label_x = if matches!(n.kind, NodeKind::Table | NodeKind::Conntrack) { n.x + 6.0 } else { cx };
-                    let anchor = if matches!(n.kind, NodeKind::Table | NodeKind::Conntrack) { "start" } else { "middle" };
+                    let label_x = n.label_x();
+                    let anchor = "start";
                     let title = format!("{}{}", n.hook.clone().map(|h| format!("{h} ")).unwrap_or_default(), n.label);
                     view! {
                         <g class=move || format!("node {kind}{}", if dim() { " dim" } else { "" })
@@ -868,7 +847,7 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                             {shape}
                             <text class="label" x=label_x y=label_y text-anchor=anchor>{n.label.clone()}</text>
                             {(matches!(n.kind, NodeKind::Table | NodeKind::Conntrack | NodeKind::Routing)).then(|| {
-                                let (vx, vy, va) = if n.kind == NodeKind::Routing { (cx, n.y + n.h + 11.0, "middle") } else { (n.x + n.w - 4.0, n.y + 16.0, "end") };
+                                let (vx, vy, va) = if n.kind == NodeKind::Routing { (cx, n.y + n.h + 11.0, "middle") } else { (n.x + n.w - 5.0, n.y + 16.0, "end") };
                                 let verdict = verdict2.clone();
                                 view! { <text class="verdict" x=vx y=vy text-anchor=va>{move || verdict().map(|v| short_verdict(&v))}</text> }
                             })}
@@ -876,16 +855,24 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                     }
                 }).collect_view()}
                 {move || token().map(|(x, y)| {
-                    let (label, changed) = token_label().unwrap_or_default();
+                    let changed = token_label().is_some_and(|(_, c)| c);
                     let dropped = at_end() && matches!(fate_result().as_deref(), Some("dropped" | "rejected" | "dropped-outside-rules" | "queued"));
                     view! {
                         <g class="token" class:changed=changed class:dropped=dropped transform=format!("translate({x:.1},{y:.1})")>
-                            <circle r="9" />
-                            {dropped.then(|| view! { <path class="cross" d="M -5 -5 L 5 5 M 5 -5 L -5 5" /> })}
-                            <text class="token-label" y="-13" text-anchor="middle">{label}</text>
+                            <circle r="8.5" />
+                            {dropped.then(|| view! { <path class="cross" d="M -4.5 -4.5 L 4.5 4.5 M 4.5 -4.5 L -4.5 4.5" /> })}
                         </g>
                     }
                 })}
+                // The packet as it is at this step, where the diagram has room.
+                <g class="badge" transform=format!("translate(8,{})", d.height - 96.0)>
+                    {move || badge().into_iter().enumerate().map(|(i, (name, value, changed))| view! {
+                        <text y=i as f64 * 15.0 class:changed=changed>
+                            <tspan class="badge-name">{name}</tspan>
+                            <tspan class="badge-value" x="74">{value}</tspan>
+                        </text>
+                    }).collect_view()}
+                </g>
             </svg>
         </figure>
     }
@@ -895,8 +882,8 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
 fn short_verdict(v: &str) -> String {
     let last = v.rsplit(" · ").next().unwrap_or(v);
     let last = last.strip_prefix("policy ").unwrap_or(last);
-    let mut s: String = last.chars().take(24).collect();
-    if last.chars().count() > 24 {
+    let mut s: String = last.chars().take(21).collect();
+    if last.chars().count() > 21 {
         s.push('…');
     }
     s
@@ -907,7 +894,10 @@ fn PlayerBar(player: Player) -> impl IntoView {
     let len = move || player.frames.with(|f| f.len());
     view! {
         <div class="player" role="toolbar" aria-label="Player">
-            <button on:click=move |_| player.restart() title="Restart (Home)">"⏮" <span class="sr">"Restart"</span></button>
+            <button on:click=move |_| player.restart() title="Restart (Home); End jumps to the last step">
+                <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d="M3 3v10M13 3L5 8l8 5z" /></svg>
+                <span class="sr">"Restart"</span>
+            </button>
             <button on:click=move |_| player.step(true) title="Step back (←)">"◀" <span class="sr">"Step back"</span></button>
             <Show when=move || player.playing.get()
                 fallback=move || view! { <button class="primary" on:click=move |_| player.toggle() title="Play (space)">"▶ Play"</button> }>
@@ -976,9 +966,15 @@ pub fn TraceList(player: Player, current: Memo<Option<PacketView>>, on_pick: imp
         let c = player.cursor.get();
         if let Some(ol) = list.get() {
             if let Some(li) = ol.children().item(c as u32) {
-                let opts = web_sys::ScrollIntoViewOptions::new();
-                opts.set_block(web_sys::ScrollLogicalPosition::Nearest);
-                li.scroll_into_view_with_scroll_into_view_options(&opts);
+                // Scroll the list only, never the page around it.
+                let li: web_sys::HtmlElement = li.unchecked_into();
+                let (top, h) = (li.offset_top() - ol.offset_top(), li.offset_height());
+                let (st, oh) = (ol.scroll_top(), ol.client_height());
+                if top < st {
+                    ol.set_scroll_top(top);
+                } else if top + h > st + oh {
+                    ol.set_scroll_top(top + h - oh);
+                }
             }
         }
     });
@@ -1063,6 +1059,77 @@ fn PacketState(player: Player, current: Memo<Option<PacketView>>) -> impl IntoVi
                     }).collect_view()}
                 </tbody>
             </table>
+        </section>
+    }
+}
+
+/// The frames of the current visit to one box (a table's whole chain walk
+/// there), with every rule's result and reason.
+fn box_visit(frames: &[Frame], at: usize) -> (usize, usize) {
+    let Some(node) = frames.get(at).map(|f| &f.node) else {
+        return (0, 0);
+    };
+    let mut a = at;
+    while a > 0 && frames[a - 1].node == *node {
+        a -= 1;
+    }
+    let mut b = at + 1;
+    while b < frames.len() && frames[b].node == *node {
+        b += 1;
+    }
+    (a, b)
+}
+
+/// Drill-down: the chain walk at the current box, rule by rule.
+#[component]
+pub fn BoxWalk(player: Player) -> impl IntoView {
+    let visit = Memo::new(move |_| {
+        let c = player.cursor.get();
+        player.frames.with(|f| {
+            let (a, b) = box_visit(f, c);
+            let title = f.get(c).map(|f| match (&f.hook, &f.table) {
+                (Some(h), Some(t)) => format!("{t} {h}"),
+                _ => match f.kind.as_str() {
+                    "conntrack" => format!("conntrack {}", f.hook.clone().unwrap_or_default()),
+                    "routing" => "routing decision".into(),
+                    "start" => "the packet arrives".into(),
+                    "fate" => "the end".into(),
+                    k => k.into(),
+                },
+            });
+            (a, f[a..b].to_vec(), title.unwrap_or_default())
+        })
+    });
+    view! {
+        <section class="walk-pane" aria-label="Walk at this box">
+            <h2 class="pane-title">{move || format!("At this box: {}", visit.with(|v| v.2.clone()))}</h2>
+            <ol class="walk">
+                {move || { let (a, frames, _) = visit.get(); frames.into_iter().enumerate().map(|(k, f)| {
+                    let i = a + k;
+                    let mark = match (f.kind.as_str(), f.matched) {
+                        ("rule", true) => "✓",
+                        ("rule" | "rules", false) => "✗",
+                        ("policy", _) => "⚑",
+                        ("return", _) => "↩",
+                        _ => "•",
+                    };
+                    let why = match f.kind.as_str() {
+                        "rule" | "rules" if !f.matched => f.detail.clone(),
+                        _ => None,
+                    };
+                    view! {
+                        <li class=format!("walk-step {}{}", f.kind, if f.matched { " matched" } else { "" })
+                            aria-current=move || (player.cursor.get() == i).then_some("step")
+                            style=format!("--depth:{}", f.depth)>
+                            <button class="step-button" on:click=move |_| { player.playing.set(false); player.go(i) }>
+                                <span class="mark" aria-hidden="true">{mark}</span>
+                                <span>{f.text.clone()}</span>
+                            </button>
+                            {why.map(|w| view! { <div class="why">{w}</div> })}
+                        </li>
+                    }
+                }).collect_view() }}
+            </ol>
         </section>
     }
 }

@@ -42,7 +42,30 @@ impl Node {
     pub fn center(&self) -> (f64, f64) {
         (self.x + self.w / 2.0, self.y + self.h / 2.0)
     }
+
+    /// Where the packet token rests: at the left end of a box, so that its
+    /// name and verdict stay readable.
+    pub fn anchor(&self) -> (f64, f64) {
+        match self.kind {
+            NodeKind::Routing => (self.x + 2.0 * TOKEN_INSET, self.y + self.h / 2.0),
+            // Above an end, whose name fills it.
+            NodeKind::End => (self.x + self.w / 2.0, self.y - TOKEN_INSET),
+            _ => (self.x + TOKEN_INSET + 2.0, self.y + self.h / 2.0),
+        }
+    }
+
+    /// Where the box's name starts (left-aligned, right of the token).
+    pub fn label_x(&self) -> f64 {
+        match self.kind {
+            NodeKind::Routing => self.x + 3.0 * TOKEN_INSET + 2.0,
+            NodeKind::End => self.x + 12.0,
+            _ => self.x + 2.0 * TOKEN_INSET + 4.0,
+        }
+    }
 }
+
+/// How far from a stage box's left edge the token rests.
+pub const TOKEN_INSET: f64 = 13.0;
 
 /// A hook's frame around its stages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,7 +97,7 @@ pub struct Diagram {
     pub edges: Vec<Edge>,
 }
 
-pub const BOX_W: f64 = 104.0;
+pub const BOX_W: f64 = 168.0;
 pub const BOX_H: f64 = 24.0;
 const GAP: f64 = 4.0;
 const HEADER: f64 = 20.0;
@@ -105,11 +128,11 @@ pub fn diagram() -> Diagram {
     let mid = TOP + group_height(Hook::Prerouting) / 2.0;
     let centered = |h: Hook| mid - group_height(h) / 2.0;
     let places = [
-        (Hook::Prerouting, 96.0, centered(Hook::Prerouting)),
-        (Hook::Forward, 346.0, centered(Hook::Forward)),
-        (Hook::Postrouting, 690.0, centered(Hook::Postrouting)),
-        (Hook::Input, 212.0, 236.0),
-        (Hook::Output, 690.0, 226.0),
+        (Hook::Prerouting, 100.0, centered(Hook::Prerouting)),
+        (Hook::Forward, 398.0, centered(Hook::Forward)),
+        (Hook::Postrouting, 712.0, centered(Hook::Postrouting)),
+        (Hook::Input, 248.0, 236.0),
+        (Hook::Output, 712.0, 226.0),
     ];
     let mut groups = Vec::new();
     let mut nodes = Vec::new();
@@ -155,11 +178,11 @@ pub fn diagram() -> Diagram {
         w,
         h,
     };
-    nodes.push(single("in", "network in", NodeKind::End, 8.0, mid - 17.0, 74.0, 34.0));
-    nodes.push(single("routing-in", "routing", NodeKind::Routing, 238.0, mid - 22.0, 92.0, 44.0));
-    nodes.push(single("out", "network out", NodeKind::End, 836.0, mid - 17.0, 84.0, 34.0));
-    nodes.push(single("local", "local process", NodeKind::End, 372.0, low - 17.0, 120.0, 34.0));
-    nodes.push(single("routing-out", "routing", NodeKind::Routing, 528.0, low - 22.0, 92.0, 44.0));
+    nodes.push(single("in", "network in", NodeKind::End, 4.0, mid - 17.0, 88.0, 34.0));
+    nodes.push(single("routing-in", "routing", NodeKind::Routing, 292.0, mid - 22.0, 92.0, 44.0));
+    nodes.push(single("out", "network out", NodeKind::End, 904.0, mid - 17.0, 96.0, 34.0));
+    nodes.push(single("local", "local process", NodeKind::End, 446.0, low - 17.0, 124.0, 34.0));
+    nodes.push(single("routing-out", "routing", NodeKind::Routing, 592.0, low - 22.0, 92.0, 44.0));
     let node = |id: &str| nodes.iter().find(|n| n.id == id).unwrap().clone();
     let group = |hook: &str| groups.iter().find(|g| g.hook == hook).unwrap().clone();
     let (pre, fwd, post) = (group("PREROUTING"), group("FORWARD"), group("POSTROUTING"));
@@ -210,7 +233,7 @@ pub fn diagram() -> Diagram {
         dashed: true,
     });
     Diagram {
-        width: 928.0,
+        width: 1004.0,
         height: output.y + output.h + 8.0,
         groups,
         nodes,
@@ -229,13 +252,13 @@ impl Diagram {
         let (Some(a), Some(b)) = (self.node(from), self.node(to)) else {
             return Vec::new();
         };
-        let mut pts = vec![a.center()];
+        let mut pts = vec![a.anchor()];
         if a.group != b.group {
             if let Some(e) = self.edges.iter().find(|e| e.from == a.group && e.to == b.group) {
                 pts.extend(e.points.iter().copied());
             }
         }
-        pts.push(b.center());
+        pts.push(b.anchor());
         pts
     }
 }

@@ -112,7 +112,6 @@ pub struct ParseView {
 
 /// Page → worker. The ruleset text travels beside the message, as a JS string.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Request {
     /// Parse the text sent with it (if `parse`), then trace `trace` (if any).
     Work {
@@ -130,7 +129,6 @@ pub enum Request {
 
 /// Worker → page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Response {
     Ready,
     Work {

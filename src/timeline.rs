@@ -688,6 +688,60 @@ pub fn fate_view(json: &Value) -> FateView {
     }
 }
 
+/// How far Step forward / Step back go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Granularity {
+    Rule,
+    Chain,
+    Hook,
+}
+
+impl Granularity {
+    fn key(self, f: &Frame) -> String {
+        match self {
+            Granularity::Rule => String::new(),
+            Granularity::Chain => format!("{}|{}", f.node, f.chain.as_deref().unwrap_or("")),
+            // A hook's tables and conntrack are one stop; routing decisions and
+            // the ends are stops of their own.
+            Granularity::Hook => match (&f.hook, f.node.contains('/')) {
+                (Some(h), true) => h.clone(),
+                _ => f.node.clone(),
+            },
+        }
+    }
+}
+
+/// The next frame at `g`'s granularity after `at` (or before it, `back`).
+pub fn step_index(frames: &[Frame], at: usize, g: Granularity, back: bool) -> usize {
+    if frames.is_empty() {
+        return 0;
+    }
+    let at = at.min(frames.len() - 1);
+    if g == Granularity::Rule {
+        return if back { at.saturating_sub(1) } else { (at + 1).min(frames.len() - 1) };
+    }
+    let key = |i: usize| g.key(&frames[i]);
+    if back {
+        if at == 0 {
+            return 0;
+        }
+        // To the start of the previous group.
+        let mut i = at - 1;
+        let k = key(i);
+        while i > 0 && key(i - 1) == k {
+            i -= 1;
+        }
+        i
+    } else {
+        let k = key(at);
+        let mut i = at;
+        while i + 1 < frames.len() && key(i) == k {
+            i += 1;
+        }
+        i
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -707,5 +761,40 @@ mod tests {
         assert_eq!(but("-p tcp: the packet is udp"), "-p tcp, but the packet is udp");
         assert_eq!(thousands(9998), "9,998");
         assert_eq!(thousands(100), "100");
+    }
+
+    fn frame(node: &str, hook: Option<&str>, chain: Option<&str>) -> Frame {
+        Frame {
+            node: node.into(),
+            hook: hook.map(Into::into),
+            chain: chain.map(Into::into),
+            ..Frame::default()
+        }
+    }
+
+    #[test]
+    fn steps_go_by_rule_chain_or_hook() {
+        let pre = Some("PREROUTING");
+        let f = vec![
+            frame("in", None, None),
+            frame("PREROUTING/conntrack", pre, None),
+            frame("PREROUTING/nat", pre, Some("PREROUTING")),
+            frame("PREROUTING/nat", pre, Some("KUBE-SERVICES")),
+            frame("PREROUTING/nat", pre, Some("KUBE-SERVICES")),
+            frame("routing-in", pre, None),
+            frame("out", None, None),
+        ];
+        use Granularity::*;
+        assert_eq!(step_index(&f, 0, Rule, false), 1);
+        assert_eq!(step_index(&f, 6, Rule, false), 6);
+        assert_eq!(step_index(&f, 0, Rule, true), 0);
+        assert_eq!(step_index(&f, 2, Chain, false), 3);
+        assert_eq!(step_index(&f, 3, Chain, false), 5);
+        assert_eq!(step_index(&f, 5, Chain, true), 3);
+        assert_eq!(step_index(&f, 0, Hook, false), 1);
+        assert_eq!(step_index(&f, 1, Hook, false), 5, "routing is a stop of its own");
+        assert_eq!(step_index(&f, 5, Hook, true), 1);
+        assert_eq!(step_index(&f, 6, Hook, true), 5);
+        assert_eq!(step_index(&[], 3, Hook, true), 0);
     }
 }

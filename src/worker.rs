@@ -1,9 +1,14 @@
 //! The engine off the main thread. [`run`] is the worker's `main`: it keeps a
 //! [`Session`] and answers [`Request`]s. [`Client`] is the page's side: it
-//! spawns the worker (Trunk builds it from `src/bin/worker.rs`), sends the
-//! ruleset text as a JS string beside a JSON header (no copy into the page's
-//! wasm memory), and keeps one request in flight with at most one pending,
-//! which a newer request replaces: fast typing never queues stale work.
+//! spawns the worker, sends the ruleset text as a JS string beside a JSON
+//! header (no copy into the page's wasm memory), and keeps one request in
+//! flight with at most one pending, which a newer request replaces: fast
+//! typing never queues stale work.
+//!
+//! The worker runs the page's own wasm module (one download, one build): a
+//! small module script, made as a Blob, imports the page's wasm-bindgen glue,
+//! initialises it (whose `main` mounts nothing where there is no window) and
+//! calls the exported [`worker_main`].
 
 use crate::session::{PlayInput, Request, Response, Session};
 use js_sys::Array;
@@ -17,7 +22,35 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// The worker's entry point.
+/// The worker's entry point, called by the worker's module script.
+#[wasm_bindgen]
+pub fn worker_main() {
+    run();
+}
+
+/// The URLs of this module's wasm-bindgen glue and of its wasm, as Trunk
+/// preloads them (the glue's default wasm name is not the hashed one).
+fn module_urls() -> Option<(String, String)> {
+    let doc = web_sys::window()?.document()?;
+    let base = doc.base_uri().ok()??;
+    let find = |selector: &str, suffix: &str| -> Option<String> {
+        let links = doc.query_selector_all(selector).ok()?;
+        (0..links.length()).find_map(|i| {
+            let el: web_sys::Element = links.item(i)?.unchecked_into();
+            let href = el.get_attribute("href")?;
+            let file = href.rsplit('/').next().unwrap_or("");
+            (file.starts_with("iptables-playground") && file.ends_with(suffix))
+                .then(|| web_sys::Url::new_with_base(&href, &base).ok().map(|u| u.href()))
+                .flatten()
+        })
+    };
+    Some((
+        find("link[rel=modulepreload]", ".js")?,
+        find("link[rel=preload]", "_bg.wasm")?,
+    ))
+}
+
+/// Run the engine in this thread (inside the worker).
 pub fn run() {
     console_error_panic_hook::set_once();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
@@ -93,9 +126,22 @@ pub struct Client {
 impl Client {
     /// Spawn the worker; `on_response` receives every answer on the main thread.
     pub fn spawn(on_response: impl Fn(Response) + 'static) -> Result<Client, JsValue> {
+        let (glue, wasm) = module_urls()
+            .ok_or_else(|| JsValue::from_str("the page's wasm module is not preloaded"))?;
+        let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        let script = format!(
+            "import init, {{ worker_main }} from {};\nawait init({{ module_or_path: {} }});\nworker_main();\n",
+            q(&glue),
+            q(&wasm)
+        );
+        let parts = Array::of1(&JsValue::from_str(&script));
+        let bag = web_sys::BlobPropertyBag::new();
+        bag.set_type("text/javascript");
+        let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &bag)?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob)?;
         let opts = WorkerOptions::new();
         opts.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options("./worker_loader.js", &opts)?;
+        let worker = Worker::new_with_options(&url, &opts)?;
         let client = Client {
             worker,
             state: Rc::new(RefCell::new(State {

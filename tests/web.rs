@@ -93,7 +93,7 @@ async fn the_diagram_follows_the_cursor_through_the_nodeport_walk() {
     );
 
     // Stepping back by hook leaves POSTROUTING for the FORWARD hook.
-    player.granularity.set(iptables_playground::app::Granularity::Hook);
+    player.granularity.set(iptables_playground::timeline::Granularity::Hook);
     player.step(true);
     player.step(true);
     leptos::task::tick().await;

@@ -79,8 +79,7 @@ test('an edit that drops the packet changes the fate live; a typo shows in Probl
   await page.waitForFunction(() => document.querySelector('[data-fate]')?.dataset.fate === 'dropped', null, { timeout: 20000 });
   assert.match(await fate(page).textContent(), /Dropped by filter FORWARD rule 1/);
   assert.equal(await page.getByRole('status', { name: 'Ruleset summary' }).textContent(), '3 tables, 33 chains, 37 rules');
-  await page.keyboard.press('Escape');
-  await page.locator('body').click({ position: { x: 5, y: 5 } });
+  await page.locator('.topbar h1').click();
   await page.keyboard.press('End');
   assert.equal(await box(page, 'FORWARD', 'filter').getAttribute('data-verdict'), 'DROP');
   assert.equal(await box(page, 'POSTROUTING', 'nat').getAttribute('data-state'), 'unvisited');
