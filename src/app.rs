@@ -593,6 +593,11 @@ fn PacketPane(
                         }
                     } />
                 <span class="field-error" role="alert">{move || quick_error.get()}</span>
+                <div class="seq-buttons">
+                    <button on:click=send_reply title="Add the reply to the selected packet, as the receiver would send it">"Send reply"</button>
+                    <button on:click=add_packet title="Add another packet like the selected one">"Add packet"</button>
+                    <button on:click=remove_last prop:disabled=move || packets.with(|p| p.len() < 2)>"Remove last"</button>
+                </div>
             </div>
             <div class="fields">
                 <div class="field">
@@ -641,14 +646,7 @@ fn PacketPane(
                 <Show when=move || form.with(|(f, _)| f.is_local())>
                     {text_field("UID", Field::Uid, |f| f.uid.clone(), |f, v| f.uid = v, "port")}
                 </Show>
-            </div>
-            <div class="sequence">
                 <ol class="packets" aria-label="Packets">{packet_list}</ol>
-                <div class="seq-buttons">
-                    <button on:click=send_reply title="Add the reply to the selected packet, as the receiver would send it">"Send reply"</button>
-                    <button on:click=add_packet title="Add another packet like the selected one">"Add packet"</button>
-                    <button on:click=remove_last prop:disabled=move || packets.with(|p| p.len() < 2)>"Remove last"</button>
-                </div>
             </div>
             {move || {
                 let msgs = trace_problems();
@@ -882,8 +880,8 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
 fn short_verdict(v: &str) -> String {
     let last = v.rsplit(" · ").next().unwrap_or(v);
     let last = last.strip_prefix("policy ").unwrap_or(last);
-    let mut s: String = last.chars().take(21).collect();
-    if last.chars().count() > 21 {
+    let mut s: String = last.chars().take(19).collect();
+    if last.chars().count() > 19 {
         s.push('…');
     }
     s
@@ -898,12 +896,20 @@ fn PlayerBar(player: Player) -> impl IntoView {
                 <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d="M3 3v10M13 3L5 8l8 5z" /></svg>
                 <span class="sr">"Restart"</span>
             </button>
-            <button on:click=move |_| player.step(true) title="Step back (←)">"◀" <span class="sr">"Step back"</span></button>
+            <button on:click=move |_| player.step(true) title="Step back (←)"><span aria-hidden="true">"◀"</span><span class="sr">"Step back"</span></button>
             <Show when=move || player.playing.get()
-                fallback=move || view! { <button class="primary" on:click=move |_| player.toggle() title="Play (space)">"▶ Play"</button> }>
-                <button class="primary" on:click=move |_| player.toggle() title="Pause (space)">"⏸ Pause"</button>
+                fallback=move || view! {
+                    <button class="primary" on:click=move |_| player.toggle() title="Play (space)">
+                        <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d="M4 2.5v11l9-5.5z" /></svg>
+                        " Play"
+                    </button>
+                }>
+                <button class="primary" on:click=move |_| player.toggle() title="Pause (space)">
+                    <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d="M4 3h3v10H4zM9 3h3v10H9z" /></svg>
+                    " Pause"
+                </button>
             </Show>
-            <button on:click=move |_| player.step(false) title="Step forward (→)">"▶" <span class="sr">"Step forward"</span></button>
+            <button on:click=move |_| player.step(false) title="Step forward (→)"><span aria-hidden="true">"▶"</span><span class="sr">"Step forward"</span></button>
             <input class="timeline" type="range" min="0" aria-label="Timeline"
                 prop:max=move || len().saturating_sub(1).to_string()
                 prop:value=move || player.cursor.get().to_string()

@@ -142,6 +142,16 @@ test('stepping by keyboard, by rule and by hook', async () => {
   await page.getByRole('button', { name: 'Step back' }).click();
   assert.match(await current.textContent(), /conntrack \(PREROUTING\): NEW/);
 
+  // Every player button has its exact accessible name.
+  for (const name of ['Play', 'Step forward', 'Step back', 'Restart', 'Send reply']) {
+    assert.equal(await page.getByRole('button', { name, exact: true }).count(), 1, name);
+  }
+  // The tree opens lazily: a chain's rules come from the worker when it is opened.
+  await page.getByText('Tables and chains').click();
+  await page.locator('details.table[data-table=nat] > summary').click();
+  await page.locator('details.chain[data-chain=KUBE-SVC-JKOCBQALQGD3X3RT] > summary').click();
+  await page.locator('details.chain[data-chain=KUBE-SVC-JKOCBQALQGD3X3RT] li code', { hasText: '--probability 0.33333333349' }).waitFor();
+
   // Space plays and pauses.
   await page.locator('.topbar h1').click();
   await page.keyboard.press(' ');
