@@ -69,43 +69,16 @@ import {
   highlightSpecialChars,
   keymap,
   lineNumbers,
+  ViewPlugin,
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, isolateHistory } from "@codemirror/commands";
 import { highlightSelectionMatches, search, searchKeymap } from "@codemirror/search";
-import { HighlightStyle, StreamLanguage, syntaxHighlighting } from "@codemirror/language";
-import { lintGutter, lintKeymap, linter, setDiagnosticsEffect } from "@codemirror/lint";
-import { Tag, tags as t } from "@lezer/highlight";
 
 // ---------------------------------------------------------------------------
 // Syntax: iptables-save text and shell scripts of iptables commands.
 // ---------------------------------------------------------------------------
 
-// One tag per token kind (children of standard tags, so a generic highlighter
-// would still colour them), each mapped to a fixed class below. (Tag.define
-// cannot derive from modified tags such as t.definition(...).)
-const tok = {
-  comment: Tag.define(t.lineComment),
-  table: Tag.define(t.heading),
-  chainDef: Tag.define(t.labelName),
-  chain: Tag.define(t.labelName),
-  target: Tag.define(t.atom),
-  commit: Tag.define(t.controlKeyword),
-  command: Tag.define(t.keyword),
-  counter: Tag.define(t.meta),
-  option: Tag.define(t.attributeName),
-  module: Tag.define(t.namespace),
-  string: Tag.define(t.string),
-  negation: Tag.define(t.logicOperator),
-  number: Tag.define(t.number),
-  value: Tag.define(t.attributeValue),
-  continuation: Tag.define(t.escape),
-  operator: Tag.define(t.operator),
-  shellVar: Tag.define(t.variableName),
-};
-
-// Token name (returned by the tokenizer) -> CSS class. The names must not be
-// StreamLanguage's legacy token names (variable, def, type, builtin, ...),
-// which take precedence over tokenTable.
+// Token name (returned by the tokenizer) -> CSS class.
 const TOKEN_CLASS = {
   comment: "cm-ipt-comment",
   table: "cm-ipt-table",
@@ -290,8 +263,6 @@ const iptablesParser = {
     if ((ch >= 48 && ch <= 57) || (ch === 58 && second === 58)) return "number";
     return "value";
   },
-  languageData: { commentTokens: { line: "#" } },
-  tokenTable: tok,
 };
 
 function quotedValue(state) {
@@ -302,10 +273,92 @@ function quotedValue(state) {
   return "string";
 }
 
-const iptablesLanguage = StreamLanguage.define(iptablesParser);
+// A line as the tokenizer reads it (the part of CodeMirror's StringStream it uses).
+class LineStream {
+  constructor(string) {
+    this.string = string;
+    this.pos = 0;
+    this.start = 0;
+  }
+  sol() { return this.pos === 0; }
+  eol() { return this.pos >= this.string.length; }
+  next() { return this.pos < this.string.length ? this.string[this.pos++] : undefined; }
+  eatSpace() {
+    const start = this.pos;
+    while (this.pos < this.string.length && (this.string[this.pos] === " " || this.string[this.pos] === "\t")) this.pos++;
+    return this.pos > start;
+  }
+  eatWhile(f) {
+    const start = this.pos;
+    while (this.pos < this.string.length && f(this.string[this.pos])) this.pos++;
+    return this.pos > start;
+  }
+  skipToEnd() { this.pos = this.string.length; }
+  skipTo(ch) {
+    const at = this.string.indexOf(ch, this.pos);
+    if (at < 0) return false;
+    this.pos = at;
+    return true;
+  }
+  backUp(n) { this.pos -= n; }
+  current() { return this.string.slice(this.start, this.pos); }
+}
 
-const iptablesHighlight = HighlightStyle.define(
-  Object.keys(TOKEN_CLASS).map((name) => ({ tag: tok[name], class: TOKEN_CLASS[name] })),
+const MARKS = Object.fromEntries(
+  Object.entries(TOKEN_CLASS).map(([name, cls]) => [name, Decoration.mark({ class: cls })]),
+);
+
+// Tokenize one line from `state` (updated in place), calling add(from, to, kind).
+function tokenizeLine(text, state, add) {
+  if (text.length === 0) {
+    iptablesParser.blankLine(state);
+    return;
+  }
+  const stream = new LineStream(text);
+  while (!stream.eol()) {
+    stream.start = stream.pos;
+    const kind = iptablesParser.token(stream, state);
+    if (stream.pos === stream.start) stream.pos++; // never stall
+    if (kind) add(stream.start, stream.pos, kind);
+  }
+}
+
+// The state a line starts in: fresh, unless earlier lines end with `\`
+// (a continued command), which are read first.
+function stateBefore(doc, lineNo) {
+  let first = lineNo;
+  while (first > 1 && first > lineNo - 50 && doc.line(first - 1).text.endsWith("\\")) first--;
+  const state = iptablesParser.startState();
+  for (let n = first; n < lineNo; n++) tokenizeLine(doc.line(n).text, state, () => {});
+  return state;
+}
+
+// Highlighting of the visible lines only: a 170,000-line dump costs what the
+// screen shows.
+function highlightVisible(view) {
+  const doc = view.state.doc;
+  const ranges = [];
+  for (const { from, to } of view.visibleRanges) {
+    let line = doc.lineAt(from);
+    const state = stateBefore(doc, line.number);
+    for (;;) {
+      const base = line.from;
+      tokenizeLine(line.text, state, (a, b, kind) => ranges.push(MARKS[kind].range(base + a, base + b)));
+      if (line.to >= to || line.number >= doc.lines) break;
+      line = doc.line(line.number + 1);
+    }
+  }
+  return Decoration.set(ranges, true);
+}
+
+const iptablesHighlighting = ViewPlugin.fromClass(
+  class {
+    constructor(view) { this.decorations = highlightVisible(view); }
+    update(u) {
+      if (u.docChanged || u.viewportChanged) this.decorations = highlightVisible(u.view);
+    }
+  },
+  { decorations: (v) => v.decorations },
 );
 
 // ---------------------------------------------------------------------------
@@ -590,6 +643,59 @@ function toDiagnostics(doc, list) {
   return out;
 }
 
+// Diagnostics without @codemirror/lint (which would pull in the language
+// package): squiggles as marks titled with the message (the hover tooltip),
+// and a gutter marker per line with the worst severity, titled with all.
+const setDiagnosticsEffect = StateEffect.define();
+
+class DiagMarker extends GutterMarker {
+  constructor(severity, title) {
+    super();
+    this.severity = severity;
+    this.title = title;
+  }
+  eq(o) {
+    return o.severity === this.severity && o.title === this.title;
+  }
+  toDOM() {
+    const el = document.createElement("div");
+    el.className = `cm-lint-marker cm-lint-marker-${this.severity}`;
+    el.title = this.title;
+    el.textContent = this.severity === "error" ? "●" : "▲";
+    return el;
+  }
+}
+
+function diagnosticSets(doc, list) {
+  const marks = [];
+  const byLine = new Map();
+  for (const d of list) {
+    const mark = Decoration.mark({
+      class: `cm-lintRange cm-lintRange-${d.severity}`,
+      attributes: { title: d.message },
+    });
+    if (d.to > d.from) marks.push(mark.range(d.from, d.to));
+    const at = doc.lineAt(d.from).from;
+    const prev = byLine.get(at);
+    const severity = prev && prev.severity === "error" ? "error" : d.severity;
+    byLine.set(at, { severity, title: prev ? `${prev.title}\n${d.message}` : d.message });
+  }
+  const markers = [...byLine.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([at, m]) => new DiagMarker(m.severity, m.title).range(at));
+  return { marks: Decoration.set(marks, true), markers: RangeSet.of(markers) };
+}
+
+const diagnosticsField = StateField.define({
+  create: () => ({ marks: Decoration.none, markers: RangeSet.empty }),
+  update(value, tr) {
+    for (const e of tr.effects) if (e.is(setDiagnosticsEffect)) return diagnosticSets(tr.state.doc, e.value);
+    if (!tr.docChanged) return value;
+    return { marks: value.marks.map(tr.changes), markers: value.markers.map(tr.changes) };
+  },
+  provide: (f) => EditorView.decorations.from(f, (v) => v.marks),
+});
+
 function hitTitle(text, kind) {
   let i = 0;
   while (i < text.length && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
@@ -672,7 +778,8 @@ export function createEditor(parent, doc, onChange, label, debounceMs) {
             return widest === spacer.text ? spacer : new HitSpacer(widest);
           },
         }),
-        lintGutter(),
+        gutter({ class: "cm-lint-gutter", markers: (v) => v.state.field(diagnosticsField).markers }),
+        diagnosticsField,
         highlightActiveLineGutter(),
         highlightSpecialChars(),
         history(),
@@ -680,21 +787,23 @@ export function createEditor(parent, doc, onChange, label, debounceMs) {
         highlightActiveLine(),
         highlightSelectionMatches(),
         search({ top: true }),
-        linter(null),
         hitsField,
         currentRuleField,
         EditorState.tabSize.of(8),
-        iptablesLanguage,
-        syntaxHighlighting(iptablesHighlight),
+        iptablesHighlighting,
         editorTheme,
         EditorView.contentAttributes.of({ "aria-label": label == null ? "" : String(label) }),
-        keymap.of([...searchKeymap, ...historyKeymap, ...lintKeymap, ...defaultKeymap]),
+        keymap.of([...searchKeymap, ...historyKeymap, ...defaultKeymap]),
         EditorView.updateListener.of((update) => {
           if (!update.docChanged) return;
           cachedText = null;
-          if (update.transactions.some((tr) => tr.docChanged && !tr.annotation(programmatic))) {
+          const user = update.transactions.filter((tr) => tr.docChanged && !tr.annotation(programmatic));
+          if (user.length) {
+            // A large paste is sent at once; typing waits for a pause.
+            let inserted = 0;
+            for (const tr of user) tr.changes.iterChanges((a, b, c, d) => (inserted += d - c));
             if (timer) clearTimeout(timer);
-            timer = setTimeout(emit, delay);
+            timer = setTimeout(emit, inserted > 100000 ? 0 : delay);
           }
         }),
       ],

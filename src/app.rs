@@ -121,7 +121,7 @@ pub fn App() -> impl IntoView {
     let routes = RwSignal::new(crate::session::DEFAULT_ROUTES.to_string());
     let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
     let busy = RwSignal::new(true);
-    let worker_ms = RwSignal::new((0.0f64, 0.0f64));
+    let worker_ms = RwSignal::new((0.0f64, None::<f64>));
 
     let input = Memo::new(move |_| PlayInput {
         addrs: addrs.get(),
@@ -134,7 +134,8 @@ pub fn App() -> impl IntoView {
 
     let client = StoredValue::new_local(
         Client::spawn(move |r| match r {
-            Response::Work { parsed, traced, parse_ms, trace_ms, .. } => {
+            Response::Work { parsed, traced, parse_ms, trace_ms, done, .. } => {
+                let reparsed = parsed.is_some();
                 if let Some(p) = parsed {
                     chain_rules.set(HashMap::new());
                     parse_view.set(Some(p));
@@ -142,8 +143,18 @@ pub fn App() -> impl IntoView {
                 if let Some(t) = traced {
                     play.set(Some(t));
                 }
-                worker_ms.set((parse_ms, trace_ms));
-                busy.set(false);
+                worker_ms.update(|(p, t)| {
+                    if reparsed {
+                        *p = parse_ms;
+                        *t = None;
+                    }
+                    if trace_ms.is_some() {
+                        *t = trace_ms;
+                    }
+                });
+                if done {
+                    busy.set(false);
+                }
             }
             Response::Chain { table, chain, rules, .. } => chain_rules.update(|m| {
                 m.insert((table, chain), rules);
@@ -252,7 +263,13 @@ pub fn App() -> impl IntoView {
             <span class="counts">{counts}</span>
             <span class="busy" class:on=move || busy.get() aria-hidden="true">"working…"</span>
             <span class="timing" title="time the engine worker took for the last parse / trace">
-                {move || { let (p, t) = worker_ms.get(); format!("parse {p:.0} ms · trace {t:.0} ms") }}
+                {move || {
+                    let (p, t) = worker_ms.get();
+                    match t {
+                        Some(t) => format!("parse {p:.0} ms · trace {t:.0} ms"),
+                        None => format!("parse {p:.0} ms"),
+                    }
+                }}
             </span>
         </header>
         <main class="layout">
@@ -409,14 +426,21 @@ fn RulesetTree(
                 {move || tree.get().into_iter().map(|t| {
                     let more = t.chain_count.saturating_sub(t.chains.len());
                     let table = t.name.clone();
+                    // A table's chains are built only once it is opened: a node's
+                    // dump has tens of thousands.
+                    let open = RwSignal::new(false);
                     view! {
-                        <details class="table" data-table=t.name.clone()>
+                        <details class="table" data-table=t.name.clone() on:toggle=move |ev| {
+                            let el: web_sys::HtmlDetailsElement = event_target(&ev);
+                            open.set(el.open());
+                        }>
                             <summary>
                                 <span class="table-name">{format!("*{}", t.name)}</span>
                                 <span class="count">{format!("{} chains", t.chain_count)}</span>
                             </summary>
+                            <Show when=move || open.get()>
                             <ul class="chains">
-                                {t.chains.into_iter().map(|c| {
+                                {t.chains.clone().into_iter().map(|c| {
                                     let (table, chain) = (table.clone(), c.name.clone());
                                     let key = (table.clone(), chain.clone());
                                     let hidden = c.rule_count.saturating_sub(view_model::RULES_SHOWN);
@@ -447,6 +471,7 @@ fn RulesetTree(
                                 }).collect_view()}
                                 {(more > 0).then(|| view! { <li class="more">{format!("… {more} more chains")}</li> })}
                             </ul>
+                            </Show>
                         </details>
                     }
                 }).collect_view()}

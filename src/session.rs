@@ -131,13 +131,17 @@ pub enum Request {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Response {
     Ready,
+    /// A parse is answered as soon as it is done (`done` false when a trace
+    /// follows), so the summary and problems show before the trace.
     Work {
         id: u32,
         parsed: Option<ParseView>,
         traced: Option<Result<PlayView, TraceProblems>>,
         /// Milliseconds the worker spent parsing and tracing.
         parse_ms: f64,
-        trace_ms: f64,
+        /// None when no trace was asked for yet.
+        trace_ms: Option<f64>,
+        done: bool,
     },
     Chain {
         id: u32,
@@ -296,16 +300,7 @@ impl Session {
         if let Ok(branches) = scenario::branches(loaded, MAX_BRANCHES) {
             if branches.len() > 1 {
                 for b in branches {
-                    let to = b.paths.get(selected).map(|path| {
-                        let v = scenario::path_json(&loaded.ruleset, path);
-                        match v["packet_out"].as_object() {
-                            Some(o) if o.get("icmp_type").is_none() && matches!(o["protocol"].as_str(), Some("tcp" | "udp" | "sctp")) => {
-                                format!("{}:{}", o["dst"].as_str().unwrap_or(""), o["dport"])
-                            }
-                            Some(o) => o["dst"].as_str().unwrap_or("").to_string(),
-                            None => timeline::fate_view(&v).banner,
-                        }
-                    });
+                    let to = b.paths.get(selected).map(timeline::destination);
                     let shown = b.paths.len() == traced.len()
                         && b.paths.iter().zip(&traced).all(|(a, t)| *a == t.path);
                     outcomes.push(OutcomeView {

@@ -294,8 +294,10 @@ fn but(reason: &str) -> String {
 
 /// Build the player's view of one traced packet.
 pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
-    let json = scenario::path_json(ruleset, &t.path);
-    let steps = json["steps"].as_array().cloned().unwrap_or_default();
+    // Runs the index skipped are shown as one frame once longer than
+    // GROUP_MIN: explaining the first few of each is enough.
+    let json = scenario::path_json_explaining(ruleset, &t.path, GROUP_MIN + 1);
+    let steps: &[Value] = json["steps"].as_array().map(Vec::as_slice).unwrap_or_default();
     let lookup = Lookup(ruleset);
     let first = first_fields(t);
     let mut cur = first.clone();
@@ -360,24 +362,39 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
         match kind.as_str() {
             "rule" if st["matched"] != true => {
                 // A run of rules that do not match, in one chain.
+                // Rules written out one by one, and the rest of runs the
+                // chain index skipped ("skipped" steps), in the same chain.
                 let mut j = i;
+                let mut count = 0;
+                let mut last = 0;
                 while j < steps.len()
-                    && steps[j]["kind"] == "rule"
-                    && steps[j]["matched"] != true
+                    && ((steps[j]["kind"] == "rule" && steps[j]["matched"] != true)
+                        || steps[j]["kind"] == "skipped")
                     && steps[j]["chain"] == st["chain"]
                     && steps[j]["table"] == st["table"]
                     && steps[j]["hook"] == st["hook"]
                 {
-                    let line = steps[j]["line"].as_u64().unwrap_or(0) as usize;
-                    hits.entry(line).or_insert(Hit { line, evaluated: 0, matched: 0 }).evaluated += 1;
+                    let mut hit = |line: usize| {
+                        hits.entry(line).or_insert(Hit { line, evaluated: 0, matched: 0 }).evaluated += 1;
+                    };
+                    if steps[j]["kind"] == "skipped" {
+                        for l in steps[j]["lines"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                            hit(l.as_u64().unwrap_or(0) as usize);
+                            count += 1;
+                        }
+                        last = steps[j]["to"].as_u64().unwrap_or(0) as usize;
+                    } else {
+                        hit(steps[j]["line"].as_u64().unwrap_or(0) as usize);
+                        count += 1;
+                        last = steps[j]["rule"].as_u64().unwrap_or(0) as usize;
+                    }
                     j += 1;
                 }
                 let n = st["rule"].as_u64().unwrap_or(0) as usize;
                 f.rule = Some(n);
                 f.line = st["line"].as_u64().map(|l| l as usize);
                 let reason = s(st, "reason");
-                if j - i > GROUP_MIN {
-                    let last = steps[j - 1]["rule"].as_u64().unwrap_or(0) as usize;
+                if count > GROUP_MIN {
                     f.kind = "rules".into();
                     f.rule_end = Some(last);
                     f.verdict = "no match".into();
@@ -385,14 +402,14 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                         "{tb} {ch} rules {}–{}: no match ({} rules)",
                         thousands(n),
                         thousands(last),
-                        thousands(j - i)
+                        thousands(count)
                     );
                     f.detail = Some(format!("rule {n}: {reason}"));
                     f.narration = format!(
                         "{tb} {ch}, rules {} to {} do not match this packet (the kernel still tries each one: {} rules, O(n)). The first: {}.",
                         thousands(n),
                         thousands(last),
-                        thousands(j - i),
+                        thousands(count),
                         but(&reason)
                     );
                     f.state = states.len() - 1;
@@ -659,6 +676,33 @@ fn set_box_verdicts(frames: &mut [Frame]) {
         };
         frames[j].box_verdict = verdict;
         i = j + 1;
+    }
+}
+
+/// The fate banner of a path, without building its whole trace.
+pub fn fate_banner(path: &nfsim::pipeline::PacketPath) -> String {
+    use nfsim::pipeline::Fate;
+    let by = |what: &str, table: &TableKind, chain: &str, rule: &Option<usize>| {
+        let rule = rule.map(|r| format!("rule {r}")).unwrap_or_else(|| "policy".into());
+        format!("{what} by {} {chain} {rule}", table.name())
+    };
+    match &path.fate {
+        Fate::DeliveredLocal => "Delivered to a local process".into(),
+        Fate::Forwarded { oif } => format!("Forwarded out {oif}"),
+        Fate::Sent { oif } => format!("Sent out {oif}"),
+        Fate::Dropped { table, chain, rule } => by("Dropped", table, chain, rule),
+        Fate::Rejected { table, chain, rule } => by("Rejected", table, chain, rule),
+        Fate::Queued { table, chain, rule } => by("Queued to userspace", table, chain, rule),
+        Fate::DroppedOutsideRules { detail } => format!("Dropped by the stack, outside any rule: {detail}"),
+    }
+}
+
+/// Where a path's packet leaves as (`203.0.113.10:80`), or its fate.
+pub fn destination(path: &nfsim::pipeline::PacketPath) -> String {
+    match &path.packet_out {
+        Some(p) if p.has_ports() && p.inner.is_none() => format!("{}:{}", fmt_ipv4(p.dst), p.dport),
+        Some(p) => fmt_ipv4(p.dst),
+        None => fate_banner(path),
     }
 }
 

@@ -70,31 +70,32 @@ pub fn run() {
             return;
         };
         let mut s = session.borrow_mut();
-        let response = match req {
+        match req {
             Request::Work { id, parse, trace } => {
                 let t0 = now_ms();
                 let parsed = parse.then(|| {
                     let text = data.get(1).as_string().unwrap_or_default();
                     s.parse(&text)
                 });
-                let t1 = now_ms();
-                let traced = trace.map(|input| s.trace(&input));
-                Response::Work {
-                    id,
-                    parsed,
-                    traced,
-                    parse_ms: t1 - t0,
-                    trace_ms: now_ms() - t1,
+                let parse_ms = now_ms() - t0;
+                if parsed.is_some() && trace.is_some() {
+                    post2(&Response::Work { id, parsed, traced: None, parse_ms, trace_ms: None, done: false });
+                    let t1 = now_ms();
+                    let traced = trace.map(|input| s.trace(&input));
+                    post2(&Response::Work { id, parsed: None, traced, parse_ms, trace_ms: Some(now_ms() - t1), done: true });
+                } else {
+                    let t1 = now_ms();
+                    let traced = trace.map(|input| s.trace(&input));
+                    post2(&Response::Work { id, parsed, traced, parse_ms, trace_ms: Some(now_ms() - t1), done: true });
                 }
             }
-            Request::Chain { id, table, chain } => Response::Chain {
+            Request::Chain { id, table, chain } => post2(&Response::Chain {
                 id,
                 rules: s.chain_rules(&table, &chain),
                 table,
                 chain,
-            },
-        };
-        post2(&response);
+            }),
+        }
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
@@ -161,7 +162,11 @@ impl Client {
             };
             match &resp {
                 Response::Ready => c.state.borrow_mut().ready = true,
-                Response::Work { .. } => c.state.borrow_mut().in_flight = false,
+                Response::Work { done, .. } => {
+                    if *done {
+                        c.state.borrow_mut().in_flight = false
+                    }
+                }
                 Response::Chain { .. } => {}
             }
             if !matches!(resp, Response::Ready) {

@@ -727,6 +727,15 @@ pub fn packet_json(p: &Packet) -> Value {
 
 /// One packet's trace as the CLI's JSON: steps, fate, packet_out.
 pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
+    path_json_explaining(ruleset, path, usize::MAX)
+}
+
+/// [`path_json`], explaining at most the first `explain` rules of each run
+/// the chain index skipped; the rest of such a run is one step
+/// `{"kind": "skipped", "hook", "table", "chain", "from", "to", "lines"}`
+/// (1-based rules `from..=to` and their lines): a 10,000-rule KUBE-SERVICES
+/// need not be written out rule by rule to be shown as one run.
+pub fn path_json_explaining(ruleset: &Ruleset, path: &PacketPath, explain: usize) -> Value {
     let mut steps = Vec::new();
     let mut no_host: Option<crate::host::Host> = None;
     for s in &path.steps {
@@ -743,6 +752,11 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
                         let c = &t.chains[*chain];
                         for i in *from..*to {
                             let r = &c.rules[i];
+                            if i - from >= explain {
+                                let lines: Vec<usize> = c.rules[i..*to].iter().map(|r| r.line).collect();
+                                steps.push(json!({"kind": "skipped", "hook": hook.name(), "table": table.name(), "chain": c.name, "from": i + 1, "to": *to, "lines": lines}));
+                                break;
+                            }
                             let f = crate::eval::explain(r, packet, *hook, host);
                             steps.push(json!({"kind": "rule", "hook": hook.name(), "table": table.name(), "chain": c.name, "rule": i + 1, "line": r.line, "matched": false, "failed": f.condition, "reason": format!("{}: {}", f.condition, f.reason)}));
                         }
