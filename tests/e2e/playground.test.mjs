@@ -111,6 +111,36 @@ test('an edit that drops the packet changes the fate live; a typo shows in Probl
   await context.close();
 });
 
+test('the editor types, undoes and searches like an editor', async () => {
+  const { page, errors, context } = await openPlayground(browser, server.url);
+  const editor = page.getByRole('textbox', { name: 'Ruleset' });
+  await editor.click();
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('*raw');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('-A PREROUTING -p tcp --dprot 30080 -j NOTRACK');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('COMMIT');
+  // Re-parsed as typed: the typo is a problem on its line (the example has 76 lines).
+  const problems = page.getByRole('region', { name: 'Problems' });
+  const row = problems.locator('li[data-line="77"]');
+  await row.waitFor({ timeout: 20000 });
+  assert.match(await row.textContent(), /unknown option "--dprot"/);
+  // A new table (the raw table's built-in chains); the broken rule is not loaded.
+  assert.equal(await page.getByRole('status', { name: 'Ruleset summary' }).textContent(), '4 tables, 35 chains, 36 rules');
+  // Undo takes it all back.
+  for (let i = 0; i < 6 && !(await problems.getByText('No problems').count()); i++) {
+    await page.keyboard.press('Control+z');
+    await page.waitForTimeout(400);
+  }
+  await problems.getByText('No problems').waitFor({ timeout: 20000 });
+  assert.equal(await page.getByRole('status', { name: 'Ruleset summary' }).textContent(), '3 tables, 33 chains, 36 rules');
+  await page.keyboard.press('Control+f');
+  await page.locator('.cm-search input[name=search]').waitFor();
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await context.close();
+});
+
 test('stepping by keyboard, by rule and by hook', async () => {
   const { page, errors, context } = await openPlayground(browser, server.url);
   const narration = page.getByRole('status', { name: 'Narration' });
