@@ -897,7 +897,9 @@ export function createEditor(parent, doc, onChange, label, debounceMs) {
     });
   }
 
-  function highlightLine(line) {
+  // `scroll` false: mark the line without moving the view (a re-trace while
+  // the user types elsewhere must not pull the editor away).
+  function highlightLine(line, scroll = true) {
     if (destroyed) return;
     const n = toInt(line, 0);
     currentLine = n > 0 ? n : 0;
@@ -907,7 +909,7 @@ export function createEditor(parent, doc, onChange, label, debounceMs) {
     }
     const pos = clampLine(view.state.doc, currentLine).from;
     view.dispatch({
-      effects: [setCurrentRuleEffect.of(pos), scrollEffect(pos)],
+      effects: scroll === false ? [setCurrentRuleEffect.of(pos)] : [setCurrentRuleEffect.of(pos), scrollEffect(pos)],
       annotations: programmatic.of(true),
     });
   }

@@ -235,9 +235,14 @@ pub fn App() -> impl IntoView {
         let json = current.with(|c| editor::hits_json(c.as_ref().map(|c| c.hits.as_slice()).unwrap_or(&[])));
         with_editor(&|h| h.set_gutter_text(&json));
     });
-    Effect::new(move |_| {
-        let line = frames.with(|f| f.get(player.cursor.get()).and_then(|f| f.line)).unwrap_or(0);
-        with_editor(&|h| h.highlight_line(line as u32));
+    // The rule at the cursor is marked in the editor; the editor scrolls to it
+    // when the cursor moves, not when an edit re-traces.
+    Effect::new(move |prev: Option<usize>| {
+        let c = player.cursor.get();
+        let line = frames.with(|f| f.get(c).and_then(|f| f.line)).unwrap_or(0);
+        let moved = prev != Some(c);
+        with_editor(&|h| h.highlight_line_scroll(line as u32, moved));
+        c
     });
     let pick = move |line: usize| with_editor(&|h| h.select_line(line as u32));
 

@@ -29,6 +29,10 @@ extern "C" {
     #[wasm_bindgen(method, js_name = highlightLine)]
     pub fn highlight_line(this: &EditorHandle, line: u32);
 
+    /// Mark the line; scroll to it only when `scroll`.
+    #[wasm_bindgen(method, js_name = highlightLine)]
+    pub fn highlight_line_scroll(this: &EditorHandle, line: u32, scroll: bool);
+
     #[wasm_bindgen(method, js_name = setGutterText)]
     pub fn set_gutter_text(this: &EditorHandle, json: &str);
 

@@ -6,7 +6,7 @@
 //! (a trace as the player's frames), and [`session`] (what the engine worker
 //! holds and the messages to it). On wasm32 only: `app` (thin Leptos
 //! components), `editor` (the CodeMirror binding) and `worker` (the engine's
-//! Web Worker and the page's client of it).
+//! Web Worker, which runs this same wasm module, and the page's client of it).
 
 pub mod diagram;
 pub mod packet_form;
