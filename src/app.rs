@@ -4,7 +4,7 @@
 //! ([`crate::timeline`]) and draws the diagram from [`crate::diagram`]. No
 //! iptables logic lives here.
 
-use crate::diagram::{self, along, Diagram, NodeKind};
+use crate::diagram::{self, along, short_verdict, Diagram, NodeKind};
 use crate::editor::{self, EditorHandle};
 use crate::packet_form::{Field, PacketForm};
 use crate::session::{OutcomeView, PacketInput, ParseView, PlayInput, PlayView, Response, TraceProblems};
@@ -877,7 +877,11 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                             {(matches!(n.kind, NodeKind::Table | NodeKind::Conntrack | NodeKind::Routing)).then(|| {
                                 let (vx, vy, va) = if n.kind == NodeKind::Routing { (cx, n.y + n.h + 11.0, "middle") } else { (n.x + n.w - 5.0, n.y + 16.0, "end") };
                                 let verdict = verdict2.clone();
-                                view! { <text class="verdict" x=vx y=vy text-anchor=va>{move || verdict().map(|v| short_verdict(&v))}</text> }
+                                // What fits right of the box's name (9 px monospace verdicts).
+                                let room = if n.kind == NodeKind::Routing { 24 } else {
+                                    ((n.w - (n.label_x() - n.x) - n.label.len() as f64 * 7.0 - 8.0) / 5.4).max(6.0) as usize
+                                };
+                                view! { <text class="verdict" x=vx y=vy text-anchor=va>{move || verdict().map(|v| short_verdict(&v, room))}</text> }
                             })}
                         </g>
                     }
@@ -906,16 +910,6 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
     }
 }
 
-/// A verdict short enough for a box: `MARK 0x4000/0x4000 · DNAT 203.0.113.10:80` → `DNAT 203.0.113.10:80`.
-fn short_verdict(v: &str) -> String {
-    let last = v.rsplit(" · ").next().unwrap_or(v);
-    let last = last.strip_prefix("policy ").unwrap_or(last);
-    let mut s: String = last.chars().take(19).collect();
-    if last.chars().count() > 19 {
-        s.push('…');
-    }
-    s
-}
 
 #[component]
 fn PlayerBar(player: Player) -> impl IntoView {

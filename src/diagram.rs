@@ -307,6 +307,29 @@ pub fn dimmed(ruleset: &Ruleset) -> Vec<String> {
     out
 }
 
+/// A verdict short enough for a box of `max` characters:
+/// `MARK 0x4000/0x4000 · DNAT 203.0.113.10:80` → `DNAT 203.0.113.10:80`,
+/// `ESTABLISHED (reply direction of connection 0)` → `ESTABLISHED`,
+/// `NAT binding → 192.0.2.50:45678` → `→ 192.0.2.50:45678` when it must.
+pub fn short_verdict(v: &str, max: usize) -> String {
+    let last = v.rsplit(" · ").next().unwrap_or(v);
+    let mut last = last.strip_prefix("policy ").unwrap_or(last);
+    if let Some(at) = last.find(" (") {
+        last = &last[..at];
+    }
+    if last.chars().count() > max {
+        if let Some(at) = last.find("→ ") {
+            last = &last[at..];
+        }
+    }
+    let mut s: String = last.chars().take(max).collect();
+    if last.chars().count() > max {
+        s.pop();
+        s.push('…');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +376,16 @@ mod tests {
         assert_eq!(lo.len(), 6);
         assert_eq!(along(&[(0.0, 0.0), (10.0, 0.0), (10.0, 10.0)], 0.75), (10.0, 5.0));
         assert_eq!(along(&[(0.0, 0.0), (10.0, 0.0)], 2.0), (10.0, 0.0));
+    }
+
+    #[test]
+    fn verdicts_shorten_to_fit_their_box() {
+        assert_eq!(short_verdict("MARK 0x4000/0x4000 · DNAT 203.0.113.10:80", 20), "DNAT 203.0.113.10:80");
+        assert_eq!(short_verdict("ESTABLISHED (reply direction of connection 0)", 12), "ESTABLISHED");
+        assert_eq!(short_verdict("NAT binding → 192.0.2.50:45678", 20), "→ 192.0.2.50:45678");
+        assert_eq!(short_verdict("policy ACCEPT", 16), "ACCEPT");
+        assert_eq!(short_verdict("MASQUERADE → 203.0.113.1:14529", 12), "→ 203.0.113…");
+        assert_eq!(short_verdict("DROP", 6), "DROP");
     }
 
     #[test]

@@ -657,7 +657,7 @@ fn set_box_verdicts(frames: &mut [Frame]) {
                 if let Some(nat) = run.iter().find(|f| f.kind == "nat") {
                     let after = nat.detail.clone().unwrap_or_default();
                     if parts.is_empty() {
-                        parts.push(format!("NAT (connection) → {after}"));
+                        parts.push(format!("NAT binding → {after}"));
                     } else if let Some(last) = parts.last_mut() {
                         // MASQUERADE and friends: show what they chose.
                         if last.split(' ').count() == 1 {
