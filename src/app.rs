@@ -132,6 +132,13 @@ pub fn App() -> impl IntoView {
         seed: 1,
     });
 
+    // The ruleset typed last time in this browser, or the example.
+    let saved = draft::load();
+    let draft_notice: RwSignal<Option<String>> = RwSignal::new(
+        saved.as_ref().map(|_| "Your ruleset from last time in this browser is back.".to_string()),
+    );
+    let initial_text = saved.unwrap_or_else(|| view_model::EXAMPLE.to_string());
+    let initial = StoredValue::new(initial_text.clone());
     let client = StoredValue::new_local(
         Client::spawn(move |r| match r {
             Response::Work { parsed, traced, parse_ms, trace_ms, done, .. } => {
@@ -165,7 +172,7 @@ pub fn App() -> impl IntoView {
     );
     client.with_value(|c| {
         if let Some(c) = c {
-            c.work(Some(JsValue::from_str(view_model::EXAMPLE)), None)
+            c.work(Some(JsValue::from_str(&initial_text)), None)
         }
     });
     // Every change of the packets, host or branch re-traces.
@@ -208,6 +215,9 @@ pub fn App() -> impl IntoView {
         }
         let on_change = Closure::<dyn FnMut(JsValue)>::new(move |text: JsValue| {
             busy.set(true);
+            if let Err(why) = draft::save(&text) {
+                draft_notice.set(Some(why));
+            }
             client.with_value(|c| {
                 if let Some(c) = c {
                     c.work(Some(text), Some(input.get_untracked()))
@@ -215,7 +225,7 @@ pub fn App() -> impl IntoView {
             });
         });
         let el: web_sys::HtmlElement = el.unchecked_into();
-        let handle = editor::create_editor(&el, view_model::EXAMPLE, &on_change, "Ruleset", 200);
+        let handle = initial.with_value(|t| editor::create_editor(&el, t, &on_change, "Ruleset", 200));
         editor.set_value(Some((handle, on_change)));
     });
     let with_editor = move |f: &dyn Fn(&EditorHandle)| {
@@ -280,6 +290,21 @@ pub fn App() -> impl IntoView {
         <main class="layout">
             <section class="editor-pane" aria-label="Editor">
                 <h2 class="pane-title">"Ruleset " <span class="hint">"(iptables-save or iptables commands)"</span></h2>
+                {move || draft_notice.get().map(|n| view! {
+                    <p class="draft-notice" role="status">
+                        {n}
+                        " "
+                        <button on:click=move |_| {
+                            with_editor(&|h| h.set_doc(view_model::EXAMPLE));
+                            draft::clear();
+                            draft_notice.set(None);
+                            busy.set(true);
+                            client.with_value(|c| if let Some(c) = c {
+                                c.work(Some(JsValue::from_str(view_model::EXAMPLE)), Some(input.get_untracked()))
+                            });
+                        }>"Load the example"</button>
+                    </p>
+                })}
                 <div class="editor" node_ref=editor_el></div>
                 <Problems parse_view=parse_view on_pick=pick />
                 <RulesetTree parse_view=parse_view chain_rules=chain_rules client=client />
@@ -1161,5 +1186,49 @@ pub fn BoxWalk(player: Player) -> impl IntoView {
                 }).collect_view() }}
             </ol>
         </section>
+    }
+}
+
+/// The ruleset kept in this browser's localStorage, so a reload or a closed
+/// tab loses nothing. The text goes from the editor's JS string to storage
+/// without passing through wasm memory.
+mod draft {
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    const KEY: &str = "iptables-playground:ruleset";
+
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    pub fn load() -> Option<String> {
+        let text = storage()?.get_item(KEY).ok()??;
+        (!text.is_empty() && text != crate::view_model::EXAMPLE).then_some(text)
+    }
+
+    /// Keep `text` (a JS string); say why not when the browser refuses it.
+    pub fn save(text: &JsValue) -> Result<(), String> {
+        let Some(s) = storage() else { return Ok(()) };
+        let set: js_sys::Function = js_sys::Reflect::get(&s, &JsValue::from_str("setItem"))
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(String::new)?;
+        match set.call2(&s, &JsValue::from_str(KEY), text) {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                let _ = s.remove_item(KEY);
+                let m = js_sys::JsString::from(text.clone()).length() as f64 / 1e6;
+                Err(format!(
+                    "This ruleset ({m:.1} million characters) is larger than this browser keeps: it stays in the editor, but a reload will not bring it back."
+                ))
+            }
+        }
+    }
+
+    pub fn clear() {
+        if let Some(s) = storage() {
+            let _ = s.remove_item(KEY);
+        }
     }
 }

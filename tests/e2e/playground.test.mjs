@@ -141,6 +141,28 @@ test('the editor types, undoes and searches like an editor', async () => {
   await context.close();
 });
 
+test('a reload keeps the ruleset typed last time, until the example is asked for', async () => {
+  const { page, errors, context } = await openPlayground(browser, server.url);
+  const summary = page.getByRole('status', { name: 'Ruleset summary' });
+  const firstForward = '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall"';
+  await pasteRuleset(page, EXAMPLE.replace(firstForward, `-A FORWARD -p tcp --dport 80 -j DROP\n${firstForward}`));
+  await page.waitForFunction(() => document.querySelector('[aria-label="Ruleset summary"]')?.textContent === '3 tables, 33 chains, 37 rules');
+  await page.reload();
+  await page.getByRole('textbox', { name: 'Ruleset' }).waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-fate]')?.dataset.fate === 'dropped', null, { timeout: 20000 });
+  assert.equal(await summary.textContent(), '3 tables, 33 chains, 37 rules');
+  const notice = page.getByRole('status').filter({ hasText: 'Your ruleset from last time' });
+  await notice.getByRole('button', { name: 'Load the example' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-fate]')?.dataset.fate === 'forwarded', null, { timeout: 20000 });
+  assert.equal(await summary.textContent(), '3 tables, 33 chains, 36 rules');
+  await page.reload();
+  await page.locator('[data-fate]').waitFor();
+  assert.equal(await summary.textContent(), '3 tables, 33 chains, 36 rules');
+  assert.equal(await page.getByText('Your ruleset from last time').count(), 0);
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await context.close();
+});
+
 test('stepping by keyboard, by rule and by hook', async () => {
   const { page, errors, context } = await openPlayground(browser, server.url);
   const narration = page.getByRole('status', { name: 'Narration' });
@@ -269,6 +291,8 @@ test('pasting a 10,000-service node dump keeps the page responsive', async () =>
   // The default NodePort packet is traced through it too.
   await page.locator('[data-fate]').waitFor();
   assert.ok(await page.locator('.cm-line').count() < 200, 'the editor renders only what is on screen');
+  // Too large for the browser's storage: said so, and the text stays in the editor.
+  await page.getByRole('status').filter({ hasText: 'larger than this browser keeps' }).waitFor();
   await page.screenshot({ path: 'test-results/paste-10k.png' });
   assert.deepEqual(errors, [], errors.join('\n'));
   await context.close();
