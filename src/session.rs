@@ -477,16 +477,3 @@ mod tests {
         assert_eq!(p.fate.banner, "Rejected by filter INPUT rule 51");
     }
 }
-#[cfg(test)]
-mod dump {
-    #[test]
-    #[ignore]
-    fn print_frames() {
-        let mut s = super::Session::new();
-        s.parse(crate::view_model::EXAMPLE);
-        let v = s.trace(&super::PlayInput::default()).unwrap();
-        for f in &v.packets[0].frames {
-            println!("{:<22} {:<40} | {} | {:?}", f.node, f.text, f.narration, f.box_verdict);
-        }
-    }
-}
