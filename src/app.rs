@@ -1039,13 +1039,7 @@ pub fn TraceList(player: Player, current: Memo<Option<PacketView>>, on_pick: imp
             <h2 class="pane-title">"Trace"</h2>
             <ol class="trace" aria-label="Trace" node_ref=list>
                 {move || player.frames.get().into_iter().enumerate().map(|(i, f)| {
-                    let mark = match (f.kind.as_str(), f.matched) {
-                        ("rule", true) => "✓",
-                        ("rule" | "rules", false) => "✗",
-                        ("policy", _) => "⚑",
-                        ("return", _) => "↩",
-                        _ => "•",
-                    };
+                    let mark = f.mark();
                     let line = f.line;
                     let class = format!("step {}{}", f.kind, if f.matched { " matched" } else { "" });
                     view! {
@@ -1161,13 +1155,7 @@ pub fn BoxWalk(player: Player) -> impl IntoView {
             <ol class="walk">
                 {move || { let (a, frames, _) = visit.get(); frames.into_iter().enumerate().map(|(k, f)| {
                     let i = a + k;
-                    let mark = match (f.kind.as_str(), f.matched) {
-                        ("rule", true) => "✓",
-                        ("rule" | "rules", false) => "✗",
-                        ("policy", _) => "⚑",
-                        ("return", _) => "↩",
-                        _ => "•",
-                    };
+                    let mark = f.mark();
                     let why = match f.kind.as_str() {
                         "rule" | "rules" if !f.matched => f.detail.clone(),
                         _ => None,

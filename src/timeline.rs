@@ -53,6 +53,20 @@ pub struct Frame {
     pub box_verdict: Option<String>,
 }
 
+impl Frame {
+    /// The glyph before the frame in lists: ✓ a rule matched, ✗ it did not
+    /// (or a run did not), ⚑ a policy, ↩ a return, • anything else.
+    pub fn mark(&self) -> &'static str {
+        match (self.kind.as_str(), self.matched) {
+            ("rule", true) => "✓",
+            ("rule" | "rules", false) => "✗",
+            ("policy", _) => "⚑",
+            ("return", _) => "↩",
+            _ => "•",
+        }
+    }
+}
+
 /// One field of the packet-state tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldRow {
