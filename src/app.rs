@@ -6,9 +6,9 @@
 
 use crate::diagram::{self, along, short_verdict, Diagram, NodeKind};
 use crate::editor::{self, EditorHandle};
-use crate::packet_form::{Field, PacketForm};
+use crate::packet_form::{has_ports, Field, PacketForm, PROTOCOLS};
 use crate::session::{OutcomeView, PacketInput, ParseView, PlayInput, PlayView, Response, TraceProblems};
-use crate::timeline::{step_index, Frame, Granularity, PacketView};
+use crate::timeline::{box_states, box_visit, step_index, FieldRow, Frame, Granularity, PacketView};
 use crate::view_model::{self, RuleNode};
 use crate::worker::Client;
 use leptos::ev;
@@ -20,8 +20,6 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Problem rows rendered at most.
-const PROBLEMS_SHOWN: usize = 200;
 /// How long the token takes from one box to the next, at 1×.
 const TRAVEL_MS: f64 = 520.0;
 
@@ -91,6 +89,19 @@ impl Player {
         });
         self.go(to);
     }
+    /// Stop playing and show frame `to`.
+    pub fn seek(self, to: usize) {
+        self.playing.set(false);
+        self.go(to);
+    }
+    pub fn at_end(self) -> bool {
+        self.frames.with(|f| !f.is_empty() && self.cursor.get() + 1 >= f.len())
+    }
+    /// The packet's fields at the cursor.
+    pub fn state_rows(self, current: Memo<Option<PacketView>>) -> Vec<FieldRow> {
+        let st = self.frames.with(|f| f.get(self.cursor.get()).map(|f| f.state));
+        current.with(|c| c.as_ref().and_then(|c| c.states.get(st?).cloned())).unwrap_or_default()
+    }
     pub fn restart(self) {
         self.playing.set(false);
         self.cursor.set(0);
@@ -116,6 +127,8 @@ pub fn App() -> impl IntoView {
     let play: RwSignal<Option<Result<PlayView, TraceProblems>>> = RwSignal::new(None);
     let packets = RwSignal::new(vec![PacketInput::Form(PacketForm::default())]);
     let selected = RwSignal::new(0usize);
+    // The branch of random choices shown. It stays chosen as packets are
+    // added: its choices are a prefix the engine replays.
     let branch: RwSignal<Option<Vec<bool>>> = RwSignal::new(None);
     let addrs = RwSignal::new(crate::session::DEFAULT_ADDRS.to_string());
     let routes = RwSignal::new(crate::session::DEFAULT_ROUTES.to_string());
@@ -184,8 +197,6 @@ pub fn App() -> impl IntoView {
             }
         });
     });
-    // A chosen branch stays chosen as packets are added: its choices are a
-    // prefix the engine replays (a reply makes no new random choice).
     let view_ok = Memo::new(move |_| play.with(|p| p.as_ref().and_then(|r| r.as_ref().ok().cloned())));
     let current = Memo::new(move |_| {
         let s = selected.get();
@@ -256,20 +267,8 @@ pub fn App() -> impl IntoView {
     });
     let pick = move |line: usize| with_editor(&|h| h.select_line(line as u32));
 
-    let summary = move || {
-        parse_view.with(|p| match p {
-            Some(p) => format!("{} tables, {} chains, {} rules", p.tables, p.chains, p.rules),
-            None => "reading…".into(),
-        })
-    };
-    let counts = move || {
-        parse_view.with(|p| {
-            p.as_ref().map(|p| {
-                let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-                format!("{}, {}", plural(p.errors, "error"), plural(p.warnings, "warning"))
-            })
-        })
-    };
+    let summary = move || parse_view.with(|p| p.as_ref().map_or("reading…".into(), |p| p.summary.clone()));
+    let counts = move || parse_view.with(|p| p.as_ref().map(|p| p.counts.clone()));
 
     view! {
         <header class="topbar">
@@ -315,7 +314,7 @@ pub fn App() -> impl IntoView {
                 <PlayerBar player=player />
                 <Narration player=player current=current />
                 <div class="below">
-                    <TraceList player=player current=current on_pick=pick />
+                    <TraceList player=player on_pick=pick />
                     <div class="side-col">
                         <BoxWalk player=player />
                         <Outcomes view=view_ok branch=branch />
@@ -392,11 +391,7 @@ fn keyboard(p: Player) {
             "ArrowRight" => p.step(false),
             "ArrowLeft" => p.step(true),
             "Home" => p.restart(),
-            "End" => {
-                p.playing.set(false);
-                let last = p.frames.with_untracked(|f| f.len().saturating_sub(1));
-                p.go(last);
-            }
+            "End" => p.seek(p.frames.with_untracked(|f| f.len().saturating_sub(1))),
             _ => return,
         }
         e.prevent_default();
@@ -418,10 +413,10 @@ fn Problems(
                 if rows.is_empty() {
                     return view! { <p class="no-problems">"No problems: the kernel would load this ruleset."</p> }.into_any();
                 }
-                let more = total.saturating_sub(rows.len().min(PROBLEMS_SHOWN));
+                let more = total.saturating_sub(rows.len());
                 view! {
                     <ul class="problems">
-                        {rows.into_iter().take(PROBLEMS_SHOWN).map(|p| {
+                        {rows.into_iter().map(|p| {
                             let line = p.line;
                             view! {
                                 <li class=format!("problem {}", p.severity) data-line=p.line data-code=p.code.clone()>
@@ -680,13 +675,13 @@ fn PacketPane(
                     <label for="f-proto">"Protocol"</label>
                     <select id="f-proto" prop:disabled=move || !editable()
                         on:change=move |ev| { let v = event_target_value(&ev); set(&|f| f.protocol = v.clone()); }>
-                        {move || { let cur = proto(); ["tcp", "udp", "icmp", "sctp"].into_iter().map(|p| {
+                        {move || { let cur = proto(); PROTOCOLS.into_iter().map(|p| {
                             let sel = p == cur;
                             view! { <option value=p selected=sel>{p}</option> }
                         }).collect_view() }}
                     </select>
                 </div>
-                <Show when=move || matches!(proto().as_str(), "tcp" | "udp" | "sctp")>
+                <Show when=move || has_ports(&proto())>
                     {text_field("Source port", Field::Sport, |f| f.sport.clone(), |f, v| f.sport = v, "port")}
                     {text_field("Destination port", Field::Dport, |f| f.dport.clone(), |f, v| f.dport = v, "port")}
                 </Show>
@@ -720,18 +715,6 @@ fn PacketPane(
     }
 }
 
-/// The state of each diagram box at the cursor: (visited, verdict).
-fn box_states(frames: &[Frame], cursor: usize) -> HashMap<String, Option<String>> {
-    let mut m: HashMap<String, Option<String>> = HashMap::new();
-    for f in frames.iter().take(cursor + 1) {
-        let e = m.entry(f.node.clone()).or_insert(None);
-        if f.box_verdict.is_some() {
-            *e = f.box_verdict.clone();
-        }
-    }
-    m
-}
-
 #[component]
 pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view: RwSignal<Option<ParseView>>) -> impl IntoView {
     let d: Diagram = diagram::diagram();
@@ -742,7 +725,7 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
     let dimmed = Memo::new(move |_| parse_view.with(|p| p.as_ref().map(|p| p.dimmed.clone()).unwrap_or_default()));
     let cur_node = Memo::new(move |_| {
         let c = player.cursor.get();
-        player.frames.with(|f| f.get(c).map(|f| (f.node.clone(), f.kind.clone())))
+        player.frames.with(|f| f.get(c).map(|f| f.node.clone()))
     });
     let path_taken = {
         let d = d.clone();
@@ -755,7 +738,7 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                     match prev {
                         Some(p) if p == fr.node => {}
                         Some(p) => pts.extend(d.route(p, &fr.node).into_iter().skip(1)),
-                        None => pts.extend(d.node(&fr.node).map(|n| n.center())),
+                        None => pts.extend(d.node(&fr.node).map(|n| n.anchor())),
                     }
                     prev = Some(&fr.node);
                 }
@@ -776,27 +759,11 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
             })
         }
     };
-    let token_label = move || {
-        let c = player.cursor.get();
-        let st = player.frames.with(|f| f.get(c).map(|f| f.state));
-        current.with(|p| {
-            let (p, st) = (p.as_ref()?, st?);
-            let rows = p.states.get(st)?;
-            let get = |n: &str| rows.iter().find(|r| r.name == n);
-            let dst = get("Destination address")?;
-            let port = get("Destination port").map(|r| format!(":{}", r.value)).unwrap_or_default();
-            let changed = rows.iter().any(|r| r.before.is_some() && (r.name.contains("address") || r.name.contains("port")));
-            Some((format!("{}{port}", dst.value), changed))
-        })
-    };
     let fate_result = move || current.with(|c| c.as_ref().map(|c| c.fate.result.clone()));
     // (field, value, changed) of the packet at the cursor, for the badge.
-    let badge = move || {
-        let c = player.cursor.get();
-        let st = player.frames.with(|f| f.get(c).map(|f| f.state));
-        current.with(|p| {
-            let (Some(p), Some(st)) = (p.as_ref(), st) else { return Vec::new() };
-            let Some(rows) = p.states.get(st) else { return Vec::new() };
+    let badge = Memo::new(move |_| {
+        let rows = player.state_rows(current);
+        {
             let get = |n: &str| rows.iter().find(|r| r.name == n);
             let end = |a: &str, port: &str| match (get(a), get(port)) {
                 (Some(a), Some(p)) => Some((format!("{}:{}", a.value, p.value), a.before.is_some() || p.before.is_some())),
@@ -817,17 +784,15 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                 out.push(("conntrack".into(), ct.value.clone(), false));
             }
             out
-        })
-    };
-    let at_end = move || player.frames.with(|f| !f.is_empty() && player.cursor.get() + 1 >= f.len());
+        }
+    });
     let nodes = d.nodes.clone();
     let groups = d.groups.clone();
     let edges = d.edges.clone();
     let goto_node = move |id: String| {
         let to = player.frames.with_untracked(|f| f.iter().position(|f| f.node == id));
         if let Some(i) = to {
-            player.playing.set(false);
-            player.go(i);
+            player.seek(i);
         }
     };
     view! {
@@ -863,7 +828,7 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                     let id4 = n.id.clone();
                     let id5 = n.id.clone();
                     let state = move || {
-                        if cur_node.with(|c| c.as_ref().is_some_and(|(c, _)| *c == id)) {
+                        if cur_node.with(|c| c.as_deref() == Some(id.as_str())) {
                             "current"
                         } else if states.with(|s| s.contains_key(&id)) {
                             "visited"
@@ -886,7 +851,6 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                     let is_table = n.kind == NodeKind::Table;
                     let label_y = if matches!(n.kind, NodeKind::Table | NodeKind::Conntrack) { n.y + 16.0 } else { cy + 4.0 };
                     let label_x = n.label_x();
-                    let anchor = "start";
                     let title = format!("{}{}", n.hook.clone().map(|h| format!("{h} ")).unwrap_or_default(), n.label);
                     view! {
                         <g class=move || format!("node {kind}{}", if dim() { " dim" } else { "" })
@@ -898,7 +862,7 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                             on:click=move |_| goto_node(id5.clone())>
                             <title>{title}</title>
                             {shape}
-                            <text class="label" x=label_x y=label_y text-anchor=anchor>{n.label.clone()}</text>
+                            <text class="label" x=label_x y=label_y text-anchor="start">{n.label.clone()}</text>
                             {(matches!(n.kind, NodeKind::Table | NodeKind::Conntrack | NodeKind::Routing)).then(|| {
                                 let (vx, vy, va) = if n.kind == NodeKind::Routing { (cx, n.y + n.h + 11.0, "middle") } else { (n.x + n.w - 5.0, n.y + 16.0, "end") };
                                 let verdict = verdict2.clone();
@@ -912,8 +876,9 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                     }
                 }).collect_view()}
                 {move || token().map(|(x, y)| {
-                    let changed = token_label().is_some_and(|(_, c)| c);
-                    let dropped = at_end() && matches!(fate_result().as_deref(), Some("dropped" | "rejected" | "dropped-outside-rules" | "queued"));
+                    // NAT changed an address or port: the badge's `from`/`to` rows say so.
+                    let changed = badge.with(|b| b.iter().any(|(name, _, ch)| *ch && (name == "from" || name == "to")));
+                    let dropped = player.at_end() && matches!(fate_result().as_deref(), Some("dropped" | "rejected" | "dropped-outside-rules" | "queued"));
                     view! {
                         <g class="token" class:changed=changed class:dropped=dropped transform=format!("translate({x:.1},{y:.1})")>
                             <circle r="8.5" />
@@ -923,7 +888,7 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                 })}
                 // The packet as it is at this step, where the diagram has room.
                 <g class="badge" transform=format!("translate(8,{})", d.height - 96.0)>
-                    {move || badge().into_iter().enumerate().map(|(i, (name, value, changed))| view! {
+                    {move || badge.get().into_iter().enumerate().map(|(i, (name, value, changed))| view! {
                         <text y=i as f64 * 15.0 class:changed=changed>
                             <tspan class="badge-name">{name}</tspan>
                             <tspan class="badge-value" x="74">{value}</tspan>
@@ -997,14 +962,13 @@ pub fn Narration(player: Player, current: Memo<Option<PacketView>>) -> impl Into
         player.frames.with(|f| f.get(c).map(|f| f.narration.clone())).unwrap_or_else(|| "Craft a packet and press Play to follow it through the hooks.".into())
     };
     let fate = move || current.with(|c| c.as_ref().map(|c| c.fate.clone()));
-    let at_end = move || player.frames.with(|f| !f.is_empty() && player.cursor.get() + 1 >= f.len());
     view! {
         <div class="narration-row">
             <p class="narration" role="status" aria-live="polite" aria-label="Narration">{text}</p>
             {move || fate().map(|f| {
                 let result = f.result.clone();
                 view! {
-                <p class=move || format!("fate fate-{}{}", result, if at_end() { " final" } else { "" })
+                <p class=move || format!("fate fate-{}{}", result, if player.at_end() { " final" } else { "" })
                     role="status" aria-label="Fate" data-fate=f.result.clone() title=f.text.clone() data-testid="fate">
                     <span class="fate-banner">{f.banner.clone()}</span>
                 </p>
@@ -1014,7 +978,7 @@ pub fn Narration(player: Player, current: Memo<Option<PacketView>>) -> impl Into
 }
 
 #[component]
-pub fn TraceList(player: Player, current: Memo<Option<PacketView>>, on_pick: impl Fn(usize) + Copy + Send + Sync + 'static) -> impl IntoView {
+pub fn TraceList(player: Player, on_pick: impl Fn(usize) + Copy + Send + Sync + 'static) -> impl IntoView {
     let list = NodeRef::<leptos::html::Ol>::new();
     // Keep the current step in view.
     Effect::new(move |_| {
@@ -1033,7 +997,6 @@ pub fn TraceList(player: Player, current: Memo<Option<PacketView>>, on_pick: imp
             }
         }
     });
-    let _ = current;
     view! {
         <div class="trace-pane">
             <h2 class="pane-title">"Trace"</h2>
@@ -1046,7 +1009,7 @@ pub fn TraceList(player: Player, current: Memo<Option<PacketView>>, on_pick: imp
                         <li class=class data-kind=f.kind.clone() data-line=f.line
                             aria-current=move || (player.cursor.get() == i).then_some("step")
                             style=format!("--depth:{}", f.depth)>
-                            <button class="step-button" on:click=move |_| { player.playing.set(false); player.go(i); if let Some(l) = line { on_pick(l) } }>
+                            <button class="step-button" on:click=move |_| { player.seek(i); if let Some(l) = line { on_pick(l) } }>
                                 <span class="mark" aria-hidden="true">{mark}</span>
                                 <span class="step-text">{f.text.clone()}</span>
                             </button>
@@ -1088,10 +1051,7 @@ fn Outcomes(view: Memo<Option<PlayView>>, branch: RwSignal<Option<Vec<bool>>>) -
 
 #[component]
 fn PacketState(player: Player, current: Memo<Option<PacketView>>) -> impl IntoView {
-    let rows = move || {
-        let st = player.frames.with(|f| f.get(player.cursor.get()).map(|f| f.state));
-        current.with(|c| c.as_ref().and_then(|c| c.states.get(st?).cloned())).unwrap_or_default()
-    };
+    let rows = move || player.state_rows(current);
     view! {
         <section class="state-pane" aria-label="Packet state">
             <h2 class="pane-title">"Packet at this step"</h2>
@@ -1110,23 +1070,6 @@ fn PacketState(player: Player, current: Memo<Option<PacketView>>) -> impl IntoVi
             </table>
         </section>
     }
-}
-
-/// The frames of the current visit to one box (a table's whole chain walk
-/// there), with every rule's result and reason.
-fn box_visit(frames: &[Frame], at: usize) -> (usize, usize) {
-    let Some(node) = frames.get(at).map(|f| &f.node) else {
-        return (0, 0);
-    };
-    let mut a = at;
-    while a > 0 && frames[a - 1].node == *node {
-        a -= 1;
-    }
-    let mut b = at + 1;
-    while b < frames.len() && frames[b].node == *node {
-        b += 1;
-    }
-    (a, b)
 }
 
 /// Drill-down: the chain walk at the current box, rule by rule.
@@ -1164,7 +1107,7 @@ pub fn BoxWalk(player: Player) -> impl IntoView {
                         <li class=format!("walk-step {}{}", f.kind, if f.matched { " matched" } else { "" })
                             aria-current=move || (player.cursor.get() == i).then_some("step")
                             style=format!("--depth:{}", f.depth)>
-                            <button class="step-button" on:click=move |_| { player.playing.set(false); player.go(i) }>
+                            <button class="step-button" on:click=move |_| player.seek(i)>
                                 <span class="mark" aria-hidden="true">{mark}</span>
                                 <span>{f.text.clone()}</span>
                             </button>

@@ -78,9 +78,11 @@ fn err(field: Field, message: impl Into<String>) -> FieldError {
     }
 }
 
-const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "sctp"];
+/// The protocols the form offers.
+pub const PROTOCOLS: [&str; 4] = ["tcp", "udp", "icmp", "sctp"];
 
-fn has_ports(protocol: &str) -> bool {
+/// Whether the form shows ports for `protocol`.
+pub fn has_ports(protocol: &str) -> bool {
     matches!(protocol, "tcp" | "udp" | "sctp")
 }
 

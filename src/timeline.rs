@@ -9,13 +9,13 @@
 
 use crate::diagram::table_node;
 use nfsim::pipeline::Origin;
-use nfsim::ruleset::{Ruleset, TableKind, Target};
+use nfsim::ruleset::{Rule, Ruleset, TableKind, Target};
 use nfsim::scenario::{self, Traced};
 use nfsim::targets::TargetKind;
 use nfsim::value::fmt_ipv4;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Runs of more non-matching rules than this in one chain become one frame.
 pub const GROUP_MIN: usize = 6;
@@ -190,54 +190,35 @@ fn split_words(spec: &str) -> Vec<String> {
         .collect()
 }
 
-/// The rule's conditions as written (without `-j ...` and comments), or
-/// None when it has none.
-fn conditions(spec: &str) -> Option<String> {
-    let words = split_words(spec);
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < words.len() {
-        match words[i].as_str() {
-            "-j" | "-g" | "--jump" | "--goto" => break,
-            "-m" if words.get(i + 1).map(String::as_str) == Some("comment") => {
-                i += 2;
-                if words.get(i).map(String::as_str) == Some("--comment") {
-                    i += 2;
-                }
-                continue;
-            }
-            w => out.push(if w.contains(' ') { format!("\"{w}\"") } else { w.to_string() }),
-        }
-        i += 1;
-    }
-    (!out.is_empty()).then(|| out.join(" "))
+/// The rule's conditions as iptables-save writes them, without its comments
+/// and target; None when it has none (it matches every packet).
+fn conditions(rule: &Rule) -> Option<String> {
+    let mut r = rule.clone();
+    r.matches = rule.matches.iter().filter(|m| m.kind.name() != "comment").cloned().collect();
+    r.target = Target::None;
+    let spec = nfsim::render::rule_spec(&r);
+    let spec = spec.trim_start();
+    (!spec.is_empty()).then(|| spec.to_string())
 }
 
 /// The target as a short verdict: `DNAT --to-destination 10.0.0.5:80` →
 /// `DNAT 10.0.0.5:80`.
-fn target_short(spec: &str) -> Option<String> {
-    let words = split_words(spec);
-    let at = words.iter().rposition(|w| w == "-j" || w == "-g")?;
-    let mut out: Vec<&str> = vec![words.get(at + 1)?.as_str()];
-    out.extend(
-        words[at + 2..]
-            .iter()
-            .filter(|w| !w.starts_with("--"))
-            .map(String::as_str),
-    );
+fn target_short(target: &Target) -> Option<String> {
+    let mut out = vec![target.name()?.to_string()];
+    if let Target::Extension { target } = target {
+        let mut options = String::new();
+        target.save(&mut options);
+        out.extend(split_words(&options).into_iter().filter(|w| !w.starts_with("--")));
+    }
     Some(out.join(" "))
 }
 
 struct Lookup<'a>(&'a Ruleset);
 
 impl Lookup<'_> {
-    fn rule(&self, table: &str, chain: &str, n: usize) -> Option<&nfsim::ruleset::Rule> {
+    fn rule(&self, table: &str, chain: &str, n: usize) -> Option<&Rule> {
         let t = self.0.table(TableKind::parse(table)?)?;
         t.chain(chain)?.rules.get(n.checked_sub(1)?)
-    }
-    fn spec(&self, table: &str, chain: &str, n: usize) -> Option<String> {
-        self.rule(table, chain, n)
-            .map(|r| nfsim::render::rule_spec(r).trim_start().to_string())
     }
 }
 
@@ -303,6 +284,13 @@ fn but(reason: &str) -> String {
     match reason.split_once(": ") {
         Some((cond, why)) => format!("{cond}, but {why}"),
         None => reason.to_string(),
+    }
+}
+
+/// Add the packet's state unless it is the one already last.
+fn push_state(states: &mut Vec<Vec<FieldRow>>, rows: Vec<FieldRow>) {
+    if states.last() != Some(&rows) {
+        states.push(rows);
     }
 }
 
@@ -448,13 +436,16 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 f.matched = true;
                 let verdict = s(st, "verdict");
                 let target = opt(st, "target");
-                let spec = lookup.spec(&tb, &ch, n).unwrap_or_default();
-                let short = target_short(&spec).or(target.clone()).unwrap_or_default();
-                let why = match conditions(&spec) {
+                let rule = lookup.rule(&tb, &ch, n);
+                let short = rule
+                    .and_then(|r| target_short(&r.target))
+                    .or(target.clone())
+                    .unwrap_or_default();
+                let why = match rule.and_then(conditions) {
                     Some(c) => format!("it matches ({c})"),
                     None => "it matches every packet".into(),
                 };
-                f.detail = Some(spec.clone());
+                f.detail = rule.map(|r| nfsim::render::rule_spec(r).trim_start().to_string());
                 let t_name = target.clone().unwrap_or_default();
                 let (v, action) = match verdict.as_str() {
                     "jump" => {
@@ -480,9 +471,7 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                     "queue" => (short.clone(), "queues it to userspace".into()),
                     _ => {
                         // A non-terminating target: the walk goes on.
-                        if let Some(nfsim::ruleset::Rule { target: Target::Extension { target: TargetKind::Mark { value, mask } }, .. }) =
-                            lookup.rule(&tb, &ch, n)
-                        {
+                        if let Some(Rule { target: Target::Extension { target: TargetKind::Mark { value, mask } }, .. }) = rule {
                             cur.mark = (cur.mark & !mask) ^ value;
                         }
                         let what = if t_name.is_empty() {
@@ -594,9 +583,7 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 f.narration = kind.clone();
             }
         }
-        if states.last() != Some(&cur.rows(&first)) {
-            states.push(cur.rows(&first));
-        }
+        push_state(&mut states, cur.rows(&first));
         f.state = states.len() - 1;
         last_node = node;
         frames.push(f);
@@ -622,9 +609,7 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 _ => format!("{s_} -> {d}"),
             };
             cur.apply_endpoints(&after);
-            if states.last() != Some(&cur.rows(&first)) {
-                states.push(cur.rows(&first));
-            }
+            push_state(&mut states, cur.rows(&first));
         }
     }
     frames.push(Frame {
@@ -746,6 +731,36 @@ pub fn fate_view(json: &Value) -> FateView {
     }
 }
 
+/// The diagram boxes the packet has reached by frame `cursor`, each with
+/// the verdict of the last walk that ended there (None while none has).
+pub fn box_states(frames: &[Frame], cursor: usize) -> HashMap<String, Option<String>> {
+    let mut m: HashMap<String, Option<String>> = HashMap::new();
+    for f in frames.iter().take(cursor + 1) {
+        let e = m.entry(f.node.clone()).or_insert(None);
+        if f.box_verdict.is_some() {
+            *e = f.box_verdict.clone();
+        }
+    }
+    m
+}
+
+/// The frames of the current visit to one box (a table's whole chain walk
+/// there): frames `a..b` around frame `at`.
+pub fn box_visit(frames: &[Frame], at: usize) -> (usize, usize) {
+    let Some(node) = frames.get(at).map(|f| &f.node) else {
+        return (0, 0);
+    };
+    let mut a = at;
+    while a > 0 && frames[a - 1].node == *node {
+        a -= 1;
+    }
+    let mut b = at + 1;
+    while b < frames.len() && frames[b].node == *node {
+        b += 1;
+    }
+    (a, b)
+}
+
 /// How far Step forward / Step back go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Granularity {
@@ -806,16 +821,21 @@ mod tests {
 
     #[test]
     fn conditions_and_targets_read_back_from_the_rule() {
-        assert_eq!(
-            conditions(r#"-p tcp -m comment --comment "default/nginx-demo-1:" -m tcp --dport 32719 -j KUBE-SVC-X"#).as_deref(),
-            Some("-p tcp -m tcp --dport 32719")
+        let parsed = nfsim::parse(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SVC-X - [0:0]\n\
+             -A PREROUTING -p tcp -m comment --comment \"default/nginx-demo-1:\" -m tcp --dport 32719 -j KUBE-SVC-X\n\
+             -A PREROUTING -j KUBE-SVC-X\n\
+             -A PREROUTING -p tcp -m tcp -j DNAT --to-destination 203.0.113.10:80\n\
+             -A PREROUTING -j MARK --set-xmark 0x4000/0x4000\nCOMMIT\n",
+            None,
         );
-        assert_eq!(conditions("-j KUBE-SERVICES"), None);
-        assert_eq!(
-            target_short("-p tcp -m tcp -j DNAT --to-destination 203.0.113.10:80").as_deref(),
-            Some("DNAT 203.0.113.10:80")
-        );
-        assert_eq!(target_short("-j MARK --set-xmark 0x4000/0x4000").as_deref(), Some("MARK 0x4000/0x4000"));
+        assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+        let rules = &parsed.ruleset.tables[0].chain("PREROUTING").unwrap().rules;
+        assert_eq!(conditions(&rules[0]).as_deref(), Some("-p tcp -m tcp --dport 32719"));
+        assert_eq!(conditions(&rules[1]), None);
+        assert_eq!(target_short(&rules[0].target).as_deref(), Some("KUBE-SVC-X"));
+        assert_eq!(target_short(&rules[2].target).as_deref(), Some("DNAT 203.0.113.10:80"));
+        assert_eq!(target_short(&rules[3].target).as_deref(), Some("MARK 0x4000/0x4000"));
         assert_eq!(but("-p tcp: the packet is udp"), "-p tcp, but the packet is udp");
         assert_eq!(thousands(9998), "9,998");
         assert_eq!(thousands(100), "100");
@@ -854,5 +874,23 @@ mod tests {
         assert_eq!(step_index(&f, 5, Hook, true), 1);
         assert_eq!(step_index(&f, 6, Hook, true), 5);
         assert_eq!(step_index(&[], 3, Hook, true), 0);
+    }
+
+    #[test]
+    fn boxes_are_visited_in_order_and_keep_their_last_verdict() {
+        let mut f = vec![
+            frame("in", None, None),
+            frame("PREROUTING/nat", Some("PREROUTING"), Some("PREROUTING")),
+            frame("PREROUTING/nat", Some("PREROUTING"), Some("KUBE-SERVICES")),
+            frame("routing-in", Some("PREROUTING"), None),
+        ];
+        f[2].box_verdict = Some("DNAT 203.0.113.10:80".into());
+        let at = |c| box_states(&f, c);
+        assert_eq!(at(1).get("PREROUTING/nat"), Some(&None), "reached, walk not over");
+        assert_eq!(at(2)["PREROUTING/nat"].as_deref(), Some("DNAT 203.0.113.10:80"));
+        assert!(!at(2).contains_key("routing-in"));
+        assert_eq!(box_visit(&f, 1), (1, 3));
+        assert_eq!(box_visit(&f, 3), (3, 4));
+        assert_eq!(box_visit(&f, 9), (0, 0));
     }
 }

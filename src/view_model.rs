@@ -126,18 +126,33 @@ pub fn rule_nodes(c: &Chain) -> Vec<RuleNode> {
         .collect()
 }
 
+/// `3 tables, 33 chains, 36 rules · 0 errors, 0 warnings`.
 pub fn summary(parsed: &Parsed) -> String {
+    format!("{} · {}", ruleset_counts(&parsed.ruleset), problem_counts(parsed))
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `3 tables, 33 chains, 36 rules` (the page's "Ruleset summary").
+pub fn ruleset_counts(ruleset: &Ruleset) -> String {
+    format!(
+        "{}, {}, {}",
+        plural(ruleset.tables.len(), "table", "tables"),
+        plural(ruleset.chain_count(), "chain", "chains"),
+        plural(ruleset.rule_count(), "rule", "rules"),
+    )
+}
+
+/// `0 errors, 1 warning`.
+pub fn problem_counts(parsed: &Parsed) -> String {
     let errors = parsed.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = parsed.diagnostics.len() - errors;
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
-        "{}, {}, {} · {}, {}",
-        plural(parsed.ruleset.tables.len(), "table", "tables"),
-        plural(parsed.ruleset.chain_count(), "chain", "chains"),
-        plural(parsed.ruleset.rule_count(), "rule", "rules"),
+        "{}, {}",
         plural(errors, "error", "errors"),
-        plural(warnings, "warning", "warnings"),
+        plural(warnings, "warning", "warnings")
     )
 }
 
@@ -173,6 +188,8 @@ mod tests {
             summary(&parsed),
             "3 tables, 33 chains, 36 rules · 0 errors, 0 warnings"
         );
+        let one = nfsim::parse("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOPE\nCOMMIT\n", None);
+        assert_eq!(summary(&one), "1 table, 3 chains, 1 rule · 1 error, 0 warnings");
     }
 
     #[test]

@@ -59,7 +59,7 @@ async fn the_diagram_follows_the_cursor_through_the_nodeport_walk() {
             view! {
                 <FlowDiagram player=player current=current parse_view=pv />
                 <Narration player=player current=current />
-                <TraceList player=player current=current on_pick=|_| {} />
+                <TraceList player=player on_pick=|_| {} />
             }
         });
         (rx.recv().unwrap(), handle)

@@ -881,8 +881,7 @@ pub fn run_packet_indexed(
 use TableKind::{Filter, Mangle, Nat, Raw, Security};
 
 /// One stage of a hook: a table walked there, or the connection tracker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", content = "table", rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     Table(TableKind),
     Conntrack,
@@ -919,9 +918,9 @@ pub fn hook_stages(hook: Hook) -> &'static [Stage] {
 
 impl Run<'_> {
     /// Run `stages` of `hook` in order.
-    fn stages(
+    fn stages<'s>(
         &mut self,
-        stages: &[Stage],
+        stages: impl IntoIterator<Item = &'s Stage>,
         hook: Hook,
         p: &mut Packet,
         iif: Option<&str>,
@@ -970,8 +969,7 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 decision,
             });
             run.stages(&FORWARD_STAGES, Hook::Forward, p, Some(iif), Some(&dev), None)?;
-            let post = &POSTROUTING_STAGES;
-            run.stages(post, Hook::Postrouting, p, None, Some(&dev), src)?;
+            run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&dev), src)?;
             Ok((Fate::Forwarded { oif: dev }, true))
         }
         RouteResult::NoRoute => Err(run.drop_outside(Hook::Prerouting, "no route")),
@@ -1039,16 +1037,14 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     // The looped packet's connection is confirmed: it meets no conntrack
     // step of its own here and no nat table (nat runs for a first packet only).
     let looped = |s: &&Stage| !matches!(s, Conntrack | T(Nat));
-    for s in PREROUTING_STAGES.iter().filter(looped) {
-        run.stages(std::slice::from_ref(s), Hook::Prerouting, p, Some("lo"), None, None)?;
-    }
+    let pre = PREROUTING_STAGES.iter().filter(looped);
+    run.stages(pre, Hook::Prerouting, p, Some("lo"), None, None)?;
     run.steps.push(PathStep::Routing {
         hook: Hook::Prerouting,
         decision: "local delivery".into(),
     });
-    for s in INPUT_STAGES.iter().filter(looped) {
-        run.stages(std::slice::from_ref(s), Hook::Input, p, Some("lo"), None, None)?;
-    }
+    let input = INPUT_STAGES.iter().filter(looped);
+    run.stages(input, Hook::Input, p, Some("lo"), None, None)?;
     Ok((Fate::DeliveredLocal, false))
 }
 

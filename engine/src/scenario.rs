@@ -471,7 +471,7 @@ fn packet_of(
 
 /// Run every packet of the scenario in order.
 pub fn run(loaded: &Loaded, state: &mut SimState) -> Result<Vec<PacketPath>, ScenarioError> {
-    run_inner(loaded, state, None)
+    Ok(run_inner(loaded, state)?.0)
 }
 
 /// A packet of a scenario run: the packet as it entered, where it came from,
@@ -485,8 +485,7 @@ pub struct Traced {
 
 /// [`run`], keeping each packet as it entered (derived packets included).
 pub fn run_traced(loaded: &Loaded, state: &mut SimState) -> Result<Vec<Traced>, ScenarioError> {
-    let mut entered = Vec::new();
-    let paths = run_inner(loaded, state, Some(&mut entered))?;
+    let (paths, entered) = run_inner(loaded, state)?;
     Ok(entered
         .into_iter()
         .zip(paths)
@@ -494,11 +493,12 @@ pub fn run_traced(loaded: &Loaded, state: &mut SimState) -> Result<Vec<Traced>, 
         .collect())
 }
 
+/// Each packet's path, and each packet as it entered with its origin.
+#[allow(clippy::type_complexity)]
 fn run_inner(
     loaded: &Loaded,
     state: &mut SimState,
-    entered: Option<&mut Vec<(Packet, Origin)>>,
-) -> Result<Vec<PacketPath>, ScenarioError> {
+) -> Result<(Vec<PacketPath>, Vec<(Packet, Origin)>), ScenarioError> {
     let mut conns = ConnTable::for_ruleset(&loaded.ruleset);
     let mut done = Vec::new();
     let mut sent = Vec::new();
@@ -519,10 +519,7 @@ fn run_inner(
         sent.push((p, origin));
         done.push(path);
     }
-    if let Some(entered) = entered {
-        *entered = sent;
-    }
-    Ok(done)
+    Ok((done, sent))
 }
 
 /// All-branches mode: every combination of random choices, with its probability.
@@ -709,8 +706,7 @@ fn verdict_name(v: StepVerdict) -> &'static str {
 }
 
 /// A packet's addresses and ports (type and code for ICMP) as the JSON shows them.
-/// A packet as the trace's JSON writes it (`packet_out`, REJECT's reply).
-pub fn packet_json(p: &Packet) -> Value {
+fn packet_json(p: &Packet) -> Value {
     let mut v = json!({"src": fmt_ipv4(p.src), "dst": fmt_ipv4(p.dst), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport});
     if p.proto == 1 {
         v["icmp_type"] = json!(p.icmp_type);
