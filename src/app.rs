@@ -132,6 +132,8 @@ pub fn App() -> impl IntoView {
     let branch: RwSignal<Option<Vec<bool>>> = RwSignal::new(None);
     let addrs = RwSignal::new(crate::session::DEFAULT_ADDRS.to_string());
     let routes = RwSignal::new(crate::session::DEFAULT_ROUTES.to_string());
+    let sysctl = RwSignal::new(nfsim::host::Sysctl::default());
+    let ipsets = RwSignal::new(String::new());
     let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
     let busy = RwSignal::new(true);
     let worker_ms = RwSignal::new((0.0f64, None::<f64>));
@@ -143,6 +145,8 @@ pub fn App() -> impl IntoView {
         selected: selected.get(),
         branch: branch.get(),
         seed: 1,
+        sysctl: sysctl.get(),
+        ipsets: ipsets.get(),
     });
 
     // The ruleset typed last time in this browser, or the example.

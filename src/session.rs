@@ -42,6 +42,12 @@ pub struct PlayInput {
     /// The branch of random choices to show (its choices), or the seeded run.
     pub branch: Option<Vec<bool>>,
     pub seed: u64,
+    /// The host's sysctls (`ip_forward`, `route_localnet`, `rp_filter`).
+    #[serde(default)]
+    pub sysctl: Sysctl,
+    /// `ipset save` text for `-m set` rules; empty for none.
+    #[serde(default)]
+    pub ipsets: String,
 }
 
 impl Default for PlayInput {
@@ -53,6 +59,8 @@ impl Default for PlayInput {
             selected: 0,
             branch: None,
             seed: 1,
+            sysctl: Sysctl::default(),
+            ipsets: String::new(),
         }
     }
 }
@@ -222,11 +230,7 @@ impl Session {
 
     /// Trace the packets of `input` through the loaded ruleset.
     pub fn trace(&mut self, input: &PlayInput) -> Result<PlayView, TraceProblems> {
-        let sysctl = Sysctl {
-            ip_forward: true,
-            route_localnet: false,
-            rp_filter: 0,
-        };
+        let sysctl = input.sysctl;
         let mut problems = TraceProblems {
             fields: Vec::new(),
             messages: Vec::new(),
@@ -276,6 +280,18 @@ impl Session {
                 return Err(problems);
             }
         };
+        let sets = if input.ipsets.trim().is_empty() {
+            Default::default()
+        } else {
+            match scenario::parse_ipsets(&input.ipsets) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.messages.push(format!("ipsets: {e}"));
+                    return Err(problems);
+                }
+            }
+        };
+        self.loaded.sets = sets;
         self.loaded.host = host;
         self.loaded.scenario.packets = packets;
         self.loaded.scenario.seed = input.seed;
@@ -444,6 +460,26 @@ mod tests {
         let fwd = p.frames.iter().find(|f| f.node == "FORWARD/filter" && f.box_verdict.is_some()).unwrap();
         assert_eq!(fwd.box_verdict.as_deref(), Some("DROP"));
         assert_eq!(p.frames.last().unwrap().node, "FORWARD/filter");
+    }
+
+    #[test]
+    fn sysctls_and_ipsets_are_the_hosts() {
+        let mut s = session();
+        let input = PlayInput {
+            sysctl: Sysctl { ip_forward: false, ..Sysctl::default() },
+            ..PlayInput::default()
+        };
+        let v = s.trace(&input).unwrap();
+        assert_eq!(v.packets[0].fate.banner, "Dropped by the stack, outside any rule: ip_forward off");
+        s.parse("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m set --match-set blocked src -j DROP\nCOMMIT\n");
+        let input = PlayInput {
+            packets: vec![PacketInput::Form(PacketForm { dport: "22".into(), ..PacketForm::default() })],
+            ipsets: "create blocked hash:net family inet\nadd blocked 192.0.2.0/24\n".into(),
+            ..PlayInput::default()
+        };
+        assert_eq!(s.trace(&input).unwrap().packets[0].fate.result, "dropped");
+        let input = PlayInput { ipsets: String::new(), ..input };
+        assert_eq!(s.trace(&input).unwrap().packets[0].fate.result, "delivered-local");
     }
 
     #[test]

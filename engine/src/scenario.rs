@@ -166,7 +166,7 @@ pub struct IpSet {
     pub entries: Vec<(Ipv4Net, Option<(u8, u16)>)>,
 }
 
-fn parse_ipsets(text: &str) -> Result<HashMap<String, IpSet>, String> {
+pub fn parse_ipsets(text: &str) -> Result<HashMap<String, IpSet>, String> {
     let mut sets: HashMap<String, IpSet> = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let w: Vec<&str> = line.split_whitespace().collect();
