@@ -136,6 +136,7 @@ pub fn App() -> impl IntoView {
     let ipsets = RwSignal::new(String::new());
     let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
     let busy = RwSignal::new(true);
+    let batch: RwSignal<Option<BatchRun>> = RwSignal::new(None);
     let worker_ms = RwSignal::new((0.0f64, None::<f64>));
 
     let input = Memo::new(move |_| PlayInput {
@@ -183,6 +184,13 @@ pub fn App() -> impl IntoView {
             Response::Chain { table, chain, rules, .. } => chain_rules.update(|m| {
                 m.insert((table, chain), rules);
             }),
+            Response::Batch { id, result, done } => batch.update(|b| {
+                // Only the batch asked for last is shown.
+                if let Some(b) = b.as_mut().filter(|b| b.id == id) {
+                    b.result = Some(result);
+                    b.running = !done;
+                }
+            }),
             Response::Ready => {}
         })
         .ok(),
@@ -192,9 +200,11 @@ pub fn App() -> impl IntoView {
             c.work(Some(JsValue::from_str(&initial_text)), None)
         }
     });
-    // Every change of the packets, host or branch re-traces.
+    // Every change of the packets, host or branch re-traces (and makes the
+    // counts of a batch stale).
     Effect::new(move |_| {
         let i = input.get();
+        stop_batch(batch, client);
         client.with_value(|c| {
             if let Some(c) = c {
                 c.work(None, Some(i))
@@ -230,6 +240,7 @@ pub fn App() -> impl IntoView {
         }
         let on_change = Closure::<dyn FnMut(JsValue)>::new(move |text: JsValue| {
             busy.set(true);
+            stop_batch(batch, client);
             if let Err(why) = draft::save(&text) {
                 draft_notice.set(Some(why));
             }
@@ -256,8 +267,11 @@ pub fn App() -> impl IntoView {
             with_editor(&|h| h.set_diagnostics(&json));
         }
     });
+    // The gutter counts the trace's rule evaluations, or, after "Run N
+    // packets", each rule's packets as `iptables -L -v` would.
     Effect::new(move |_| {
-        let json = current.with(|c| editor::hits_json(c.as_ref().map(|c| c.hits.as_slice()).unwrap_or(&[])));
+        let counted = batch.with(|b| b.as_ref().and_then(|b| b.result.as_ref()?.as_ref().ok().map(editor::counters_json)));
+        let json = counted.unwrap_or_else(|| current.with(|c| editor::hits_json(c.as_ref().map(|c| c.hits.as_slice()).unwrap_or(&[]))));
         with_editor(&|h| h.set_gutter_text(&json));
     });
     // The rule at the cursor is marked in the editor; the editor scrolls to it
@@ -323,6 +337,8 @@ pub fn App() -> impl IntoView {
                         <BoxWalk player=player />
                         <Outcomes view=view_ok branch=branch />
                         <PacketState player=player current=current />
+                        <RunPackets batch=batch input=input client=client />
+                        <ConntrackTable view=view_ok />
                     </div>
                 </div>
             </section>
@@ -965,17 +981,22 @@ pub fn Narration(player: Player, current: Memo<Option<PacketView>>) -> impl Into
         let c = player.cursor.get();
         player.frames.with(|f| f.get(c).map(|f| f.narration.clone())).unwrap_or_else(|| "Craft a packet and press Play to follow it through the hooks.".into())
     };
-    let fate = move || current.with(|c| c.as_ref().map(|c| c.fate.clone()));
+    let fate = move || current.with(|c| c.as_ref().map(|c| (c.fate.clone(), c.cost.text())));
     view! {
         <div class="narration-row">
             <p class="narration" role="status" aria-live="polite" aria-label="Narration">{text}</p>
-            {move || fate().map(|f| {
+            {move || fate().map(|(f, cost)| {
                 let result = f.result.clone();
                 view! {
+                <div class="fate-col">
                 <p class=move || format!("fate fate-{}{}", result, if player.at_end() { " final" } else { "" })
                     role="status" aria-label="Fate" data-fate=f.result.clone() title=f.text.clone() data-testid="fate">
                     <span class="fate-banner">{f.banner.clone()}</span>
                 </p>
+                <p class="cost" aria-label="Cost of the walk" title="iptables tries a chain's rules one by one: the cost grows with the number of rules (ipvs and nftables maps look services up in a hash instead)">
+                    {cost.clone()}
+                </p>
+                </div>
             }})}
         </div>
     }
@@ -1165,5 +1186,124 @@ mod draft {
         if let Some(s) = storage() {
             let _ = s.remove_item(KEY);
         }
+    }
+}
+
+/// A "Run N packets" in progress or done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchRun {
+    pub id: u32,
+    pub result: Option<Result<crate::session::BatchView, TraceProblems>>,
+    pub running: bool,
+}
+
+fn stop_batch(batch: RwSignal<Option<BatchRun>>, client: StoredValue<Option<Client>, LocalStorage>) {
+    if let Some(b) = batch.get_untracked() {
+        if b.running {
+            client.with_value(|c| if let Some(c) = c { c.cancel(b.id) });
+        }
+        batch.set(None);
+    }
+}
+
+/// "Run N packets": N copies of the selected packet, each a new connection,
+/// with where they went as bars and each rule's packet count in the gutter.
+#[component]
+fn RunPackets(
+    batch: RwSignal<Option<BatchRun>>,
+    input: Memo<PlayInput>,
+    client: StoredValue<Option<Client>, LocalStorage>,
+) -> impl IntoView {
+    let n = RwSignal::new("1000".to_string());
+    let n_error = move || match n.with(|n| n.trim().parse::<u64>()) {
+        Ok(k) if (1..=1_000_000).contains(&k) => None,
+        _ => Some("a number of packets from 1 to 1,000,000".to_string()),
+    };
+    let run = move |_| {
+        let Ok(k) = n.get_untracked().trim().parse::<u64>() else { return };
+        if !(1..=1_000_000).contains(&k) {
+            return;
+        }
+        stop_batch(batch, client);
+        let id = client.with_value(|c| c.as_ref().map(|c| c.batch(input.get_untracked(), k)));
+        if let Some(id) = id {
+            batch.set(Some(BatchRun { id, result: None, running: true }));
+        }
+    };
+    let cancel = move |_| {
+        if let Some(b) = batch.get_untracked() {
+            client.with_value(|c| if let Some(c) = c { c.cancel(b.id) });
+            batch.update(|b| if let Some(b) = b { b.running = false });
+        }
+    };
+    let running = move || batch.with(|b| b.as_ref().is_some_and(|b| b.running));
+    let view_of = move || batch.with(|b| b.as_ref().and_then(|b| b.result.clone()));
+    let bars = |label: &'static str, rows: Vec<(String, u64)>, total: u64| {
+        let max = rows.iter().map(|r| r.1).max().unwrap_or(1).max(1);
+        view! {
+            <ul class="bars" aria-label=label>
+                {rows.into_iter().map(|(name, k)| {
+                    let pct = if total > 0 { k as f64 * 100.0 / total as f64 } else { 0.0 };
+                    let key = name.clone();
+                    view! {
+                        <li data-name=key data-count=k>
+                            <span class="bar-name">{name}</span>
+                            <span class="bar" style=format!("--w:{:.4}", k as f64 / max as f64)></span>
+                            <span class="bar-count">{format!("{k} ({pct:.1}%)")}</span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+    };
+    view! {
+        <section class="batch-pane" aria-label="Many packets">
+            <h2 class="pane-title">"Many packets"</h2>
+            <div class="batch-controls">
+                <label for="batch-n">"Packets"</label>
+                <input id="batch-n" type="text" inputmode="numeric" size="8" aria-label="Number of packets"
+                    aria-invalid=move || n_error().is_some().to_string()
+                    prop:value=move || n.get() on:input=move |ev| n.set(event_target_value(&ev)) />
+                <button on:click=run prop:disabled=move || n_error().is_some() title="Send N copies of the selected packet, each a new connection (the source port steps up), and count where they go">"Run N packets"</button>
+                <Show when=running>
+                    <button on:click=cancel>"Cancel"</button>
+                </Show>
+                <span class="field-error" role="alert">{n_error}</span>
+            </div>
+            {move || view_of().map(|r| match r {
+                Err(e) => view! { <ul class="trace-problems" role="alert">{e.messages.into_iter().chain(e.fields.into_iter().flat_map(|(_, f)| f.into_iter().map(|f| f.message))).map(|m| view! { <li>{m}</li> }).collect_view()}</ul> }.into_any(),
+                Ok(v) => {
+                    let stopped = !running() && v.sent < v.total;
+                    view! {
+                        <progress aria-label="Progress" max=v.total.to_string() value=v.sent.to_string()></progress>
+                        <p class="batch-summary" role="status">
+                            {format!("{} of {} packets{}", v.sent, v.total, if stopped { " (cancelled)" } else { "" })}
+                        </p>
+                        <h3>"Fates"</h3>
+                        {bars("Fates", v.fates.clone(), v.sent)}
+                        {(!v.endpoints.is_empty()).then(|| view! { <h3>"Left for"</h3> })}
+                        {bars("Endpoints", v.endpoints.clone(), v.sent)}
+                        <p class="never-hit" title="Rules no packet of this run matched: the gutter shows the packets each rule matched">
+                            {format!("{} of {} rules never hit", v.never_hit, v.rules)}
+                        </p>
+                    }.into_any()
+                }
+            })}
+        </section>
+    }
+}
+
+/// The connection table after the last packet, as `conntrack -L` lists it.
+#[component]
+fn ConntrackTable(view: Memo<Option<PlayView>>) -> impl IntoView {
+    let lines = move || view.with(|v| v.as_ref().map(|v| v.conntrack.clone()).unwrap_or_default());
+    view! {
+        <details class="conntrack-pane">
+            <summary class="pane-title">{move || format!("Connection tracking ({})", lines().len())}</summary>
+            <pre class="conntrack-list" aria-label="Conntrack table">{move || {
+                let l = lines();
+                if l.is_empty() { "No connections: conntrack -L lists nothing.".to_string() } else { l.join("\n") }
+            }}</pre>
+        </details>
     }
 }

@@ -80,3 +80,21 @@ pub fn hits_json(hits: &[crate::timeline::Hit]) -> String {
         .collect();
     serde_json::to_string(&v).unwrap_or_default()
 }
+
+/// Packets each rule matched in "Run N packets" (`333`, `1.2k`, `45k`, `1.0M`),
+/// as `iptables -L -v` counts them; rules never matched show `0`.
+pub fn counters_json(v: &crate::session::BatchView) -> String {
+    let short = |n: u64| match n {
+        0..=999 => n.to_string(),
+        1000..=99_999 => format!("{:.1}k", n as f64 / 1000.0).replace(".0k", "k"),
+        100_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    };
+    let mut out: Vec<serde_json::Value> = v
+        .counters
+        .iter()
+        .map(|&(line, n)| serde_json::json!({"line": line, "text": short(n), "kind": "matched"}))
+        .collect();
+    out.extend(v.never_hit_lines.iter().map(|&line| serde_json::json!({"line": line, "text": "0", "kind": "missed"})));
+    serde_json::to_string(&out).unwrap_or_default()
+}

@@ -90,6 +90,8 @@ pub struct PlayView {
     pub outcomes: Vec<OutcomeView>,
     /// The host's interfaces, for the "Arrives on" choice.
     pub interfaces: Vec<String>,
+    /// The connection table after the last packet, as `conntrack -L` lists it.
+    pub conntrack: Vec<String>,
 }
 
 /// Why a sequence cannot be traced: the packet's fields, or the rest.
@@ -116,6 +118,72 @@ pub struct ParseView {
     pub dimmed: Vec<String>,
 }
 
+/// "Run N packets" so far: where the packets went and how often each rule
+/// matched (as `iptables -L -v` counts packets).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchView {
+    pub sent: u64,
+    pub total: u64,
+    /// (fate, packets), most packets first.
+    pub fates: Vec<(String, u64)>,
+    /// (`address:port` the packets left for, packets), most packets first.
+    pub endpoints: Vec<(String, u64)>,
+    /// (line of the rule, packets it matched), in line order.
+    pub counters: Vec<(usize, u64)>,
+    pub rules: usize,
+    /// How many rules no packet matched, and the first lines of them.
+    pub never_hit: usize,
+    pub never_hit_lines: Vec<usize>,
+}
+
+/// Lines of never-hit rules sent to the page at most.
+pub const NEVER_HIT_SENT: usize = 1000;
+
+impl BatchView {
+    pub fn of(loaded: &Loaded, b: &scenario::Batch, total: u64) -> BatchView {
+        let by_count = |m: &std::collections::BTreeMap<String, u64>| {
+            let mut v: Vec<(String, u64)> = m.iter().map(|(k, n)| (k.clone(), *n)).collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        };
+        let mut hit: std::collections::HashMap<(&str, &str, usize), u64> = std::collections::HashMap::new();
+        for ((t, c, r), n) in &b.counters {
+            hit.insert((t.as_str(), c.as_str(), *r), *n);
+        }
+        let mut counters = Vec::new();
+        let mut never_hit_lines = Vec::new();
+        let (mut rules, mut never_hit) = (0, 0);
+        for t in &loaded.ruleset.tables {
+            for c in &t.chains {
+                for (i, r) in c.rules.iter().enumerate() {
+                    rules += 1;
+                    match hit.get(&(t.kind.name(), c.name.as_str(), i + 1)) {
+                        Some(n) => counters.push((r.line, *n)),
+                        None => {
+                            never_hit += 1;
+                            if never_hit_lines.len() < NEVER_HIT_SENT {
+                                never_hit_lines.push(r.line);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        counters.sort();
+        never_hit_lines.sort();
+        BatchView {
+            sent: b.packets,
+            total,
+            fates: by_count(&b.fates),
+            endpoints: by_count(&b.endpoints),
+            counters,
+            rules,
+            never_hit,
+            never_hit_lines,
+        }
+    }
+}
+
 /// Page → worker. The ruleset text travels beside the message, as a JS string.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
@@ -131,6 +199,10 @@ pub enum Request {
         table: String,
         chain: String,
     },
+    /// Run `n` copies of the selected packet, each a new connection.
+    Batch { id: u32, input: PlayInput, n: u64 },
+    /// Stop batch `id`.
+    Cancel { id: u32 },
 }
 
 /// Worker → page.
@@ -154,6 +226,12 @@ pub enum Response {
         table: String,
         chain: String,
         rules: Vec<RuleNode>,
+    },
+    /// Progress of batch `id` (sent every slice), or why it cannot run.
+    Batch {
+        id: u32,
+        result: Result<BatchView, TraceProblems>,
+        done: bool,
     },
 }
 
@@ -228,8 +306,9 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Trace the packets of `input` through the loaded ruleset.
-    pub fn trace(&mut self, input: &PlayInput) -> Result<PlayView, TraceProblems> {
+    /// Load the host, sets and packets of `input` beside the ruleset; the
+    /// host's interfaces (also when something is wrong).
+    fn prepare(&mut self, input: &PlayInput) -> Result<Vec<String>, TraceProblems> {
         let sysctl = input.sysctl;
         let mut problems = TraceProblems {
             fields: Vec::new(),
@@ -295,9 +374,40 @@ impl Session {
         self.loaded.host = host;
         self.loaded.scenario.packets = packets;
         self.loaded.scenario.seed = input.seed;
+        Ok(interfaces)
+    }
+
+    /// A scenario for "Run N packets": the loaded ruleset and host, with the
+    /// selected packet (or, for a reply, the crafted packet it answers) as its
+    /// only packet. Owned, so a batch runs on while the user edits.
+    pub fn batch_loaded(&mut self, input: &PlayInput) -> Result<Loaded, TraceProblems> {
+        let mut i = input.selected.min(input.packets.len().saturating_sub(1));
+        while let Some(PacketInput::ReplyTo(n)) = input.packets.get(i) {
+            if *n >= i {
+                break;
+            }
+            i = *n;
+        }
+        let only = PlayInput {
+            packets: input.packets.get(i).cloned().into_iter().collect(),
+            selected: 0,
+            ..input.clone()
+        };
+        self.prepare(&only)?;
+        Ok(self.loaded.clone())
+    }
+
+    /// Trace the packets of `input` through the loaded ruleset.
+    pub fn trace(&mut self, input: &PlayInput) -> Result<PlayView, TraceProblems> {
+        let interfaces = self.prepare(input)?;
+        let mut problems = TraceProblems {
+            fields: Vec::new(),
+            messages: Vec::new(),
+            interfaces: interfaces.clone(),
+        };
         let loaded = &self.loaded;
         let mut state = SimState::new(loaded, input.seed, input.branch.clone());
-        let traced = match scenario::run_traced(loaded, &mut state) {
+        let (traced, conns) = match scenario::run_traced(loaded, &mut state) {
             Ok(r) => r,
             Err(e) => {
                 problems.messages.push(e.to_string());
@@ -330,6 +440,7 @@ impl Session {
                 .collect(),
             outcomes,
             interfaces,
+            conntrack: conns.connections.iter().map(|c| c.list_line()).collect(),
         })
     }
 }
@@ -421,6 +532,14 @@ mod tests {
         assert!(unnat.narration.contains("NAT binding"), "{}", unnat.narration);
         assert_eq!(reply.fate.result, "forwarded");
         assert_eq!(reply.leaves_as.as_deref(), Some("192.0.2.50:45678"));
+        // conntrack -L after the SYN and its SYN,ACK.
+        assert_eq!(v.conntrack.len(), 1);
+        assert!(v.conntrack[0].starts_with("tcp      6 60 SYN_RECV src=192.0.2.50 dst=198.51.100.1 sport=45678 dport=32719 src=203.0.113."), "{}", v.conntrack[0]);
+        // The cost of the walk: the SYN is tried against every rule on its way.
+        let cost = &v.packets[0].cost;
+        assert_eq!(cost.rules, cost.per_hook.iter().map(|(_, n)| n).sum::<usize>());
+        assert_eq!(cost.per_hook.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>(), ["PREROUTING", "FORWARD", "POSTROUTING"]);
+        assert!(v.packets[0].cost.text().starts_with(&format!("{} rules evaluated: PREROUTING ", cost.rules)));
     }
 
     #[test]
@@ -460,6 +579,32 @@ mod tests {
         let fwd = p.frames.iter().find(|f| f.node == "FORWARD/filter" && f.box_verdict.is_some()).unwrap();
         assert_eq!(fwd.box_verdict.as_deref(), Some("DROP"));
         assert_eq!(p.frames.last().unwrap().node, "FORWARD/filter");
+    }
+
+    #[test]
+    fn a_batch_spreads_over_the_endpoints_and_counts_rules() {
+        let mut s = session();
+        let input = PlayInput {
+            packets: vec![PacketInput::Form(PacketForm::default()), PacketInput::ReplyTo(0)],
+            selected: 1,
+            ..PlayInput::default()
+        };
+        // A reply selected: the batch sends the packet it answers.
+        let loaded = s.batch_loaded(&input).unwrap();
+        let mut run = scenario::BatchRun::new(&loaded).unwrap();
+        run.run(1000);
+        let v = BatchView::of(&loaded, &run.batch(), 1000);
+        assert_eq!(v.fates, [("forwarded".to_string(), 1000)]);
+        assert_eq!(v.endpoints.iter().map(|e| e.1).sum::<u64>(), 1000);
+        assert_eq!(v.endpoints.len(), 3);
+        for (to, n) in &v.endpoints {
+            assert!(to.starts_with("203.0.113.1") && (283..=383).contains(n), "{to}: {n}");
+        }
+        // The NodePort rule of KUBE-NODEPORTS matched all of them.
+        assert!(v.counters.iter().any(|&(_, n)| n == 1000));
+        assert_eq!(v.rules, 36);
+        assert_eq!(v.never_hit + v.counters.len(), 36);
+        assert_eq!(v.never_hit_lines.len(), v.never_hit);
     }
 
     #[test]
@@ -504,5 +649,7 @@ mod tests {
         assert_eq!(p.fate.result, "rejected");
         assert!(p.frames.iter().any(|f| f.kind == "reject"));
         assert_eq!(p.fate.banner, "Rejected by filter INPUT rule 51");
+        // Rules the index skipped still count: the kernel tries each one.
+        assert_eq!(p.cost.text(), "51 rules evaluated: INPUT 51");
     }
 }

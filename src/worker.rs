@@ -10,7 +10,8 @@
 //! initialises it (whose `main` mounts nothing where there is no window) and
 //! calls the exported [`worker_main`].
 
-use crate::session::{PlayInput, Request, Response, Session};
+use crate::session::{BatchView, PlayInput, Request, Response, Session};
+use std::cell::Cell;
 use js_sys::Array;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -61,6 +62,9 @@ pub fn run() {
         let _ = post_scope.post_message(&JsValue::from_str(&json));
     };
     let post2 = post.clone();
+    // The batch running (its id), 0 for none: a newer batch or a cancel
+    // stops the one in progress at its next slice.
+    let batch_now = Rc::new(Cell::new(0u32));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
         let data: Array = ev.data().unchecked_into();
         let Some(header) = data.get(0).as_string() else {
@@ -95,11 +99,70 @@ pub fn run() {
                 table,
                 chain,
             }),
+            Request::Batch { id, input, n } => match s.batch_loaded(&input) {
+                Err(e) => post2(&Response::Batch { id, result: Err(e), done: true }),
+                Ok(loaded) => {
+                    batch_now.set(id);
+                    wasm_bindgen_futures::spawn_local(run_batch(id, loaded, n, batch_now.clone(), post2.clone()));
+                }
+            },
+            Request::Cancel { id } => {
+                if batch_now.get() == id {
+                    batch_now.set(0);
+                }
+            }
         }
     });
     scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     post(&Response::Ready);
+}
+
+/// Run a batch in slices of about 40 ms, posting the counts after each and
+/// yielding to the worker's event loop between them, so a cancel, an edit or
+/// a newer batch is read in time.
+async fn run_batch(id: u32, loaded: nfsim::scenario::Loaded, n: u64, now: Rc<Cell<u32>>, post: impl Fn(&Response)) {
+    let mut run = match nfsim::scenario::BatchRun::new(&loaded) {
+        Ok(r) => r,
+        Err(e) => {
+            post(&Response::Batch {
+                id,
+                result: Err(crate::session::TraceProblems { fields: vec![], messages: vec![e.to_string()], interfaces: vec![] }),
+                done: true,
+            });
+            return;
+        }
+    };
+    let mut slice = 32u64;
+    loop {
+        if now.get() != id {
+            return;
+        }
+        let t0 = now_ms();
+        run.run(slice.min(n - run.sent()));
+        let dt = now_ms() - t0;
+        if dt < 20.0 {
+            slice = slice.saturating_mul(2);
+        } else if dt > 80.0 {
+            slice = (slice / 2).max(1);
+        }
+        let done = run.sent() >= n;
+        post(&Response::Batch { id, result: Ok(BatchView::of(&loaded, &run.batch(), n)), done });
+        if done {
+            now.set(0);
+            return;
+        }
+        yield_now().await;
+    }
+}
+
+/// Let the worker's event loop run (a zero timeout).
+async fn yield_now() {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        let g: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let _ = g.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(p).await;
 }
 
 #[derive(Default)]
@@ -167,7 +230,7 @@ impl Client {
                         c.state.borrow_mut().in_flight = false
                     }
                 }
-                Response::Chain { .. } => {}
+                Response::Chain { .. } | Response::Batch { .. } => {}
             }
             if !matches!(resp, Response::Ready) {
                 on_response(resp);
@@ -210,6 +273,21 @@ impl Client {
             chain: chain.into(),
         };
         self.post(&req, None);
+    }
+
+    /// Start "Run N packets" for the selected packet of `input`; its id.
+    pub fn batch(&self, input: PlayInput, n: u64) -> u32 {
+        let id = {
+            let mut s = self.state.borrow_mut();
+            s.next_id += 1;
+            s.next_id
+        };
+        self.post(&Request::Batch { id, input, n }, None);
+        id
+    }
+
+    pub fn cancel(&self, id: u32) {
+        self.post(&Request::Cancel { id }, None);
     }
 
     fn flush(&self) {

@@ -13,7 +13,7 @@
 
 use crate::packet::{tcp_flags, Packet};
 use crate::ruleset::Fnv;
-use crate::value::Ipv4;
+use crate::value::{fmt_ipv4, Ipv4};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -314,5 +314,81 @@ impl ConnTable {
             changed |= was != *inner;
         }
         changed
+    }
+}
+
+impl Connection {
+    /// The connection as `conntrack -L` prints it, e.g.
+    /// `tcp      6 119 SYN_SENT src=192.0.2.50 dst=198.51.100.1 sport=45678 dport=32719 [UNREPLIED] src=203.0.113.10 dst=192.0.2.50 sport=80 dport=45678 mark=0 use=1`.
+    /// nfsim has no clock for connections and no TCP window tracking: the TCP
+    /// state is what the handshake seen so far gives (SYN_SENT until a reply,
+    /// SYN_RECV after it, ESTABLISHED once ASSURED), and the timeout is that
+    /// state's initial one (nf_conntrack_proto_tcp/udp/icmp defaults).
+    pub fn list_line(&self) -> String {
+        let replied = self.status & status::SEEN_REPLY != 0;
+        let assured = self.status & status::ASSURED != 0;
+        let (name, timeout, state) = match self.orig.proto {
+            6 => {
+                let (t, st) = if assured {
+                    (432000, "ESTABLISHED")
+                } else if replied {
+                    (60, "SYN_RECV")
+                } else {
+                    (120, "SYN_SENT")
+                };
+                ("tcp", t, Some(st))
+            }
+            17 => ("udp", if assured { 120 } else { 30 }, None),
+            1 => ("icmp", 30, None),
+            132 => ("sctp", 30, None),
+            _ => ("unknown", 600, None),
+        };
+        let tuple = |t: &Tuple| {
+            if t.proto == 1 {
+                format!("src={} dst={} type={} code={}", fmt_ipv4(t.src), fmt_ipv4(t.dst), t.sport, t.dport)
+            } else {
+                format!("src={} dst={} sport={} dport={}", fmt_ipv4(t.src), fmt_ipv4(t.dst), t.sport, t.dport)
+            }
+        };
+        let mut out = format!("{name:<8} {} {timeout} ", self.orig.proto);
+        if let Some(st) = state {
+            out.push_str(st);
+            out.push(' ');
+        }
+        out.push_str(&tuple(&self.orig));
+        if !replied {
+            out.push_str(" [UNREPLIED]");
+        }
+        out.push(' ');
+        out.push_str(&tuple(&self.reply));
+        if assured {
+            out.push_str(" [ASSURED]");
+        }
+        out.push_str(&format!(" mark={} use=1", self.mark));
+        out
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+    use crate::value::parse_ipv4;
+
+    fn t(src: &str, sport: u16, dst: &str, dport: u16) -> Tuple {
+        Tuple { src: parse_ipv4(src).unwrap(), dst: parse_ipv4(dst).unwrap(), proto: 6, sport, dport }
+    }
+
+    #[test]
+    fn a_dnatted_syn_lists_as_conntrack_does() {
+        let mut table = ConnTable::default();
+        let id = table.confirm(t("192.0.2.50", 45678, "198.51.100.1", 32719), t("192.0.2.50", 45678, "203.0.113.10", 80), 0);
+        assert_eq!(
+            table.get(id).list_line(),
+            "tcp      6 120 SYN_SENT src=192.0.2.50 dst=198.51.100.1 sport=45678 dport=32719 [UNREPLIED] src=203.0.113.10 dst=192.0.2.50 sport=80 dport=45678 mark=0 use=1"
+        );
+        table.connections[id].status |= status::SEEN_REPLY;
+        assert!(table.get(id).list_line().starts_with("tcp      6 60 SYN_RECV src=192.0.2.50 "));
+        table.connections[id].status |= status::ASSURED;
+        assert!(table.get(id).list_line().ends_with("sport=80 dport=45678 [ASSURED] mark=0 use=1"));
     }
 }

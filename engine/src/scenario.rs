@@ -90,6 +90,7 @@ impl std::fmt::Display for ScenarioError {
 }
 
 /// A loaded scenario, ready to run.
+#[derive(Clone)]
 pub struct Loaded {
     pub scenario: Scenario,
     pub ruleset: Ruleset,
@@ -483,14 +484,21 @@ pub struct Traced {
     pub path: PacketPath,
 }
 
-/// [`run`], keeping each packet as it entered (derived packets included).
-pub fn run_traced(loaded: &Loaded, state: &mut SimState) -> Result<Vec<Traced>, ScenarioError> {
-    let (paths, entered) = run_inner(loaded, state)?;
-    Ok(entered
-        .into_iter()
-        .zip(paths)
-        .map(|((packet, origin), path)| Traced { packet, origin, path })
-        .collect())
+/// [`run`], keeping each packet as it entered (derived packets included),
+/// and the connection table as the last packet left it.
+pub fn run_traced(
+    loaded: &Loaded,
+    state: &mut SimState,
+) -> Result<(Vec<Traced>, ConnTable), ScenarioError> {
+    let (paths, entered, conns) = run_inner(loaded, state)?;
+    Ok((
+        entered
+            .into_iter()
+            .zip(paths)
+            .map(|((packet, origin), path)| Traced { packet, origin, path })
+            .collect(),
+        conns,
+    ))
 }
 
 /// Each packet's path, and each packet as it entered with its origin.
@@ -498,7 +506,7 @@ pub fn run_traced(loaded: &Loaded, state: &mut SimState) -> Result<Vec<Traced>, 
 fn run_inner(
     loaded: &Loaded,
     state: &mut SimState,
-) -> Result<(Vec<PacketPath>, Vec<(Packet, Origin)>), ScenarioError> {
+) -> Result<(Vec<PacketPath>, Vec<(Packet, Origin)>, ConnTable), ScenarioError> {
     let mut conns = ConnTable::for_ruleset(&loaded.ruleset);
     let mut done = Vec::new();
     let mut sent = Vec::new();
@@ -519,7 +527,7 @@ fn run_inner(
         sent.push((p, origin));
         done.push(path);
     }
-    Ok((done, sent))
+    Ok((done, sent, conns))
 }
 
 /// All-branches mode: every combination of random choices, with its probability.
@@ -590,90 +598,140 @@ pub struct Batch {
 /// source port steps up from the packet's own), through one seeded state.
 /// Only the counts are kept, never the traces.
 pub fn run_batch(loaded: &Loaded, n: u64) -> Result<Batch, ScenarioError> {
-    let spec = loaded
-        .scenario
-        .packets
-        .first()
-        .ok_or(ScenarioError::Packet {
-            index: 0,
-            message: "batch mode needs a packet".into(),
-        })?;
-    let (base, origin) = packet_of(loaded, 0, &[], &[])?;
-    let _ = spec;
-    let mut state = SimState::new(loaded, loaded.scenario.seed, None);
-    let mut conns = ConnTable::for_ruleset(&loaded.ruleset);
-    let mut batch = Batch::default();
-    // Counted by numbers while running; named once at the end.
-    let mut fates: HashMap<&'static str, u64> = HashMap::new();
-    let mut endpoints: HashMap<(Ipv4, u16), u64> = HashMap::new();
-    let mut counters: HashMap<(TableKind, usize, usize), u64> = HashMap::new();
-    for i in 0..n {
-        let mut p = base.clone();
-        if p.has_ports() {
-            p.sport = 1024 + ((base.sport as u64 - 1024 + i) % (65536 - 1024)) as u16;
+    let mut run = BatchRun::new(loaded)?;
+    run.run(n);
+    Ok(run.batch())
+}
+
+/// A batch run that goes on in slices ([`BatchRun::run`]), so a caller can
+/// show progress and stop between them; the counts are the same as one
+/// [`run_batch`] of the total.
+pub struct BatchRun<'a> {
+    loaded: &'a Loaded,
+    base: Packet,
+    origin: Origin,
+    state: SimState<'a>,
+    conns: ConnTable,
+    sent: u64,
+    // Counted by numbers while running; named in [`BatchRun::batch`].
+    fates: HashMap<&'static str, u64>,
+    endpoints: HashMap<(Ipv4, u16), u64>,
+    counters: HashMap<(TableKind, usize, usize), u64>,
+}
+
+impl<'a> BatchRun<'a> {
+    pub fn new(loaded: &'a Loaded) -> Result<BatchRun<'a>, ScenarioError> {
+        if loaded.scenario.packets.is_empty() {
+            return Err(ScenarioError::Packet {
+                index: 0,
+                message: "batch mode needs a packet".into(),
+            });
         }
-        let path = run_packet_indexed(
-            &loaded.ruleset,
-            Some(&loaded.index),
-            false,
-            &loaded.host,
-            p,
-            &origin,
-            &mut state,
-            &mut conns,
-            loaded.scenario.seed ^ i,
-        );
-        batch.packets += 1;
-        let fate = match &path.fate {
-            Fate::DeliveredLocal => "delivered-local",
-            Fate::Forwarded { .. } => "forwarded",
-            Fate::Sent { .. } => "sent",
-            Fate::Dropped { .. } => "dropped",
-            Fate::Rejected { .. } => "rejected",
-            Fate::Queued { .. } => "queued",
-            Fate::DroppedOutsideRules { .. } => "dropped-outside-rules",
-        };
-        *fates.entry(fate).or_default() += 1;
-        if let Some(out) = &path.packet_out {
-            *endpoints.entry((out.dst, out.dport)).or_default() += 1;
-        }
-        for step in &path.steps {
-            let PathStep::Table { table, walk, .. } = step else {
-                continue;
+        let (base, origin) = packet_of(loaded, 0, &[], &[])?;
+        Ok(BatchRun {
+            loaded,
+            base,
+            origin,
+            state: SimState::new(loaded, loaded.scenario.seed, None),
+            conns: ConnTable::for_ruleset(&loaded.ruleset),
+            sent: 0,
+            fates: HashMap::new(),
+            endpoints: HashMap::new(),
+            counters: HashMap::new(),
+        })
+    }
+
+    /// Packets sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Send `n` more packets.
+    pub fn run(&mut self, n: u64) {
+        let loaded = self.loaded;
+        let base = &self.base;
+        for _ in 0..n {
+            let i = self.sent;
+            let mut p = base.clone();
+            if p.has_ports() {
+                p.sport = 1024 + ((base.sport as u64 - 1024 + i) % (65536 - 1024)) as u16;
+            }
+            let path = run_packet_indexed(
+                &loaded.ruleset,
+                Some(&loaded.index),
+                false,
+                &loaded.host,
+                p,
+                &self.origin,
+                &mut self.state,
+                &mut self.conns,
+                loaded.scenario.seed ^ i,
+            );
+            self.sent += 1;
+            let fate = match &path.fate {
+                Fate::DeliveredLocal => "delivered-local",
+                Fate::Forwarded { .. } => "forwarded",
+                Fate::Sent { .. } => "sent",
+                Fate::Dropped { .. } => "dropped",
+                Fate::Rejected { .. } => "rejected",
+                Fate::Queued { .. } => "queued",
+                Fate::DroppedOutsideRules { .. } => "dropped-outside-rules",
             };
-            for s in &walk.steps {
-                if let Step::Rule {
-                    chain,
-                    rule,
-                    matched: true,
-                    ..
-                } = s
-                {
-                    *counters.entry((*table, *chain, *rule)).or_default() += 1;
+            *self.fates.entry(fate).or_default() += 1;
+            if let Some(out) = &path.packet_out {
+                *self.endpoints.entry((out.dst, out.dport)).or_default() += 1;
+            }
+            for step in &path.steps {
+                let PathStep::Table { table, walk, .. } = step else {
+                    continue;
+                };
+                for s in &walk.steps {
+                    if let Step::Rule {
+                        chain,
+                        rule,
+                        matched: true,
+                        ..
+                    } = s
+                    {
+                        *self.counters.entry((*table, *chain, *rule)).or_default() += 1;
+                    }
                 }
             }
         }
     }
-    batch.fates = fates.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    batch.endpoints = endpoints
-        .into_iter()
-        .map(|((a, port), v)| (format!("{}:{port}", fmt_ipv4(a)), v))
-        .collect();
-    batch.counters = counters
-        .into_iter()
-        .map(|((table, chain, rule), v)| {
-            let t = loaded.ruleset.table(table).expect("walked tables exist");
-            (
-                (
-                    table.name().to_string(),
-                    t.chains[chain].name.clone(),
-                    rule + 1,
-                ),
-                v,
-            )
-        })
-        .collect();
-    Ok(batch)
+
+    /// The counts so far.
+    pub fn batch(&self) -> Batch {
+        let loaded = self.loaded;
+        Batch {
+            packets: self.sent,
+            fates: self
+                .fates
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            endpoints: self
+                .endpoints
+                .iter()
+                .map(|((a, port), v)| (format!("{}:{port}", fmt_ipv4(*a)), *v))
+                .collect(),
+            counters: self
+                .counters
+                .iter()
+                .map(|((table, chain, rule), v)| {
+                    let t = loaded.ruleset.table(*table).expect("walked tables exist");
+                    (
+                        (
+                            table.name().to_string(),
+                            t.chains[*chain].name.clone(),
+                            rule + 1,
+                        ),
+                        *v,
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Batch results as the CLI's JSON.

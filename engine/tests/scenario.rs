@@ -427,6 +427,13 @@ fn a_batch_counts_what_explained_traces_of_the_same_packets_show() {
     };
     let one = Loaded::from_json(&scen(&packets[..1])).unwrap();
     let batch = scenario::run_batch(&one, 60).unwrap();
+    // In slices (as the playground runs it, to show progress), the same counts.
+    let mut sliced = scenario::BatchRun::new(&one).unwrap();
+    for n in [1, 7, 0, 22, 30] {
+        sliced.run(n);
+    }
+    assert_eq!(sliced.sent(), 60);
+    assert_eq!(sliced.batch(), batch);
     let all = Loaded::from_json(&scen(&packets)).unwrap();
     let mut state = SimState::new(&all, 5, None);
     let paths = scenario::run(&all, &mut state).unwrap();
