@@ -137,6 +137,25 @@ pub fn App() -> impl IntoView {
     let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
     let busy = RwSignal::new(true);
     let batch: RwSignal<Option<BatchRun>> = RwSignal::new(None);
+    // Classroom: presentation mode (large type, editor hideable), the theme,
+    // and `?embed` (diagram, player and narration only, for an iframe).
+    let presentation = RwSignal::new(false);
+    let theme: RwSignal<Option<String>> = RwSignal::new(None);
+    let editor_hidden = RwSignal::new(false);
+    let embed = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|q| q.trim_start_matches('?').split('&').any(|p| p == "embed" || p.starts_with("embed=")));
+    Effect::new(move |_| {
+        let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else { return };
+        let list = root.class_list();
+        let _ = list.toggle_with_force("presentation", presentation.get());
+        let _ = list.toggle_with_force("embed", embed);
+        let _ = list.toggle_with_force("editor-hidden", editor_hidden.get() && !embed);
+        match theme.get() {
+            Some(t) => { let _ = root.set_attribute("data-theme", &t); }
+            None => { let _ = root.remove_attribute("data-theme"); }
+        }
+    });
     let worker_ms = RwSignal::new((0.0f64, None::<f64>));
 
     let input = Memo::new(move |_| PlayInput {
@@ -185,8 +204,9 @@ pub fn App() -> impl IntoView {
                 m.insert((table, chain), rules);
             }),
             Response::Batch { id, result, done } => batch.update(|b| {
-                // Only the batch asked for last is shown.
-                if let Some(b) = b.as_mut().filter(|b| b.id == id) {
+                // Only the batch asked for last is shown, and nothing more
+                // once it is cancelled.
+                if let Some(b) = b.as_mut().filter(|b| b.id == id && b.running) {
                     b.result = Some(result);
                     b.running = !done;
                 }
@@ -294,6 +314,18 @@ pub fn App() -> impl IntoView {
             <span class="summary" role="status" aria-label="Ruleset summary" data-testid="summary">{summary}</span>
             <span class="counts">{counts}</span>
             <span class="busy" class:on=move || busy.get() aria-hidden="true">"working…"</span>
+            <div class="tools">
+                <button aria-pressed=move || editor_hidden.get().to_string() on:click=move |_| editor_hidden.update(|h| *h = !*h)
+                    title="Give the diagram the whole width">{move || if editor_hidden.get() { "Show editor" } else { "Hide editor" }}</button>
+                <button aria-pressed=move || presentation.get().to_string() on:click=move |_| presentation.update(|p| *p = !*p)
+                    title="Large type for a projector; play with space, ←/→, Home, End">"Presentation mode"</button>
+                <select aria-label="Theme" on:change=move |ev| theme.set(match event_target_value(&ev).as_str() { "light" => Some("light".into()), "dark" => Some("dark".into()), _ => None })>
+                    {move || [("system", "system theme"), ("light", "light"), ("dark", "dark")].into_iter().map(|(v, l)| {
+                        let sel = theme.get().as_deref().unwrap_or("system") == v;
+                        view! { <option value=v selected=sel>{l}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
             <span class="timing" title="time the engine worker took for the last parse / trace">
                 {move || {
                     let (p, t) = worker_ms.get();
@@ -327,7 +359,7 @@ pub fn App() -> impl IntoView {
                 <RulesetTree parse_view=parse_view chain_rules=chain_rules client=client />
             </section>
             <section class="play-pane" aria-label="Packet">
-                <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes player=player />
+                <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes sysctl=sysctl ipsets=ipsets player=player />
                 <FlowDiagram player=player current=current parse_view=parse_view />
                 <PlayerBar player=player />
                 <Narration player=player current=current />
@@ -533,6 +565,8 @@ fn PacketPane(
     view: RwSignal<Option<Result<PlayView, TraceProblems>>>,
     addrs: RwSignal<String>,
     routes: RwSignal<String>,
+    sysctl: RwSignal<nfsim::host::Sysctl>,
+    ipsets: RwSignal<String>,
     player: Player,
 ) -> impl IntoView {
     let interfaces = Memo::new(move |_| {
@@ -725,11 +759,37 @@ fn PacketPane(
                 })
             }}
             <details class="host">
-                <summary>"Host: " <code>"ip -4 addr"</code> ", " <code>"ip -4 route"</code></summary>
+                <summary>"Host: interfaces, routes, sysctls, ipsets"</summary>
                 <div class="host-grid">
-                    <textarea aria-label="Host addresses" spellcheck="false" prop:value=move || addrs.get() on:change=move |ev| addrs.set(event_target_value(&ev))></textarea>
-                    <textarea aria-label="Host routes" spellcheck="false" prop:value=move || routes.get() on:change=move |ev| routes.set(event_target_value(&ev))></textarea>
+                    <label class="host-field">
+                        <span>"Addresses — paste " <code>"ip -4 addr"</code> " (or " <code>"ip addr"</code> ") output"</span>
+                        <textarea aria-label="Host addresses" spellcheck="false" prop:value=move || addrs.get() on:change=move |ev| addrs.set(event_target_value(&ev))></textarea>
+                    </label>
+                    <label class="host-field">
+                        <span>"Routes — paste " <code>"ip -4 route"</code> " output"</span>
+                        <textarea aria-label="Host routes" spellcheck="false" prop:value=move || routes.get() on:change=move |ev| routes.set(event_target_value(&ev))></textarea>
+                    </label>
                 </div>
+                <div class="sysctls" role="group" aria-label="Sysctls">
+                    <label><input type="checkbox" prop:checked=move || sysctl.get().ip_forward
+                        on:change=move |ev| { let on = event_target_checked(&ev); sysctl.update(|s| s.ip_forward = on); } />
+                        " " <code>"net.ipv4.ip_forward"</code></label>
+                    <label><input type="checkbox" prop:checked=move || sysctl.get().route_localnet
+                        on:change=move |ev| { let on = event_target_checked(&ev); sysctl.update(|s| s.route_localnet = on); } />
+                        " " <code>"net.ipv4.conf.all.route_localnet"</code></label>
+                    <label><code>"net.ipv4.conf.all.rp_filter"</code> " "
+                        <select aria-label="rp_filter" on:change=move |ev| { let v = event_target_value(&ev).parse().unwrap_or(0); sysctl.update(|s| s.rp_filter = v); }>
+                            {move || [(0u8, "0 (off)"), (1, "1 (strict)"), (2, "2 (loose)")].into_iter().map(|(v, l)| {
+                                let sel = sysctl.get().rp_filter == v;
+                                view! { <option value=v.to_string() selected=sel>{l}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                </div>
+                <label class="host-field">
+                    <span>"ipsets — paste " <code>"ipset save"</code> " output (for " <code>"-m set"</code> " rules)"</span>
+                    <textarea aria-label="ipsets" spellcheck="false" prop:value=move || ipsets.get() on:change=move |ev| ipsets.set(event_target_value(&ev))></textarea>
+                </label>
             </details>
         </div>
     }
