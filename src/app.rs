@@ -11,6 +11,9 @@ use crate::session::{OutcomeView, PacketInput, ParseView, PlayInput, PlayView, R
 use crate::timeline::{box_states, box_visit, step_index, FieldRow, Frame, Granularity, PacketView};
 use crate::view_model::{self, RuleNode};
 use crate::worker::Client;
+use crate::browser;
+use crate::presets;
+use crate::share::{self, Shared, ViewState};
 use leptos::ev;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -125,26 +128,29 @@ impl Player {
 pub fn App() -> impl IntoView {
     let parse_view: RwSignal<Option<ParseView>> = RwSignal::new(None);
     let play: RwSignal<Option<Result<PlayView, TraceProblems>>> = RwSignal::new(None);
-    let packets = RwSignal::new(vec![PacketInput::Form(PacketForm::default())]);
-    let selected = RwSignal::new(0usize);
+    // Where the page starts: a shared link in the URL, else the draft kept
+    // in this browser, else the example.
+    let start = Start::now();
+    let packets = RwSignal::new(start.shared.input.packets.clone());
+    let selected = RwSignal::new(start.shared.input.selected);
     // The branch of random choices shown. It stays chosen as packets are
     // added: its choices are a prefix the engine replays.
-    let branch: RwSignal<Option<Vec<bool>>> = RwSignal::new(None);
-    let addrs = RwSignal::new(crate::session::DEFAULT_ADDRS.to_string());
-    let routes = RwSignal::new(crate::session::DEFAULT_ROUTES.to_string());
-    let sysctl = RwSignal::new(nfsim::host::Sysctl::default());
-    let ipsets = RwSignal::new(String::new());
+    let branch: RwSignal<Option<Vec<bool>>> = RwSignal::new(start.shared.input.branch.clone());
+    let addrs = RwSignal::new(start.shared.input.addrs.clone());
+    let routes = RwSignal::new(start.shared.input.routes.clone());
+    let sysctl = RwSignal::new(start.shared.input.sysctl);
+    let ipsets = RwSignal::new(start.shared.input.ipsets.clone());
+    let seed = RwSignal::new(start.shared.input.seed);
     let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
     let busy = RwSignal::new(true);
     let batch: RwSignal<Option<BatchRun>> = RwSignal::new(None);
     // Classroom: presentation mode (large type, editor hideable), the theme,
     // and `?embed` (diagram, player and narration only, for an iframe).
-    let presentation = RwSignal::new(false);
-    let theme: RwSignal<Option<String>> = RwSignal::new(None);
+    let presentation = RwSignal::new(start.shared.view.presentation);
+    let theme: RwSignal<Option<String>> = RwSignal::new(start.shared.view.theme.clone());
+    let open: RwSignal<Vec<String>> = RwSignal::new(start.shared.view.open.clone());
     let editor_hidden = RwSignal::new(false);
-    let embed = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .is_some_and(|q| q.trim_start_matches('?').split('&').any(|p| p == "embed" || p.starts_with("embed=")));
+    let embed = browser::embedded();
     Effect::new(move |_| {
         let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else { return };
         let list = root.class_list();
@@ -164,18 +170,28 @@ pub fn App() -> impl IntoView {
         packets: packets.get(),
         selected: selected.get(),
         branch: branch.get(),
-        seed: 1,
+        seed: seed.get(),
         sysctl: sysctl.get(),
         ipsets: ipsets.get(),
     });
 
-    // The ruleset typed last time in this browser, or the example.
-    let saved = draft::load();
-    let draft_notice: RwSignal<Option<String>> = RwSignal::new(
-        saved.as_ref().map(|_| "Your ruleset from last time in this browser is back.".to_string()),
-    );
-    let initial_text = saved.unwrap_or_else(|| view_model::EXAMPLE.to_string());
+    // What is shown when it is not the user's own draft ("a shared link",
+    // an example, a file), and the packets it came with: until the user
+    // changes something, the draft in storage is left alone.
+    let foreign: RwSignal<Option<String>> = RwSignal::new(start.foreign.clone());
+    let foreign_input: RwSignal<Option<PlayInput>> =
+        RwSignal::new(start.foreign.as_ref().map(|_| start.shared.input.clone()));
+    let has_backup = RwSignal::new(browser::draft::has_backup());
+    let has_draft = RwSignal::new(browser::draft::load().is_some());
+    let draft_notice: RwSignal<Option<String>> = RwSignal::new(start.notice.clone());
+    let alert: RwSignal<Option<String>> = RwSignal::new(start.alert.clone());
+    // The view step a link or draft asked for, applied once its trace is in.
+    let pending_step: RwSignal<Option<usize>> = RwSignal::new(Some(start.shared.view.step).filter(|&s| s > 0));
+    let share_link: RwSignal<Option<String>> = RwSignal::new(None);
+    let example_note: RwSignal<Option<String>> = RwSignal::new(None);
+    let initial_text = start.shared.ruleset.clone();
     let initial = StoredValue::new(initial_text.clone());
+    let start_by = start.shared.view.by.clone();
     let client = StoredValue::new_local(
         Client::spawn(move |r| match r {
             Response::Work { parsed, traced, parse_ms, trace_ms, done, .. } => {
@@ -246,6 +262,18 @@ pub fn App() -> impl IntoView {
             player.cursor.set(n - 1);
         }
     });
+    player.granularity.set(granularity_of(&start_by));
+    // A link's or draft's step, once the trace it belongs to is in.
+    Effect::new(move |_| {
+        let n = frames.with(|f| f.len());
+        if busy.get() || n == 0 {
+            return;
+        }
+        if let Some(step) = pending_step.get_untracked() {
+            pending_step.set(None);
+            player.seek(step.min(n - 1));
+        }
+    });
     animate(player);
     keyboard(player);
 
@@ -261,7 +289,13 @@ pub fn App() -> impl IntoView {
         let on_change = Closure::<dyn FnMut(JsValue)>::new(move |text: JsValue| {
             busy.set(true);
             stop_batch(batch, client);
-            if let Err(why) = draft::save(&text) {
+            // The user changed what was opened: it becomes the draft, the
+            // draft it replaces is kept aside.
+            if foreign.get_untracked().is_some() {
+                adopt(foreign, has_backup);
+                browser::draft::save_rest(&input.get_untracked(), &ViewState::default());
+            }
+            if let Err(why) = browser::draft::save_ruleset(&text) {
                 draft_notice.set(Some(why));
             }
             client.with_value(|c| {
@@ -304,6 +338,178 @@ pub fn App() -> impl IntoView {
         c
     });
     let pick = move |line: usize| with_editor(&|h| h.select_line(line as u32));
+    let editor_text = move || -> String {
+        let mut t = None;
+        with_editor(&|h| t = h.get_doc().as_string());
+        t.unwrap_or_else(|| initial.get_value())
+    };
+    let view_state = move || ViewState {
+        step: player.cursor.get_untracked(),
+        by: granularity_name(player.granularity.get_untracked()).into(),
+        presentation: presentation.get_untracked(),
+        theme: theme.get_untracked(),
+        open: open.get_untracked(),
+    };
+
+    // Keep the packets, host and view as they change (the ruleset is kept
+    // by the editor's change handler).
+    Effect::new(move |_| {
+        let i = input.get();
+        let v = ViewState {
+            step: 0,
+            by: granularity_name(player.granularity.get()).into(),
+            presentation: presentation.get(),
+            theme: theme.get(),
+            open: open.get(),
+        };
+        if foreign.get_untracked().is_some() {
+            if foreign_input.with_untracked(|f| f.as_ref() == Some(&i)) {
+                return;
+            }
+            adopt(foreign, has_backup);
+            let text = editor_text();
+            if let Err(why) = browser::draft::save_ruleset(&JsValue::from_str(&text)) {
+                draft_notice.set(Some(why));
+            }
+        }
+        browser::draft::save_rest(&i, &v);
+        has_draft.set(true);
+    });
+
+    // Show a whole scenario: from a link, an example, a file or the draft.
+    let load = move |sh: Shared, what: Option<String>| {
+        stop_batch(batch, client);
+        packets.set(sh.input.packets.clone());
+        selected.set(sh.input.selected);
+        branch.set(sh.input.branch.clone());
+        addrs.set(sh.input.addrs.clone());
+        routes.set(sh.input.routes.clone());
+        sysctl.set(sh.input.sysctl);
+        ipsets.set(sh.input.ipsets.clone());
+        seed.set(sh.input.seed);
+        presentation.set(sh.view.presentation);
+        theme.set(sh.view.theme.clone());
+        open.set(sh.view.open.clone());
+        player.granularity.set(granularity_of(&sh.view.by));
+        player.restart();
+        pending_step.set(Some(sh.view.step).filter(|&s| s > 0));
+        foreign_input.set(what.as_ref().map(|_| sh.input.clone()));
+        foreign.set(what);
+        share_link.set(None);
+        with_editor(&|h| h.set_doc(&sh.ruleset));
+        busy.set(true);
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.work(Some(JsValue::from_str(&sh.ruleset)), Some(sh.input.clone()))
+            }
+        });
+    };
+    let open_link = move |fragment: String| match share::from_link(&fragment) {
+        Ok((sh, notes)) => {
+            alert.set(None);
+            draft_notice.set((!notes.is_empty()).then(|| notes.join(" ")));
+            example_note.set(None);
+            load(sh, Some("a shared link".into()));
+        }
+        Err(e) => alert.set(Some(format!("This link could not be opened: {e} What you had stays."))),
+    };
+    // A link pasted into this tab's address bar.
+    let hashchange = window_event_listener(ev::hashchange, move |_| {
+        let f = browser::fragment();
+        if !f.is_empty() {
+            open_link(f);
+        }
+    });
+    std::mem::forget(hashchange);
+    let open_scenario_text = move |name: String, text: String| {
+        match share::from_scenario_json(&text) {
+            Ok((ruleset, input, notes)) => {
+                alert.set(None);
+                draft_notice.set((!notes.is_empty()).then(|| notes.join(" ")));
+                example_note.set(None);
+                load(Shared { ruleset, input, view: ViewState { presentation: presentation.get_untracked(), theme: theme.get_untracked(), ..ViewState::default() } }, Some(name));
+            }
+            Err(e) => alert.set(Some(format!("{name} could not be opened: {e}"))),
+        }
+    };
+    let open_file = move |file: web_sys::File| {
+        let name = file.name();
+        wasm_bindgen_futures::spawn_local(async move {
+            match browser::read_text(file).await {
+                Ok(text) if name.ends_with(".json") || text.trim_start().starts_with('{') => open_scenario_text(name, text),
+                // Any other text is a ruleset (a dump or a script).
+                Ok(text) => load(
+                    Shared { ruleset: text, input: input.get_untracked(), view: view_state() },
+                    Some(name),
+                ),
+                Err(e) => alert.set(Some(e)),
+            }
+        });
+    };
+    // Drop a scenario or a dump anywhere on the page.
+    let dragover = window_event_listener(ev::dragover, move |e: web_sys::DragEvent| e.prevent_default());
+    std::mem::forget(dragover);
+    let drop = window_event_listener(ev::drop, move |e: web_sys::DragEvent| {
+        let file = e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0));
+        if let Some(file) = file {
+            e.prevent_default();
+            open_file(file);
+        }
+    });
+    std::mem::forget(drop);
+    let restore_draft = move |_| {
+        // Before any change the draft is where it was; after one, aside.
+        let sh = if foreign.get_untracked().is_some() { browser::draft::load() } else { browser::draft::load_backup() };
+        if let Some(sh) = sh {
+            let backup = foreign.get_untracked().is_none();
+            load(sh.clone(), None);
+            if backup {
+                browser::draft::drop_backup();
+                has_backup.set(false);
+                let _ = browser::draft::save_ruleset(&JsValue::from_str(&sh.ruleset));
+            }
+            alert.set(None);
+            example_note.set(None);
+            draft_notice.set(Some("Your draft is back.".into()));
+        }
+    };
+    let share = move |_| {
+        let sh = Shared { ruleset: editor_text(), input: input.get_untracked(), view: view_state() };
+        let url = browser::set_fragment(&share::to_link(&sh));
+        browser::copy(&url);
+        share_link.set(Some(url));
+    };
+    let download = move |_| match share::scenario_json(&editor_text(), &input.get_untracked()) {
+        Ok(json) => {
+            if let Err(e) = browser::download("scenario.json", &json, "application/json") {
+                alert.set(Some(format!("The download failed: {e:?}")));
+            }
+        }
+        Err(e) => alert.set(Some(format!("The scenario cannot be written: {e}"))),
+    };
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let choose_file = move |_| {
+        if let Some(i) = file_input.get() {
+            i.set_value("");
+            i.click();
+        }
+    };
+    let load_example = move |id: &'static str| {
+        let Some(p) = presets::preset(id) else { return };
+        match share::from_scenario_json(p.scenario) {
+            Ok((ruleset, input, _)) => {
+                alert.set(None);
+                draft_notice.set(None);
+                example_note.set(Some(format!("{}: {}", p.title, p.explanation)));
+                load(
+                    Shared { ruleset, input, view: ViewState { presentation: presentation.get_untracked(), theme: theme.get_untracked(), ..ViewState::default() } },
+                    Some(format!("the example “{}”", p.title)),
+                );
+            }
+            Err(e) => alert.set(Some(format!("The example {id} could not be loaded: {e}"))),
+        }
+    };
+    let show_restore = move || (foreign.get().is_some() && has_draft.get()) || has_backup.get();
 
     let summary = move || parse_view.with(|p| p.as_ref().map_or("reading…".into(), |p| p.summary.clone()));
     let counts = move || parse_view.with(|p| p.as_ref().map(|p| p.counts.clone()));
@@ -315,6 +521,14 @@ pub fn App() -> impl IntoView {
             <span class="counts">{counts}</span>
             <span class="busy" class:on=move || busy.get() aria-hidden="true">"working…"</span>
             <div class="tools">
+                <button on:click=share title="Put the whole scenario and this view in the page's address (#…) and copy it">"Share"</button>
+                <button on:click=download title="The scenario as a JSON file (the CLI's format: nfsim trace scenario.json)">"Download scenario"</button>
+                <button on:click=choose_file title="Open a scenario JSON file or a ruleset (or drop one on the page)">"Open scenario"</button>
+                <input type="file" accept=".json,application/json,.rules,.v4,.txt,.sh,text/plain" class="sr" tabindex="-1" aria-hidden="true" node_ref=file_input
+                    on:change=move |ev| {
+                        let el: web_sys::HtmlInputElement = event_target(&ev);
+                        if let Some(f) = el.files().and_then(|f| f.get(0)) { open_file(f) }
+                    } />
                 <button aria-pressed=move || editor_hidden.get().to_string() on:click=move |_| editor_hidden.update(|h| *h = !*h)
                     title="Give the diagram the whole width">{move || if editor_hidden.get() { "Show editor" } else { "Hide editor" }}</button>
                 <button aria-pressed=move || presentation.get().to_string() on:click=move |_| presentation.update(|p| *p = !*p)
@@ -336,30 +550,55 @@ pub fn App() -> impl IntoView {
                 }}
             </span>
         </header>
+        {move || share_link.get().map(|url| {
+            let len = url.chars().count();
+            let long = len > nfsim::link::LONG_LINK;
+            view! {
+                <div class="share-bar" role="region" aria-label="Share">
+                    <label for="share-link">"Share link"</label>
+                    <input id="share-link" type="text" readonly aria-label="Share link" prop:value=url.clone()
+                        on:focus=move |ev| { let el: web_sys::HtmlInputElement = event_target(&ev); el.select(); } />
+                    <span class="share-len" class:long=long>
+                        {format!("{len} characters{}", if long { "" } else { ", copied" })}
+                    </span>
+                    {long.then(|| view! {
+                        <span class="share-warn" role="alert">"Chat tools may cut a link this long: " <button on:click=download>"Download scenario"</button> " instead."</span>
+                    })}
+                    <button on:click=move |_| share_link.set(None) title="Close">"×"</button>
+                </div>
+            }
+        })}
+        <nav class="examples" role="region" aria-label="Examples">
+            <span class="examples-title">"Examples"</span>
+            {presets::PRESETS.iter().map(|p| {
+                let id = p.id;
+                view! { <button title=p.explanation data-preset=p.id on:click=move |_| load_example(id)>{p.title}</button> }
+            }).collect_view()}
+        </nav>
+        {move || alert.get().map(|a| view! {
+            <p class="alert" role="alert">{a} " " <button on:click=move |_| alert.set(None)>"Dismiss"</button></p>
+        })}
+        {move || example_note.get().map(|n| view! { <p class="example-note" role="status">{n}</p> })}
         <main class="layout">
             <section class="editor-pane" aria-label="Editor">
                 <h2 class="pane-title">"Ruleset " <span class="hint">"(iptables-save or iptables commands)"</span></h2>
-                {move || draft_notice.get().map(|n| view! {
+                {move || (draft_notice.get().is_some() || show_restore() || foreign.get().is_some()).then(|| view! {
                     <p class="draft-notice" role="status">
-                        {n}
+                        {move || draft_notice.get().or_else(|| foreign.get().map(|f| format!("Showing {f}. Your draft is kept until you change it.")))}
                         " "
-                        <button on:click=move |_| {
-                            with_editor(&|h| h.set_doc(view_model::EXAMPLE));
-                            draft::clear();
-                            draft_notice.set(None);
-                            busy.set(true);
-                            client.with_value(|c| if let Some(c) = c {
-                                c.work(Some(JsValue::from_str(view_model::EXAMPLE)), Some(input.get_untracked()))
-                            });
-                        }>"Load the example"</button>
+                        <Show when=show_restore>
+                            <button on:click=restore_draft>"Restore my draft"</button>
+                        </Show>
+                        " "
+                        <button on:click=move |_| { load_example(presets::PRESETS[0].id); }>"Load the example"</button>
                     </p>
                 })}
                 <div class="editor" node_ref=editor_el></div>
                 <Problems parse_view=parse_view on_pick=pick />
-                <RulesetTree parse_view=parse_view chain_rules=chain_rules client=client />
+                <RulesetTree parse_view=parse_view chain_rules=chain_rules client=client open=open />
             </section>
             <section class="play-pane" aria-label="Packet">
-                <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes sysctl=sysctl ipsets=ipsets player=player />
+                <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes sysctl=sysctl ipsets=ipsets open=open player=player />
                 <FlowDiagram player=player current=current parse_view=parse_view />
                 <PlayerBar player=player />
                 <Narration player=player current=current />
@@ -370,7 +609,7 @@ pub fn App() -> impl IntoView {
                         <Outcomes view=view_ok branch=branch />
                         <PacketState player=player current=current />
                         <RunPackets batch=batch input=input client=client />
-                        <ConntrackTable view=view_ok />
+                        <ConntrackTable view=view_ok open=open />
                     </div>
                 </div>
             </section>
@@ -494,10 +733,12 @@ fn RulesetTree(
     parse_view: RwSignal<Option<ParseView>>,
     chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>>,
     client: StoredValue<Option<Client>, LocalStorage>,
+    open: RwSignal<Vec<String>>,
 ) -> impl IntoView {
+    let (is_open, toggle) = panel_open(open, "tree");
     let tree = Memo::new(move |_| parse_view.with(|p| p.as_ref().map(|p| p.tree.clone()).unwrap_or_default()));
     view! {
-        <details class="tree-pane">
+        <details class="tree-pane" prop:open=is_open on:toggle=toggle>
             <summary class="pane-title">"Tables and chains"</summary>
             <div class="tree" aria-label="Tables">
                 {move || tree.get().into_iter().map(|t| {
@@ -567,8 +808,10 @@ fn PacketPane(
     routes: RwSignal<String>,
     sysctl: RwSignal<nfsim::host::Sysctl>,
     ipsets: RwSignal<String>,
+    open: RwSignal<Vec<String>>,
     player: Player,
 ) -> impl IntoView {
+    let (host_open, host_toggle) = panel_open(open, "host");
     let interfaces = Memo::new(move |_| {
         view.with(|v| match v {
             Some(Ok(v)) => v.interfaces.clone(),
@@ -630,19 +873,26 @@ fn PacketPane(
     };
     let proto = move || form.with(|(f, _)| f.protocol.trim().to_ascii_lowercase());
     let packet_list = move || {
-        let fates: Vec<(String, String)> = view.with(|v| match v {
-            Some(Ok(v)) => v.packets.iter().map(|p| (p.title.clone(), p.fate.banner.clone())).collect(),
+        let fates: Vec<(String, String, String)> = view.with(|v| match v {
+            Some(Ok(v)) => v.packets.iter().map(|p| {
+                // `forwarded 203.0.113.10:80`: the fate, and where it leaves for.
+                let outcome = match &p.leaves_as {
+                    Some(to) if matches!(p.fate.result.as_str(), "forwarded" | "sent") => format!("{} {to}", p.fate.result),
+                    _ => p.fate.result.clone(),
+                };
+                (p.title.clone(), p.fate.banner.clone(), outcome)
+            }).collect(),
             _ => Vec::new(),
         });
         packets.get().into_iter().enumerate().map(|(i, p)| {
-            let (title, fate) = fates.get(i).cloned().unwrap_or_default();
+            let (title, fate, outcome) = fates.get(i).cloned().unwrap_or_default();
             let what = match p {
                 PacketInput::Form(_) => format!("#{}", i + 1),
                 PacketInput::ReplyTo(n) => format!("#{} reply to #{}", i + 1, n + 1),
             };
             view! {
                 <li>
-                    <button class="packet-chip" aria-pressed=move || (selected.get() == i).to_string()
+                    <button class="packet-chip" data-outcome=outcome aria-pressed=move || (selected.get() == i).to_string()
                         on:click=move |_| { selected.set(i); player.restart(); }>
                         <span class="chip-n">{what}</span>
                         <span class="chip-title">{title}</span>
@@ -758,7 +1008,7 @@ fn PacketPane(
                     <ul class="trace-problems" role="alert">{msgs.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
                 })
             }}
-            <details class="host">
+            <details class="host" prop:open=host_open on:toggle=host_toggle>
                 <summary>"Host: interfaces, routes, sysctls, ipsets"</summary>
                 <div class="host-grid">
                     <label class="host-field">
@@ -1016,11 +1266,11 @@ fn PlayerBar(player: Player) -> impl IntoView {
                 } />
             <span class="step-count">{move || format!("{}/{}", (player.cursor.get() + 1).min(len()), len())}</span>
             <label class="mini">"Step by "
-                <select aria-label="Step by" on:change=move |ev| player.granularity.set(match event_target_value(&ev).as_str() {
-                    "chain" => Granularity::Chain, "hook" => Granularity::Hook, _ => Granularity::Rule })>
-                    <option value="rule">"rule"</option>
-                    <option value="chain">"chain"</option>
-                    <option value="hook">"hook"</option>
+                <select aria-label="Step by" on:change=move |ev| player.granularity.set(granularity_of(&event_target_value(&ev)))>
+                    {move || ["rule", "chain", "hook"].into_iter().map(|g| {
+                        let sel = granularity_name(player.granularity.get()) == g;
+                        view! { <option value=g selected=sel>{g}</option> }
+                    }).collect_view()}
                 </select>
             </label>
             <label class="mini">"Speed "
@@ -1205,50 +1455,6 @@ pub fn BoxWalk(player: Player) -> impl IntoView {
     }
 }
 
-/// The ruleset kept in this browser's localStorage, so a reload or a closed
-/// tab loses nothing. The text goes from the editor's JS string to storage
-/// without passing through wasm memory.
-mod draft {
-    use wasm_bindgen::prelude::*;
-    use wasm_bindgen::JsCast;
-
-    const KEY: &str = "iptables-playground:ruleset";
-
-    fn storage() -> Option<web_sys::Storage> {
-        web_sys::window()?.local_storage().ok()?
-    }
-
-    pub fn load() -> Option<String> {
-        let text = storage()?.get_item(KEY).ok()??;
-        (!text.is_empty() && text != crate::view_model::EXAMPLE).then_some(text)
-    }
-
-    /// Keep `text` (a JS string); say why not when the browser refuses it.
-    pub fn save(text: &JsValue) -> Result<(), String> {
-        let Some(s) = storage() else { return Ok(()) };
-        let set: js_sys::Function = js_sys::Reflect::get(&s, &JsValue::from_str("setItem"))
-            .ok()
-            .and_then(|f| f.dyn_into().ok())
-            .ok_or_else(String::new)?;
-        match set.call2(&s, &JsValue::from_str(KEY), text) {
-            Ok(_) => Ok(()),
-            Err(_) => {
-                let _ = s.remove_item(KEY);
-                let m = js_sys::JsString::from(text.clone()).length() as f64 / 1e6;
-                Err(format!(
-                    "This ruleset ({m:.1} million characters) is larger than this browser keeps: it stays in the editor, but a reload will not bring it back."
-                ))
-            }
-        }
-    }
-
-    pub fn clear() {
-        if let Some(s) = storage() {
-            let _ = s.remove_item(KEY);
-        }
-    }
-}
-
 /// A "Run N packets" in progress or done.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchRun {
@@ -1355,10 +1561,11 @@ fn RunPackets(
 
 /// The connection table after the last packet, as `conntrack -L` lists it.
 #[component]
-fn ConntrackTable(view: Memo<Option<PlayView>>) -> impl IntoView {
+fn ConntrackTable(view: Memo<Option<PlayView>>, open: RwSignal<Vec<String>>) -> impl IntoView {
+    let (is_open, toggle) = panel_open(open, "conntrack");
     let lines = move || view.with(|v| v.as_ref().map(|v| v.conntrack.clone()).unwrap_or_default());
     view! {
-        <details class="conntrack-pane">
+        <details class="conntrack-pane" prop:open=is_open on:toggle=toggle>
             <summary class="pane-title">{move || format!("Connection tracking ({})", lines().len())}</summary>
             <pre class="conntrack-list" aria-label="Conntrack table">{move || {
                 let l = lines();
@@ -1366,4 +1573,102 @@ fn ConntrackTable(view: Memo<Option<PlayView>>) -> impl IntoView {
             }}</pre>
         </details>
     }
+}
+
+/// Where the page starts.
+struct Start {
+    shared: Shared,
+    /// Said above the editor (the draft is back, notes on a link).
+    notice: Option<String>,
+    /// A link that could not be opened, and why.
+    alert: Option<String>,
+    /// Set when the page shows a link rather than the user's draft.
+    foreign: Option<String>,
+}
+
+impl Start {
+    fn now() -> Start {
+        let draft = browser::draft::load();
+        let fragment = browser::fragment();
+        let mut alert = None;
+        if !fragment.is_empty() {
+            match share::from_link(&fragment) {
+                Ok((shared, notes)) => {
+                    return Start {
+                        shared,
+                        notice: (!notes.is_empty()).then(|| notes.join(" ")),
+                        alert: None,
+                        foreign: Some("a shared link".into()),
+                    }
+                }
+                Err(e) => {
+                    alert = Some(format!(
+                        "This link could not be opened: {e} {}",
+                        if draft.is_some() { "Your draft is shown instead." } else { "The example is shown instead." }
+                    ))
+                }
+            }
+        }
+        match draft {
+            Some(shared) => Start {
+                shared,
+                notice: Some("Your scenario from last time in this browser is back.".into()),
+                alert,
+                foreign: None,
+            },
+            None => Start {
+                shared: Shared {
+                    ruleset: view_model::EXAMPLE.to_string(),
+                    input: PlayInput::default(),
+                    view: ViewState::default(),
+                },
+                notice: None,
+                alert,
+                foreign: None,
+            },
+        }
+    }
+}
+
+/// The user changed what was opened: the draft it replaces is kept aside.
+fn adopt(foreign: RwSignal<Option<String>>, has_backup: RwSignal<bool>) {
+    if browser::draft::load().is_some() {
+        browser::draft::back_up();
+        has_backup.set(true);
+    }
+    foreign.set(None);
+}
+
+fn granularity_of(by: &str) -> Granularity {
+    match by {
+        "chain" => Granularity::Chain,
+        "hook" => Granularity::Hook,
+        _ => Granularity::Rule,
+    }
+}
+
+fn granularity_name(g: Granularity) -> &'static str {
+    match g {
+        Granularity::Rule => "rule",
+        Granularity::Chain => "chain",
+        Granularity::Hook => "hook",
+    }
+}
+
+/// A `<details>` whose open state is kept in the view (and so in links).
+fn panel_open(open: RwSignal<Vec<String>>, name: &'static str) -> (impl Fn() -> bool + Copy, impl Fn(leptos::ev::Event) + Copy) {
+    let is_open = move || open.with(|o| o.iter().any(|n| n == name));
+    let toggle = move |ev: leptos::ev::Event| {
+        let el: web_sys::HtmlDetailsElement = event_target(&ev);
+        let now = el.open();
+        if now != open.with_untracked(|o| o.iter().any(|n| n == name)) {
+            open.update(|o| {
+                o.retain(|n| n != name);
+                if now {
+                    o.push(name.to_string());
+                }
+            });
+        }
+    };
+    (is_open, toggle)
 }

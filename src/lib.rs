@@ -12,12 +12,15 @@
 pub mod diagram;
 pub mod packet_form;
 pub mod presets;
+pub mod share;
 pub mod session;
 pub mod timeline;
 pub mod view_model;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
 #[cfg(target_arch = "wasm32")]
 pub mod editor;
 #[cfg(target_arch = "wasm32")]
