@@ -22,8 +22,8 @@
 //! every extension this engine keeps verbatim (`-m u32`, `-j TPROXY`, ...;
 //! some of those the real tool does translate).
 //!
-//! Deliberate differences from 1.8.9, where its output would silently change
-//! what a rule matches or does (each marked `DEVIATION` below):
+//! Deliberate differences from 1.8.9, where its output would change what a
+//! rule matches or does (each marked `DEVIATION` below):
 //! - `udp ! --dport`: 1.8.9 reads the inversion of `--dport` from `--sport`'s
 //!   flag; we write `udp dport != N` when `--dport` is negated.
 //! - `tcp`/`udp` `! --sport 0:65535` (or `--dport`): 1.8.9 drops the
@@ -38,8 +38,9 @@
 //!   snat` (or `dnat`) in place of the whole state set; we leave the rule
 //!   untranslated.
 //! - `! --icmp-type any`: 1.8.9 drops the `!`; we leave the rule untranslated.
-//! - `-j TOS`: 1.8.9 writes `ip6 dscp set ...` (an IPv6 field, and a DSCP where
-//!   the target sets TOS bits); we leave the rule untranslated.
+//! - `-j TOS`: 1.8.9 writes `ip6 dscp set ...` (an IPv6 field, which nft
+//!   refuses in an `ip` table, and a DSCP where the target sets TOS bits); we
+//!   leave the rule untranslated.
 //! - The `security` table's base chains: 1.8.9 gives them priority 0 (a typo in
 //!   its table test); we give them the kernel's 50 (`NF_IP_PRI_SECURITY`).
 //! - `-m sctp --chunk-types`: written untranslated (1.8.9 translates `all` and
