@@ -1,7 +1,8 @@
 //! `nfsim`: the command-line face of the engine, for real node dumps and scripts.
 //!
 //! `nfsim check FILE|-` validates, `nfsim fmt FILE|-` prints the canonical
-//! iptables-save text. Exit codes: 0 fine (warnings allowed), 1 errors in the
+//! iptables-save text (or, with `--output`, the `iptables` commands that rebuild
+//! the ruleset, or its nftables translation). Exit codes: 0 fine (warnings allowed), 1 errors in the
 //! input, 2 usage or I/O problems. All logic lives in the `nfsim` engine; this
 //! file reads files, parses flags and prints.
 
@@ -12,21 +13,32 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   nfsim check FILE|- [--format text|json] [--input save|commands]
-  nfsim fmt   FILE|- [--input save|commands]
+  nfsim fmt   FILE|- [--input save|commands] [--output save|commands|nft]
   nfsim trace SCENARIO.json|- [--seed N] [--all-branches | --batch N] [--format json|text]
 
 check  parse and validate a ruleset; diagnostics go to stderr
        (--format json prints them to stdout as JSON)
 fmt    print the canonical iptables-save rendering to stdout
+       (--output commands: iptables commands that rebuild it;
+        --output nft: nftables rules as iptables-restore-translate writes them)
 trace  send a scenario's packets through the host and print what happened
 --input forces the input format (default: detected)
 exit status: 0 no errors, 1 errors in the input, 2 usage or I/O problems";
+
+/// What `fmt` prints.
+#[derive(Clone, Copy, PartialEq)]
+enum Output {
+    Save,
+    Commands,
+    Nft,
+}
 
 struct Args {
     command: String,
     file: String,
     format_json: bool,
     input: Option<InputFormat>,
+    output: Output,
     seed: Option<u64>,
     all_branches: bool,
     batch: Option<u64>,
@@ -41,6 +53,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut file = None;
     let mut format_json = false;
     let mut input = None;
+    let mut output = None;
     let mut seed = None;
     let mut all_branches = false;
     let mut batch = None;
@@ -69,6 +82,15 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                     InputFormat::parse(&v)
                         .ok_or(format!("--input takes save or commands, not `{v}'"))?,
                 );
+            }
+            "--output" => {
+                let v = value("--output")?;
+                output = Some(match v.as_str() {
+                    "save" => Output::Save,
+                    "commands" => Output::Commands,
+                    "nft" => Output::Nft,
+                    _ => return Err(format!("--output takes save, commands or nft, not `{v}'")),
+                });
             }
             "--seed" => {
                 let v = value("--seed")?;
@@ -99,6 +121,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if format_json && command == "fmt" {
         return Err("fmt has no --format option".into());
     }
+    if output.is_some() && command != "fmt" {
+        return Err("--output belongs to fmt".into());
+    }
     if command != "trace" && (seed.is_some() || all_branches || batch.is_some()) {
         return Err("--seed, --all-branches and --batch belong to trace".into());
     }
@@ -113,6 +138,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         file: file.ok_or("missing FILE (or - for standard input)")?,
         format_json,
         input,
+        output: output.unwrap_or(Output::Save),
         seed,
         all_branches,
         batch,
@@ -265,7 +291,12 @@ fn main() -> ExitCode {
             if failed {
                 Ok(())
             } else {
-                stdout.write_all(nfsim::render::render_save(&parsed.ruleset).as_bytes())
+                let text = match args.output {
+                    Output::Save => nfsim::render::render_save(&parsed.ruleset),
+                    Output::Commands => nfsim::export::to_commands(&parsed.ruleset),
+                    Output::Nft => nfsim::export::to_nft(&parsed.ruleset),
+                };
+                stdout.write_all(text.as_bytes())
             }
         }
     };

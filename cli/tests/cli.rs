@@ -139,6 +139,49 @@ fn fmt_prints_the_canonical_rendering() {
 }
 
 #[test]
+fn fmt_writes_commands_or_nftables_on_request() {
+    // The default and `--output save` are the canonical rendering, byte for byte.
+    let save = nfsim(&["fmt", "--output", "save", "-"], Some(GOOD));
+    assert_eq!(save.stdout, nfsim(&["fmt", "-"], Some(GOOD)).stdout);
+    let commands = nfsim(&["fmt", "--output=commands", "-"], Some(GOOD));
+    assert_eq!(commands.status.code(), Some(0));
+    assert_eq!(
+        text(&commands.stdout),
+        "#!/bin/sh\n\
+         iptables -t filter -P INPUT DROP\n\
+         iptables -t filter -P FORWARD ACCEPT\n\
+         iptables -t filter -P OUTPUT ACCEPT\n\
+         iptables -t filter -A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
+    );
+    let nft = nfsim(&["fmt", "--output", "nft", "-"], Some(GOOD));
+    assert_eq!(nft.status.code(), Some(0));
+    assert_eq!(
+        text(&nft.stdout),
+        "add table ip filter\n\
+         add chain ip filter INPUT { type filter hook input priority 0; policy drop; }\n\
+         add chain ip filter FORWARD { type filter hook forward priority 0; policy accept; }\n\
+         add chain ip filter OUTPUT { type filter hook output priority 0; policy accept; }\n\
+         add rule ip filter INPUT tcp dport 22 counter accept\n"
+    );
+    // Errors still print nothing; a bad value or a misplaced flag is a usage error.
+    let bad = nfsim(&["fmt", "--output", "nft", "-"], Some(BAD));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stdout.is_empty());
+    assert_eq!(
+        nfsim(&["fmt", "--output", "xml", "-"], Some(GOOD))
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        nfsim(&["check", "--output", "nft", "-"], Some(GOOD))
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
 fn input_format_can_be_forced() {
     let script = "iptables -A INPUT -s 192.0.2.1 -j DROP\n";
     let out = nfsim(&["fmt", "--input", "commands", "-"], Some(script));

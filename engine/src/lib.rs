@@ -13,7 +13,8 @@
 //! - [`parser`] and [`apply`]: the iptables-save format and command scripts
 //!   building a [`ruleset::Ruleset`].
 //! - [`validate`]: the kernel's load-time checks on the whole ruleset.
-//! - [`render`]: the canonical iptables-save text.
+//! - [`render`]: the canonical iptables-save text; [`export`]: the same ruleset
+//!   as `iptables` commands or as nftables rules.
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -21,6 +22,7 @@ pub mod argv;
 pub mod conntrack;
 pub mod diagnostic;
 pub mod eval;
+pub mod export;
 pub mod host;
 pub mod lexer;
 pub mod matches;

@@ -1248,8 +1248,8 @@ impl MatchKind {
     pub fn save(&self, out: &mut String) {
         match self {
             MatchKind::Tcp(m) => {
-                save_ports(out, "--sport", &m.sport);
-                save_ports(out, "--dport", &m.dport);
+                save_l4_ports(out, "--sport", &m.sport);
+                save_l4_ports(out, "--dport", &m.dport);
                 if let Some(o) = &m.option {
                     bang(out, o.invert);
                     out.push_str(&format!(" --tcp-option {}", o.value));
@@ -1263,8 +1263,8 @@ impl MatchKind {
                 }
             }
             MatchKind::Udp(m) => {
-                save_ports(out, "--sport", &m.sport);
-                save_ports(out, "--dport", &m.dport);
+                save_l4_ports(out, "--sport", &m.sport);
+                save_l4_ports(out, "--dport", &m.dport);
             }
             MatchKind::Sctp(m) => {
                 save_ports(out, "--sport", &m.sport);
@@ -1557,6 +1557,14 @@ fn save_ports(out: &mut String, label: &str, v: &Option<Neg<PortRange>>) {
         }
         bang(out, p.invert);
         out.push_str(&format!(" {label} {}", p.value.save()));
+    }
+}
+
+/// tcp and udp print a port range only when it is not the whole range, even a
+/// negated one (their save callbacks test the values, not the flags).
+fn save_l4_ports(out: &mut String, label: &str, v: &Option<Neg<PortRange>>) {
+    if v.as_ref().is_some_and(|p| p.value != PortRange::ALL) {
+        save_ports(out, label, v);
     }
 }
 

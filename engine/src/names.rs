@@ -18,6 +18,7 @@ const PROTOS: &[(&str, u8)] = &[
     ("ah", 51),
     ("mh", 135),
     ("ipv6-mh", 135),
+    ("mobility-header", 135),
     ("ip", 0),
     ("hopopt", 0),
     ("igmp", 2),
@@ -67,12 +68,16 @@ const PROTOS: &[(&str, u8)] = &[
     ("ethernet", 143),
 ];
 
-/// The name iptables-save prints for a protocol number (`-p 47` → `gre`).
+/// The name iptables-save prints for a protocol number (`-p 47` → `gre`):
+/// its `proto_to_name` asks `getprotobynumber` (/etc/protocols) first, so 58 is
+/// `ipv6-icmp` and 135 `mobility-header`, not xtables' own `icmpv6` and `mh`.
 pub fn proto_name(n: u8) -> Option<&'static str> {
-    if n == 0 {
-        return None;
+    match n {
+        0 => None,
+        58 => Some("ipv6-icmp"),
+        135 => Some("mobility-header"),
+        _ => PROTOS.iter().find(|(_, v)| *v == n).map(|(name, _)| *name),
     }
-    PROTOS.iter().find(|(_, v)| *v == n).map(|(name, _)| *name)
 }
 
 pub fn proto_number(name: &str) -> Option<u8> {

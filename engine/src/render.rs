@@ -36,7 +36,9 @@ fn write_rule_spec(out: &mut String, rule: &Rule) {
     write_addr(out, "-s", &rule.src);
     write_addr(out, "-d", &rule.dst);
     for (flag, i) in [("-i", rule.in_iface()), ("-o", rule.out_iface())] {
-        if let Some(i) = i {
+        // A lone `+` has an all-zero mask, which iptables-save leaves out
+        // (negated or not), as its save_iface does.
+        if let Some(i) = i.filter(|i| i.iface.name() != "+") {
             if i.invert {
                 out.push_str(" !");
             }

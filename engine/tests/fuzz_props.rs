@@ -289,6 +289,24 @@ fn check(text: &str) -> Result<(), TestCaseError> {
             );
             let twice = nfsim::render::render_save(&again.ruleset);
             prop_assert_eq!(&once, &twice);
+            // The exports: nftables never panics; the command script rebuilds
+            // the ruleset (chain counters aside: no command sets them).
+            let _ = nfsim::export::to_nft(&parsed.ruleset);
+            let script = nfsim::export::to_commands(&parsed.ruleset);
+            let rebuilt = nfsim::parse(&script, None);
+            prop_assert!(
+                !rebuilt.has_errors(),
+                "the command script does not parse:\n{script}\n{:#?}",
+                rebuilt.diagnostics
+            );
+            let mut zeroed = parsed.ruleset.clone();
+            for c in zeroed.tables.iter_mut().flat_map(|t| t.chains.iter_mut()) {
+                c.counters = Default::default();
+            }
+            prop_assert_eq!(
+                nfsim::render::render_save(&rebuilt.ruleset),
+                nfsim::render::render_save(&zeroed)
+            );
         }
     }
     Ok(())
