@@ -144,6 +144,7 @@ pub fn App() -> impl IntoView {
     let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
     let busy = RwSignal::new(true);
     let batch: RwSignal<Option<BatchRun>> = RwSignal::new(None);
+    let exported: RwSignal<Option<(String, String)>> = RwSignal::new(None);
     // Classroom: presentation mode (large type, editor hideable), the theme,
     // and `?embed` (diagram, player and narration only, for an iframe).
     let presentation = RwSignal::new(start.shared.view.presentation);
@@ -219,6 +220,7 @@ pub fn App() -> impl IntoView {
             Response::Chain { table, chain, rules, .. } => chain_rules.update(|m| {
                 m.insert((table, chain), rules);
             }),
+            Response::Export { format, text, .. } => exported.set(Some((format, text))),
             Response::Batch { id, result, done } => batch.update(|b| {
                 // Only the batch asked for last is shown, and nothing more
                 // once it is cancelled.
@@ -596,6 +598,7 @@ pub fn App() -> impl IntoView {
                 <div class="editor" node_ref=editor_el></div>
                 <Problems parse_view=parse_view on_pick=pick />
                 <RulesetTree parse_view=parse_view chain_rules=chain_rules client=client open=open />
+                <Export exported=exported client=client open=open />
             </section>
             <section class="play-pane" aria-label="Packet">
                 <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes sysctl=sysctl ipsets=ipsets open=open player=player />
@@ -1671,4 +1674,43 @@ fn panel_open(open: RwSignal<Vec<String>>, name: &'static str) -> (impl Fn() -> 
         }
     };
     (is_open, toggle)
+}
+
+/// The ruleset as canonical iptables-save, as `iptables` commands, or as
+/// nftables (what `iptables-restore-translate` writes), from the worker.
+#[component]
+fn Export(
+    exported: RwSignal<Option<(String, String)>>,
+    client: StoredValue<Option<Client>, LocalStorage>,
+    open: RwSignal<Vec<String>>,
+) -> impl IntoView {
+    let (is_open, toggle) = panel_open(open, "export");
+    const FORMATS: [(&str, &str, &str); 3] = [
+        ("save", "iptables-save", "rules.v4"),
+        ("commands", "iptables commands", "rules.sh"),
+        ("nft", "nftables (nft)", "rules.nft"),
+    ];
+    let ask = move |format: &'static str| client.with_value(|c| if let Some(c) = c { c.export(format) });
+    view! {
+        <details class="export-pane" prop:open=is_open on:toggle=toggle>
+            <summary class="pane-title">"Export"</summary>
+            <div class="export-buttons" role="group" aria-label="Export as">
+                {FORMATS.into_iter().map(|(f, label, _)| view! {
+                    <button aria-pressed=move || exported.with(|e| e.as_ref().is_some_and(|(g, _)| g == f)).to_string()
+                        on:click=move |_| ask(f)>{label}</button>
+                }).collect_view()}
+            </div>
+            {move || exported.get().map(|(format, text)| {
+                let file = FORMATS.iter().find(|(f, _, _)| *f == format).map_or("rules.txt", |f| f.2);
+                let t2 = text.clone();
+                view! {
+                    <textarea class="export-text" readonly aria-label="Exported ruleset" spellcheck="false" prop:value=text></textarea>
+                    <div class="export-buttons">
+                        <button on:click=move |_| browser::copy(&t2)>"Copy"</button>
+                        <button on:click=move |_| { let _ = exported.with_untracked(|e| e.as_ref().map(|(_, t)| browser::download(file, t, "text/plain"))); }>{format!("Download {file}")}</button>
+                    </div>
+                }
+            })}
+        </details>
+    }
 }

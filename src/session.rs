@@ -203,6 +203,9 @@ pub enum Request {
     Batch { id: u32, input: PlayInput, n: u64 },
     /// Stop batch `id`.
     Cancel { id: u32 },
+    /// The loaded ruleset as `save` (canonical iptables-save), `commands`
+    /// (an `iptables` script) or `nft` (as iptables-restore-translate writes it).
+    Export { id: u32, format: String },
 }
 
 /// Worker → page.
@@ -226,6 +229,11 @@ pub enum Response {
         table: String,
         chain: String,
         rules: Vec<RuleNode>,
+    },
+    Export {
+        id: u32,
+        format: String,
+        text: String,
     },
     /// Progress of batch `id` (sent every slice), or why it cannot run.
     Batch {
@@ -295,6 +303,16 @@ impl Session {
         self.has_errors = parsed.has_errors();
         self.loaded = empty_loaded(parsed.ruleset);
         view
+    }
+
+    /// The ruleset exported as `save`, `commands` or `nft`.
+    pub fn export(&self, format: &str) -> String {
+        let r = &self.loaded.ruleset;
+        match format {
+            "commands" => nfsim::export::to_commands(r),
+            "nft" => nfsim::export::to_nft(r),
+            _ => nfsim::render::render_save(r),
+        }
     }
 
     /// The rules of one chain, for the tree.
@@ -605,6 +623,21 @@ mod tests {
         assert_eq!(v.rules, 36);
         assert_eq!(v.never_hit + v.counters.len(), 36);
         assert_eq!(v.never_hit_lines.len(), v.never_hit);
+    }
+
+    #[test]
+    fn the_ruleset_exports_three_ways() {
+        let s = session();
+        let save = s.export("save");
+        assert!(save.contains("*nat\n") && save.contains("-A KUBE-NODEPORTS"), "{save}");
+        let commands = s.export("commands");
+        assert!(commands.contains("iptables -t nat -A KUBE-NODEPORTS "), "{commands}");
+        // The script reads back to the same ruleset.
+        let mut back = Session::new();
+        back.parse(&commands);
+        assert_eq!(back.export("save").replace(|c: char| c.is_ascii_digit(), ""), save.replace(|c: char| c.is_ascii_digit(), ""));
+        let nft = s.export("nft");
+        assert!(nft.contains("add table ip nat") && nft.contains("add rule ip nat KUBE-NODEPORTS"), "{nft}");
     }
 
     #[test]

@@ -106,6 +106,7 @@ pub fn run() {
                     wasm_bindgen_futures::spawn_local(run_batch(id, loaded, n, batch_now.clone(), post2.clone()));
                 }
             },
+            Request::Export { id, format } => post2(&Response::Export { id, text: s.export(&format), format }),
             Request::Cancel { id } => {
                 if batch_now.get() == id {
                     batch_now.set(0);
@@ -230,7 +231,7 @@ impl Client {
                         c.state.borrow_mut().in_flight = false
                     }
                 }
-                Response::Chain { .. } | Response::Batch { .. } => {}
+                Response::Chain { .. } | Response::Batch { .. } | Response::Export { .. } => {}
             }
             if !matches!(resp, Response::Ready) {
                 on_response(resp);
@@ -284,6 +285,16 @@ impl Client {
         };
         self.post(&Request::Batch { id, input, n }, None);
         id
+    }
+
+    /// Ask for the ruleset as `save`, `commands` or `nft`.
+    pub fn export(&self, format: &str) {
+        let id = {
+            let mut s = self.state.borrow_mut();
+            s.next_id += 1;
+            s.next_id
+        };
+        self.post(&Request::Export { id, format: format.into() }, None);
     }
 
     pub fn cancel(&self, id: u32) {

@@ -307,3 +307,19 @@ test('presentation and embed modes render', async () => {
   assert.deepEqual([...errors, ...embedErrors], []);
   await e.close();
 });
+
+test('the ruleset exports as iptables-save, iptables commands and nft', async () => {
+  const { page, errors, context } = await openPlayground(browser, server.url);
+  await page.getByText('Export', { exact: true }).click();
+  const group = page.getByRole('group', { name: 'Export as' });
+  const text = page.getByRole('textbox', { name: 'Exported ruleset' });
+  await group.getByRole('button', { name: 'iptables commands' }).click();
+  await page.waitForFunction(() => document.querySelector('.export-text')?.value.includes('iptables -t nat -A KUBE-NODEPORTS'));
+  await group.getByRole('button', { name: 'nftables (nft)' }).click();
+  await page.waitForFunction(() => document.querySelector('.export-text')?.value.includes('add rule ip nat KUBE-NODEPORTS'));
+  assert.match(await text.inputValue(), /^add table ip nat$/m);
+  await group.getByRole('button', { name: 'iptables-save' }).click();
+  await page.waitForFunction(() => document.querySelector('.export-text')?.value.startsWith('*'));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
