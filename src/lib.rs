@@ -3,14 +3,16 @@
 //! Plain Rust, tested natively: [`view_model`] (problems, summary, tree),
 //! [`packet_form`] (the crafted packet and its quick form), [`diagram`] (the
 //! packet-flow drawing's geometry, from the engine's hook order), [`timeline`]
-//! (a trace as the player's frames), and [`session`] (what the engine worker
-//! holds and the messages to it). On wasm32 only: `app` (thin Leptos
+//! (a trace as the player's frames), [`session`] (what the engine worker
+//! holds and the messages to it), and [`share`] (share links and scenario
+//! files). On wasm32 only: `app` (thin Leptos
 //! components), `editor` (the CodeMirror binding) and `worker` (the engine's
 //! Web Worker, which runs this same wasm module, and the page's client of it).
 
 pub mod diagram;
 pub mod packet_form;
 pub mod session;
+pub mod share;
 pub mod timeline;
 pub mod view_model;
 

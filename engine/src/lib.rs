@@ -14,6 +14,9 @@
 //!   building a [`ruleset::Ruleset`].
 //! - [`validate`]: the kernel's load-time checks on the whole ruleset.
 //! - [`render`]: the canonical iptables-save text.
+//!
+//! Beside them: [`link`], the share link's codec (a text packed into a URL
+//! fragment, unpacked with caps against hostile links).
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -23,6 +26,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod host;
 pub mod lexer;
+pub mod link;
 pub mod matches;
 pub mod names;
 pub mod packet;
