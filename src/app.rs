@@ -341,9 +341,9 @@ pub fn App() -> impl IntoView {
     });
     let pick = move |line: usize| with_editor(&|h| h.select_line(line as u32));
     let editor_text = move || -> String {
-        let mut t = None;
-        with_editor(&|h| t = h.get_doc().as_string());
-        t.unwrap_or_else(|| initial.get_value())
+        let t = std::cell::RefCell::new(None);
+        with_editor(&|h| *t.borrow_mut() = h.get_doc().as_string());
+        t.into_inner().unwrap_or_else(|| initial.get_value())
     };
     let view_state = move || ViewState {
         step: player.cursor.get_untracked(),
@@ -477,7 +477,17 @@ pub fn App() -> impl IntoView {
     };
     let share = move |_| {
         let sh = Shared { ruleset: editor_text(), input: input.get_untracked(), view: view_state() };
-        let url = browser::set_fragment(&share::to_link(&sh));
+        let link = share::to_link(&sh);
+        if link.len() > nfsim::link::MAX_LINK_CHARS {
+            share_link.set(None);
+            alert.set(Some(format!(
+                "This scenario is too large for a link ({} characters; browsers stop at {}): use Download scenario instead.",
+                link.len(),
+                nfsim::link::MAX_LINK_CHARS
+            )));
+            return;
+        }
+        let url = browser::set_fragment(&link);
         browser::copy(&url);
         share_link.set(Some(url));
     };

@@ -4,16 +4,18 @@
 //! [`packet_form`] (the crafted packet and its quick form), [`diagram`] (the
 //! packet-flow drawing's geometry, from the engine's hook order), [`timeline`]
 //! (a trace as the player's frames), [`session`] (what the engine worker
-//! holds and the messages to it), and [`presets`] (the Examples gallery's
-//! scenarios). On wasm32 only: `app` (thin Leptos components), `editor` (the
-//! CodeMirror binding) and `worker` (the engine's Web Worker, which runs this
-//! same wasm module, and the page's client of it).
+//! holds and the messages to it), [`presets`] (the Examples gallery's
+//! scenarios) and [`share`] (share links and scenario files). On wasm32 only:
+//! `app` (thin Leptos components), `browser` (URL fragment, clipboard, files,
+//! drafts in localStorage), `editor` (the CodeMirror binding) and `worker` (the
+//! engine's Web Worker, which runs this same wasm module, and the page's client
+//! of it).
 
 pub mod diagram;
 pub mod packet_form;
 pub mod presets;
-pub mod share;
 pub mod session;
+pub mod share;
 pub mod timeline;
 pub mod view_model;
 

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The form as typed: every field is text, so nothing the user typed is lost.
+/// A field missing from its JSON (an older share link) takes the default's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PacketForm {
     /// An interface of the host, or `local` for a packet the host sends.
     pub arrives_on: String,

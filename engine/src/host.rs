@@ -652,6 +652,10 @@ pub struct RouteSpec {
     pub src: Option<String>,
     #[serde(default)]
     pub metric: u32,
+    /// `main` (the default) or `local`, as `ip route ... table T`; a `local`
+    /// route goes to the local table by itself.
+    #[serde(default)]
+    pub table: Option<String>,
 }
 
 impl HostSpec {
@@ -699,6 +703,9 @@ impl HostSpec {
                 }
             }
             let _ = write!(line, " metric {}", r.metric);
+            if let Some(t) = &r.table {
+                let _ = write!(line, " table {t}");
+            }
             match parse_route_line(&line) {
                 Ok(Some(route)) => {
                     if let Some(d) = &route.dev {

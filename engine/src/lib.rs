@@ -15,6 +15,9 @@
 //! - [`validate`]: the kernel's load-time checks on the whole ruleset.
 //! - [`render`]: the canonical iptables-save text; [`export`]: the same ruleset
 //!   as `iptables` commands or as nftables rules.
+//!
+//! Beside them: [`link`], the share link's codec (a text packed into a URL
+//! fragment, unpacked with caps against hostile links).
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -25,6 +28,7 @@ pub mod eval;
 pub mod export;
 pub mod host;
 pub mod lexer;
+pub mod link;
 pub mod matches;
 pub mod names;
 pub mod packet;

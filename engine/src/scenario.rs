@@ -233,6 +233,10 @@ pub struct SimState<'a> {
     assume: &'a BTreeMap<String, bool>,
     /// The scenario clock, in milliseconds.
     pub now_ms: u64,
+    /// When `Some`, every random choice made, in order, with the rule that
+    /// made it (forced, replayed or drawn): what turns a branch into `force`
+    /// entries and back. `None` (what [`SimState::new`] gives) records nothing.
+    pub trail: Option<Vec<(MatchId, bool)>>,
 }
 
 impl<'a> SimState<'a> {
@@ -269,6 +273,7 @@ impl<'a> SimState<'a> {
             sets: &loaded.sets,
             assume: &loaded.scenario.assume,
             now_ms: 0,
+            trail: None,
         }
     }
 
@@ -280,10 +285,10 @@ impl<'a> SimState<'a> {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         (z ^ (z >> 31)) as u32
     }
-}
 
-impl MatchState for SimState<'_> {
-    fn random(&mut self, id: MatchId, threshold: u32) -> bool {
+    /// A `statistic --mode random` rule's choice: forced, replayed from the
+    /// script (all-branches mode), or drawn from the seed.
+    fn choose(&mut self, id: MatchId, threshold: u32) -> bool {
         if let Some(&f) = self.forced.get(&(id.table, id.chain, id.rule)) {
             return f;
         }
@@ -303,6 +308,16 @@ impl MatchState for SimState<'_> {
             return choice;
         }
         (self.next_u32() & 0x7fff_ffff) < threshold
+    }
+}
+
+impl MatchState for SimState<'_> {
+    fn random(&mut self, id: MatchId, threshold: u32) -> bool {
+        let choice = self.choose(id, threshold);
+        if let Some(trail) = &mut self.trail {
+            trail.push((id, choice));
+        }
+        choice
     }
 
     fn nth(&mut self, id: MatchId, every: u32) -> u32 {

@@ -106,6 +106,25 @@ fn the_scenario_json_form_builds_the_same_host() {
         "default via 203.0.113.2 dev eth1\n198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.1\n203.0.113.0/24 dev eth1 proto kernel scope link src 203.0.113.1\n"
     );
 
+    // `table` puts a route in the local table, as `ip route add ... table local`.
+    let spec: HostSpec = serde_json::from_str(
+        r#"{"interfaces":[{"name":"eth0","addresses":["198.51.100.1/24"]}],
+            "routes":[{"to":"10.9.9.9","type":"broadcast","dev":"eth0","table":"local"},{"to":"10.8.0.0/16","type":"blackhole","table":"main"}]}"#,
+    )
+    .unwrap();
+    let host = spec.build().unwrap();
+    assert!(host
+        .table_text(RouteTable::Local)
+        .contains("broadcast 10.9.9.9 dev eth0\n"));
+    assert!(host
+        .table_text(RouteTable::Main)
+        .starts_with("blackhole 10.8.0.0/16\n"));
+    let bad: HostSpec =
+        serde_json::from_str(r#"{"routes":[{"to":"default","table":"other"}]}"#).unwrap();
+    assert!(bad.build().unwrap_err()[0]
+        .message
+        .contains("table `other' is not modelled"));
+
     let bad: HostSpec = serde_json::from_str(r#"{"interfaces":[{"name":"eth0","addresses":["198.51.100.1/33"]}],"routes":[{"to":"default","dev":"wlan9"}]}"#).unwrap();
     let errors = bad.build().unwrap_err();
     assert_eq!(errors.len(), 2, "{errors:?}");

@@ -145,6 +145,34 @@ fn the_same_seed_gives_the_same_trace_and_forced_branches_win() {
 }
 
 #[test]
+fn the_trail_records_every_random_choice_with_its_rule() {
+    let loaded = Loaded::from_json(&nodeport()).unwrap();
+    let svc = loaded.ruleset.tables.iter().find(|t| t.kind.name() == "nat").unwrap();
+    let chain = svc.chain_index("KUBE-SVC-JKOCBQALQGD3X3RT").unwrap() as u32;
+    // Off by default; when asked, the replayed choices with their rules (0-based).
+    let mut st = SimState::new(&loaded, 1, Some(vec![false, true]));
+    scenario::run(&loaded, &mut st).unwrap();
+    assert!(st.trail.is_none());
+    let mut st = SimState::new(&loaded, 1, Some(vec![false, true]));
+    st.trail = Some(Vec::new());
+    scenario::run(&loaded, &mut st).unwrap();
+    let trail: Vec<(u32, u32, bool)> = st.trail.unwrap().iter().map(|(id, c)| (id.chain, id.rule, *c)).collect();
+    assert_eq!(trail, [(chain, 1, false), (chain, 2, true)]);
+    // Forced choices are recorded too, and a seeded run's draws.
+    let forced = nodeport().replacen(
+        "\"seed\":1,",
+        "\"seed\":1, \"force\":[{\"chain\":\"KUBE-SVC-JKOCBQALQGD3X3RT\",\"rule\":2,\"match\":true}],",
+        1,
+    );
+    let forced = Loaded::from_json(&forced).unwrap();
+    let mut st = SimState::new(&forced, 1, None);
+    st.trail = Some(Vec::new());
+    scenario::run(&forced, &mut st).unwrap();
+    let trail = st.trail.unwrap();
+    assert_eq!(trail.last().map(|(id, c)| (id.rule, *c)), Some((1, true)));
+}
+
+#[test]
 fn scenario_errors_are_reported() {
     assert!(Loaded::from_json("{").is_err());
     let bad = nodeport().replacen("\"version\":1", "\"version\":2", 1);
