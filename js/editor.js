@@ -937,6 +937,9 @@ export function createEditor(parent, doc, onChange, label, debounceMs) {
     view.destroy();
   }
 
+  // The whole text, for scripts driving the page (the DOM holds only the
+  // lines in view).
+  view.dom.playgroundText = getDoc;
   return { setDoc, getDoc, setDiagnostics, highlightLine, setGutterText, selectLine, focus, destroy };
 }
 

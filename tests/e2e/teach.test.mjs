@@ -98,8 +98,7 @@ const PRESETS_RS = await readText(new URL('../../src/presets.rs', import.meta.ur
 const PRESETS = [...PRESETS_RS.matchAll(/id: "([a-z0-9-]+)",[\s\S]*?title: "([^"]+)",[\s\S]*?expected: &\[([\s\S]*?)\],/g)]
   .map(([, id, title, exp]) => ({ id, title, expected: [...exp.matchAll(/"([^"]*)"/g)].map((m) => m[1]) }));
 
-const editorText = (page) => page.evaluate(() => document.querySelector('.cm-content').cmView?.view?.state.doc.toString()
-  ?? [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n'));
+const editorText = (page) => page.evaluate(() => document.querySelector('.cm-editor').playgroundText());
 const stepText = (page) => page.locator('.step-count').textContent();
 const outcomes = (page) => page.getByRole('list', { name: 'Packets' }).locator('.packet-chip').evaluateAll((bs) => bs.map((b) => b.dataset.outcome));
 
