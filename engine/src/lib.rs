@@ -14,6 +14,8 @@
 //!   building a [`ruleset::Ruleset`].
 //! - [`validate`]: the kernel's load-time checks on the whole ruleset.
 //! - [`render`]: the canonical iptables-save text.
+//! - [`lint`]: warnings beyond the kernel's checks (shadowed rules, chains
+//!   never reached), on request.
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -23,6 +25,7 @@ pub mod diagnostic;
 pub mod eval;
 pub mod host;
 pub mod lexer;
+pub mod lint;
 pub mod matches;
 pub mod names;
 pub mod packet;
