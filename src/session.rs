@@ -288,7 +288,13 @@ impl Session {
 
     /// Parse and validate `text`, keep the ruleset, and describe it.
     pub fn parse(&mut self, text: &str) -> ParseView {
-        let parsed = nfsim::parse(text, None);
+        let mut parsed = nfsim::parse(text, None);
+        // Rules that can never match and chains never reached, once the
+        // ruleset loads (with errors, missing rules would skew them).
+        if !parsed.has_errors() {
+            parsed.diagnostics.extend(nfsim::lint::lint(&parsed.ruleset));
+            parsed.diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+        }
         let mut problems = view_model::problems(text, &parsed);
         let problem_total = problems.len();
         problems.truncate(PROBLEMS_SENT);
@@ -623,6 +629,16 @@ mod tests {
         assert_eq!(v.rules, 36);
         assert_eq!(v.never_hit + v.counters.len(), 36);
         assert_eq!(v.never_hit_lines.len(), v.never_hit);
+    }
+
+    #[test]
+    fn shadowed_rules_and_unreachable_chains_are_problems() {
+        let mut s = Session::new();
+        let v = s.parse("*filter\n:INPUT ACCEPT [0:0]\n:LONELY - [0:0]\n-A INPUT -p tcp -j ACCEPT\n-A INPUT -p tcp --dport 22 -j DROP\n-A LONELY -j DROP\nCOMMIT\n");
+        assert_eq!(v.counts, "0 errors, 2 warnings");
+        let codes: Vec<(&str, usize)> = v.problems.iter().map(|p| (p.code.as_str(), p.line)).collect();
+        assert_eq!(codes, [("W0407", 3), ("W0406", 5)]);
+        assert!(v.problems[1].message.starts_with("rule 2 of INPUT can never match: rule 1 (line 4)"), "{}", v.problems[1].message);
     }
 
     #[test]

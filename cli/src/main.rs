@@ -1,10 +1,12 @@
 //! `nfsim`: the command-line face of the engine, for real node dumps and scripts.
 //!
-//! `nfsim check FILE|-` validates, `nfsim fmt FILE|-` prints the canonical
-//! iptables-save text (or, with `--output`, the `iptables` commands that rebuild
-//! the ruleset, or its nftables translation). Exit codes: 0 fine (warnings allowed), 1 errors in the
-//! input, 2 usage or I/O problems. All logic lives in the `nfsim` engine; this
-//! file reads files, parses flags and prints.
+//! `nfsim check FILE|-` validates (and with `--lint` also reports rules that
+//! can never match and chains never reached), `nfsim fmt FILE|-` prints the
+//! canonical iptables-save text (or, with `--output`, the `iptables` commands
+//! that rebuild the ruleset, or its nftables translation). Exit codes: 0 fine
+//! (warnings allowed), 1 errors in the input, 2 usage or I/O problems. All
+//! logic lives in the `nfsim` engine; this file reads files, parses flags and
+//! prints.
 
 use nfsim::diagnostic::{locate, render_terminal};
 use nfsim::{InputFormat, Parsed};
@@ -12,12 +14,13 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  nfsim check FILE|- [--format text|json] [--input save|commands]
+  nfsim check FILE|- [--format text|json] [--input save|commands] [--lint]
   nfsim fmt   FILE|- [--input save|commands] [--output save|commands|nft]
   nfsim trace SCENARIO.json|- [--seed N] [--all-branches | --batch N] [--format json|text]
 
 check  parse and validate a ruleset; diagnostics go to stderr
-       (--format json prints them to stdout as JSON)
+       (--format json prints them to stdout as JSON); --lint adds warnings
+       for rules that can never match and chains never reached
 fmt    print the canonical iptables-save rendering to stdout
        (--output commands: iptables commands that rebuild it;
         --output nft: nftables rules as iptables-restore-translate writes them)
@@ -39,6 +42,7 @@ struct Args {
     format_json: bool,
     input: Option<InputFormat>,
     output: Output,
+    lint: bool,
     seed: Option<u64>,
     all_branches: bool,
     batch: Option<u64>,
@@ -54,6 +58,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut format_json = false;
     let mut input = None;
     let mut output = None;
+    let mut lint = false;
     let mut seed = None;
     let mut all_branches = false;
     let mut batch = None;
@@ -100,6 +105,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 );
             }
             "--all-branches" => all_branches = true,
+            "--lint" => lint = true,
             "--batch" => {
                 let v = value("--batch")?;
                 batch = Some(
@@ -124,6 +130,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if output.is_some() && command != "fmt" {
         return Err("--output belongs to fmt".into());
     }
+    if lint && command != "check" {
+        return Err("--lint belongs to check".into());
+    }
     if command != "trace" && (seed.is_some() || all_branches || batch.is_some()) {
         return Err("--seed, --all-branches and --batch belong to trace".into());
     }
@@ -139,6 +148,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         format_json,
         input,
         output: output.unwrap_or(Output::Save),
+        lint,
         seed,
         all_branches,
         batch,
@@ -277,8 +287,18 @@ fn main() -> ExitCode {
     }
     // The engine takes the machine's parallelism as an input, like the host.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parsed = nfsim::parse_with(&text, args.input, nfsim::ParseOptions::threads(threads));
+    let mut parsed = nfsim::parse_with(&text, args.input, nfsim::ParseOptions::threads(threads));
     let failed = parsed.has_errors();
+    // Lint a ruleset that loads: with errors, the rules that failed to parse
+    // are missing from it, and their chains would look unreached.
+    if args.lint && !failed {
+        parsed
+            .diagnostics
+            .extend(nfsim::lint::lint(&parsed.ruleset));
+        parsed
+            .diagnostics
+            .sort_by_key(|d| (d.span.start, d.severity));
+    }
     let mut stdout = std::io::stdout().lock();
     let result = match args.command.as_str() {
         "check" if args.format_json => stdout.write_all(json_report(&text, &parsed).as_bytes()),

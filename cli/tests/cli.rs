@@ -124,6 +124,67 @@ fn check_json_has_exactly_the_contract_shape() {
     );
 }
 
+/// A ruleset that loads, with a rule that can never match and a chain only it jumps to.
+const LINTED: &str = "*filter\n:INPUT DROP [0:0]\n:SSH - [0:0]\n-A INPUT -p tcp -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -j SSH\n-A SSH -s 10.0.0.0/8 -j ACCEPT\n-A SSH -j DROP\n-A SSH -j LOG\nCOMMIT\n";
+
+#[test]
+fn check_lint_adds_warnings_in_both_formats() {
+    // Without --lint: only validation's warning (the LOG after `-j DROP`).
+    let plain = nfsim(&["check", "-"], Some(LINTED));
+    assert_eq!(plain.status.code(), Some(0));
+    let err = text(&plain.stderr);
+    assert!(
+        err.contains("warning[W0402]") && !err.contains("W0406") && !err.contains("W0407"),
+        "{err}"
+    );
+
+    let out = nfsim(&["check", "--lint", "-"], Some(LINTED));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "warnings do not change the exit status"
+    );
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert!(err.starts_with(concat!(
+        "<stdin>:3:2: warning[W0407]: chain SSH is never reached: no rule that packets reach jumps to it\n",
+        "   3 | :SSH - [0:0]\n",
+        "     |  ^^^\n",
+        "     = hint: rule 2 of INPUT (line 5) jumps to it, but that rule can never match\n",
+        "<stdin>:5:1: warning[W0406]: rule 2 of INPUT can never match: rule 1 (line 4) catches every packet it would\n",
+        "   5 | -A INPUT -p tcp -m tcp --dport 22 -j SSH\n",
+        "     | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n",
+        "     = hint: rule 1 (-j ACCEPT) matches every packet this rule matches, so none gets here; delete this rule, or move it above rule 1\n",
+    )), "{err}");
+    // Merged with validation's, in position order.
+    assert!(
+        err.ends_with("= hint: the rule at line 7 matches every packet and ends with -j DROP\n"),
+        "{err}"
+    );
+
+    let json = nfsim(&["check", "--lint", "--format", "json", "-"], Some(LINTED));
+    assert_eq!(json.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let codes: Vec<(&str, u64)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap(), d["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(codes, [("W0407", 3), ("W0406", 5), ("W0402", 8)]);
+    assert_eq!(v["diagnostics"][1]["end_column"], 41);
+
+    // A ruleset with errors is not linted (its failed rules are missing).
+    let bad = nfsim(&["check", "--lint", "-"], Some(BAD));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(!text(&bad.stderr).contains("warning[W04"));
+    // --lint is check's.
+    assert_eq!(
+        nfsim(&["fmt", "--lint", "-"], Some(GOOD)).status.code(),
+        Some(2)
+    );
+}
+
 #[test]
 fn fmt_prints_the_canonical_rendering() {
     let out = nfsim(&["fmt", "-"], Some(GOOD));

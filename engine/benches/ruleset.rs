@@ -1,5 +1,6 @@
-//! Parse + validate and render of kube-proxy style dumps at 1k and 10k services
-//! (3 endpoints each), parsing on one thread and on two. Run: `cargo bench -p nfsim`.
+//! Parse + validate, render and lint of kube-proxy style dumps at 1k and 10k
+//! services (3 endpoints each), parsing on one thread and on two. Run:
+//! `cargo bench -p nfsim`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -42,5 +43,25 @@ fn render(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parse_and_validate, render);
+fn lint(c: &mut Criterion) {
+    let mut g = c.benchmark_group("lint");
+    g.sample_size(20);
+    for services in [1_000, 10_000] {
+        let parsed = nfsim::parse(&kubegen::kube_dump(services, 3), None);
+        g.bench_with_input(
+            BenchmarkId::from_parameter(services),
+            &parsed.ruleset,
+            |b, r| {
+                b.iter(|| {
+                    let warnings = nfsim::lint::lint(black_box(r));
+                    assert!(warnings.is_empty());
+                    warnings
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parse_and_validate, render, lint);
 criterion_main!(benches);

@@ -224,4 +224,9 @@ pub mod codes {
     pub const BAD_COUNTERS: &str = "W0404";
     /// An address range whose start is after its end: it never matches.
     pub const RANGE_REVERSED: &str = "W0405";
+    /// A rule that can never match: an earlier rule of its chain catches every
+    /// packet it would (`nfsim::lint`).
+    pub const SHADOWED_RULE: &str = "W0406";
+    /// A user chain with rules that no reached rule jumps or goes to (`nfsim::lint`).
+    pub const UNREACHABLE_CHAIN: &str = "W0407";
 }

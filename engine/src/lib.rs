@@ -15,6 +15,8 @@
 //! - [`validate`]: the kernel's load-time checks on the whole ruleset.
 //! - [`render`]: the canonical iptables-save text; [`export`]: the same ruleset
 //!   as `iptables` commands or as nftables rules.
+//! - [`lint`]: warnings beyond the kernel's checks (shadowed rules, chains
+//!   never reached), on request.
 //!
 //! Beside them: [`link`], the share link's codec (a text packed into a URL
 //! fragment, unpacked with caps against hostile links).
@@ -29,6 +31,7 @@ pub mod export;
 pub mod host;
 pub mod lexer;
 pub mod link;
+pub mod lint;
 pub mod matches;
 pub mod names;
 pub mod packet;

@@ -1,9 +1,10 @@
 //! Property tests over generated token soups (the fuzzing that runs in CI; the
 //! cargo-fuzz target in `engine/fuzz/` runs the same properties for longer).
 //!
-//! For any input: parsing never panics; every diagnostic's span lies inside the
-//! text; and whatever parses without errors renders to text that parses again
-//! without errors and renders identically (the renderer is a fixed point).
+//! For any input: parsing and linting never panic; every diagnostic's span
+//! (lint's too) lies inside the text; and whatever parses without errors
+//! renders to text that parses again without errors and renders identically
+//! (the renderer is a fixed point).
 
 use proptest::prelude::*;
 
@@ -279,6 +280,13 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         }
         // Rendering the diagnostics must not panic either.
         let _ = nfsim::diagnostic::render_terminal("soup", text, &parsed.diagnostics);
+        // Nor linting whatever was read, with spans inside the text.
+        let lint = nfsim::lint::lint(&parsed.ruleset);
+        for d in &lint {
+            prop_assert!(d.span.lo() <= d.span.hi() && d.span.hi() <= text.len());
+            prop_assert!(text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
+        }
+        let _ = nfsim::diagnostic::render_terminal("soup", text, &lint);
         if !parsed.has_errors() {
             let once = nfsim::render::render_save(&parsed.ruleset);
             let again = nfsim::parse(&once, Some(nfsim::InputFormat::Save));

@@ -3,12 +3,79 @@
 //! For any ruleset that loads and any packets: tracing never panics, the JSON
 //! and text renderings never panic, a scenario run is deterministic (same seed,
 //! same trace), batch mode runs, and a walk through the chain indexes gives
-//! exactly the trace of a plain rule-by-rule walk.
+//! exactly the trace of a plain rule-by-rule walk. No rule `nfsim::lint` says
+//! can never match (W0406) matches in any trace, and no chain it says is never
+//! reached (W0407) is walked.
 
 use nfsim::conntrack::ConnTable;
 use nfsim::pipeline::{run_packet, run_packet_indexed, Origin};
+use nfsim::pipeline::{PacketPath, PathStep};
+use nfsim::ruleset::{Ruleset, TableKind};
 use nfsim::scenario::{self, Loaded, SimState};
+use nfsim::walk::Step;
 use proptest::prelude::*;
+use std::collections::HashSet;
+
+/// The rules lint says never match and the chains it says are never reached,
+/// as (table, chain, rule) and (table, chain).
+type Claims = (
+    HashSet<(TableKind, usize, usize)>,
+    HashSet<(TableKind, usize)>,
+);
+
+fn lint_claims(ruleset: &Ruleset) -> Claims {
+    let (mut rules, mut chains) = (HashSet::new(), HashSet::new());
+    for d in nfsim::lint::lint(ruleset) {
+        for t in &ruleset.tables {
+            for (ci, c) in t.chains.iter().enumerate() {
+                if d.code == "W0407" && c.span == d.span {
+                    chains.insert((t.kind, ci));
+                }
+                for (ri, r) in c.rules.iter().enumerate() {
+                    if d.code == "W0406" && r.span == d.span {
+                        rules.insert((t.kind, ci, ri));
+                    }
+                }
+            }
+        }
+    }
+    (rules, chains)
+}
+
+/// Check the claims against what packets did.
+fn lint_holds(claims: &Claims, paths: &[PacketPath]) -> Result<(), TestCaseError> {
+    for path in paths {
+        for step in &path.steps {
+            let PathStep::Table { table, walk, .. } = step else {
+                continue;
+            };
+            for s in &walk.steps {
+                let chain = match s {
+                    Step::Rule {
+                        chain,
+                        rule,
+                        matched,
+                        ..
+                    } => {
+                        prop_assert!(
+                            !(*matched && claims.0.contains(&(*table, *chain, *rule))),
+                            "lint says {table:?} chain {chain} rule {rule} never matches, but it did"
+                        );
+                        *chain
+                    }
+                    Step::Skipped { chain, .. }
+                    | Step::Return { chain }
+                    | Step::Policy { chain, .. } => *chain,
+                };
+                prop_assert!(
+                    !claims.1.contains(&(*table, chain)),
+                    "lint says {table:?} chain {chain} is never reached, but it was walked"
+                );
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Conditions a rule may carry (several are combined).
 const MATCHES: &[&str] = &[
@@ -365,8 +432,14 @@ proptest! {
             }).collect()
         };
         prop_assert_eq!(render(&paths), render(&again));
+        let claims = lint_claims(&loaded.ruleset);
+        lint_holds(&claims, &paths)?;
         scenario::run_batch(&loaded, 4).unwrap();
-        let _ = scenario::run_all_branches(&loaded, 64);
+        if let Ok(outcomes) = scenario::run_all_branches(&loaded, 64) {
+            for (_, paths) in &outcomes {
+                lint_holds(&claims, paths)?;
+            }
+        }
 
     }
 }

@@ -1,6 +1,6 @@
-//! libFuzzer target: any bytes as a ruleset, in both formats. Parsing never
-//! panics, spans stay inside the text, reading on two threads in small blocks
-//! gives exactly what one thread gives, and whatever parses cleanly renders to
+//! libFuzzer target: any bytes as a ruleset, in both formats. Parsing and
+//! linting never panic, spans stay inside the text, reading on two threads in
+//! small blocks gives exactly what one thread gives, and whatever parses cleanly renders to
 //! a fixed point. Run: `cd engine && RUSTC_BOOTSTRAP=1 cargo fuzz run parse`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(d.span.hi() <= text.len() && text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
         }
         let _ = nfsim::diagnostic::render_terminal("fuzz", text, &parsed.diagnostics);
+        let lint = nfsim::lint::lint(&parsed.ruleset);
+        for d in &lint {
+            assert!(d.span.hi() <= text.len() && text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
+        }
         if !parsed.has_errors() {
             let once = nfsim::render::render_save(&parsed.ruleset);
             let again = nfsim::parse(&once, Some(nfsim::InputFormat::Save));
