@@ -602,6 +602,14 @@ const FIXTURES: &[(&str, usize, &[&str])] = &[
             "ufw-after-input",
         ],
     ),
+    // The export branch's probe of every extension: written to exercise the
+    // translator, not as a firewall; each finding checked by hand (`-i +`
+    // catches every interface, `! -d 10.1.0.0/255.255.0.255` every address
+    // outside that pattern, ...).
+    ("nft_probe.in", 69, &["probe-user", "ZZ", "SVC"]),
+    // iptables-save drops the lone `-i +`: that rule is unconditional in the
+    // dump, so the validator's W0402 covers what follows it, not lint.
+    ("nft_probe.out", 0, &["SVC", "ZZ", "probe-user"]),
     (
         "ufw.out",
         0,
