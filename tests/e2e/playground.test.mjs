@@ -141,7 +141,7 @@ test('the editor types, undoes and searches like an editor', async () => {
   await context.close();
 });
 
-test('a reload keeps the ruleset typed last time, until the example is asked for', async () => {
+test('a reload keeps the ruleset typed last time; looking at the example does not replace it', async () => {
   const { page, errors, context } = await openPlayground(browser, server.url);
   const summary = page.getByRole('status', { name: 'Ruleset summary' });
   const firstForward = '-A FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes load balancer firewall"';
@@ -151,14 +151,15 @@ test('a reload keeps the ruleset typed last time, until the example is asked for
   await page.getByRole('textbox', { name: 'Ruleset' }).waitFor();
   await page.waitForFunction(() => document.querySelector('[data-fate]')?.dataset.fate === 'dropped', null, { timeout: 20000 });
   assert.equal(await summary.textContent(), '3 tables, 33 chains, 37 rules');
-  const notice = page.getByRole('status').filter({ hasText: 'Your ruleset from last time' });
+  const notice = page.getByRole('status').filter({ hasText: 'Your scenario from last time' });
   await notice.getByRole('button', { name: 'Load the example' }).click();
   await page.waitForFunction(() => document.querySelector('[data-fate]')?.dataset.fate === 'forwarded', null, { timeout: 20000 });
   assert.equal(await summary.textContent(), '3 tables, 33 chains, 36 rules');
+  // The draft is kept while the example is only looked at.
+  await page.getByRole('button', { name: 'Restore my draft' }).waitFor();
   await page.reload();
-  await page.locator('[data-fate]').waitFor();
-  assert.equal(await summary.textContent(), '3 tables, 33 chains, 36 rules');
-  assert.equal(await page.getByText('Your ruleset from last time').count(), 0);
+  await page.waitForFunction(() => document.querySelector('[data-fate]')?.dataset.fate === 'dropped', null, { timeout: 20000 });
+  assert.equal(await summary.textContent(), '3 tables, 33 chains, 37 rules');
   assert.deepEqual(errors, [], errors.join('\n'));
   await context.close();
 });
