@@ -150,7 +150,8 @@ pub fn App() -> impl IntoView {
     let presentation = RwSignal::new(start.shared.view.presentation);
     let theme: RwSignal<Option<String>> = RwSignal::new(start.shared.view.theme.clone());
     let open: RwSignal<Vec<String>> = RwSignal::new(start.shared.view.open.clone());
-    let editor_hidden = RwSignal::new(false);
+    // Presentation mode folds the editor away (it can be shown again).
+    let editor_hidden = RwSignal::new(start.shared.view.presentation);
     let embed = browser::embedded();
     Effect::new(move |_| {
         let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else { return };
@@ -390,6 +391,7 @@ pub fn App() -> impl IntoView {
         ipsets.set(sh.input.ipsets.clone());
         seed.set(sh.input.seed);
         presentation.set(sh.view.presentation);
+        editor_hidden.set(sh.view.presentation);
         theme.set(sh.view.theme.clone());
         open.set(sh.view.open.clone());
         player.granularity.set(granularity_of(&sh.view.by));
@@ -534,8 +536,8 @@ pub fn App() -> impl IntoView {
             <span class="busy" class:on=move || busy.get() aria-hidden="true">"working…"</span>
             <div class="tools">
                 <button on:click=share title="Put the whole scenario and this view in the page's address (#…) and copy it">"Share"</button>
-                <button on:click=download title="The scenario as a JSON file (the CLI's format: nfsim trace scenario.json)">"Download scenario"</button>
-                <button on:click=choose_file title="Open a scenario JSON file or a ruleset (or drop one on the page)">"Open scenario"</button>
+                <button on:click=download aria-label="Download scenario" title="Download scenario: the scenario as a JSON file (the CLI's format: nfsim trace scenario.json)">"Download"</button>
+                <button on:click=choose_file aria-label="Open scenario" title="Open scenario: a scenario JSON file or a ruleset (or drop one on the page)">"Open"</button>
                 <input type="file" accept=".json,application/json,.rules,.v4,.txt,.sh,text/plain" class="sr" tabindex="-1" aria-hidden="true" node_ref=file_input
                     on:change=move |ev| {
                         let el: web_sys::HtmlInputElement = event_target(&ev);
@@ -543,8 +545,8 @@ pub fn App() -> impl IntoView {
                     } />
                 <button aria-pressed=move || editor_hidden.get().to_string() on:click=move |_| editor_hidden.update(|h| *h = !*h)
                     title="Give the diagram the whole width">{move || if editor_hidden.get() { "Show editor" } else { "Hide editor" }}</button>
-                <button aria-pressed=move || presentation.get().to_string() on:click=move |_| presentation.update(|p| *p = !*p)
-                    title="Large type for a projector; play with space, ←/→, Home, End">"Presentation mode"</button>
+                <button aria-pressed=move || presentation.get().to_string() on:click=move |_| { let on = !presentation.get_untracked(); presentation.set(on); editor_hidden.set(on); }
+                    aria-label="Presentation mode" title="Presentation mode: large type for a projector; play with space, ←/→, Home, End">"Presentation"</button>
                 <select aria-label="Theme" on:change=move |ev| theme.set(match event_target_value(&ev).as_str() { "light" => Some("light".into()), "dark" => Some("dark".into()), _ => None })>
                     {move || [("system", "system theme"), ("light", "light"), ("dark", "dark")].into_iter().map(|(v, l)| {
                         let sel = theme.get().as_deref().unwrap_or("system") == v;

@@ -40,7 +40,8 @@ export async function openPlayground(browser, url, { colorScheme = 'light', view
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
-  await page.getByRole('textbox', { name: 'Ruleset' }).waitFor();
+  // The editor is there (shown, or folded away by presentation mode).
+  await page.locator('.cm-editor').waitFor({ state: 'attached' });
   // The worker has parsed the example and traced the default packet.
   await page.locator('[data-fate]').waitFor();
   return { page, errors, context };

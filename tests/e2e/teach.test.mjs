@@ -281,6 +281,9 @@ test('Download scenario writes the CLI\'s format; Open scenario reads it back', 
 test('presentation and embed modes render', async () => {
   const { page, errors, context } = await openPlayground(browser, server.url);
   await page.getByRole('button', { name: 'Presentation mode' }).click();
+  // The editor folds away with presentation mode, and can come back.
+  await page.getByRole('button', { name: 'Show editor' }).click();
+  assert.equal(await page.getByRole('textbox', { name: 'Ruleset' }).isVisible(), true);
   await page.getByRole('button', { name: 'Hide editor' }).click();
   await page.keyboard.press('End');
   await page.waitForTimeout(700);
