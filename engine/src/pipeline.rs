@@ -8,6 +8,12 @@
 //! itself, comes back in through `lo` to INPUT. NAT is consulted only for a
 //! tracked connection's first packet; NOTRACK skips it.
 //!
+//! The raw table runs before the conntrack hook: there the packet has no
+//! entry yet, so the conntrack and state matches see INVALID (UNTRACKED once
+//! a NOTRACK rule ran), connmark never matches and CONNMARK does nothing. A
+//! packet looping back through `lo` keeps the entry it got on the way out,
+//! and CT/NOTRACK leave a packet that carries one alone.
+//!
 //! Packets share a [`ConnTable`]: a later packet or a reply of a connection
 //! gets its state from it and is translated by its bindings, not by the nat
 //! table. REJECT shows the reply it sends; LOG and TRACE write the kernel's
@@ -117,9 +123,16 @@ struct Runner<'a> {
     /// The source the route chose, for MASQUERADE.
     route_src: Option<Ipv4>,
     notrack: bool,
+    /// `skb->_nfct` is set: an entry, a template or the untracked mark.
+    nfct: bool,
+    /// The template a `-j CT` (without --notrack) attached in this walk.
+    template: Option<ConnView>,
     nat: Option<(bool, Ipv4, u16)>,
-    /// The connection's mark, when the packet has a connection (CONNMARK).
-    ctmark: Option<u32>,
+    /// The packet's connection as this walk began, when it has one.
+    ct_base: Option<&'a ConnView>,
+    /// The same, once CONNMARK changed its mark in this walk (the rules
+    /// after it see the new mark).
+    ct_changed: Option<ConnView>,
     /// REJECT's `--reject-with`, when a REJECT rule decided.
     rejected: Option<u8>,
     /// The interfaces, for LOG lines.
@@ -271,17 +284,45 @@ impl TargetRunner for Runner<'_> {
     ) -> TargetOutcome {
         let dst_side = matches!(self.hook, Hook::Prerouting | Hook::Output);
         match target {
-            TargetKind::Ct(c) if c.notrack => {
+            // xt_ct_target/notrack_tg: a packet that already carries an
+            // entry (looped back through lo, or an earlier CT) is left alone.
+            TargetKind::Ct(_) | TargetKind::Notrack if self.nfct => TargetOutcome::Continue,
+            TargetKind::Ct(c) if !c.notrack => {
+                // The template: the conntrack match sees it as a NEW,
+                // CONFIRMED entry with all-zero tuples until nf_conntrack_in
+                // replaces it (zones, helpers, timeouts are not modelled).
+                self.nfct = true;
+                self.template = Some(ConnView {
+                    state: 1 << 3,
+                    status: crate::conntrack::status::CONFIRMED,
+                    snat: false,
+                    dnat: false,
+                    proto: 0,
+                    orig: (0, 0, 0, 0),
+                    reply: (0, 0, 0, 0),
+                    reply_dir: false,
+                    mark: 0,
+                    expires_s: 0,
+                });
+                TargetOutcome::Continue
+            }
+            TargetKind::Ct(_) | TargetKind::Notrack => {
+                self.nfct = true;
                 self.notrack = true;
                 TargetOutcome::Continue
             }
-            TargetKind::Notrack => {
-                self.notrack = true;
-                TargetOutcome::Continue
-            }
-            // connmark_tg: without a connection it does nothing.
+            // connmark_tg: without a connection it does nothing; on a CT
+            // template it sets the template's mark, which the entry does not inherit.
             TargetKind::Connmark(mode) => {
-                if let Some(ct) = self.ctmark.as_mut() {
+                if !self.notrack && self.template.is_none() && self.ct_changed.is_none() {
+                    self.ct_changed = self.ct_base.cloned();
+                }
+                let ctmark = match (self.notrack, self.template.as_mut()) {
+                    (true, _) => None,
+                    (false, Some(t)) => Some(&mut t.mark),
+                    (false, None) => self.ct_changed.as_mut().map(|c| &mut c.mark),
+                };
+                if let Some(ct) = ctmark {
                     match *mode {
                         ConnmarkMode::Set { ctmark, ctmask } => *ct = (*ct & !ctmask) ^ ctmark,
                         ConnmarkMode::Save { nfmask, ctmask } => {
@@ -397,6 +438,17 @@ impl TargetRunner for Runner<'_> {
         self.trace
     }
 
+    fn conn_override(&self) -> Option<Conn<'_>> {
+        if self.notrack {
+            Some(Conn::Untracked)
+        } else {
+            self.template
+                .as_ref()
+                .or(self.ct_changed.as_ref())
+                .map(Conn::Tracked)
+        }
+    }
+
     fn trace(&mut self, packet: &Packet, chain: &str, comment: &'static str, num: usize) {
         let prefix = format!("TRACE: {}:{chain}:{comment}:{num} ", self.table_name);
         // ip_tables' trace_loginfo: level 4, NF_LOG_DEFAULT_MASK (0x0f).
@@ -469,6 +521,11 @@ struct Run<'a> {
     steps: Vec<PathStep>,
     conn: ConnView,
     tracked: bool,
+    /// The packet has met the connection tracker (or carries the entry it got
+    /// on the way out, looping back through `lo`). Before that (raw at -300,
+    /// conntrack at -200) it has no entry: the conntrack match sees INVALID,
+    /// connmark does not match and CONNMARK does nothing.
+    ct_attached: bool,
     /// The packet belongs to this existing connection (and direction).
     existing: Option<(usize, bool)>,
     /// No connection and none can start (INVALID).
@@ -527,9 +584,10 @@ impl Run<'_> {
         if !kind.builtin_hooks().contains(&hook) {
             return Ok(());
         }
+        let has_ct = self.tracked && !self.invalid && self.ct_attached;
         let conn = if !self.tracked {
             Conn::Untracked
-        } else if self.invalid {
+        } else if !has_ct {
             Conn::Invalid
         } else {
             Conn::Tracked(&self.conn)
@@ -549,8 +607,11 @@ impl Run<'_> {
             in_iface: iif,
             route_src,
             notrack: false,
+            nfct: !self.tracked || (self.ct_attached && !self.invalid),
+            template: None,
             nat: None,
-            ctmark: (self.tracked && !self.invalid).then_some(self.conn.mark),
+            ct_base: has_ct.then_some(&self.conn),
+            ct_changed: None,
             rejected: None,
             out_iface: oif,
             logs: Vec::new(),
@@ -561,26 +622,35 @@ impl Run<'_> {
         };
         let index = self.index.and_then(|i| i.get(&kind));
         let w = walk(table, index, kind as u8, p, &env, self.state, &mut runner);
-        self.seed = runner.seed;
-        self.nf_trace = runner.trace;
-        if let Some(m) = runner.ctmark.filter(|m| *m != self.conn.mark) {
+        let Runner {
+            seed,
+            trace,
+            ct_changed,
+            logs,
+            notrack,
+            nat,
+            rejected,
+            ..
+        } = runner;
+        self.seed = seed;
+        self.nf_trace = trace;
+        if let Some(m) = ct_changed.map(|c| c.mark).filter(|m| *m != self.conn.mark) {
             self.conn.mark = m;
             if let Some((id, _)) = self.existing {
                 self.conns.set_mark(id, m);
             }
         }
         let (verdict, by) = (w.verdict, w.by);
-        let logs = std::mem::take(&mut runner.logs);
         self.steps.push(PathStep::Table {
             hook,
             table: kind,
             walk: w,
         });
         self.steps.extend(logs);
-        if runner.notrack && kind == TableKind::Raw {
+        if notrack && kind == TableKind::Raw {
             self.tracked = false;
         }
-        if let Some((dst, addr, port)) = runner.nat {
+        if let Some((dst, addr, port)) = nat {
             let before = tuple(p);
             if dst {
                 (p.dst, p.dport) = (addr, if p.has_ports() { port } else { p.dport });
@@ -611,7 +681,7 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
             TableVerdict::Reject => {
-                if let Some(with) = runner.rejected {
+                if let Some(with) = rejected {
                     let (oif, reply) = self.reject_reply(with, p, iif);
                     self.steps.push(PathStep::Reject { hook, oif, reply });
                 }
@@ -631,6 +701,7 @@ impl Run<'_> {
 
     /// The conntrack hook: find the packet's connection or start one.
     fn conntrack(&mut self, hook: Hook, p: &Packet) {
+        self.ct_attached = true;
         if !self.conns.enabled {
             // No rule needs conntrack: the packet carries no connection and the
             // nat chains are not traversed.
@@ -745,6 +816,8 @@ impl Run<'_> {
     fn confirm(&mut self, p: &Packet) {
         if let (true, false, Some(orig)) = (self.tracked, self.invalid, self.orig.take()) {
             self.conns.confirm(orig, Tuple::of(p), self.conn.mark);
+            // A looped-back packet carries the now confirmed entry.
+            self.conn.status |= crate::conntrack::status::CONFIRMED;
         }
     }
 
@@ -849,6 +922,7 @@ pub fn run_packet_indexed(
         steps: Vec::with_capacity(32),
         conn,
         tracked: true,
+        ct_attached: false,
         existing: None,
         invalid: false,
         orig: None,
