@@ -14,7 +14,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   nfsim check FILE|- [--format text|json] [--input save|commands]
   nfsim fmt   FILE|- [--input save|commands] [--output save|commands|nft]
-  nfsim trace SCENARIO.json|- [--seed N] [--all-branches | --batch N] [--format json|text]
+  nfsim trace SCENARIO.json|- [--seed N] [--backend nft|legacy] [--all-branches | --batch N]
+              [--format json|text]
 
 check  parse and validate a ruleset; diagnostics go to stderr
        (--format json prints them to stdout as JSON)
@@ -22,6 +23,8 @@ fmt    print the canonical iptables-save rendering to stdout
        (--output commands: iptables commands that rebuild it;
         --output nft: nftables rules as iptables-restore-translate writes them)
 trace  send a scenario's packets through the host and print what happened
+       (--backend: the iptables that loaded the ruleset, overriding the
+        scenario's \"backend\"; it decides where the security table runs)
 --input forces the input format (default: detected)
 exit status: 0 no errors, 1 errors in the input, 2 usage or I/O problems";
 
@@ -40,6 +43,7 @@ struct Args {
     input: Option<InputFormat>,
     output: Output,
     seed: Option<u64>,
+    backend: Option<nfsim::pipeline::Backend>,
     all_branches: bool,
     batch: Option<u64>,
 }
@@ -55,6 +59,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut input = None;
     let mut output = None;
     let mut seed = None;
+    let mut backend = None;
     let mut all_branches = false;
     let mut batch = None;
     while let Some(a) = it.next() {
@@ -99,6 +104,13 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                         .map_err(|_| format!("--seed takes a number, not `{v}'"))?,
                 );
             }
+            "--backend" => {
+                let v = value("--backend")?;
+                backend = Some(
+                    nfsim::pipeline::Backend::parse(&v)
+                        .ok_or(format!("--backend takes nft or legacy, not `{v}'"))?,
+                );
+            }
             "--all-branches" => all_branches = true,
             "--batch" => {
                 let v = value("--batch")?;
@@ -124,8 +136,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if output.is_some() && command != "fmt" {
         return Err("--output belongs to fmt".into());
     }
-    if command != "trace" && (seed.is_some() || all_branches || batch.is_some()) {
-        return Err("--seed, --all-branches and --batch belong to trace".into());
+    if command != "trace"
+        && (seed.is_some() || backend.is_some() || all_branches || batch.is_some())
+    {
+        return Err("--seed, --backend, --all-branches and --batch belong to trace".into());
     }
     if all_branches && batch.is_some() {
         return Err("--all-branches and --batch are two different modes: choose one".into());
@@ -140,6 +154,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         input,
         output: output.unwrap_or(Output::Save),
         seed,
+        backend,
         all_branches,
         batch,
     })
@@ -337,6 +352,9 @@ fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
     };
     if let Some(seed) = args.seed {
         loaded.scenario.seed = seed;
+    }
+    if let Some(backend) = args.backend {
+        loaded.scenario.backend = backend;
     }
     let out = if let Some(n) = args.batch {
         let b = match scenario::run_batch(&loaded, n) {

@@ -1,7 +1,8 @@
 //! A packet's path through the hooks, in the kernel's priority order, for the
 //! first packet of a connection: PREROUTING (raw, conntrack, mangle, nat), the
 //! routing decision (martians, rp_filter, ip_forward), then INPUT (mangle,
-//! filter, security, nat) or FORWARD (mangle, filter, security) and
+//! filter, then nat and security: iptables-nft runs security after nat,
+//! iptables-legacy before it, see [`Backend`]) or FORWARD (mangle, filter, security) and
 //! POSTROUTING (mangle, nat); a locally generated packet is routed first, runs
 //! OUTPUT (raw, conntrack, mangle, nat, filter, security) with re-routing after
 //! a destination change, then POSTROUTING, and, when addressed to the host
@@ -103,7 +104,9 @@ pub enum PathStep {
     /// A line the LOG target wrote to the kernel log.
     Log { hook: Hook, line: String },
     /// A `TRACE: table:chain:rule|return|policy:N` line ip_tables wrote for
-    /// a packet the TRACE target marked.
+    /// a packet the TRACE target marked. nfsim writes this iptables-legacy
+    /// form for both backends (iptables-nft reports the trace as nf_tables
+    /// trace events instead, see the README).
     Trace { hook: Hook, line: String },
 }
 
@@ -540,6 +543,8 @@ struct Run<'a> {
     nf_trace: bool,
     /// Explain failed conditions (off for batch runs).
     explain: bool,
+    /// The iptables backend: the order of the tables at a hook.
+    backend: Backend,
 }
 
 /// How a table walk ended, when it ended the packet's path.
@@ -881,7 +886,8 @@ pub fn index_ruleset(ruleset: &Ruleset) -> RulesetIndex {
 
 /// Follow one packet from `origin` through the host; `conns` is the connection
 /// table the scenario's packets share. `seed` drives the ports NAT picks with
-/// --random/--random-fully.
+/// --random/--random-fully; `backend` orders the tables at each hook.
+#[allow(clippy::too_many_arguments)]
 pub fn run_packet(
     ruleset: &Ruleset,
     host: &Host,
@@ -890,8 +896,11 @@ pub fn run_packet(
     state: &mut dyn MatchState,
     conns: &mut ConnTable,
     seed: u64,
+    backend: Backend,
 ) -> PacketPath {
-    run_packet_indexed(ruleset, None, true, host, p, origin, state, conns, seed)
+    run_packet_indexed(
+        ruleset, None, true, host, p, origin, state, conns, seed, backend,
+    )
 }
 
 /// [`run_packet`] with the ruleset's chain indexes: the same path, found faster.
@@ -906,6 +915,7 @@ pub fn run_packet_indexed(
     state: &mut dyn MatchState,
     conns: &mut ConnTable,
     seed: u64,
+    backend: Backend,
 ) -> PacketPath {
     let conn = ConnView::new_for(&p);
     let owner = match origin {
@@ -931,6 +941,7 @@ pub fn run_packet_indexed(
         nf_trace: false,
         explain,
         seed,
+        backend,
     };
     let result = match origin {
         Origin::Interface(iif) => incoming(&mut run, &mut p, iif),
@@ -954,6 +965,38 @@ pub fn run_packet_indexed(
 
 use TableKind::{Filter, Mangle, Nat, Raw, Security};
 
+/// Which iptables wrote the ruleset into the kernel. Both run the same
+/// tables at the same hooks; they differ in the priority of the security
+/// table: ip_tables registers it at NF_IP_PRI_SECURITY (50), iptables-nft
+/// creates its base chains at priority 150 (iptables/nft.c), after the nat
+/// table's INPUT hook (100). In OUTPUT and FORWARD it runs last either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// iptables-nft (`iptables` on current distributions).
+    #[default]
+    Nft,
+    /// iptables-legacy (ip_tables).
+    Legacy,
+}
+
+impl Backend {
+    pub fn parse(s: &str) -> Option<Backend> {
+        match s {
+            "nft" => Some(Backend::Nft),
+            "legacy" => Some(Backend::Legacy),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Nft => "nft",
+            Backend::Legacy => "legacy",
+        }
+    }
+}
+
 /// One stage of a hook: a table walked there, or the connection tracker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
@@ -964,7 +1007,10 @@ pub enum Stage {
 use Stage::{Conntrack, Table as T};
 
 const PREROUTING_STAGES: [Stage; 4] = [T(Raw), Conntrack, T(Mangle), T(Nat)];
-const INPUT_STAGES: [Stage; 4] = [T(Mangle), T(Filter), T(Security), T(Nat)];
+/// ip_tables: security at 50, before nat INPUT at 100.
+const INPUT_STAGES_LEGACY: [Stage; 4] = [T(Mangle), T(Filter), T(Security), T(Nat)];
+/// iptables-nft: security at 150, after nat INPUT at 100.
+const INPUT_STAGES_NFT: [Stage; 4] = [T(Mangle), T(Filter), T(Nat), T(Security)];
 const FORWARD_STAGES: [Stage; 3] = [T(Mangle), T(Filter), T(Security)];
 const OUTPUT_STAGES: [Stage; 6] = [
     T(Raw),
@@ -976,14 +1022,24 @@ const OUTPUT_STAGES: [Stage; 6] = [
 ];
 const POSTROUTING_STAGES: [Stage; 2] = [T(Mangle), T(Nat)];
 
-/// The stages of `hook` in the order the pipeline runs them (the kernel's
-/// priority order: raw -300, conntrack -200, mangle -150, nat -100 / 100,
-/// filter 0, security 50). The pipeline below runs exactly these slices, and
-/// the playground draws its diagram from them.
+/// The stages of `hook` in the order the pipeline runs them with the
+/// iptables-nft backend (the default): see [`hook_stages_for`].
 pub fn hook_stages(hook: Hook) -> &'static [Stage] {
+    hook_stages_for(hook, Backend::Nft)
+}
+
+/// The stages of `hook` in the order the pipeline runs them for `backend`
+/// (the kernel's priority order: raw -300, conntrack -200, mangle -150, nat
+/// -100 / 100, filter 0, security 50 with ip_tables or 150 with iptables-nft).
+/// The pipeline below runs exactly these slices, and the playground draws its
+/// diagram from them.
+pub fn hook_stages_for(hook: Hook, backend: Backend) -> &'static [Stage] {
     match hook {
         Hook::Prerouting => &PREROUTING_STAGES,
-        Hook::Input => &INPUT_STAGES,
+        Hook::Input => match backend {
+            Backend::Nft => &INPUT_STAGES_NFT,
+            Backend::Legacy => &INPUT_STAGES_LEGACY,
+        },
         Hook::Forward => &FORWARD_STAGES,
         Hook::Output => &OUTPUT_STAGES,
         Hook::Postrouting => &POSTROUTING_STAGES,
@@ -1022,7 +1078,14 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 hook: Hook::Prerouting,
                 decision: "local delivery".into(),
             });
-            run.stages(&INPUT_STAGES, Hook::Input, p, Some(iif), None, None)?;
+            run.stages(
+                hook_stages_for(Hook::Input, run.backend),
+                Hook::Input,
+                p,
+                Some(iif),
+                None,
+                None,
+            )?;
             Ok((Fate::DeliveredLocal, false))
         }
         RouteResult::Unicast { dev, via, src } => {
@@ -1117,7 +1180,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         hook: Hook::Prerouting,
         decision: "local delivery".into(),
     });
-    let input = INPUT_STAGES.iter().filter(looped);
+    let input = hook_stages_for(Hook::Input, run.backend).iter().filter(looped);
     run.stages(input, Hook::Input, p, Some("lo"), None, None)?;
     Ok((Fate::DeliveredLocal, false))
 }

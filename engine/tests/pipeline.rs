@@ -9,7 +9,7 @@ use nfsim::eval::{MatchId, MatchState};
 use nfsim::host::{Host, HostSpec, Sysctl};
 use nfsim::matches::{LimitMatch, MatchKind, RecentMatch, SetMatch, StatisticMode};
 use nfsim::packet::{parse_tcp_flags, Packet};
-use nfsim::pipeline::{run_packet, Fate, Origin, PathStep};
+use nfsim::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
 use nfsim::ruleset::{Ruleset, Target};
 use nfsim::value::{fmt_ipv4, parse_ipv4};
 use nfsim::walk::{Step, StepVerdict};
@@ -288,6 +288,8 @@ fn packets_follow_the_kernel() {
         };
         let mut nth = HashMap::new();
         let mut conns = ConnTable::for_ruleset(&parsed.ruleset);
+        // The backend the kernel ran the case with: it orders the tables.
+        let backend = Backend::parse(oracle["backend"].as_str().unwrap()).unwrap();
         for (i, p) in packets.iter().enumerate() {
             let result = &oracle["results"][i];
             let trace = result["trace"].as_array().unwrap();
@@ -307,6 +309,7 @@ fn packets_follow_the_kernel() {
                 &mut state,
                 &mut conns,
                 1,
+                backend,
             );
             nth = state.nth;
             let label = format!("{name} packet {i}");

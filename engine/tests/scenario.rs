@@ -222,7 +222,7 @@ mod kubegen;
 #[test]
 fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
     use nfsim::conntrack::ConnTable;
-    use nfsim::pipeline::{run_packet, run_packet_indexed, Origin};
+    use nfsim::pipeline::{run_packet, run_packet_indexed, Backend, Origin};
     let ruleset_text = kubegen::kube_dump(300, 3);
     let scen = serde_json::json!({
         "version": 1, "ruleset": ruleset_text,
@@ -268,6 +268,7 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
             &mut s1,
             &mut c1,
             1,
+            Backend::Nft,
         );
         let fast = run_packet_indexed(
             &loaded.ruleset,
@@ -279,6 +280,7 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
             &mut s2,
             &mut c2,
             1,
+            Backend::Nft,
         );
         let skipped = fast.steps.iter().any(|s| matches!(s, nfsim::pipeline::PathStep::Table { walk, .. } if walk.steps.iter().any(|w| matches!(w, nfsim::walk::Step::Skipped { .. }))));
         assert!(skipped, "{dst}:{dport}: the index was not used");
