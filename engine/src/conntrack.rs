@@ -230,6 +230,8 @@ impl ConnTable {
             orig,
             reply,
             status: status::CONFIRMED,
+            // IPS_SRC_NAT/IPS_DST_NAT: set by nf_nat_setup_info only when
+            // the mapping changed the tuple (an identity NAT sets neither).
             snat: translated.src != orig.src || translated.sport != orig.sport,
             dnat: translated.dst != orig.dst || translated.dport != orig.dport,
             mark,

@@ -657,13 +657,17 @@ impl Run<'_> {
         }
         if let Some((dst, addr, port)) = nat {
             let before = tuple(p);
+            // nf_nat_setup_info sets IPS_DST_NAT/IPS_SRC_NAT only when the
+            // mapping changes the tuple: a NAT to the packet's own address
+            // and port is done (the *_NAT_DONE bit) but is not a NAT for
+            // `--ctstate DNAT/SNAT`.
             if dst {
                 (p.dst, p.dport) = (addr, if p.has_ports() { port } else { p.dport });
-                self.conn.dnat = true;
+                self.conn.dnat |= (p.dst, p.dport) != (before.dst, before.dport);
                 (self.conn.reply.0, self.conn.reply.2) = (p.dst, p.dport);
             } else {
                 (p.src, p.sport) = (addr, if p.has_ports() { port } else { p.sport });
-                self.conn.snat = true;
+                self.conn.snat |= (p.src, p.sport) != (before.src, before.sport);
                 (self.conn.reply.1, self.conn.reply.3) = (p.src, p.sport);
             }
             self.steps.push(PathStep::Nat {
