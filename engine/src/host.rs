@@ -377,6 +377,32 @@ impl Host {
             .or_else(|| primaries().next().map(|a| a.addr))
     }
 
+    /// The address `inet_select_addr(dev, dst, RT_SCOPE_UNIVERSE)` gives
+    /// (MASQUERADE's source): among `dev`'s primary addresses of global
+    /// scope, the first on `dst`'s subnet, else the first; without one, the
+    /// first primary global address of any interface, `lo` first. Addresses
+    /// in 127/8 have host scope (as `ip addr add` gives them) and never count.
+    pub fn select_addr(&self, dev: &str, dst: Ipv4) -> Option<Ipv4> {
+        let global = |a: &&IfAddr| !a.secondary && a.addr >> 24 != 127;
+        if let Some(iface) = self.interface(dev) {
+            let mut first = None;
+            for a in iface.addrs.iter().filter(global) {
+                if a.net().contains(dst) {
+                    return Some(a.addr);
+                }
+                first.get_or_insert(a.addr);
+            }
+            if first.is_some() {
+                return first;
+            }
+        }
+        self.interfaces
+            .iter()
+            .flat_map(|i| i.addrs.iter())
+            .find(global)
+            .map(|a| a.addr)
+    }
+
     /// Resolve an output route for `dst`, as `ip route get DST` does.
     pub fn route(&self, dst: Ipv4) -> RouteResult {
         let loopback = parse_ipv4("127.0.0.1").expect("literal");

@@ -123,8 +123,9 @@ struct Runner<'a> {
     hook: Hook,
     host: &'a Host,
     in_iface: Option<&'a str>,
-    /// The source the route chose, for MASQUERADE.
-    route_src: Option<Ipv4>,
+    /// The route's next hop (its gateway, or the destination itself), in
+    /// POSTROUTING: MASQUERADE chooses the source address by it.
+    nexthop: Option<Ipv4>,
     notrack: bool,
     /// `skb->_nfct` is set: an entry, a template or the untracked mark.
     nfct: bool,
@@ -377,7 +378,14 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Accept
             }
             TargetKind::Masquerade(n) => {
-                let Some(src) = self.route_src else {
+                // nf_nat_masquerade_ipv4: inet_select_addr(out, nexthop,
+                // RT_SCOPE_UNIVERSE), not the route's preferred source; no
+                // global address anywhere ("ate my IP address") drops.
+                let src = match (self.nexthop, self.out_iface) {
+                    (Some(nh), Some(dev)) => self.host.select_addr(dev, nh),
+                    _ => None,
+                };
+                let Some(src) = src else {
                     return TargetOutcome::Drop;
                 };
                 let mut p =
@@ -562,7 +570,7 @@ impl Run<'_> {
         p: &mut Packet,
         iif: Option<&str>,
         oif: Option<&str>,
-        route_src: Option<Ipv4>,
+        nexthop: Option<Ipv4>,
     ) -> Result<(), Stop> {
         if kind == TableKind::Nat && self.tracked && !self.nat_done {
             if let Some((id, reply)) = self.existing {
@@ -610,7 +618,7 @@ impl Run<'_> {
             hook,
             host: self.host,
             in_iface: iif,
-            route_src,
+            nexthop,
             notrack: false,
             nfct: !self.tracked || (self.ct_attached && !self.invalid),
             template: None,
@@ -1059,11 +1067,11 @@ impl Run<'_> {
         p: &mut Packet,
         iif: Option<&str>,
         oif: Option<&str>,
-        route_src: Option<Ipv4>,
+        nexthop: Option<Ipv4>,
     ) -> Result<(), Stop> {
         for s in stages {
             match *s {
-                Stage::Table(k) => self.table(k, hook, p, iif, oif, route_src)?,
+                Stage::Table(k) => self.table(k, hook, p, iif, oif, nexthop)?,
                 Stage::Conntrack => self.conntrack(hook, p),
             }
         }
@@ -1092,7 +1100,7 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
             )?;
             Ok((Fate::DeliveredLocal, false))
         }
-        RouteResult::Unicast { dev, via, src } => {
+        RouteResult::Unicast { dev, via, .. } => {
             if !run.host.sysctl.ip_forward {
                 return Err(run.drop_outside(Hook::Prerouting, "ip_forward off"));
             }
@@ -1110,7 +1118,8 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 decision,
             });
             run.stages(&FORWARD_STAGES, Hook::Forward, p, Some(iif), Some(&dev), None)?;
-            run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&dev), src)?;
+            let nexthop = Some(via.unwrap_or(p.dst));
+            run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&dev), nexthop)?;
             Ok((Fate::Forwarded { oif: dev }, true))
         }
         RouteResult::NoRoute => Err(run.drop_outside(Hook::Prerouting, "no route")),
@@ -1121,14 +1130,17 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
     }
 }
 
-/// The output route: (device, source) or why there is none.
-fn route_output(host: &Host, dst: Ipv4) -> Result<(String, Option<Ipv4>, bool), &'static str> {
+/// The output route: (device, preferred source, local delivery, next hop)
+/// or why there is none.
+type OutRoute = (String, Option<Ipv4>, bool, Ipv4);
+
+fn route_output(host: &Host, dst: Ipv4) -> Result<OutRoute, &'static str> {
     match host.route(dst) {
-        RouteResult::Local { src } => Ok(("lo".into(), Some(src), true)),
+        RouteResult::Local { src } => Ok(("lo".into(), Some(src), true, dst)),
         RouteResult::Broadcast { dev, src } | RouteResult::Multicast { dev, src } => {
-            Ok((dev, src, false))
+            Ok((dev, src, false, dst))
         }
-        RouteResult::Unicast { dev, src, .. } => Ok((dev, src, false)),
+        RouteResult::Unicast { dev, src, via } => Ok((dev, src, false, via.unwrap_or(dst))),
         RouteResult::NoRoute => Err("no route"),
         RouteResult::Blackhole => Err("blackhole route"),
         RouteResult::Unreachable | RouteResult::Prohibit => Err("unreachable route"),
@@ -1136,7 +1148,7 @@ fn route_output(host: &Host, dst: Ipv4) -> Result<(String, Option<Ipv4>, bool), 
 }
 
 fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
-    let (mut oif, mut src, mut local) = match route_output(run.host, p.dst) {
+    let (mut oif, src, mut local, mut nexthop) = match route_output(run.host, p.dst) {
         Ok(r) => r,
         Err(e) => return Err(run.drop_outside(Hook::Output, e)),
     };
@@ -1157,7 +1169,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     run.stages(rest, Hook::Output, p, None, Some(&oif), None)?;
     if p.mark != mark || p.dst != dst {
         // ip_route_me_harder: a new mark or destination chooses the route again.
-        (oif, src, local) = match route_output(run.host, p.dst) {
+        (oif, _, local, nexthop) = match route_output(run.host, p.dst) {
             Ok(r) => r,
             Err(e) => return Err(run.drop_outside(Hook::Output, e)),
         };
@@ -1167,7 +1179,14 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         });
     }
     run.stages(after_reroute, Hook::Output, p, None, Some(&oif), None)?;
-    run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&oif), src)?;
+    run.stages(
+        &POSTROUTING_STAGES,
+        Hook::Postrouting,
+        p,
+        None,
+        Some(&oif),
+        Some(nexthop),
+    )?;
     // A locally generated packet's connection is confirmed as it leaves POSTROUTING.
     run.confirm(p);
     if !local {

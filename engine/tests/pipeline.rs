@@ -85,9 +85,26 @@ fn host(case: &Value) -> Host {
             }
         }
     }
+    // The case's extra host addresses ({"addr", "dev"}) and routes ("DST via G dev D src S").
+    let mut server_addrs = vec![json!("203.0.113.1/24")];
+    for a in case["topology"]["host_addrs"].as_array().into_iter().flatten() {
+        match a["dev"].as_str() {
+            Some("eth1") => server_addrs.push(a["addr"].clone()),
+            _ => addrs.push(a["addr"].clone()),
+        }
+    }
+    let mut routes = vec![json!({"to": "default", "via": "203.0.113.2", "dev": "eth1"})];
+    for r in case["topology"]["host_routes"].as_array().into_iter().flatten() {
+        let w: Vec<&str> = r.as_str().unwrap().split_whitespace().collect();
+        let mut route = json!({"to": w[0]});
+        for pair in w[1..].chunks(2) {
+            route[pair[0]] = json!(pair[1]);
+        }
+        routes.push(route);
+    }
     let spec = json!({
-        "interfaces": [{"name": client_if, "addresses": addrs}, {"name": "eth1", "addresses": ["203.0.113.1/24"]}],
-        "routes": [{"to": "default", "via": "203.0.113.2", "dev": "eth1"}],
+        "interfaces": [{"name": client_if, "addresses": addrs}, {"name": "eth1", "addresses": server_addrs}],
+        "routes": routes,
         "sysctl": sysctl,
     });
     let h = serde_json::from_value::<HostSpec>(spec)
