@@ -22,7 +22,7 @@
 //! ICMP errors about a known connection are RELATED and translated with their
 //! quoted packet. Not here: helpers' expectations (RELATED data connections).
 
-use crate::conntrack::{ConnTable, Lookup, Tuple};
+use crate::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple};
 use crate::eval::{Conn, ConnView, MatchState};
 use crate::host::{Host, RouteResult};
 use crate::packet::Packet;
@@ -539,6 +539,8 @@ struct Run<'a> {
     ct_attached: bool,
     /// The packet belongs to this existing connection (and direction).
     existing: Option<(usize, bool)>,
+    /// The connection to delete once the packet is through (a RST before any reply).
+    kill: Option<usize>,
     /// No connection and none can start (INVALID).
     invalid: bool,
     /// The packet's tuple at the conntrack hook, before any NAT.
@@ -734,16 +736,52 @@ impl Run<'_> {
         } else {
             match self.conns.lookup(p) {
                 Lookup::Existing { id, reply } => {
-                    let state = self.conns.state(id, reply);
-                    self.conns.account(id, reply, p);
-                    self.attach(id, reply, state);
-                    let name = if state == 1 << 1 {
-                        "ESTABLISHED"
-                    } else {
-                        "NEW"
-                    };
                     let dir = if reply { "reply" } else { "original" };
-                    format!("{name} ({dir} direction of connection {id})")
+                    let tcp = (p.proto == 6).then(|| self.conns.tcp_packet(id, reply, p.tcp_flags));
+                    match tcp {
+                        Some(TcpVerdict::Invalid) => {
+                            // nf_conntrack_in: the tracker refused the segment;
+                            // the packet goes on without a connection.
+                            self.invalid = true;
+                            format!(
+                                "INVALID (a {} in the {dir} direction is not valid in TCP state {} of connection {id})",
+                                tcp_segment_name(p.tcp_flags),
+                                self.conns.get(id).tcp.state.name()
+                            )
+                        }
+                        Some(TcpVerdict::Reopen) => {
+                            self.conns.remove(id);
+                            self.orig = Some(Tuple::of(p));
+                            format!(
+                                "NEW (the SYN reopens closed connection {id}, which is deleted)"
+                            )
+                        }
+                        _ => {
+                            let state = self.conns.state(id, reply);
+                            self.conns.account(id, reply, p);
+                            self.attach(id, reply, state);
+                            if tcp == Some(TcpVerdict::Accept { kill: true }) {
+                                self.kill = Some(id);
+                            }
+                            let name = if state == 1 << 1 {
+                                "ESTABLISHED"
+                            } else {
+                                "NEW"
+                            };
+                            let tcp_state = match tcp {
+                                Some(TcpVerdict::Ignore) => format!(
+                                    ", TCP {}, segment ignored",
+                                    self.conns.get(id).tcp.state.name()
+                                ),
+                                Some(TcpVerdict::Accept { kill: true }) => {
+                                    ", a RST before any reply: the connection is deleted".into()
+                                }
+                                Some(_) => format!(", TCP {}", self.conns.get(id).tcp.state.name()),
+                                None => String::new(),
+                            };
+                            format!("{name} ({dir} direction of connection {id}{tcp_state})")
+                        }
+                    }
                 }
                 Lookup::Related { id, reply } => {
                     // The error belongs to its connection (ctinfo RELATED or
@@ -832,7 +870,8 @@ impl Run<'_> {
     /// A new connection is confirmed when its first packet leaves the last hook.
     fn confirm(&mut self, p: &Packet) {
         if let (true, false, Some(orig)) = (self.tracked, self.invalid, self.orig.take()) {
-            self.conns.confirm(orig, Tuple::of(p), self.conn.mark);
+            self.conns
+                .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags);
             // A looped-back packet carries the now confirmed entry.
             self.conn.status |= crate::conntrack::status::CONFIRMED;
         }
@@ -946,6 +985,7 @@ pub fn run_packet_indexed(
         tracked: true,
         ct_attached: false,
         existing: None,
+        kill: None,
         invalid: false,
         orig: None,
         nat_done: false,
@@ -968,6 +1008,9 @@ pub fn run_packet_indexed(
         }
         Err(Stop::Fate(f)) => (f, false),
     };
+    if let Some(id) = run.kill {
+        run.conns.remove(id);
+    }
     PacketPath {
         steps: run.steps,
         fate,
@@ -1024,14 +1067,7 @@ const INPUT_STAGES_LEGACY: [Stage; 4] = [T(Mangle), T(Filter), T(Security), T(Na
 /// iptables-nft: security at 150, after nat INPUT at 100.
 const INPUT_STAGES_NFT: [Stage; 4] = [T(Mangle), T(Filter), T(Nat), T(Security)];
 const FORWARD_STAGES: [Stage; 3] = [T(Mangle), T(Filter), T(Security)];
-const OUTPUT_STAGES: [Stage; 6] = [
-    T(Raw),
-    Conntrack,
-    T(Mangle),
-    T(Nat),
-    T(Filter),
-    T(Security),
-];
+const OUTPUT_STAGES: [Stage; 6] = [T(Raw), Conntrack, T(Mangle), T(Nat), T(Filter), T(Security)];
 const POSTROUTING_STAGES: [Stage; 2] = [T(Mangle), T(Nat)];
 
 /// The stages of `hook` in the order the pipeline runs them with the
@@ -1080,7 +1116,14 @@ impl Run<'_> {
 }
 
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
-    run.stages(&PREROUTING_STAGES, Hook::Prerouting, p, Some(iif), None, None)?;
+    run.stages(
+        &PREROUTING_STAGES,
+        Hook::Prerouting,
+        p,
+        Some(iif),
+        None,
+        None,
+    )?;
     let route = run.route_input(p, iif)?;
     match route {
         RouteResult::Local { .. }
@@ -1117,9 +1160,23 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 hook: Hook::Prerouting,
                 decision,
             });
-            run.stages(&FORWARD_STAGES, Hook::Forward, p, Some(iif), Some(&dev), None)?;
+            run.stages(
+                &FORWARD_STAGES,
+                Hook::Forward,
+                p,
+                Some(iif),
+                Some(&dev),
+                None,
+            )?;
             let nexthop = Some(via.unwrap_or(p.dst));
-            run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&dev), nexthop)?;
+            run.stages(
+                &POSTROUTING_STAGES,
+                Hook::Postrouting,
+                p,
+                None,
+                Some(&dev),
+                nexthop,
+            )?;
             Ok((Fate::Forwarded { oif: dev }, true))
         }
         RouteResult::NoRoute => Err(run.drop_outside(Hook::Prerouting, "no route")),
@@ -1203,7 +1260,9 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         hook: Hook::Prerouting,
         decision: "local delivery".into(),
     });
-    let input = hook_stages_for(Hook::Input, run.backend).iter().filter(looped);
+    let input = hook_stages_for(Hook::Input, run.backend)
+        .iter()
+        .filter(looped);
     run.stages(input, Hook::Input, p, Some("lo"), None, None)?;
     Ok((Fate::DeliveredLocal, false))
 }

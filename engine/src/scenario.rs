@@ -499,7 +499,11 @@ pub fn run_traced(
         entered
             .into_iter()
             .zip(paths)
-            .map(|((packet, origin), path)| Traced { packet, origin, path })
+            .map(|((packet, origin), path)| Traced {
+                packet,
+                origin,
+                path,
+            })
             .collect(),
         conns,
     ))
@@ -517,6 +521,7 @@ fn run_inner(
     for i in 0..loaded.scenario.packets.len() {
         let (p, origin) = packet_of(loaded, i, &done, &sent)?;
         state.now_ms = loaded.scenario.packets[i].time_ms;
+        conns.now_ms = state.now_ms;
         let path = run_packet_indexed(
             &loaded.ruleset,
             Some(&loaded.index),

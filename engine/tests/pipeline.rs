@@ -2,7 +2,9 @@
 //! ships (tests/fixtures/oracle/NAME.json) was run on this machine's kernel into
 //! NAME.oracle.json. For each single-connection case nfsim must report the same
 //! matched rules, returns and policies in the same order, hook by hook and table
-//! by table, the same fate and outgoing interface, and the same packet out.
+//! by table, the same fate and outgoing interface, and the same packet out,
+//! and the connection's TCP state and SEEN_REPLY/ASSURED bits as the kernel's
+//! last conntrack event about it left them.
 
 use nfsim::conntrack::ConnTable;
 use nfsim::eval::{MatchId, MatchState};
@@ -87,14 +89,22 @@ fn host(case: &Value) -> Host {
     }
     // The case's extra host addresses ({"addr", "dev"}) and routes ("DST via G dev D src S").
     let mut server_addrs = vec![json!("203.0.113.1/24")];
-    for a in case["topology"]["host_addrs"].as_array().into_iter().flatten() {
+    for a in case["topology"]["host_addrs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         match a["dev"].as_str() {
             Some("eth1") => server_addrs.push(a["addr"].clone()),
             _ => addrs.push(a["addr"].clone()),
         }
     }
     let mut routes = vec![json!({"to": "default", "via": "203.0.113.2", "dev": "eth1"})];
-    for r in case["topology"]["host_routes"].as_array().into_iter().flatten() {
+    for r in case["topology"]["host_routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         let w: Vec<&str> = r.as_str().unwrap().split_whitespace().collect();
         let mut route = json!({"to": w[0]});
         for pair in w[1..].chunks(2) {
@@ -406,6 +416,76 @@ fn packets_follow_the_kernel() {
                         fmt_ipv4(out.dst),
                         out.inner,
                         k
+                    ));
+                }
+            }
+            // The connection as the kernel's last event about it left it:
+            // TCP state and the SEEN_REPLY/ASSURED bits (or gone, once destroyed).
+            // Not where the host answered by itself (a RST, an ICMP error): that
+            // answer went through conntrack too, and nfsim does not send it.
+            let host_replied = fate["host_replies"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty());
+            let events = result["conntrack_events"]
+                .as_array()
+                .filter(|_| !host_replied);
+            for ev in events.into_iter().flatten() {
+                let o = &ev["orig"];
+                let proto = match o["proto"].as_str() {
+                    Some("tcp") => 6,
+                    Some("udp") => 17,
+                    _ => continue,
+                };
+                let later = result["conntrack_events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .skip_while(|e| !std::ptr::eq(*e, ev))
+                    .skip(1)
+                    .any(|e| e["orig"] == *o);
+                if later {
+                    continue;
+                }
+                let orig = nfsim::conntrack::Tuple {
+                    src: parse_ipv4(o["src"].as_str().unwrap()).unwrap(),
+                    dst: parse_ipv4(o["dst"].as_str().unwrap()).unwrap(),
+                    proto,
+                    sport: o["sport"].as_u64().unwrap() as u16,
+                    dport: o["dport"].as_u64().unwrap() as u16,
+                };
+                let ours = conns.connections.iter().find(|c| c.orig == orig);
+                let bits = |c: &nfsim::conntrack::Connection| {
+                    let mut b = Vec::new();
+                    if c.status & nfsim::conntrack::status::SEEN_REPLY != 0 {
+                        b.push("SEEN_REPLY");
+                    }
+                    if c.status & nfsim::conntrack::status::ASSURED != 0 {
+                        b.push("ASSURED");
+                    }
+                    b
+                };
+                let kernel_bits: Vec<&str> = ev["status"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .filter(|b| matches!(*b, "SEEN_REPLY" | "ASSURED"))
+                    .collect();
+                let agree = match (ev["event"].as_str(), ours) {
+                    (Some("destroy"), None) => true,
+                    (Some("destroy"), Some(_)) => false,
+                    (_, None) => false,
+                    (_, Some(c)) => {
+                        bits(c) == kernel_bits
+                            && ev["tcp_state"]
+                                .as_str()
+                                .is_none_or(|st| st == c.tcp.state.name())
+                    }
+                };
+                if !agree {
+                    failures.push(format!(
+                        "{label}: connection {:?}, kernel's last event {ev}",
+                        ours.map(|c| (c.tcp.state.name(), bits(c)))
                     ));
                 }
             }

@@ -76,7 +76,10 @@ fn the_nodeport_walk_of_the_source_material() {
         .filter(|s| s["kind"] == "conntrack")
         .map(|s| s["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["ESTABLISHED (reply direction of connection 0)"]);
+    assert_eq!(
+        states,
+        ["ESTABLISHED (reply direction of connection 0, TCP SYN_RECV)"]
+    );
 }
 
 #[test]
