@@ -1218,24 +1218,41 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         hook: Hook::Output,
         decision: format!("output dev {oif}"),
     });
-    // ip_route_me_harder runs after nat OUTPUT, before filter OUTPUT.
+    // ip_route_me_harder runs after nat OUTPUT, before filter OUTPUT. The
+    // OUTPUT hook's output device was fixed when the hook began: every
+    // OUTPUT chain sees the first route's device, POSTROUTING the new one.
+    let hook_oif = oif.clone();
     let (before_reroute, after_reroute) = OUTPUT_STAGES.split_at(4);
     let (first, rest) = before_reroute.split_at(2);
-    run.stages(first, Hook::Output, p, None, Some(&oif), None)?;
+    run.stages(first, Hook::Output, p, None, Some(&hook_oif), None)?;
     let (mark, dst) = (p.mark, p.dst);
-    run.stages(rest, Hook::Output, p, None, Some(&oif), None)?;
+    run.stages(rest, Hook::Output, p, None, Some(&hook_oif), None)?;
     if p.mark != mark || p.dst != dst {
         // ip_route_me_harder: a new mark or destination chooses the route again.
         (oif, _, local, nexthop) = match route_output(run.host, p.dst) {
             Ok(r) => r,
             Err(e) => return Err(run.drop_outside(Hook::Output, e)),
         };
+        // __mkroute_output: a loopback source may leave by a loopback
+        // device only, unless route_localnet (EINVAL, the packet is dropped).
+        if p.src >> 24 == 127 && oif != "lo" && !run.host.sysctl.route_localnet {
+            let why = format!(
+                "rerouted to {oif} with loopback source {} (EINVAL: route_localnet is off)",
+                fmt_ipv4(p.src)
+            );
+            return Err(run.drop_outside(Hook::Output, &why));
+        }
+        let decision = if oif == hook_oif {
+            format!("rerouted: output dev {oif}")
+        } else {
+            format!("rerouted: output dev {oif} (the rest of OUTPUT still sees -o {hook_oif})")
+        };
         run.steps.push(PathStep::Routing {
             hook: Hook::Output,
-            decision: format!("rerouted: output dev {oif}"),
+            decision,
         });
     }
-    run.stages(after_reroute, Hook::Output, p, None, Some(&oif), None)?;
+    run.stages(after_reroute, Hook::Output, p, None, Some(&hook_oif), None)?;
     run.stages(
         &POSTROUTING_STAGES,
         Hook::Postrouting,
