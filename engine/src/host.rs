@@ -235,6 +235,11 @@ pub struct Host {
     /// Derived and configured routes, local table first.
     pub routes: Vec<Route>,
     pub sysctl: Sysctl,
+    /// The (protocol, port) pairs a local socket listens on, when the host
+    /// description says; `None` leaves TCP's answers to the scenario. With a
+    /// list, a TCP segment delivered to any other port is answered by the
+    /// kernel's RST, which conntrack sees as the connection's reply.
+    pub listening: Option<Vec<(u8, u16)>>,
 }
 
 /// A problem in a host description.
@@ -352,6 +357,7 @@ impl Host {
             interfaces,
             routes,
             sysctl,
+            listening: None,
         }
     }
 
@@ -654,6 +660,8 @@ pub struct HostSpec {
     pub interfaces: Vec<InterfaceSpec>,
     pub routes: Vec<RouteSpec>,
     pub sysctl: Sysctl,
+    /// `["tcp/22", "udp/53"]`: what local sockets listen on (see [`Host::listening`]).
+    pub listening: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -747,8 +755,32 @@ impl HostSpec {
                 "sysctl rp_filter must be 0 (off), 1 (strict) or 2 (loose)",
             ));
         }
+        let mut listening = None;
+        if let Some(list) = &self.listening {
+            let mut l = Vec::new();
+            for item in list {
+                let port = item.split_once('/').and_then(|(proto, port)| {
+                    let proto = match proto {
+                        "tcp" => 6,
+                        "udp" => 17,
+                        _ => return None,
+                    };
+                    Some((proto, port.parse::<u16>().ok()?))
+                });
+                match port {
+                    Some(pp) => l.push(pp),
+                    None => errors.push(HostError::new(
+                        0,
+                        format!("listening: `{item}' is not tcp/PORT or udp/PORT"),
+                    )),
+                }
+            }
+            listening = Some(l);
+        }
         if errors.is_empty() {
-            Ok(Host::new(interfaces, routes, self.sysctl))
+            let mut host = Host::new(interfaces, routes, self.sysctl);
+            host.listening = listening;
+            Ok(host)
         } else {
             Err(errors)
         }

@@ -20,7 +20,10 @@
 //! table. REJECT shows the reply it sends; LOG and TRACE write the kernel's
 //! log lines (with the fields nfsim does not model, such as the IP ID, as 0).
 //! ICMP errors about a known connection are RELATED and translated with their
-//! quoted packet. Not here: helpers' expectations (RELATED data connections).
+//! quoted packet. The host's own answers to a packet delivered to it (an
+//! echo reply always; a RST from a port nothing listens on, when the host
+//! says what listens) are tracked as the connection's reply, untraced. Not
+//! here: helpers' expectations (RELATED data connections).
 
 use crate::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple};
 use crate::eval::{Conn, ConnView, MatchState};
@@ -1011,6 +1014,9 @@ pub fn run_packet_indexed(
     if let Some(id) = run.kill {
         run.conns.remove(id);
     }
+    if fate == Fate::DeliveredLocal && run.tracked && !run.invalid {
+        run.host_answer(&p);
+    }
     PacketPath {
         steps: run.steps,
         fate,
@@ -1285,6 +1291,54 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
 }
 
 impl Run<'_> {
+    /// What the host's stack answers by itself to a packet delivered to it
+    /// goes out through OUTPUT, where conntrack takes it as the connection's
+    /// reply: an echo (or timestamp) request's reply sets SEEN_REPLY, so the
+    /// next request is ESTABLISHED; with the host's `listening` ports known,
+    /// a TCP segment to any other port gets the RST that closes the
+    /// connection (and deletes it when nothing had answered yet). The answer
+    /// itself is not traced; nfsim tracks it as if raw OUTPUT let it be
+    /// tracked. An ICMP port unreachable is RELATED and changes nothing.
+    fn host_answer(&mut self, p: &Packet) {
+        use crate::packet::tcp_flags::{ACK, RST};
+        let mut a = p.clone();
+        (a.src, a.dst, a.sport, a.dport) = (p.dst, p.src, p.dport, p.sport);
+        match p.proto {
+            1 if matches!(p.icmp_type, 8 | 13) && self.host.is_local(p.dst) => {
+                a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
+            }
+            6 if p.tcp_flags & RST == 0
+                && self
+                    .host
+                    .listening
+                    .as_ref()
+                    .is_some_and(|l| !l.contains(&(6, p.dport))) =>
+            {
+                // tcp_v4_send_reset: RST,ACK to a segment without ACK, else RST.
+                a.tcp_flags = if p.tcp_flags & ACK != 0 {
+                    RST
+                } else {
+                    RST | ACK
+                };
+            }
+            _ => return,
+        }
+        let Lookup::Existing { id, reply } = self.conns.lookup(&a) else {
+            return;
+        };
+        if a.proto == 6 {
+            match self.conns.tcp_packet(id, reply, a.tcp_flags) {
+                TcpVerdict::Invalid | TcpVerdict::Reopen => return,
+                TcpVerdict::Ignore | TcpVerdict::Accept { kill: false } => {
+                    self.conns.account(id, reply, &a)
+                }
+                TcpVerdict::Accept { kill: true } => self.conns.remove(id),
+            }
+        } else {
+            self.conns.account(id, reply, &a);
+        }
+    }
+
     /// The packet belongs to a connection the tracker has confirmed: nat
     /// tables are not consulted again (but tracked matches still see it).
     fn tracked_existing(&mut self) {

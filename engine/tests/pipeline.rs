@@ -4,7 +4,8 @@
 //! matched rules, returns and policies in the same order, hook by hook and table
 //! by table, the same fate and outgoing interface, and the same packet out,
 //! and the connection's TCP state and SEEN_REPLY/ASSURED bits as the kernel's
-//! last conntrack event about it left them.
+//! last conntrack event about it left them (the host's own answers included:
+//! nothing listens on the oracle's host).
 
 use nfsim::conntrack::ConnTable;
 use nfsim::eval::{MatchId, MatchState};
@@ -112,10 +113,12 @@ fn host(case: &Value) -> Host {
         }
         routes.push(route);
     }
+    // Nothing listens on the oracle's host: it answers every TCP segment with a RST.
     let spec = json!({
         "interfaces": [{"name": client_if, "addresses": addrs}, {"name": "eth1", "addresses": server_addrs}],
         "routes": routes,
         "sysctl": sysctl,
+        "listening": [],
     });
     let h = serde_json::from_value::<HostSpec>(spec)
         .unwrap()
@@ -427,19 +430,14 @@ fn packets_follow_the_kernel() {
             }
             // The connection as the kernel's last event about it left it:
             // TCP state and the SEEN_REPLY/ASSURED bits (or gone, once destroyed).
-            // Not where the host answered by itself (a RST, an ICMP error): that
-            // answer went through conntrack too, and nfsim does not send it.
-            let host_replied = fate["host_replies"]
-                .as_array()
-                .is_some_and(|r| !r.is_empty());
-            let events = result["conntrack_events"]
-                .as_array()
-                .filter(|_| !host_replied);
-            for ev in events.into_iter().flatten() {
+            // The host's own answers (echo replies, RSTs from closed ports, ICMP
+            // errors) count: they went through conntrack as replies.
+            for ev in result["conntrack_events"].as_array().into_iter().flatten() {
                 let o = &ev["orig"];
                 let proto = match o["proto"].as_str() {
                     Some("tcp") => 6,
                     Some("udp") => 17,
+                    Some("icmp") => 1,
                     _ => continue,
                 };
                 let later = result["conntrack_events"]
@@ -456,8 +454,13 @@ fn packets_follow_the_kernel() {
                     src: parse_ipv4(o["src"].as_str().unwrap()).unwrap(),
                     dst: parse_ipv4(o["dst"].as_str().unwrap()).unwrap(),
                     proto,
-                    sport: o["sport"].as_u64().unwrap() as u16,
-                    dport: o["dport"].as_u64().unwrap() as u16,
+                    // nfsim's ICMP tuples hold the type and code (no echo id).
+                    sport: o[if proto == 1 { "icmp_type" } else { "sport" }]
+                        .as_u64()
+                        .unwrap() as u16,
+                    dport: o[if proto == 1 { "icmp_code" } else { "dport" }]
+                        .as_u64()
+                        .unwrap() as u16,
                 };
                 let ours = conns.connections.iter().find(|c| c.orig == orig);
                 let bits = |c: &nfsim::conntrack::Connection| {
