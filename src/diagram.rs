@@ -345,7 +345,8 @@ mod tests {
                 .collect()
         };
         assert_eq!(labels("PREROUTING"), ["raw", "conntrack", "mangle", "nat"]);
-        assert_eq!(labels("INPUT"), ["mangle", "filter", "security", "nat"]);
+        // The engine's default backend, iptables-nft: security (150) after nat (100).
+        assert_eq!(labels("INPUT"), ["mangle", "filter", "nat", "security"]);
         assert_eq!(labels("FORWARD"), ["mangle", "filter", "security"]);
         assert_eq!(labels("OUTPUT"), ["raw", "conntrack", "mangle", "nat", "filter", "security"]);
         assert_eq!(labels("POSTROUTING"), ["mangle", "nat"]);

@@ -263,6 +263,7 @@ fn empty_loaded(ruleset: Ruleset) -> Loaded {
             host: HostSpec::default(),
             ipsets: None,
             seed: 1,
+            backend: Default::default(),
             packets: Vec::new(),
             assume: Default::default(),
             force: Vec::new(),

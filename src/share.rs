@@ -782,6 +782,12 @@ fn input_of(
             (packets, Some(kept))
         }
     };
+    if sc.backend != nfsim::pipeline::Backend::Nft {
+        notes.push("backend: the playground orders the tables as iptables-nft does; the file asks for iptables-legacy (only the security table's place in INPUT differs).".into());
+    }
+    if sc.host.listening.is_some() {
+        notes.push("host.listening: the playground does not model the host's own answers yet; the file's listening ports are not used.".into());
+    }
     for (ext, yes) in &sc.assume {
         if *yes {
             notes.push(format!(

@@ -16,7 +16,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   nfsim check FILE|- [--format text|json] [--input save|commands] [--lint]
   nfsim fmt   FILE|- [--input save|commands] [--output save|commands|nft]
-  nfsim trace SCENARIO.json|- [--seed N] [--all-branches | --batch N] [--format json|text]
+  nfsim trace SCENARIO.json|- [--seed N] [--backend nft|legacy] [--all-branches | --batch N]
+              [--format json|text]
 
 check  parse and validate a ruleset; diagnostics go to stderr
        (--format json prints them to stdout as JSON); --lint adds warnings
@@ -25,6 +26,8 @@ fmt    print the canonical iptables-save rendering to stdout
        (--output commands: iptables commands that rebuild it;
         --output nft: nftables rules as iptables-restore-translate writes them)
 trace  send a scenario's packets through the host and print what happened
+       (--backend: the iptables that loaded the ruleset, overriding the
+        scenario's \"backend\"; it decides where the security table runs)
 --input forces the input format (default: detected)
 exit status: 0 no errors, 1 errors in the input, 2 usage or I/O problems";
 
@@ -44,6 +47,7 @@ struct Args {
     output: Output,
     lint: bool,
     seed: Option<u64>,
+    backend: Option<nfsim::pipeline::Backend>,
     all_branches: bool,
     batch: Option<u64>,
 }
@@ -60,6 +64,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut output = None;
     let mut lint = false;
     let mut seed = None;
+    let mut backend = None;
     let mut all_branches = false;
     let mut batch = None;
     while let Some(a) = it.next() {
@@ -104,6 +109,13 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                         .map_err(|_| format!("--seed takes a number, not `{v}'"))?,
                 );
             }
+            "--backend" => {
+                let v = value("--backend")?;
+                backend = Some(
+                    nfsim::pipeline::Backend::parse(&v)
+                        .ok_or(format!("--backend takes nft or legacy, not `{v}'"))?,
+                );
+            }
             "--all-branches" => all_branches = true,
             "--lint" => lint = true,
             "--batch" => {
@@ -133,8 +145,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if lint && command != "check" {
         return Err("--lint belongs to check".into());
     }
-    if command != "trace" && (seed.is_some() || all_branches || batch.is_some()) {
-        return Err("--seed, --all-branches and --batch belong to trace".into());
+    if command != "trace"
+        && (seed.is_some() || backend.is_some() || all_branches || batch.is_some())
+    {
+        return Err("--seed, --backend, --all-branches and --batch belong to trace".into());
     }
     if all_branches && batch.is_some() {
         return Err("--all-branches and --batch are two different modes: choose one".into());
@@ -150,6 +164,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         output: output.unwrap_or(Output::Save),
         lint,
         seed,
+        backend,
         all_branches,
         batch,
     })
@@ -357,6 +372,9 @@ fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
     };
     if let Some(seed) = args.seed {
         loaded.scenario.seed = seed;
+    }
+    if let Some(backend) = args.backend {
+        loaded.scenario.backend = backend;
     }
     let out = if let Some(n) = args.batch {
         let b = match scenario::run_batch(&loaded, n) {

@@ -464,3 +464,42 @@ fn files_and_redirected_stdin_read_like_a_pipe() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn trace_backend_orders_the_security_table() {
+    // nat INPUT (100) rewrites the source; security INPUT runs at 50 with
+    // iptables-legacy (before it) and at 150 with iptables-nft (after it).
+    let ruleset = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A INPUT -p tcp -j SNAT --to-source 192.0.2.7\nCOMMIT\n*security\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.7/32 -j DROP\nCOMMIT\n";
+    let scenario = |backend: Option<&str>| {
+        let mut v = serde_json::json!({
+            "version": 1, "ruleset": ruleset,
+            "host": {"interfaces": [{"name": "eth0", "addresses": ["198.51.100.1/24"]}]},
+            "packets": [{"from": "eth0", "src": "198.51.100.2", "dst": "198.51.100.1", "dport": 22}]
+        });
+        if let Some(b) = backend {
+            v["backend"] = b.into();
+        }
+        v.to_string()
+    };
+    let fate = |args: &[&str], s: &str| {
+        let out = nfsim(args, Some(s));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["packets"][0]["fate"]["result"].as_str().unwrap().to_string()
+    };
+    let json = ["trace", "--format", "json", "-"];
+    // The default is nft: security sees the translated source and drops it.
+    assert_eq!(fate(&json, &scenario(None)), "dropped");
+    assert_eq!(fate(&json, &scenario(Some("legacy"))), "delivered-local");
+    // --backend overrides the file.
+    let legacy = ["trace", "--backend", "legacy", "--format", "json", "-"];
+    assert_eq!(fate(&legacy, &scenario(Some("nft"))), "delivered-local");
+    let nft = ["trace", "--backend=nft", "--format", "json", "-"];
+    assert_eq!(fate(&nft, &scenario(Some("legacy"))), "dropped");
+    let bad = nfsim(&["trace", "--backend", "xt", "-"], Some(&scenario(None)));
+    assert_eq!(bad.status.code(), Some(2));
+    let misplaced = nfsim(&["check", "--backend", "nft", "-"], Some(""));
+    assert_eq!(misplaced.status.code(), Some(2));
+    let unknown = scenario(Some("iptables"));
+    assert_eq!(nfsim(&["trace", "-"], Some(&unknown)).status.code(), Some(1));
+}

@@ -4,12 +4,18 @@
 //! flags), and the translation an existing connection applies to its later
 //! packets and replies without consulting the nat table.
 //!
-//! It follows nf_conntrack for TCP's start of a connection (a SYN starts one, a
-//! bare ACK is picked up as `nf_conntrack_tcp_loose` allows, SYN-ACK, FIN, RST
-//! or no flags without a connection are INVALID), UDP and ICMP queries, and
-//! ICMP errors, which are RELATED to the connection of the packet they quote
-//! (nf_conntrack_inet_error) or INVALID. It does not model sequence-number
-//! windows, timeouts, or helpers and their expectations.
+//! TCP follows nf_conntrack_proto_tcp's state machine (`tcp_conntracks`:
+//! SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, ... , SYN_SENT2) without its
+//! sequence-number windows: every segment is taken to be in window. A segment
+//! the table calls invalid (an ACK while the SYN is unanswered, a SYN-ACK from
+//! the client, a FIN before the handshake, an invalid flag combination) leaves
+//! the packet without a connection (INVALID, so no NAT either); one it
+//! ignores keeps the connection unchanged; a SYN reopening a closed connection
+//! replaces it; a RST before any reply deletes it. UDP becomes ASSURED only
+//! when a packet comes more than 2 s after the first, both ways seen; ICMP
+//! never. ICMP queries and errors: errors are RELATED to the connection of
+//! the packet they quote (nf_conntrack_inet_error) or INVALID. Not modelled:
+//! windows, timeouts, helpers and their expectations.
 
 use crate::packet::{tcp_flags, Packet};
 use crate::ruleset::Fnv;
@@ -98,6 +104,182 @@ pub struct Connection {
     pub mark: u32,
     /// Packets seen in each direction.
     pub packets: [u64; 2],
+    /// TCP's tracking state (`TcpState::None` for other protocols).
+    pub tcp: TcpTrack,
+    /// The scenario clock when the connection was created (UDP's stream timer).
+    pub created_ms: u64,
+}
+
+/// nf_conntrack_proto_tcp's states, numbered as the kernel numbers them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TcpState {
+    #[default]
+    None = 0,
+    SynSent,
+    SynRecv,
+    Established,
+    FinWait,
+    CloseWait,
+    LastAck,
+    TimeWait,
+    Close,
+    SynSent2,
+}
+
+impl TcpState {
+    const ALL: [TcpState; 10] = [
+        TcpState::None,
+        TcpState::SynSent,
+        TcpState::SynRecv,
+        TcpState::Established,
+        TcpState::FinWait,
+        TcpState::CloseWait,
+        TcpState::LastAck,
+        TcpState::TimeWait,
+        TcpState::Close,
+        TcpState::SynSent2,
+    ];
+
+    /// As `conntrack -L` prints it (tcp_conntrack_names).
+    pub fn name(self) -> &'static str {
+        [
+            "NONE",
+            "SYN_SENT",
+            "SYN_RECV",
+            "ESTABLISHED",
+            "FIN_WAIT",
+            "CLOSE_WAIT",
+            "LAST_ACK",
+            "TIME_WAIT",
+            "CLOSE",
+            "SYN_SENT2",
+        ][self as usize]
+    }
+
+    /// The state's timeout in seconds (tcp_timeouts).
+    pub fn timeout_s(self) -> u32 {
+        [0, 120, 60, 432000, 120, 60, 30, 120, 10, 120][self as usize]
+    }
+}
+
+/// The per-connection part of TCP tracking that decides transitions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TcpTrack {
+    pub state: TcpState,
+    /// Direction (reply = true) and flag index of the last segment taken.
+    last_reply: bool,
+    last_index: u8,
+    /// A FIN started the close (IP_CT_TCP_FLAG_CLOSE_INIT, either side).
+    close_init: bool,
+    /// A SYN came from the reply side first (IP_CT_TCP_SIMULTANEOUS_OPEN).
+    simultaneous: bool,
+    /// A SYN was let through in LAST_ACK: an ACK answering it is a
+    /// challenge ACK, not the last ACK (IP_CT_EXP_CHALLENGE_ACK).
+    challenge_ack: bool,
+}
+
+/// The segment classes of tcp_conntracks (get_conntrack_index).
+const SYN: u8 = 0;
+const SYNACK: u8 = 1;
+const FIN: u8 = 2;
+const ACK: u8 = 3;
+const RST: u8 = 4;
+const NONE: u8 = 5;
+
+fn tcp_index(flags: u8) -> u8 {
+    use tcp_flags as f;
+    if flags & f::RST != 0 {
+        RST
+    } else if flags & f::SYN != 0 {
+        if flags & f::ACK != 0 {
+            SYNACK
+        } else {
+            SYN
+        }
+    } else if flags & f::FIN != 0 {
+        FIN
+    } else if flags & f::ACK != 0 {
+        ACK
+    } else {
+        NONE
+    }
+}
+
+/// A segment as the TCP tracker classes it, in words.
+pub fn tcp_segment_name(flags: u8) -> &'static str {
+    if !tcp_flags_valid(flags) {
+        return "segment with an invalid flag combination";
+    }
+    [
+        "SYN",
+        "SYN-ACK",
+        "FIN",
+        "ACK",
+        "RST",
+        "segment without SYN, ACK, FIN or RST",
+    ][tcp_index(flags) as usize]
+}
+
+/// tcp_error's table of valid flag combinations (PSH, ECE and CWR aside).
+fn tcp_flags_valid(flags: u8) -> bool {
+    use tcp_flags as f;
+    let v = flags & (f::FIN | f::SYN | f::RST | f::ACK | f::URG);
+    [
+        f::SYN,
+        f::SYN | f::URG,
+        f::SYN | f::ACK,
+        f::RST,
+        f::RST | f::ACK,
+        f::FIN | f::ACK,
+        f::FIN | f::ACK | f::URG,
+        f::ACK,
+        f::ACK | f::URG,
+    ]
+    .contains(&v)
+}
+
+/// sIV and sIG of the table.
+const IV: u8 = 10;
+const IG: u8 = 11;
+
+/// tcp_conntracks[direction][segment][old state] (Linux 6.x), the new state.
+#[rustfmt::skip]
+const TCP_CONNTRACKS: [[[u8; 10]; 6]; 2] = [
+    // ORIGINAL  sNO sSS sSR sES sFW sCW sLA sTW sCL sS2
+    [
+        /*syn*/    [1,  1,  IG, IG, IG, IG, IG, 1,  1,  9],
+        /*synack*/ [IV, IV, 2,  IV, IV, IV, IV, IV, IV, 2],
+        /*fin*/    [IV, IV, 4,  4,  6,  6,  6,  7,  8,  IV],
+        /*ack*/    [3,  IV, 3,  3,  5,  5,  7,  7,  8,  IV],
+        /*rst*/    [IV, 8,  8,  8,  8,  8,  8,  8,  8,  8],
+        /*none*/   [IV; 10],
+    ],
+    // REPLY     sNO sSS sSR sES sFW sCW sLA sTW sCL sS2
+    [
+        /*syn*/    [IV, 9,  IV, IV, IV, IV, IV, 1,  IV, 9],
+        /*synack*/ [IV, 2,  IG, IG, IG, IG, IG, IG, IG, 2],
+        /*fin*/    [IV, IV, 4,  4,  6,  6,  6,  7,  8,  IV],
+        /*ack*/    [IV, IG, 2,  3,  5,  5,  7,  7,  8,  IG],
+        /*rst*/    [IV, 8,  8,  8,  8,  8,  8,  8,  8,  8],
+        /*none*/   [IV; 10],
+    ],
+];
+
+/// What TCP tracking made of a segment of an existing connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TcpVerdict {
+    /// Taken: the state may have changed. `kill`: a RST before any reply,
+    /// after which the kernel deletes the connection.
+    Accept { kill: bool },
+    /// Let through as part of the connection, the state unchanged (sIG).
+    Ignore,
+    /// Invalid for the state (sIV) or an invalid flag combination: the
+    /// packet leaves the tracker without a connection.
+    Invalid,
+    /// A SYN reopening a closed or aborted connection: the old one is
+    /// deleted and the packet starts a new one.
+    Reopen,
 }
 
 /// What the tracker says about one packet.
@@ -129,6 +311,8 @@ pub struct ConnTable {
     /// connections only once a rule needs it (see [`needs_conntrack`]).
     pub enabled: bool,
     pub connections: Vec<Connection>,
+    /// The scenario clock (milliseconds) for the packet being tracked.
+    pub now_ms: u64,
     #[serde(skip)]
     index: HashMap<Tuple, (usize, bool), BuildHasherDefault<Fnv>>,
 }
@@ -196,10 +380,10 @@ impl ConnTable {
         }
         let can_start = match p.proto {
             6 => {
-                let f = p.tcp_flags
-                    & (tcp_flags::SYN | tcp_flags::ACK | tcp_flags::FIN | tcp_flags::RST);
-                // tcp_conntracks[.][.][NONE]: SYN starts, a bare ACK is picked up (tcp_loose).
-                f == tcp_flags::SYN || f == tcp_flags::ACK
+                // tcp_new: tcp_conntracks[ORIGINAL][.][NONE]: a SYN starts, a
+                // bare ACK is picked up (nf_conntrack_tcp_loose).
+                tcp_flags_valid(p.tcp_flags)
+                    && TCP_CONNTRACKS[0][tcp_index(p.tcp_flags) as usize][0] != IV
             }
             1 => icmp_starts(p.icmp_type),
             _ => true,
@@ -222,18 +406,32 @@ impl ConnTable {
 
     /// Confirm a new connection once its first packet leaves the last hook:
     /// `orig` as the packet arrived, `translated` as it left (after NAT), `mark`
-    /// the connection's mark (0 unless CONNMARK set it).
-    pub fn confirm(&mut self, orig: Tuple, translated: Tuple, mark: u32) -> usize {
+    /// the connection's mark (0 unless CONNMARK set it), `tcp_flags` the first
+    /// packet's (a SYN starts in SYN_SENT, a picked-up ACK in ESTABLISHED).
+    pub fn confirm(&mut self, orig: Tuple, translated: Tuple, mark: u32, tcp_flags: u8) -> usize {
         let reply = translated.invert();
         let id = self.connections.len();
+        let mut tcp = TcpTrack::default();
+        if orig.proto == 6 {
+            let index = tcp_index(tcp_flags);
+            let state = TCP_CONNTRACKS[0][index as usize][0];
+            if state < IV {
+                tcp.state = TcpState::ALL[state as usize];
+                tcp.last_index = index;
+            }
+        }
         self.connections.push(Connection {
             orig,
             reply,
             status: status::CONFIRMED,
+            // IPS_SRC_NAT/IPS_DST_NAT: set by nf_nat_setup_info only when
+            // the mapping changed the tuple (an identity NAT sets neither).
             snat: translated.src != orig.src || translated.sport != orig.sport,
             dnat: translated.dst != orig.dst || translated.dport != orig.dport,
             mark,
             packets: [1, 0],
+            tcp,
+            created_ms: self.now_ms,
         });
         self.index.insert(orig, (id, false));
         self.index.insert(reply, (id, true));
@@ -241,20 +439,122 @@ impl ConnTable {
     }
 
     /// Count a packet of an existing connection and update its status: a reply
-    /// sets SEEN_REPLY; TCP becomes ASSURED when the handshake completes with an
-    /// ACK after the reply, other protocols on the next packet after a reply.
+    /// sets SEEN_REPLY (after the protocol looked at it, as nf_conntrack_in
+    /// does). UDP becomes ASSURED on a packet more than 2 s after the first
+    /// once a reply was seen (nf_conntrack_udp_packet's stream timer); ICMP
+    /// never; TCP in [`ConnTable::tcp_packet`]; other protocols on the next
+    /// packet after a reply.
     pub fn account(&mut self, id: usize, reply: bool, p: &Packet) {
+        let now = self.now_ms;
         let c = &mut self.connections[id];
         c.packets[usize::from(reply)] += 1;
-        if reply {
-            c.status |= status::SEEN_REPLY;
-        } else if c.status & status::SEEN_REPLY != 0 {
+        if c.status & status::SEEN_REPLY != 0 {
             let assured = match p.proto {
-                6 => p.tcp_flags & tcp_flags::ACK != 0,
-                _ => true,
+                6 | 1 => false,
+                17 => now > c.created_ms + 2000,
+                _ => !reply,
             };
             if assured {
                 c.status |= status::ASSURED;
+            }
+        }
+        if reply {
+            c.status |= status::SEEN_REPLY;
+        }
+    }
+
+    /// nf_conntrack_tcp_packet for a segment of connection `id` (in the
+    /// reply direction or not), without the window checks: every segment is
+    /// in window. Call it before [`ConnTable::account`].
+    pub fn tcp_packet(&mut self, id: usize, reply: bool, flags: u8) -> TcpVerdict {
+        if !tcp_flags_valid(flags) {
+            return TcpVerdict::Invalid;
+        }
+        let c = &mut self.connections[id];
+        let t = &mut c.tcp;
+        let index = tcp_index(flags);
+        let mut old = t.state;
+        let mut new = TCP_CONNTRACKS[usize::from(reply)][index as usize][old as usize];
+        let mut ignore = new == IG;
+        if new == TcpState::SynSent as u8 && old as u8 >= TcpState::TimeWait as u8 {
+            // A SYN after the connection closed: a new connection when a FIN
+            // or the same side's RST closed it, otherwise ignored.
+            if t.close_init || (t.last_reply == reply && t.last_index == RST) {
+                return TcpVerdict::Reopen;
+            }
+            ignore = true;
+        }
+        if ignore {
+            if index == SYNACK && t.last_index == SYN && t.last_reply != reply {
+                // The SYN-ACK answers a SYN that was ignored: both ends are in
+                // sync, the tracker catches up (the ACK number is taken to match).
+                old = TcpState::SynSent;
+                new = TcpState::SynRecv as u8;
+            } else {
+                t.last_index = index;
+                t.last_reply = reply;
+                if index == SYN && !reply {
+                    t.challenge_ack = old == TcpState::LastAck;
+                }
+                return TcpVerdict::Ignore;
+            }
+        }
+        if new == IV {
+            return TcpVerdict::Invalid;
+        }
+        if new == TcpState::TimeWait as u8
+            && old == TcpState::LastAck
+            && index == ACK
+            && t.last_reply != reply
+            && t.last_index == SYN
+            && t.challenge_ack
+        {
+            // RFC 5961's challenge ACK to a spurious SYN: not the last ACK.
+            t.challenge_ack = false;
+            return TcpVerdict::Ignore;
+        }
+        if new == TcpState::SynSent2 as u8 {
+            t.simultaneous = true;
+        }
+        if new == TcpState::SynRecv as u8 && reply && index == ACK && t.simultaneous {
+            new = TcpState::Established as u8;
+        }
+        t.last_index = index;
+        t.last_reply = reply;
+        let new = TcpState::ALL[new as usize];
+        t.state = new;
+        if old != new && new == TcpState::FinWait {
+            t.close_init = true;
+        }
+        if c.status & status::SEEN_REPLY == 0 {
+            // Only a RST answered: the kernel deletes the connection.
+            return TcpVerdict::Accept {
+                kill: flags & tcp_flags::RST != 0,
+            };
+        }
+        if c.status & status::ASSURED == 0
+            && matches!(old, TcpState::SynRecv | TcpState::Established)
+            && new == TcpState::Established
+        {
+            c.status |= status::ASSURED;
+        }
+        TcpVerdict::Accept { kill: false }
+    }
+
+    /// Delete connection `id` (the ids after it move down by one).
+    pub fn remove(&mut self, id: usize) {
+        if id >= self.connections.len() {
+            return;
+        }
+        let c = self.connections.remove(id);
+        for t in [c.orig, c.reply] {
+            if self.index.get(&t).is_some_and(|&(i, _)| i == id) {
+                self.index.remove(&t);
+            }
+        }
+        for v in self.index.values_mut() {
+            if v.0 > id {
+                v.0 -= 1;
             }
         }
     }
@@ -320,23 +620,22 @@ impl ConnTable {
 impl Connection {
     /// The connection as `conntrack -L` prints it, e.g.
     /// `tcp      6 119 SYN_SENT src=192.0.2.50 dst=198.51.100.1 sport=45678 dport=32719 [UNREPLIED] src=203.0.113.10 dst=192.0.2.50 sport=80 dport=45678 mark=0 use=1`.
-    /// nfsim has no clock for connections and no TCP window tracking: the TCP
-    /// state is what the handshake seen so far gives (SYN_SENT until a reply,
-    /// SYN_RECV after it, ESTABLISHED once ASSURED), and the timeout is that
-    /// state's initial one (nf_conntrack_proto_tcp/udp/icmp defaults).
+    /// nfsim has no clock for connections: the timeout is the TCP state's
+    /// (nf_conntrack_proto_tcp's defaults; ESTABLISHED without a reply gets
+    /// the 300 s of unacknowledged data), UDP's 30 s until ASSURED then 120 s,
+    /// ICMP's 30 s.
     pub fn list_line(&self) -> String {
         let replied = self.status & status::SEEN_REPLY != 0;
         let assured = self.status & status::ASSURED != 0;
         let (name, timeout, state) = match self.orig.proto {
             6 => {
-                let (t, st) = if assured {
-                    (432000, "ESTABLISHED")
-                } else if replied {
-                    (60, "SYN_RECV")
+                let st = self.tcp.state;
+                let t = if st == TcpState::Established && !replied {
+                    300
                 } else {
-                    (120, "SYN_SENT")
+                    st.timeout_s()
                 };
-                ("tcp", t, Some(st))
+                ("tcp", t, Some(st.name()))
             }
             17 => ("udp", if assured { 120 } else { 30 }, None),
             1 => ("icmp", 30, None),
@@ -345,9 +644,21 @@ impl Connection {
         };
         let tuple = |t: &Tuple| {
             if t.proto == 1 {
-                format!("src={} dst={} type={} code={}", fmt_ipv4(t.src), fmt_ipv4(t.dst), t.sport, t.dport)
+                format!(
+                    "src={} dst={} type={} code={}",
+                    fmt_ipv4(t.src),
+                    fmt_ipv4(t.dst),
+                    t.sport,
+                    t.dport
+                )
             } else {
-                format!("src={} dst={} sport={} dport={}", fmt_ipv4(t.src), fmt_ipv4(t.dst), t.sport, t.dport)
+                format!(
+                    "src={} dst={} sport={} dport={}",
+                    fmt_ipv4(t.src),
+                    fmt_ipv4(t.dst),
+                    t.sport,
+                    t.dport
+                )
             }
         };
         let mut out = format!("{name:<8} {} {timeout} ", self.orig.proto);
@@ -374,21 +685,101 @@ mod list_tests {
     use super::*;
     use crate::value::parse_ipv4;
 
+    fn tcp(flags: u8) -> Packet {
+        Packet {
+            src: 0,
+            dst: 0,
+            proto: 6,
+            sport: 0,
+            dport: 0,
+            tcp_flags: flags,
+            icmp_type: 0,
+            icmp_code: 0,
+            mark: 0,
+            length: 60,
+            ttl: 64,
+            tos: 0,
+            fragment: false,
+            inner: None,
+        }
+    }
+
     fn t(src: &str, sport: u16, dst: &str, dport: u16) -> Tuple {
-        Tuple { src: parse_ipv4(src).unwrap(), dst: parse_ipv4(dst).unwrap(), proto: 6, sport, dport }
+        Tuple {
+            src: parse_ipv4(src).unwrap(),
+            dst: parse_ipv4(dst).unwrap(),
+            proto: 6,
+            sport,
+            dport,
+        }
     }
 
     #[test]
     fn a_dnatted_syn_lists_as_conntrack_does() {
+        use crate::packet::tcp_flags::{ACK, SYN};
         let mut table = ConnTable::default();
-        let id = table.confirm(t("192.0.2.50", 45678, "198.51.100.1", 32719), t("192.0.2.50", 45678, "203.0.113.10", 80), 0);
+        let id = table.confirm(
+            t("192.0.2.50", 45678, "198.51.100.1", 32719),
+            t("192.0.2.50", 45678, "203.0.113.10", 80),
+            0,
+            SYN,
+        );
         assert_eq!(
             table.get(id).list_line(),
             "tcp      6 120 SYN_SENT src=192.0.2.50 dst=198.51.100.1 sport=45678 dport=32719 [UNREPLIED] src=203.0.113.10 dst=192.0.2.50 sport=80 dport=45678 mark=0 use=1"
         );
-        table.connections[id].status |= status::SEEN_REPLY;
-        assert!(table.get(id).list_line().starts_with("tcp      6 60 SYN_RECV src=192.0.2.50 "));
-        table.connections[id].status |= status::ASSURED;
-        assert!(table.get(id).list_line().ends_with("sport=80 dport=45678 [ASSURED] mark=0 use=1"));
+        let seg = |table: &mut ConnTable, reply: bool, flags: u8| {
+            let v = table.tcp_packet(id, reply, flags);
+            table.account(id, reply, &tcp(flags));
+            v
+        };
+        // The SYN-ACK answers: SYN_RECV.
+        assert_eq!(
+            seg(&mut table, true, SYN | ACK),
+            TcpVerdict::Accept { kill: false }
+        );
+        assert!(table
+            .get(id)
+            .list_line()
+            .starts_with("tcp      6 60 SYN_RECV src=192.0.2.50 "));
+        // The client's ACK completes the handshake: ESTABLISHED and ASSURED.
+        assert_eq!(
+            seg(&mut table, false, ACK),
+            TcpVerdict::Accept { kill: false }
+        );
+        let line = table.get(id).list_line();
+        assert!(line.starts_with("tcp      6 432000 ESTABLISHED "), "{line}");
+        assert!(
+            line.ends_with("sport=80 dport=45678 [ASSURED] mark=0 use=1"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn tcp_segments_follow_tcp_conntracks() {
+        use crate::packet::tcp_flags::{ACK, FIN, RST, SYN};
+        let mut table = ConnTable::default();
+        let id = table.confirm(
+            t("192.0.2.50", 1000, "203.0.113.10", 80),
+            t("192.0.2.50", 1000, "203.0.113.10", 80),
+            0,
+            SYN,
+        );
+        // An ACK from the client before the SYN-ACK is invalid; a SYN again is a retransmission.
+        assert_eq!(table.tcp_packet(id, false, ACK), TcpVerdict::Invalid);
+        assert_eq!(
+            table.tcp_packet(id, false, SYN),
+            TcpVerdict::Accept { kill: false }
+        );
+        assert_eq!(table.tcp_packet(id, false, SYN | FIN), TcpVerdict::Invalid);
+        // A RST before any reply deletes the connection.
+        assert_eq!(
+            table.tcp_packet(id, true, RST | ACK),
+            TcpVerdict::Accept { kill: true }
+        );
+        assert_eq!(table.get(id).tcp.state, TcpState::Close);
+        table.remove(id);
+        assert!(table.connections.is_empty());
+        assert_eq!(table.lookup(&tcp(SYN)), Lookup::New);
     }
 }

@@ -519,20 +519,10 @@ fn conntrack(c: &ConntrackMatch, conn: &Conn) -> Result<(), String> {
         }
     }
     let Conn::Tracked(ct) = conn else {
-        // Without a connection only --ctstate can match.
-        let only_state = c.proto.is_none()
-            && c.orig_src.is_none()
-            && c.orig_dst.is_none()
-            && c.repl_src.is_none()
-            && c.repl_dst.is_none()
-            && c.orig_src_port.is_none()
-            && c.orig_dst_port.is_none()
-            && c.repl_src_port.is_none()
-            && c.repl_dst_port.is_none()
-            && c.status.is_none()
-            && c.expire.is_none()
-            && c.dir_reply.is_none();
-        return if only_state {
+        // conntrack_mt without a connection: once --ctstate has matched, the
+        // match is true whatever else it asks (`return info->match_flags &
+        // XT_CONNTRACK_STATE`); without --ctstate it is false.
+        return if c.state.is_some() {
             Ok(())
         } else {
             Err("the packet has no connection".into())

@@ -235,6 +235,11 @@ pub struct Host {
     /// Derived and configured routes, local table first.
     pub routes: Vec<Route>,
     pub sysctl: Sysctl,
+    /// The (protocol, port) pairs a local socket listens on, when the host
+    /// description says; `None` leaves TCP's answers to the scenario. With a
+    /// list, a TCP segment delivered to any other port is answered by the
+    /// kernel's RST, which conntrack sees as the connection's reply.
+    pub listening: Option<Vec<(u8, u16)>>,
 }
 
 /// A problem in a host description.
@@ -352,6 +357,7 @@ impl Host {
             interfaces,
             routes,
             sysctl,
+            listening: None,
         }
     }
 
@@ -375,6 +381,32 @@ impl Host {
         toward
             .and_then(|g| primaries().find(|a| a.net().contains(g)).map(|a| a.addr))
             .or_else(|| primaries().next().map(|a| a.addr))
+    }
+
+    /// The address `inet_select_addr(dev, dst, RT_SCOPE_UNIVERSE)` gives
+    /// (MASQUERADE's source): among `dev`'s primary addresses of global
+    /// scope, the first on `dst`'s subnet, else the first; without one, the
+    /// first primary global address of any interface, `lo` first. Addresses
+    /// in 127/8 have host scope (as `ip addr add` gives them) and never count.
+    pub fn select_addr(&self, dev: &str, dst: Ipv4) -> Option<Ipv4> {
+        let global = |a: &&IfAddr| !a.secondary && a.addr >> 24 != 127;
+        if let Some(iface) = self.interface(dev) {
+            let mut first = None;
+            for a in iface.addrs.iter().filter(global) {
+                if a.net().contains(dst) {
+                    return Some(a.addr);
+                }
+                first.get_or_insert(a.addr);
+            }
+            if first.is_some() {
+                return first;
+            }
+        }
+        self.interfaces
+            .iter()
+            .flat_map(|i| i.addrs.iter())
+            .find(global)
+            .map(|a| a.addr)
     }
 
     /// Resolve an output route for `dst`, as `ip route get DST` does.
@@ -628,6 +660,8 @@ pub struct HostSpec {
     pub interfaces: Vec<InterfaceSpec>,
     pub routes: Vec<RouteSpec>,
     pub sysctl: Sysctl,
+    /// `["tcp/22", "udp/53"]`: what local sockets listen on (see [`Host::listening`]).
+    pub listening: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -728,8 +762,32 @@ impl HostSpec {
                 "sysctl rp_filter must be 0 (off), 1 (strict) or 2 (loose)",
             ));
         }
+        let mut listening = None;
+        if let Some(list) = &self.listening {
+            let mut l = Vec::new();
+            for item in list {
+                let port = item.split_once('/').and_then(|(proto, port)| {
+                    let proto = match proto {
+                        "tcp" => 6,
+                        "udp" => 17,
+                        _ => return None,
+                    };
+                    Some((proto, port.parse::<u16>().ok()?))
+                });
+                match port {
+                    Some(pp) => l.push(pp),
+                    None => errors.push(HostError::new(
+                        0,
+                        format!("listening: `{item}' is not tcp/PORT or udp/PORT"),
+                    )),
+                }
+            }
+            listening = Some(l);
+        }
         if errors.is_empty() {
-            Ok(Host::new(interfaces, routes, self.sysctl))
+            let mut host = Host::new(interfaces, routes, self.sysctl);
+            host.listening = listening;
+            Ok(host)
         } else {
             Err(errors)
         }

@@ -1,21 +1,31 @@
 //! A packet's path through the hooks, in the kernel's priority order, for the
 //! first packet of a connection: PREROUTING (raw, conntrack, mangle, nat), the
 //! routing decision (martians, rp_filter, ip_forward), then INPUT (mangle,
-//! filter, security, nat) or FORWARD (mangle, filter, security) and
+//! filter, then nat and security: iptables-nft runs security after nat,
+//! iptables-legacy before it, see [`Backend`]) or FORWARD (mangle, filter, security) and
 //! POSTROUTING (mangle, nat); a locally generated packet is routed first, runs
 //! OUTPUT (raw, conntrack, mangle, nat, filter, security) with re-routing after
 //! a destination change, then POSTROUTING, and, when addressed to the host
 //! itself, comes back in through `lo` to INPUT. NAT is consulted only for a
 //! tracked connection's first packet; NOTRACK skips it.
 //!
+//! The raw table runs before the conntrack hook: there the packet has no
+//! entry yet, so the conntrack and state matches see INVALID (UNTRACKED once
+//! a NOTRACK rule ran), connmark never matches and CONNMARK does nothing. A
+//! packet looping back through `lo` keeps the entry it got on the way out,
+//! and CT/NOTRACK leave a packet that carries one alone.
+//!
 //! Packets share a [`ConnTable`]: a later packet or a reply of a connection
 //! gets its state from it and is translated by its bindings, not by the nat
 //! table. REJECT shows the reply it sends; LOG and TRACE write the kernel's
 //! log lines (with the fields nfsim does not model, such as the IP ID, as 0).
 //! ICMP errors about a known connection are RELATED and translated with their
-//! quoted packet. Not here: helpers' expectations (RELATED data connections).
+//! quoted packet. The host's own answers to a packet delivered to it (an
+//! echo reply always; a RST from a port nothing listens on, when the host
+//! says what listens) are tracked as the connection's reply, untraced. Not
+//! here: helpers' expectations (RELATED data connections).
 
-use crate::conntrack::{ConnTable, Lookup, Tuple};
+use crate::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple};
 use crate::eval::{Conn, ConnView, MatchState};
 use crate::host::{Host, RouteResult};
 use crate::packet::Packet;
@@ -97,7 +107,9 @@ pub enum PathStep {
     /// A line the LOG target wrote to the kernel log.
     Log { hook: Hook, line: String },
     /// A `TRACE: table:chain:rule|return|policy:N` line ip_tables wrote for
-    /// a packet the TRACE target marked.
+    /// a packet the TRACE target marked. nfsim writes this iptables-legacy
+    /// form for both backends (iptables-nft reports the trace as nf_tables
+    /// trace events instead, see the README).
     Trace { hook: Hook, line: String },
 }
 
@@ -114,12 +126,20 @@ struct Runner<'a> {
     hook: Hook,
     host: &'a Host,
     in_iface: Option<&'a str>,
-    /// The source the route chose, for MASQUERADE.
-    route_src: Option<Ipv4>,
+    /// The route's next hop (its gateway, or the destination itself), in
+    /// POSTROUTING: MASQUERADE chooses the source address by it.
+    nexthop: Option<Ipv4>,
     notrack: bool,
+    /// `skb->_nfct` is set: an entry, a template or the untracked mark.
+    nfct: bool,
+    /// The template a `-j CT` (without --notrack) attached in this walk.
+    template: Option<ConnView>,
     nat: Option<(bool, Ipv4, u16)>,
-    /// The connection's mark, when the packet has a connection (CONNMARK).
-    ctmark: Option<u32>,
+    /// The packet's connection as this walk began, when it has one.
+    ct_base: Option<&'a ConnView>,
+    /// The same, once CONNMARK changed its mark in this walk (the rules
+    /// after it see the new mark).
+    ct_changed: Option<ConnView>,
     /// REJECT's `--reject-with`, when a REJECT rule decided.
     rejected: Option<u8>,
     /// The interfaces, for LOG lines.
@@ -271,17 +291,45 @@ impl TargetRunner for Runner<'_> {
     ) -> TargetOutcome {
         let dst_side = matches!(self.hook, Hook::Prerouting | Hook::Output);
         match target {
-            TargetKind::Ct(c) if c.notrack => {
+            // xt_ct_target/notrack_tg: a packet that already carries an
+            // entry (looped back through lo, or an earlier CT) is left alone.
+            TargetKind::Ct(_) | TargetKind::Notrack if self.nfct => TargetOutcome::Continue,
+            TargetKind::Ct(c) if !c.notrack => {
+                // The template: the conntrack match sees it as a NEW,
+                // CONFIRMED entry with all-zero tuples until nf_conntrack_in
+                // replaces it (zones, helpers, timeouts are not modelled).
+                self.nfct = true;
+                self.template = Some(ConnView {
+                    state: 1 << 3,
+                    status: crate::conntrack::status::CONFIRMED,
+                    snat: false,
+                    dnat: false,
+                    proto: 0,
+                    orig: (0, 0, 0, 0),
+                    reply: (0, 0, 0, 0),
+                    reply_dir: false,
+                    mark: 0,
+                    expires_s: 0,
+                });
+                TargetOutcome::Continue
+            }
+            TargetKind::Ct(_) | TargetKind::Notrack => {
+                self.nfct = true;
                 self.notrack = true;
                 TargetOutcome::Continue
             }
-            TargetKind::Notrack => {
-                self.notrack = true;
-                TargetOutcome::Continue
-            }
-            // connmark_tg: without a connection it does nothing.
+            // connmark_tg: without a connection it does nothing; on a CT
+            // template it sets the template's mark, which the entry does not inherit.
             TargetKind::Connmark(mode) => {
-                if let Some(ct) = self.ctmark.as_mut() {
+                if !self.notrack && self.template.is_none() && self.ct_changed.is_none() {
+                    self.ct_changed = self.ct_base.cloned();
+                }
+                let ctmark = match (self.notrack, self.template.as_mut()) {
+                    (true, _) => None,
+                    (false, Some(t)) => Some(&mut t.mark),
+                    (false, None) => self.ct_changed.as_mut().map(|c| &mut c.mark),
+                };
+                if let Some(ct) = ctmark {
                     match *mode {
                         ConnmarkMode::Set { ctmark, ctmask } => *ct = (*ct & !ctmask) ^ ctmark,
                         ConnmarkMode::Save { nfmask, ctmask } => {
@@ -333,7 +381,14 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Accept
             }
             TargetKind::Masquerade(n) => {
-                let Some(src) = self.route_src else {
+                // nf_nat_masquerade_ipv4: inet_select_addr(out, nexthop,
+                // RT_SCOPE_UNIVERSE), not the route's preferred source; no
+                // global address anywhere ("ate my IP address") drops.
+                let src = match (self.nexthop, self.out_iface) {
+                    (Some(nh), Some(dev)) => self.host.select_addr(dev, nh),
+                    _ => None,
+                };
+                let Some(src) = src else {
                     return TargetOutcome::Drop;
                 };
                 let mut p =
@@ -395,6 +450,17 @@ impl TargetRunner for Runner<'_> {
 
     fn tracing(&self) -> bool {
         self.trace
+    }
+
+    fn conn_override(&self) -> Option<Conn<'_>> {
+        if self.notrack {
+            Some(Conn::Untracked)
+        } else {
+            self.template
+                .as_ref()
+                .or(self.ct_changed.as_ref())
+                .map(Conn::Tracked)
+        }
     }
 
     fn trace(&mut self, packet: &Packet, chain: &str, comment: &'static str, num: usize) {
@@ -469,8 +535,15 @@ struct Run<'a> {
     steps: Vec<PathStep>,
     conn: ConnView,
     tracked: bool,
+    /// The packet has met the connection tracker (or carries the entry it got
+    /// on the way out, looping back through `lo`). Before that (raw at -300,
+    /// conntrack at -200) it has no entry: the conntrack match sees INVALID,
+    /// connmark does not match and CONNMARK does nothing.
+    ct_attached: bool,
     /// The packet belongs to this existing connection (and direction).
     existing: Option<(usize, bool)>,
+    /// The connection to delete once the packet is through (a RST before any reply).
+    kill: Option<usize>,
     /// No connection and none can start (INVALID).
     invalid: bool,
     /// The packet's tuple at the conntrack hook, before any NAT.
@@ -483,6 +556,8 @@ struct Run<'a> {
     nf_trace: bool,
     /// Explain failed conditions (off for batch runs).
     explain: bool,
+    /// The iptables backend: the order of the tables at a hook.
+    backend: Backend,
 }
 
 /// How a table walk ended, when it ended the packet's path.
@@ -500,7 +575,7 @@ impl Run<'_> {
         p: &mut Packet,
         iif: Option<&str>,
         oif: Option<&str>,
-        route_src: Option<Ipv4>,
+        nexthop: Option<Ipv4>,
     ) -> Result<(), Stop> {
         if kind == TableKind::Nat && self.tracked && !self.nat_done {
             if let Some((id, reply)) = self.existing {
@@ -527,9 +602,10 @@ impl Run<'_> {
         if !kind.builtin_hooks().contains(&hook) {
             return Ok(());
         }
+        let has_ct = self.tracked && !self.invalid && self.ct_attached;
         let conn = if !self.tracked {
             Conn::Untracked
-        } else if self.invalid {
+        } else if !has_ct {
             Conn::Invalid
         } else {
             Conn::Tracked(&self.conn)
@@ -547,10 +623,13 @@ impl Run<'_> {
             hook,
             host: self.host,
             in_iface: iif,
-            route_src,
+            nexthop,
             notrack: false,
+            nfct: !self.tracked || (self.ct_attached && !self.invalid),
+            template: None,
             nat: None,
-            ctmark: (self.tracked && !self.invalid).then_some(self.conn.mark),
+            ct_base: has_ct.then_some(&self.conn),
+            ct_changed: None,
             rejected: None,
             out_iface: oif,
             logs: Vec::new(),
@@ -561,34 +640,47 @@ impl Run<'_> {
         };
         let index = self.index.and_then(|i| i.get(&kind));
         let w = walk(table, index, kind as u8, p, &env, self.state, &mut runner);
-        self.seed = runner.seed;
-        self.nf_trace = runner.trace;
-        if let Some(m) = runner.ctmark.filter(|m| *m != self.conn.mark) {
+        let Runner {
+            seed,
+            trace,
+            ct_changed,
+            logs,
+            notrack,
+            nat,
+            rejected,
+            ..
+        } = runner;
+        self.seed = seed;
+        self.nf_trace = trace;
+        if let Some(m) = ct_changed.map(|c| c.mark).filter(|m| *m != self.conn.mark) {
             self.conn.mark = m;
             if let Some((id, _)) = self.existing {
                 self.conns.set_mark(id, m);
             }
         }
         let (verdict, by) = (w.verdict, w.by);
-        let logs = std::mem::take(&mut runner.logs);
         self.steps.push(PathStep::Table {
             hook,
             table: kind,
             walk: w,
         });
         self.steps.extend(logs);
-        if runner.notrack && kind == TableKind::Raw {
+        if notrack && kind == TableKind::Raw {
             self.tracked = false;
         }
-        if let Some((dst, addr, port)) = runner.nat {
+        if let Some((dst, addr, port)) = nat {
             let before = tuple(p);
+            // nf_nat_setup_info sets IPS_DST_NAT/IPS_SRC_NAT only when the
+            // mapping changes the tuple: a NAT to the packet's own address
+            // and port is done (the *_NAT_DONE bit) but is not a NAT for
+            // `--ctstate DNAT/SNAT`.
             if dst {
                 (p.dst, p.dport) = (addr, if p.has_ports() { port } else { p.dport });
-                self.conn.dnat = true;
+                self.conn.dnat |= (p.dst, p.dport) != (before.dst, before.dport);
                 (self.conn.reply.0, self.conn.reply.2) = (p.dst, p.dport);
             } else {
                 (p.src, p.sport) = (addr, if p.has_ports() { port } else { p.sport });
-                self.conn.snat = true;
+                self.conn.snat |= (p.src, p.sport) != (before.src, before.sport);
                 (self.conn.reply.1, self.conn.reply.3) = (p.src, p.sport);
             }
             self.steps.push(PathStep::Nat {
@@ -611,7 +703,7 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
             TableVerdict::Reject => {
-                if let Some(with) = runner.rejected {
+                if let Some(with) = rejected {
                     let (oif, reply) = self.reject_reply(with, p, iif);
                     self.steps.push(PathStep::Reject { hook, oif, reply });
                 }
@@ -631,6 +723,7 @@ impl Run<'_> {
 
     /// The conntrack hook: find the packet's connection or start one.
     fn conntrack(&mut self, hook: Hook, p: &Packet) {
+        self.ct_attached = true;
         if !self.conns.enabled {
             // No rule needs conntrack: the packet carries no connection and the
             // nat chains are not traversed.
@@ -646,16 +739,52 @@ impl Run<'_> {
         } else {
             match self.conns.lookup(p) {
                 Lookup::Existing { id, reply } => {
-                    let state = self.conns.state(id, reply);
-                    self.conns.account(id, reply, p);
-                    self.attach(id, reply, state);
-                    let name = if state == 1 << 1 {
-                        "ESTABLISHED"
-                    } else {
-                        "NEW"
-                    };
                     let dir = if reply { "reply" } else { "original" };
-                    format!("{name} ({dir} direction of connection {id})")
+                    let tcp = (p.proto == 6).then(|| self.conns.tcp_packet(id, reply, p.tcp_flags));
+                    match tcp {
+                        Some(TcpVerdict::Invalid) => {
+                            // nf_conntrack_in: the tracker refused the segment;
+                            // the packet goes on without a connection.
+                            self.invalid = true;
+                            format!(
+                                "INVALID (a {} in the {dir} direction is not valid in TCP state {} of connection {id})",
+                                tcp_segment_name(p.tcp_flags),
+                                self.conns.get(id).tcp.state.name()
+                            )
+                        }
+                        Some(TcpVerdict::Reopen) => {
+                            self.conns.remove(id);
+                            self.orig = Some(Tuple::of(p));
+                            format!(
+                                "NEW (the SYN reopens closed connection {id}, which is deleted)"
+                            )
+                        }
+                        _ => {
+                            let state = self.conns.state(id, reply);
+                            self.conns.account(id, reply, p);
+                            self.attach(id, reply, state);
+                            if tcp == Some(TcpVerdict::Accept { kill: true }) {
+                                self.kill = Some(id);
+                            }
+                            let name = if state == 1 << 1 {
+                                "ESTABLISHED"
+                            } else {
+                                "NEW"
+                            };
+                            let tcp_state = match tcp {
+                                Some(TcpVerdict::Ignore) => format!(
+                                    ", TCP {}, segment ignored",
+                                    self.conns.get(id).tcp.state.name()
+                                ),
+                                Some(TcpVerdict::Accept { kill: true }) => {
+                                    ", a RST before any reply: the connection is deleted".into()
+                                }
+                                Some(_) => format!(", TCP {}", self.conns.get(id).tcp.state.name()),
+                                None => String::new(),
+                            };
+                            format!("{name} ({dir} direction of connection {id}{tcp_state})")
+                        }
+                    }
                 }
                 Lookup::Related { id, reply } => {
                     // The error belongs to its connection (ctinfo RELATED or
@@ -744,7 +873,10 @@ impl Run<'_> {
     /// A new connection is confirmed when its first packet leaves the last hook.
     fn confirm(&mut self, p: &Packet) {
         if let (true, false, Some(orig)) = (self.tracked, self.invalid, self.orig.take()) {
-            self.conns.confirm(orig, Tuple::of(p), self.conn.mark);
+            self.conns
+                .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags);
+            // A looped-back packet carries the now confirmed entry.
+            self.conn.status |= crate::conntrack::status::CONFIRMED;
         }
     }
 
@@ -808,7 +940,8 @@ pub fn index_ruleset(ruleset: &Ruleset) -> RulesetIndex {
 
 /// Follow one packet from `origin` through the host; `conns` is the connection
 /// table the scenario's packets share. `seed` drives the ports NAT picks with
-/// --random/--random-fully.
+/// --random/--random-fully; `backend` orders the tables at each hook.
+#[allow(clippy::too_many_arguments)]
 pub fn run_packet(
     ruleset: &Ruleset,
     host: &Host,
@@ -817,8 +950,11 @@ pub fn run_packet(
     state: &mut dyn MatchState,
     conns: &mut ConnTable,
     seed: u64,
+    backend: Backend,
 ) -> PacketPath {
-    run_packet_indexed(ruleset, None, true, host, p, origin, state, conns, seed)
+    run_packet_indexed(
+        ruleset, None, true, host, p, origin, state, conns, seed, backend,
+    )
 }
 
 /// [`run_packet`] with the ruleset's chain indexes: the same path, found faster.
@@ -833,6 +969,7 @@ pub fn run_packet_indexed(
     state: &mut dyn MatchState,
     conns: &mut ConnTable,
     seed: u64,
+    backend: Backend,
 ) -> PacketPath {
     let conn = ConnView::new_for(&p);
     let owner = match origin {
@@ -849,7 +986,9 @@ pub fn run_packet_indexed(
         steps: Vec::with_capacity(32),
         conn,
         tracked: true,
+        ct_attached: false,
         existing: None,
+        kill: None,
         invalid: false,
         orig: None,
         nat_done: false,
@@ -857,6 +996,7 @@ pub fn run_packet_indexed(
         nf_trace: false,
         explain,
         seed,
+        backend,
     };
     let result = match origin {
         Origin::Interface(iif) => incoming(&mut run, &mut p, iif),
@@ -871,6 +1011,12 @@ pub fn run_packet_indexed(
         }
         Err(Stop::Fate(f)) => (f, false),
     };
+    if let Some(id) = run.kill {
+        run.conns.remove(id);
+    }
+    if fate == Fate::DeliveredLocal && run.tracked && !run.invalid {
+        run.host_answer(&p);
+    }
     PacketPath {
         steps: run.steps,
         fate,
@@ -879,6 +1025,38 @@ pub fn run_packet_indexed(
 }
 
 use TableKind::{Filter, Mangle, Nat, Raw, Security};
+
+/// Which iptables wrote the ruleset into the kernel. Both run the same
+/// tables at the same hooks; they differ in the priority of the security
+/// table: ip_tables registers it at NF_IP_PRI_SECURITY (50), iptables-nft
+/// creates its base chains at priority 150 (iptables/nft.c), after the nat
+/// table's INPUT hook (100). In OUTPUT and FORWARD it runs last either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// iptables-nft (`iptables` on current distributions).
+    #[default]
+    Nft,
+    /// iptables-legacy (ip_tables).
+    Legacy,
+}
+
+impl Backend {
+    pub fn parse(s: &str) -> Option<Backend> {
+        match s {
+            "nft" => Some(Backend::Nft),
+            "legacy" => Some(Backend::Legacy),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Nft => "nft",
+            Backend::Legacy => "legacy",
+        }
+    }
+}
 
 /// One stage of a hook: a table walked there, or the connection tracker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -890,26 +1068,32 @@ pub enum Stage {
 use Stage::{Conntrack, Table as T};
 
 const PREROUTING_STAGES: [Stage; 4] = [T(Raw), Conntrack, T(Mangle), T(Nat)];
-const INPUT_STAGES: [Stage; 4] = [T(Mangle), T(Filter), T(Security), T(Nat)];
+/// ip_tables: security at 50, before nat INPUT at 100.
+const INPUT_STAGES_LEGACY: [Stage; 4] = [T(Mangle), T(Filter), T(Security), T(Nat)];
+/// iptables-nft: security at 150, after nat INPUT at 100.
+const INPUT_STAGES_NFT: [Stage; 4] = [T(Mangle), T(Filter), T(Nat), T(Security)];
 const FORWARD_STAGES: [Stage; 3] = [T(Mangle), T(Filter), T(Security)];
-const OUTPUT_STAGES: [Stage; 6] = [
-    T(Raw),
-    Conntrack,
-    T(Mangle),
-    T(Nat),
-    T(Filter),
-    T(Security),
-];
+const OUTPUT_STAGES: [Stage; 6] = [T(Raw), Conntrack, T(Mangle), T(Nat), T(Filter), T(Security)];
 const POSTROUTING_STAGES: [Stage; 2] = [T(Mangle), T(Nat)];
 
-/// The stages of `hook` in the order the pipeline runs them (the kernel's
-/// priority order: raw -300, conntrack -200, mangle -150, nat -100 / 100,
-/// filter 0, security 50). The pipeline below runs exactly these slices, and
-/// the playground draws its diagram from them.
+/// The stages of `hook` in the order the pipeline runs them with the
+/// iptables-nft backend (the default): see [`hook_stages_for`].
 pub fn hook_stages(hook: Hook) -> &'static [Stage] {
+    hook_stages_for(hook, Backend::Nft)
+}
+
+/// The stages of `hook` in the order the pipeline runs them for `backend`
+/// (the kernel's priority order: raw -300, conntrack -200, mangle -150, nat
+/// -100 / 100, filter 0, security 50 with ip_tables or 150 with iptables-nft).
+/// The pipeline below runs exactly these slices, and the playground draws its
+/// diagram from them.
+pub fn hook_stages_for(hook: Hook, backend: Backend) -> &'static [Stage] {
     match hook {
         Hook::Prerouting => &PREROUTING_STAGES,
-        Hook::Input => &INPUT_STAGES,
+        Hook::Input => match backend {
+            Backend::Nft => &INPUT_STAGES_NFT,
+            Backend::Legacy => &INPUT_STAGES_LEGACY,
+        },
         Hook::Forward => &FORWARD_STAGES,
         Hook::Output => &OUTPUT_STAGES,
         Hook::Postrouting => &POSTROUTING_STAGES,
@@ -925,11 +1109,11 @@ impl Run<'_> {
         p: &mut Packet,
         iif: Option<&str>,
         oif: Option<&str>,
-        route_src: Option<Ipv4>,
+        nexthop: Option<Ipv4>,
     ) -> Result<(), Stop> {
         for s in stages {
             match *s {
-                Stage::Table(k) => self.table(k, hook, p, iif, oif, route_src)?,
+                Stage::Table(k) => self.table(k, hook, p, iif, oif, nexthop)?,
                 Stage::Conntrack => self.conntrack(hook, p),
             }
         }
@@ -938,7 +1122,14 @@ impl Run<'_> {
 }
 
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
-    run.stages(&PREROUTING_STAGES, Hook::Prerouting, p, Some(iif), None, None)?;
+    run.stages(
+        &PREROUTING_STAGES,
+        Hook::Prerouting,
+        p,
+        Some(iif),
+        None,
+        None,
+    )?;
     let route = run.route_input(p, iif)?;
     match route {
         RouteResult::Local { .. }
@@ -948,10 +1139,17 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 hook: Hook::Prerouting,
                 decision: "local delivery".into(),
             });
-            run.stages(&INPUT_STAGES, Hook::Input, p, Some(iif), None, None)?;
+            run.stages(
+                hook_stages_for(Hook::Input, run.backend),
+                Hook::Input,
+                p,
+                Some(iif),
+                None,
+                None,
+            )?;
             Ok((Fate::DeliveredLocal, false))
         }
-        RouteResult::Unicast { dev, via, src } => {
+        RouteResult::Unicast { dev, via, .. } => {
             if !run.host.sysctl.ip_forward {
                 return Err(run.drop_outside(Hook::Prerouting, "ip_forward off"));
             }
@@ -968,8 +1166,23 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
                 hook: Hook::Prerouting,
                 decision,
             });
-            run.stages(&FORWARD_STAGES, Hook::Forward, p, Some(iif), Some(&dev), None)?;
-            run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&dev), src)?;
+            run.stages(
+                &FORWARD_STAGES,
+                Hook::Forward,
+                p,
+                Some(iif),
+                Some(&dev),
+                None,
+            )?;
+            let nexthop = Some(via.unwrap_or(p.dst));
+            run.stages(
+                &POSTROUTING_STAGES,
+                Hook::Postrouting,
+                p,
+                None,
+                Some(&dev),
+                nexthop,
+            )?;
             Ok((Fate::Forwarded { oif: dev }, true))
         }
         RouteResult::NoRoute => Err(run.drop_outside(Hook::Prerouting, "no route")),
@@ -980,14 +1193,17 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
     }
 }
 
-/// The output route: (device, source) or why there is none.
-fn route_output(host: &Host, dst: Ipv4) -> Result<(String, Option<Ipv4>, bool), &'static str> {
+/// The output route: (device, preferred source, local delivery, next hop)
+/// or why there is none.
+type OutRoute = (String, Option<Ipv4>, bool, Ipv4);
+
+fn route_output(host: &Host, dst: Ipv4) -> Result<OutRoute, &'static str> {
     match host.route(dst) {
-        RouteResult::Local { src } => Ok(("lo".into(), Some(src), true)),
+        RouteResult::Local { src } => Ok(("lo".into(), Some(src), true, dst)),
         RouteResult::Broadcast { dev, src } | RouteResult::Multicast { dev, src } => {
-            Ok((dev, src, false))
+            Ok((dev, src, false, dst))
         }
-        RouteResult::Unicast { dev, src, .. } => Ok((dev, src, false)),
+        RouteResult::Unicast { dev, src, via } => Ok((dev, src, false, via.unwrap_or(dst))),
         RouteResult::NoRoute => Err("no route"),
         RouteResult::Blackhole => Err("blackhole route"),
         RouteResult::Unreachable | RouteResult::Prohibit => Err("unreachable route"),
@@ -995,7 +1211,7 @@ fn route_output(host: &Host, dst: Ipv4) -> Result<(String, Option<Ipv4>, bool), 
 }
 
 fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
-    let (mut oif, mut src, mut local) = match route_output(run.host, p.dst) {
+    let (mut oif, src, mut local, mut nexthop) = match route_output(run.host, p.dst) {
         Ok(r) => r,
         Err(e) => return Err(run.drop_outside(Hook::Output, e)),
     };
@@ -1008,25 +1224,49 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         hook: Hook::Output,
         decision: format!("output dev {oif}"),
     });
-    // ip_route_me_harder runs after nat OUTPUT, before filter OUTPUT.
+    // ip_route_me_harder runs after nat OUTPUT, before filter OUTPUT. The
+    // OUTPUT hook's output device was fixed when the hook began: every
+    // OUTPUT chain sees the first route's device, POSTROUTING the new one.
+    let hook_oif = oif.clone();
     let (before_reroute, after_reroute) = OUTPUT_STAGES.split_at(4);
     let (first, rest) = before_reroute.split_at(2);
-    run.stages(first, Hook::Output, p, None, Some(&oif), None)?;
+    run.stages(first, Hook::Output, p, None, Some(&hook_oif), None)?;
     let (mark, dst) = (p.mark, p.dst);
-    run.stages(rest, Hook::Output, p, None, Some(&oif), None)?;
+    run.stages(rest, Hook::Output, p, None, Some(&hook_oif), None)?;
     if p.mark != mark || p.dst != dst {
         // ip_route_me_harder: a new mark or destination chooses the route again.
-        (oif, src, local) = match route_output(run.host, p.dst) {
+        (oif, _, local, nexthop) = match route_output(run.host, p.dst) {
             Ok(r) => r,
             Err(e) => return Err(run.drop_outside(Hook::Output, e)),
         };
+        // __mkroute_output: a loopback source may leave by a loopback
+        // device only, unless route_localnet (EINVAL, the packet is dropped).
+        if p.src >> 24 == 127 && oif != "lo" && !run.host.sysctl.route_localnet {
+            let why = format!(
+                "rerouted to {oif} with loopback source {} (EINVAL: route_localnet is off)",
+                fmt_ipv4(p.src)
+            );
+            return Err(run.drop_outside(Hook::Output, &why));
+        }
+        let decision = if oif == hook_oif {
+            format!("rerouted: output dev {oif}")
+        } else {
+            format!("rerouted: output dev {oif} (the rest of OUTPUT still sees -o {hook_oif})")
+        };
         run.steps.push(PathStep::Routing {
             hook: Hook::Output,
-            decision: format!("rerouted: output dev {oif}"),
+            decision,
         });
     }
-    run.stages(after_reroute, Hook::Output, p, None, Some(&oif), None)?;
-    run.stages(&POSTROUTING_STAGES, Hook::Postrouting, p, None, Some(&oif), src)?;
+    run.stages(after_reroute, Hook::Output, p, None, Some(&hook_oif), None)?;
+    run.stages(
+        &POSTROUTING_STAGES,
+        Hook::Postrouting,
+        p,
+        None,
+        Some(&oif),
+        Some(nexthop),
+    )?;
     // A locally generated packet's connection is confirmed as it leaves POSTROUTING.
     run.confirm(p);
     if !local {
@@ -1043,12 +1283,62 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         hook: Hook::Prerouting,
         decision: "local delivery".into(),
     });
-    let input = INPUT_STAGES.iter().filter(looped);
+    let input = hook_stages_for(Hook::Input, run.backend)
+        .iter()
+        .filter(looped);
     run.stages(input, Hook::Input, p, Some("lo"), None, None)?;
     Ok((Fate::DeliveredLocal, false))
 }
 
 impl Run<'_> {
+    /// What the host's stack answers by itself to a packet delivered to it
+    /// goes out through OUTPUT, where conntrack takes it as the connection's
+    /// reply: an echo (or timestamp) request's reply sets SEEN_REPLY, so the
+    /// next request is ESTABLISHED; with the host's `listening` ports known,
+    /// a TCP segment to any other port gets the RST that closes the
+    /// connection (and deletes it when nothing had answered yet). The answer
+    /// itself is not traced; nfsim tracks it as if raw OUTPUT let it be
+    /// tracked. An ICMP port unreachable is RELATED and changes nothing.
+    fn host_answer(&mut self, p: &Packet) {
+        use crate::packet::tcp_flags::{ACK, RST};
+        let mut a = p.clone();
+        (a.src, a.dst, a.sport, a.dport) = (p.dst, p.src, p.dport, p.sport);
+        match p.proto {
+            1 if matches!(p.icmp_type, 8 | 13) && self.host.is_local(p.dst) => {
+                a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
+            }
+            6 if p.tcp_flags & RST == 0
+                && self
+                    .host
+                    .listening
+                    .as_ref()
+                    .is_some_and(|l| !l.contains(&(6, p.dport))) =>
+            {
+                // tcp_v4_send_reset: RST,ACK to a segment without ACK, else RST.
+                a.tcp_flags = if p.tcp_flags & ACK != 0 {
+                    RST
+                } else {
+                    RST | ACK
+                };
+            }
+            _ => return,
+        }
+        let Lookup::Existing { id, reply } = self.conns.lookup(&a) else {
+            return;
+        };
+        if a.proto == 6 {
+            match self.conns.tcp_packet(id, reply, a.tcp_flags) {
+                TcpVerdict::Invalid | TcpVerdict::Reopen => return,
+                TcpVerdict::Ignore | TcpVerdict::Accept { kill: false } => {
+                    self.conns.account(id, reply, &a)
+                }
+                TcpVerdict::Accept { kill: true } => self.conns.remove(id),
+            }
+        } else {
+            self.conns.account(id, reply, &a);
+        }
+    }
+
     /// The packet belongs to a connection the tracker has confirmed: nat
     /// tables are not consulted again (but tracked matches still see it).
     fn tracked_existing(&mut self) {

@@ -14,7 +14,7 @@ use crate::host::{Host, HostSpec};
 use crate::matches::{LimitMatch, RecentCommand, RecentMatch, SetMatch};
 use crate::packet::{tcp_flags, Packet, PacketSpec, FROM_LOCAL};
 use crate::pipeline::{
-    index_ruleset, run_packet_indexed, Fate, Origin, PacketPath, PathStep, RulesetIndex,
+    index_ruleset, run_packet_indexed, Backend, Fate, Origin, PacketPath, PathStep, RulesetIndex,
 };
 use crate::ruleset::{Ruleset, TableKind, Target};
 use crate::value::{fmt_ipv4, Ipv4, Ipv4Net, Proto};
@@ -55,6 +55,10 @@ pub struct Scenario {
     pub ipsets: Option<String>,
     #[serde(default = "one")]
     pub seed: u64,
+    /// Which iptables loaded the ruleset: `nft` (the default) or `legacy`.
+    /// It decides where the security table runs in INPUT.
+    #[serde(default)]
+    pub backend: Backend,
     pub packets: Vec<PacketSpec>,
     /// For extensions nfsim does not evaluate (u32, string, mac, ...): assume
     /// they match (true) or not (false, the default).
@@ -510,7 +514,11 @@ pub fn run_traced(
         entered
             .into_iter()
             .zip(paths)
-            .map(|((packet, origin), path)| Traced { packet, origin, path })
+            .map(|((packet, origin), path)| Traced {
+                packet,
+                origin,
+                path,
+            })
             .collect(),
         conns,
     ))
@@ -528,6 +536,7 @@ fn run_inner(
     for i in 0..loaded.scenario.packets.len() {
         let (p, origin) = packet_of(loaded, i, &done, &sent)?;
         state.now_ms = loaded.scenario.packets[i].time_ms;
+        conns.now_ms = state.now_ms;
         let path = run_packet_indexed(
             &loaded.ruleset,
             Some(&loaded.index),
@@ -538,6 +547,7 @@ fn run_inner(
             state,
             &mut conns,
             loaded.scenario.seed ^ i as u64,
+            loaded.scenario.backend,
         );
         sent.push((p, origin));
         done.push(path);
@@ -681,6 +691,7 @@ impl<'a> BatchRun<'a> {
                 &mut self.state,
                 &mut self.conns,
                 loaded.scenario.seed ^ i,
+                loaded.scenario.backend,
             );
             self.sent += 1;
             let fate = match &path.fate {

@@ -89,6 +89,13 @@ pub trait TargetRunner {
     /// each entry that matched, before its target runs: `comment` is `rule`,
     /// `return` or `policy` and `num` the entry's 1-based position in `chain`.
     fn trace(&mut self, _packet: &Packet, _chain: &str, _comment: &'static str, _num: usize) {}
+
+    /// What a target of this walk attached to a packet that had no
+    /// connection yet, for the rules after it: `-j CT --notrack`/`-j NOTRACK`
+    /// make it UNTRACKED, another `-j CT` attaches its template.
+    fn conn_override(&self) -> Option<Conn<'_>> {
+        None
+    }
 }
 
 /// Report entry `entry` of `chain` (the chain's tail when past its last rule)
@@ -359,7 +366,7 @@ pub fn walk(
             out_iface: env.out_iface,
             host: env.host,
             owner: env.owner,
-            conn: env.conn.clone(),
+            conn: targets.conn_override().unwrap_or_else(|| env.conn.clone()),
             explain: env.explain,
         };
         let id = |i: usize| MatchId {

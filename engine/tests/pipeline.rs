@@ -2,14 +2,17 @@
 //! ships (tests/fixtures/oracle/NAME.json) was run on this machine's kernel into
 //! NAME.oracle.json. For each single-connection case nfsim must report the same
 //! matched rules, returns and policies in the same order, hook by hook and table
-//! by table, the same fate and outgoing interface, and the same packet out.
+//! by table, the same fate and outgoing interface, and the same packet out,
+//! and the connection's TCP state and SEEN_REPLY/ASSURED bits as the kernel's
+//! last conntrack event about it left them (the host's own answers included:
+//! nothing listens on the oracle's host).
 
 use nfsim::conntrack::ConnTable;
 use nfsim::eval::{MatchId, MatchState};
 use nfsim::host::{Host, HostSpec, Sysctl};
 use nfsim::matches::{LimitMatch, MatchKind, RecentMatch, SetMatch, StatisticMode};
 use nfsim::packet::{parse_tcp_flags, Packet};
-use nfsim::pipeline::{run_packet, Fate, Origin, PathStep};
+use nfsim::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
 use nfsim::ruleset::{Ruleset, Target};
 use nfsim::value::{fmt_ipv4, parse_ipv4};
 use nfsim::walk::{Step, StepVerdict};
@@ -85,10 +88,37 @@ fn host(case: &Value) -> Host {
             }
         }
     }
+    // The case's extra host addresses ({"addr", "dev"}) and routes ("DST via G dev D src S").
+    let mut server_addrs = vec![json!("203.0.113.1/24")];
+    for a in case["topology"]["host_addrs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        match a["dev"].as_str() {
+            Some("eth1") => server_addrs.push(a["addr"].clone()),
+            _ => addrs.push(a["addr"].clone()),
+        }
+    }
+    let mut routes = vec![json!({"to": "default", "via": "203.0.113.2", "dev": "eth1"})];
+    for r in case["topology"]["host_routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let w: Vec<&str> = r.as_str().unwrap().split_whitespace().collect();
+        let mut route = json!({"to": w[0]});
+        for pair in w[1..].chunks(2) {
+            route[pair[0]] = json!(pair[1]);
+        }
+        routes.push(route);
+    }
+    // Nothing listens on the oracle's host: it answers every TCP segment with a RST.
     let spec = json!({
-        "interfaces": [{"name": client_if, "addresses": addrs}, {"name": "eth1", "addresses": ["203.0.113.1/24"]}],
-        "routes": [{"to": "default", "via": "203.0.113.2", "dev": "eth1"}],
+        "interfaces": [{"name": client_if, "addresses": addrs}, {"name": "eth1", "addresses": server_addrs}],
+        "routes": routes,
         "sysctl": sysctl,
+        "listening": [],
     });
     let h = serde_json::from_value::<HostSpec>(spec)
         .unwrap()
@@ -288,6 +318,8 @@ fn packets_follow_the_kernel() {
         };
         let mut nth = HashMap::new();
         let mut conns = ConnTable::for_ruleset(&parsed.ruleset);
+        // The backend the kernel ran the case with: it orders the tables.
+        let backend = Backend::parse(oracle["backend"].as_str().unwrap()).unwrap();
         for (i, p) in packets.iter().enumerate() {
             let result = &oracle["results"][i];
             let trace = result["trace"].as_array().unwrap();
@@ -307,6 +339,7 @@ fn packets_follow_the_kernel() {
                 &mut state,
                 &mut conns,
                 1,
+                backend,
             );
             nth = state.nth;
             let label = format!("{name} packet {i}");
@@ -326,6 +359,12 @@ fn packets_follow_the_kernel() {
                 Fate::Rejected { .. } => ("rejected", None),
                 Fate::Queued { .. } => ("queued", None),
                 Fate::DroppedOutsideRules { .. } => ("dropped-outside-rules", None),
+            };
+            // The oracle's raw socket reports a drop by the stack on the way out
+            // (ip_route_me_harder's EINVAL) as its sendto error.
+            let result_name = match (result_name, fate["sender_error"].is_string()) {
+                ("dropped-outside-rules", true) if fate["by"].is_null() => "dropped",
+                (r, _) => r,
             };
             if result_name != fate["result"] || oif != fate["oif"].as_str() {
                 failures.push(format!(
@@ -386,6 +425,76 @@ fn packets_follow_the_kernel() {
                         fmt_ipv4(out.dst),
                         out.inner,
                         k
+                    ));
+                }
+            }
+            // The connection as the kernel's last event about it left it:
+            // TCP state and the SEEN_REPLY/ASSURED bits (or gone, once destroyed).
+            // The host's own answers (echo replies, RSTs from closed ports, ICMP
+            // errors) count: they went through conntrack as replies.
+            for ev in result["conntrack_events"].as_array().into_iter().flatten() {
+                let o = &ev["orig"];
+                let proto = match o["proto"].as_str() {
+                    Some("tcp") => 6,
+                    Some("udp") => 17,
+                    Some("icmp") => 1,
+                    _ => continue,
+                };
+                let later = result["conntrack_events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .skip_while(|e| !std::ptr::eq(*e, ev))
+                    .skip(1)
+                    .any(|e| e["orig"] == *o);
+                if later {
+                    continue;
+                }
+                let orig = nfsim::conntrack::Tuple {
+                    src: parse_ipv4(o["src"].as_str().unwrap()).unwrap(),
+                    dst: parse_ipv4(o["dst"].as_str().unwrap()).unwrap(),
+                    proto,
+                    // nfsim's ICMP tuples hold the type and code (no echo id).
+                    sport: o[if proto == 1 { "icmp_type" } else { "sport" }]
+                        .as_u64()
+                        .unwrap() as u16,
+                    dport: o[if proto == 1 { "icmp_code" } else { "dport" }]
+                        .as_u64()
+                        .unwrap() as u16,
+                };
+                let ours = conns.connections.iter().find(|c| c.orig == orig);
+                let bits = |c: &nfsim::conntrack::Connection| {
+                    let mut b = Vec::new();
+                    if c.status & nfsim::conntrack::status::SEEN_REPLY != 0 {
+                        b.push("SEEN_REPLY");
+                    }
+                    if c.status & nfsim::conntrack::status::ASSURED != 0 {
+                        b.push("ASSURED");
+                    }
+                    b
+                };
+                let kernel_bits: Vec<&str> = ev["status"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .filter(|b| matches!(*b, "SEEN_REPLY" | "ASSURED"))
+                    .collect();
+                let agree = match (ev["event"].as_str(), ours) {
+                    (Some("destroy"), None) => true,
+                    (Some("destroy"), Some(_)) => false,
+                    (_, None) => false,
+                    (_, Some(c)) => {
+                        bits(c) == kernel_bits
+                            && ev["tcp_state"]
+                                .as_str()
+                                .is_none_or(|st| st == c.tcp.state.name())
+                    }
+                };
+                if !agree {
+                    failures.push(format!(
+                        "{label}: connection {:?}, kernel's last event {ev}",
+                        ours.map(|c| (c.tcp.state.name(), bits(c)))
                     ));
                 }
             }
