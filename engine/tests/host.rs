@@ -162,3 +162,34 @@ fn multi_line_ip_addr_output_reads_too() {
     let errs = Host::from_ip_text("", "10.0.0.0/8 via nowhere\n", Sysctl::default()).unwrap_err();
     assert_eq!(errs[0].line, 1);
 }
+
+/// `ip addr` output pasted as it is (link lines, IPv6, flags, lifetimes):
+/// only the IPv4 addresses count.
+#[test]
+fn full_ip_addr_output_is_read() {
+    let addr = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
+    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+    inet 127.0.0.1/8 scope host lo
+       valid_lft forever preferred_lft forever
+    inet6 ::1/128 scope host noprefixroute
+       valid_lft forever preferred_lft forever
+2: eth0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP group default qlen 1000
+    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff
+    altname enp0s3
+    inet 198.51.100.1/24 brd 198.51.100.255 scope global dynamic noprefixroute eth0
+       valid_lft 85234sec preferred_lft 85234sec
+    inet6 fe80::5054:ff:fe12:3456/64 scope link
+       valid_lft forever preferred_lft forever
+3: cni0@if7: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP group default qlen 1000
+    link/ether 0a:58:0a:f4:00:01 brd ff:ff:ff:ff:ff:ff link-netnsid 0
+    inet 10.244.0.1/24 brd 10.244.0.255 scope global cni0
+       valid_lft forever preferred_lft forever
+";
+    let route = "default via 198.51.100.254 dev eth0 proto dhcp src 198.51.100.1 metric 100
+10.244.0.0/24 dev cni0 proto kernel scope link src 10.244.0.1
+198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.1 metric 100
+";
+    let host = nfsim::host::Host::from_ip_text(addr, route, nfsim::host::Sysctl::default()).unwrap();
+    let names: Vec<&str> = host.interfaces.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["lo", "eth0", "cni0"]);
+}
