@@ -398,6 +398,15 @@ fn packets_follow_the_kernel() {
                     continue;
                 }
             }
+            // A packet out on both sides or on neither (the kernel reports one
+            // when the packet left the host: forwarded or sent).
+            if path.packet_out.is_some() != fate["packet_out"].is_object() {
+                failures.push(format!(
+                    "{label}: packet out {:?}, kernel {}",
+                    path.packet_out.as_ref().map(|p| p.summary()),
+                    fate["packet_out"]
+                ));
+            }
             if let (Some(out), Some(k)) = (&path.packet_out, fate["packet_out"].as_object()) {
                 let random_ports = text.contains("--random");
                 // ICMP has no ports: compare them only where the kernel reports them.
