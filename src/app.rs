@@ -42,6 +42,9 @@ fn dwell_ms(f: &Frame) -> f64 {
     }
 }
 
+/// The mounted CodeMirror editor and the change callback it holds.
+type MountedEditor = (EditorHandle, Closure<dyn FnMut(JsValue)>);
+
 fn ease(t: f64) -> f64 {
     let t = t.clamp(0.0, 1.0);
     if t < 0.5 {
@@ -282,8 +285,7 @@ pub fn App() -> impl IntoView {
 
     // The editor.
     let editor_el = NodeRef::<Div>::new();
-    let editor: StoredValue<Option<(EditorHandle, Closure<dyn FnMut(JsValue)>)>, LocalStorage> =
-        StoredValue::new_local(None);
+    let editor: StoredValue<Option<MountedEditor>, LocalStorage> = StoredValue::new_local(None);
     Effect::new(move |_| {
         let Some(el) = editor_el.get() else { return };
         if editor.with_value(|e| e.is_some()) {
@@ -1097,7 +1099,7 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
             let c = player.cursor.get();
             let t = ease(player.travel.get());
             player.frames.with(|f| {
-                let Some(fr) = f.get(c) else { return None };
+                let fr = f.get(c)?;
                 let prev = if c > 0 { &f[c - 1].node } else { &fr.node };
                 let route = d.route(prev, &fr.node);
                 Some(along(&route, t))

@@ -23,6 +23,7 @@ pub const MAX_BRANCHES: usize = 64;
 
 /// A packet of the sequence: crafted in the form, or the reply to an earlier one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // most packets are forms, in short lists: a Box would only add an allocation each
 pub enum PacketInput {
     Form(PacketForm),
     /// The reply to packet N (0-based), as the engine derives it.

@@ -3,171 +3,163 @@
 //! `nfsim check FILE|-` validates (and with `--lint` also reports rules that
 //! can never match and chains never reached), `nfsim fmt FILE|-` prints the
 //! canonical iptables-save text (or, with `--output`, the `iptables` commands
-//! that rebuild the ruleset, or its nftables translation). Exit codes: 0 fine
-//! (warnings allowed), 1 errors in the input, 2 usage or I/O problems. All
-//! logic lives in the `nfsim` engine; this file reads files, parses flags and
-//! prints.
+//! that rebuild the ruleset, or its nftables translation), `nfsim trace
+//! SCENARIO.json|-` sends a scenario's packets through the host. Exit codes: 0
+//! fine (warnings allowed), 1 errors in the input, 2 usage or I/O problems
+//! (clap's usage errors exit 2 too; `--help` and `--version` exit 0). All
+//! logic lives in the `nfsim` engine; this file declares the flags (clap),
+//! reads files and prints.
 
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use nfsim::diagnostic::{locate, render_terminal};
 use nfsim::{InputFormat, Parsed};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:
-  nfsim check FILE|- [--format text|json] [--input save|commands] [--lint]
-  nfsim fmt   FILE|- [--input save|commands] [--output save|commands|nft]
-  nfsim trace SCENARIO.json|- [--seed N] [--backend nft|legacy] [--all-branches | --batch N]
-              [--format json|text]
+/// Check, format and trace iptables rulesets.
+#[derive(Parser)]
+#[command(
+    name = "nfsim",
+    version,
+    // As before: a repeated option takes its last value.
+    args_override_self = true,
+    after_help = "Exit status: 0 no errors (warnings allowed), 1 errors in the input, \
+                  2 usage or I/O problems."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-check  parse and validate a ruleset; diagnostics go to stderr
-       (--format json prints them to stdout as JSON); --lint adds warnings
-       for rules that can never match and chains never reached
-fmt    print the canonical iptables-save rendering to stdout
-       (--output commands: iptables commands that rebuild it;
-        --output nft: nftables rules as iptables-restore-translate writes them)
-trace  send a scenario's packets through the host and print what happened
-       (--backend: the iptables that loaded the ruleset, overriding the
-        scenario's \"backend\"; it decides where the security table runs)
---input forces the input format (default: detected)
-exit status: 0 no errors, 1 errors in the input, 2 usage or I/O problems";
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and validate a ruleset
+    ///
+    /// Diagnostics go to stderr (with --format json, to stdout as JSON).
+    Check(CheckArgs),
+    /// Print the ruleset's canonical iptables-save rendering
+    ///
+    /// With --output commands, the iptables commands that rebuild it; with
+    /// --output nft, nftables rules as iptables-restore-translate writes them.
+    Fmt(FmtArgs),
+    /// Send a scenario's packets through the host and print what happened
+    Trace(TraceArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The ruleset, or - for standard input
+    #[arg(value_name = "FILE|-")]
+    file: String,
+    /// How to print the diagnostics
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Force the input format (default: detected)
+    #[arg(long, value_enum)]
+    input: Option<InputArg>,
+    /// Also warn of rules that can never match and chains never reached
+    #[arg(long)]
+    lint: bool,
+}
+
+#[derive(Args)]
+struct FmtArgs {
+    /// The ruleset, or - for standard input
+    #[arg(value_name = "FILE|-")]
+    file: String,
+    /// Force the input format (default: detected)
+    #[arg(long, value_enum)]
+    input: Option<InputArg>,
+    /// What to print
+    #[arg(long, value_enum, default_value_t = Output::Save)]
+    output: Output,
+}
+
+#[derive(Args)]
+struct TraceArgs {
+    /// The scenario (JSON), or - for standard input
+    #[arg(value_name = "SCENARIO.json|-")]
+    file: String,
+    /// Another sample of the random choices (overrides the scenario's seed)
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// The iptables that loaded the ruleset, overriding the scenario's
+    /// "backend"; it decides where the security table runs
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    /// Every outcome of the random choices, with its probability
+    /// (a mode of its own: not with --batch)
+    #[arg(long, conflicts_with = "batch")]
+    all_branches: bool,
+    /// Send N copies of each packet (each a new connection) and count
+    /// fates, endpoints and rule hits
+    #[arg(long, value_name = "N", value_parser = positive)]
+    batch: Option<u64>,
+    /// How to print the traces
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// `--batch`'s value: a number above zero.
+fn positive(v: &str) -> Result<u64, String> {
+    v.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| "a positive number is needed".to_string())
+}
+
+/// How `check` and `trace` print.
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// `--input`'s values.
+#[derive(Clone, Copy, ValueEnum)]
+enum InputArg {
+    /// iptables-save / iptables-restore text
+    Save,
+    /// A script of `iptables ...` commands
+    Commands,
+}
+
+impl From<InputArg> for InputFormat {
+    fn from(i: InputArg) -> InputFormat {
+        match i {
+            InputArg::Save => InputFormat::Save,
+            InputArg::Commands => InputFormat::Commands,
+        }
+    }
+}
 
 /// What `fmt` prints.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Output {
+    /// Canonical iptables-save text
     Save,
+    /// iptables commands that rebuild the ruleset (-P, -N, -A; shell-quoted)
     Commands,
+    /// nftables, as iptables-restore-translate writes it
     Nft,
 }
 
-struct Args {
-    command: String,
-    file: String,
-    format_json: bool,
-    input: Option<InputFormat>,
-    output: Output,
-    lint: bool,
-    seed: Option<u64>,
-    backend: Option<nfsim::pipeline::Backend>,
-    all_branches: bool,
-    batch: Option<u64>,
+/// `--backend`'s values.
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    /// iptables-nft (`iptables` on current distributions)
+    Nft,
+    /// iptables-legacy (ip_tables)
+    Legacy,
 }
 
-fn parse_args(argv: &[String]) -> Result<Args, String> {
-    let mut it = argv.iter();
-    let command = it.next().ok_or("missing command")?.clone();
-    if !matches!(command.as_str(), "check" | "fmt" | "trace") {
-        return Err(format!("unknown command `{command}'"));
-    }
-    let mut file = None;
-    let mut format_json = false;
-    let mut input = None;
-    let mut output = None;
-    let mut lint = false;
-    let mut seed = None;
-    let mut backend = None;
-    let mut all_branches = false;
-    let mut batch = None;
-    while let Some(a) = it.next() {
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if a.starts_with("--") => (f, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
-        let mut value = |name: &str| -> Result<String, String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or(format!("{name} needs a value"))
-        };
-        match flag {
-            "--format" => {
-                format_json = match value("--format")?.as_str() {
-                    "json" => true,
-                    "text" => false,
-                    v => return Err(format!("--format takes text or json, not `{v}'")),
-                }
-            }
-            "--input" => {
-                let v = value("--input")?;
-                input = Some(
-                    InputFormat::parse(&v)
-                        .ok_or(format!("--input takes save or commands, not `{v}'"))?,
-                );
-            }
-            "--output" => {
-                let v = value("--output")?;
-                output = Some(match v.as_str() {
-                    "save" => Output::Save,
-                    "commands" => Output::Commands,
-                    "nft" => Output::Nft,
-                    _ => return Err(format!("--output takes save, commands or nft, not `{v}'")),
-                });
-            }
-            "--seed" => {
-                let v = value("--seed")?;
-                seed = Some(
-                    v.parse()
-                        .map_err(|_| format!("--seed takes a number, not `{v}'"))?,
-                );
-            }
-            "--backend" => {
-                let v = value("--backend")?;
-                backend = Some(
-                    nfsim::pipeline::Backend::parse(&v)
-                        .ok_or(format!("--backend takes nft or legacy, not `{v}'"))?,
-                );
-            }
-            "--all-branches" => all_branches = true,
-            "--lint" => lint = true,
-            "--batch" => {
-                let v = value("--batch")?;
-                batch = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or(format!("--batch takes a positive number, not `{v}'"))?,
-                );
-            }
-            "-h" | "--help" => return Err(String::new()),
-            f if f.starts_with('-') && f != "-" => return Err(format!("unknown option `{f}'")),
-            _ => {
-                if file.replace(a.clone()).is_some() {
-                    return Err("only one input file".into());
-                }
-            }
+impl From<BackendArg> for nfsim::pipeline::Backend {
+    fn from(b: BackendArg) -> nfsim::pipeline::Backend {
+        match b {
+            BackendArg::Nft => nfsim::pipeline::Backend::Nft,
+            BackendArg::Legacy => nfsim::pipeline::Backend::Legacy,
         }
     }
-    if format_json && command == "fmt" {
-        return Err("fmt has no --format option".into());
-    }
-    if output.is_some() && command != "fmt" {
-        return Err("--output belongs to fmt".into());
-    }
-    if lint && command != "check" {
-        return Err("--lint belongs to check".into());
-    }
-    if command != "trace"
-        && (seed.is_some() || backend.is_some() || all_branches || batch.is_some())
-    {
-        return Err("--seed, --backend, --all-branches and --batch belong to trace".into());
-    }
-    if all_branches && batch.is_some() {
-        return Err("--all-branches and --batch are two different modes: choose one".into());
-    }
-    if command == "trace" && input.is_some() {
-        return Err("trace reads the ruleset's format from the scenario".into());
-    }
-    Ok(Args {
-        command,
-        file: file.ok_or("missing FILE (or - for standard input)")?,
-        format_json,
-        input,
-        output: output.unwrap_or(Output::Save),
-        lint,
-        seed,
-        backend,
-        all_branches,
-        batch,
-    })
 }
 
 /// The input text: a regular file (or stdin redirected from one) is mapped
@@ -273,40 +265,43 @@ fn json_report(text: &str, parsed: &Parsed) -> String {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&argv) {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("nfsim: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    // Usage errors print to stderr and exit 2; --help and --version print to
+    // stdout and exit 0.
+    let cli = Cli::parse();
+    let file = match &cli.command {
+        Command::Check(a) => &a.file,
+        Command::Fmt(a) => &a.file,
+        Command::Trace(a) => &a.file,
     };
-    let input = match read_input(&args.file) {
+    let input = match read_input(file) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("nfsim: cannot read {}: {e}", args.file);
+            eprintln!("nfsim: cannot read {file}: {e}");
             return ExitCode::from(2);
         }
     };
     let text = input.text();
-    let name = if args.file == "-" {
+    let name = if file == "-" {
         "<stdin>"
     } else {
-        args.file.as_str()
+        file.as_str()
     };
-    if args.command == "trace" {
-        return trace(&args, name, &text);
-    }
+    let (input_format, lint) = match &cli.command {
+        Command::Check(a) => (a.input, a.lint),
+        Command::Fmt(a) => (a.input, false),
+        Command::Trace(a) => return trace(a, name, &text),
+    };
     // The engine takes the machine's parallelism as an input, like the host.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut parsed = nfsim::parse_with(&text, args.input, nfsim::ParseOptions::threads(threads));
+    let mut parsed = nfsim::parse_with(
+        &text,
+        input_format.map(InputFormat::from),
+        nfsim::ParseOptions::threads(threads),
+    );
     let failed = parsed.has_errors();
     // Lint a ruleset that loads: with errors, the rules that failed to parse
     // are missing from it, and their chains would look unreached.
-    if args.lint && !failed {
+    if lint && !failed {
         parsed
             .diagnostics
             .extend(nfsim::lint::lint(&parsed.ruleset));
@@ -315,18 +310,20 @@ fn main() -> ExitCode {
             .sort_by_key(|d| (d.span.start, d.severity));
     }
     let mut stdout = std::io::stdout().lock();
-    let result = match args.command.as_str() {
-        "check" if args.format_json => stdout.write_all(json_report(&text, &parsed).as_bytes()),
-        "check" => {
+    let result = match &cli.command {
+        Command::Check(a) if a.format == Format::Json => {
+            stdout.write_all(json_report(&text, &parsed).as_bytes())
+        }
+        Command::Check(_) => {
             eprint!("{}", render_terminal(name, &text, &parsed.diagnostics));
             Ok(())
         }
-        _ => {
+        Command::Fmt(a) => {
             eprint!("{}", render_terminal(name, &text, &parsed.diagnostics));
             if failed {
                 Ok(())
             } else {
-                let text = match args.output {
+                let text = match a.output {
                     Output::Save => nfsim::render::render_save(&parsed.ruleset),
                     Output::Commands => nfsim::export::to_commands(&parsed.ruleset),
                     Output::Nft => nfsim::export::to_nft(&parsed.ruleset),
@@ -334,6 +331,7 @@ fn main() -> ExitCode {
                 stdout.write_all(text.as_bytes())
             }
         }
+        Command::Trace(_) => unreachable!("trace returned above"),
     };
     if let Err(e) = result.and_then(|_| stdout.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -350,7 +348,7 @@ fn main() -> ExitCode {
 }
 
 /// `nfsim trace`: run a scenario and print its traces.
-fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
+fn trace(args: &TraceArgs, name: &str, text: &str) -> ExitCode {
     use nfsim::scenario::{self, Loaded, ScenarioError, SimState};
     let mut loaded = match Loaded::from_json(text) {
         Ok(l) => l,
@@ -374,7 +372,7 @@ fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
         loaded.scenario.seed = seed;
     }
     if let Some(backend) = args.backend {
-        loaded.scenario.backend = backend;
+        loaded.scenario.backend = backend.into();
     }
     let out = if let Some(n) = args.batch {
         let b = match scenario::run_batch(&loaded, n) {
@@ -384,7 +382,7 @@ fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        if args.format_json {
+        if args.format == Format::Json {
             serde_json::to_string_pretty(&scenario::batch_json(&loaded, &b)).expect("serialisable")
                 + "\n"
         } else {
@@ -412,7 +410,7 @@ fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        if args.format_json {
+        if args.format == Format::Json {
             let list: Vec<serde_json::Value> = outcomes
                 .iter()
                 .map(|(p, paths)| serde_json::json!({"probability": p, "packets": paths.iter().map(|path| scenario::path_json(&loaded.ruleset, path)).collect::<Vec<_>>()}))
@@ -441,7 +439,7 @@ fn trace(args: &Args, name: &str, text: &str) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        if args.format_json {
+        if args.format == Format::Json {
             let list: Vec<serde_json::Value> = paths
                 .iter()
                 .map(|p| scenario::path_json(&loaded.ruleset, p))

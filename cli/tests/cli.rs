@@ -485,7 +485,10 @@ fn trace_backend_orders_the_security_table() {
         let out = nfsim(args, Some(s));
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["packets"][0]["fate"]["result"].as_str().unwrap().to_string()
+        v["packets"][0]["fate"]["result"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let json = ["trace", "--format", "json", "-"];
     // The default is nft: security sees the translated source and drops it.
@@ -501,5 +504,85 @@ fn trace_backend_orders_the_security_table() {
     let misplaced = nfsim(&["check", "--backend", "nft", "-"], Some(""));
     assert_eq!(misplaced.status.code(), Some(2));
     let unknown = scenario(Some("iptables"));
-    assert_eq!(nfsim(&["trace", "-"], Some(&unknown)).status.code(), Some(1));
+    assert_eq!(
+        nfsim(&["trace", "-"], Some(&unknown)).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn help_and_version_go_to_stdout_and_exit_0() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["check", "--help"],
+        &["fmt", "-h"],
+        &["trace", "--help"],
+        &["help", "trace"],
+    ] {
+        let out = nfsim(args, None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Usage: nfsim"), "{args:?}");
+    }
+    let top = text(&nfsim(&["--help"], None).stdout);
+    for command in ["check", "fmt", "trace"] {
+        assert!(top.contains(&format!("  {command} ")), "{top}");
+    }
+    assert!(top.contains("Exit status: 0 no errors"), "{top}");
+    let trace = text(&nfsim(&["trace", "--help"], None).stdout);
+    for flag in [
+        "--seed",
+        "--backend",
+        "--all-branches",
+        "--batch",
+        "--format",
+    ] {
+        assert!(trace.contains(flag), "{trace}");
+    }
+    let version = nfsim(&["--version"], None);
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(
+        text(&version.stdout),
+        format!("nfsim {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_go_to_stderr_and_exit_2() {
+    // No command: the help, on stderr.
+    let none = nfsim(&[], None);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(none.stdout.is_empty());
+    assert!(text(&none.stderr).contains("Usage: nfsim <COMMAND>"));
+    for args in [
+        &["check", "a", "b"][..],
+        &["fmt", "--format", "json", "-"],
+        &["trace", "--input", "save", "-"],
+        &["trace", "--seed", "x", "-"],
+        &["check", "--lint=yes", "-"],
+    ] {
+        let out = nfsim(args, Some(""));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("try '--help'"), "{args:?}: {err}");
+    }
+    // Two exclusive modes: the error names both.
+    let both = nfsim(&["trace", "--all-branches", "--batch", "5", "-"], Some(""));
+    assert_eq!(both.status.code(), Some(2));
+    let err = text(&both.stderr);
+    assert!(
+        err.contains("'--all-branches'")
+            && err.contains("'--batch <N>'")
+            && err.contains("cannot be used with"),
+        "{err}"
+    );
+    // A repeated option takes its last value, as before clap.
+    let out = nfsim(
+        &["check", "--format", "text", "--format", "json", "-"],
+        Some(GOOD),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("{\n"));
 }

@@ -29,7 +29,7 @@ impl Severity {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    /// A short stable code such as `E0101`; see [`crate::codes`].
+    /// A short stable code such as `E0101`; see [`codes`].
     pub code: &'static str,
     /// What is wrong, in iptables' own wording where it has one.
     pub message: String,

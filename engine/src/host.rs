@@ -216,7 +216,7 @@ impl RouteResult {
     }
 }
 
-/// Address types as the addrtype match names them (bit i = names::ADDR_TYPES[i]).
+/// Address types as the addrtype match names them (bit `i` = `names::ADDR_TYPES[i]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum AddrType {

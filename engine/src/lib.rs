@@ -9,7 +9,7 @@
 //!   CLI and the editor both render.
 //! - [`lexer`]: words of a line, as iptables-restore or a shell splits them.
 //! - [`argv`]: one iptables invocation parsed option by option into typed
-//!   values ([`value`], [`matches`], [`targets`]).
+//!   values ([`value`], [`matches`](mod@matches), [`targets`]).
 //! - [`parser`] and [`apply`]: the iptables-save format and command scripts
 //!   building a [`ruleset::Ruleset`].
 //! - [`validate`]: the kernel's load-time checks on the whole ruleset.
@@ -17,6 +17,23 @@
 //!   as `iptables` commands or as nftables rules.
 //! - [`lint`]: warnings beyond the kernel's checks (shadowed rules, chains
 //!   never reached), on request.
+//!
+//! The model they build on: [`ruleset`] (tables, chains and typed rules, each
+//! with its source span), [`names`] (the fixed name tables iptables resolves:
+//! protocols, services, ICMP types, ...) and [`strtab`] (the chain-name index
+//! for large dumps).
+//!
+//! Layers, from model to packets:
+//! - [`host`]: interfaces, addresses, routes and sysctls; route and
+//!   address-type look-ups. [`packet`]: a crafted packet and its JSON form.
+//! - [`eval`]: whether one rule matches a packet, and if not, why.
+//! - [`walk`]: one table at one hook, rule by rule, jumps and returns.
+//! - [`conntrack`]: the connection table, states, status bits and NAT
+//!   bindings.
+//! - [`pipeline`]: a packet's path through the hooks in the kernel's order,
+//!   routing, conntrack and NAT included.
+//! - [`scenario`]: ruleset, host, packets and seed as JSON, run with the state
+//!   that outlives a packet; traces rendered as the CLI's JSON and text.
 //!
 //! Beside them: [`link`], the share link's codec (a text packed into a URL
 //! fragment, unpacked with caps against hostile links).

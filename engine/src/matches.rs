@@ -4,7 +4,7 @@
 //! kept verbatim.
 //!
 //! This module parses and prints; it does not evaluate matches against packets
-//! (that is the pipeline's job) and it does not check hook legality (see
+//! (that is [`crate::eval`]'s job) and it does not check hook legality (see
 //! [`crate::validate`]).
 
 use crate::names;

@@ -1328,7 +1328,7 @@ impl Run<'_> {
         };
         if a.proto == 6 {
             match self.conns.tcp_packet(id, reply, a.tcp_flags) {
-                TcpVerdict::Invalid | TcpVerdict::Reopen => return,
+                TcpVerdict::Invalid | TcpVerdict::Reopen => {}
                 TcpVerdict::Ignore | TcpVerdict::Accept { kill: false } => {
                     self.conns.account(id, reply, &a)
                 }

@@ -2,50 +2,41 @@
 //! trace shows. The nth sequences are the ones the kernel produced
 //! (kernel-oracle: `--every 2 --packet 0` matched packets 1 and 3;
 //! `--every 3 --packet 1` matched packets 2 and 5).
+//!
+//! The state that outlives a packet (nth counters, random draws and forced or
+//! replayed choices, limit buckets, recent lists, ipsets, assumed extensions)
+//! is the engine's own, `scenario::SimState`, as a scenario run keeps it.
 
-use nfsim::eval::{rule_matches, Conn, ConnView, Context, Failed, MatchId, MatchState};
+use nfsim::eval::{rule_matches, Conn, ConnView, Context, Failed, MatchId};
 use nfsim::host::{Host, HostSpec};
-use nfsim::matches::{LimitMatch, RecentMatch, SetMatch};
 use nfsim::packet::{Packet, PacketSpec};
 use nfsim::ruleset::{Hook, Rule};
-use std::collections::HashMap;
+use nfsim::scenario::{Loaded, SimState};
+use serde_json::json;
 
-#[derive(Default)]
-struct TestState {
-    randoms: Vec<u32>,
-    nth: HashMap<MatchId, u32>,
-    assume: bool,
-}
-
-impl MatchState for TestState {
-    fn random(&mut self, _: MatchId, threshold: u32) -> bool {
-        let r: u32 = { self.randoms.remove(0) };
-        (r & 0x7fff_ffff) < threshold
-    }
-    fn nth(&mut self, id: MatchId, every: u32) -> u32 {
-        let c = self.nth.entry(id).or_insert(every - 1);
-        *c = if *c == every - 1 { 0 } else { *c + 1 };
-        *c
-    }
-    fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
-        true
-    }
-    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
-        false
-    }
-    fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
-        None
-    }
-    fn assume(&mut self, _: &str) -> bool {
-        self.assume
-    }
-}
+const HOST: &str = r#"{"interfaces":[{"name":"eth0","addresses":["198.51.100.1/24"]},{"name":"eth1","addresses":["203.0.113.1/24"]}]}"#;
 
 fn host() -> Host {
-    serde_json::from_str::<HostSpec>(r#"{"interfaces":[{"name":"eth0","addresses":["198.51.100.1/24"]},{"name":"eth1","addresses":["203.0.113.1/24"]}]}"#)
+    serde_json::from_str::<HostSpec>(HOST)
         .unwrap()
         .build()
         .unwrap()
+}
+
+/// A scenario on the test host with an empty filter table and no packets,
+/// plus `extra` (ipsets, assume, force): what the engine's own state across
+/// packets, [`SimState`], is built from.
+fn scenario(extra: serde_json::Value) -> Loaded {
+    let mut v = json!({
+        "version": 1,
+        "ruleset": "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+        "host": serde_json::from_str::<serde_json::Value>(HOST).unwrap(),
+        "packets": [],
+    });
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    Loaded::from_json(&v.to_string()).unwrap()
 }
 
 fn rule(table: &str, spec: &str) -> Rule {
@@ -66,7 +57,18 @@ fn packet(json: &str) -> Packet {
 const SYN: &str =
     r#"{"from":"eth0","src":"192.0.2.50","dst":"198.51.100.1","sport":45678,"dport":22}"#;
 
-fn check(spec: &str, p: &Packet, state: &mut TestState, conn: Conn) -> Result<(), Failed> {
+fn check(spec: &str, p: &Packet, state: &mut SimState, conn: Conn) -> Result<(), Failed> {
+    check_at(0, spec, p, state, conn)
+}
+
+/// `spec` as rule `rule` of filter's INPUT (rules keep their own counters).
+fn check_at(
+    rule_no: u32,
+    spec: &str,
+    p: &Packet,
+    state: &mut SimState,
+    conn: Conn,
+) -> Result<(), Failed> {
     let h = host();
     let r = rule("filter", spec);
     let ctx = Context {
@@ -82,13 +84,14 @@ fn check(spec: &str, p: &Packet, state: &mut TestState, conn: Conn) -> Result<()
     rule_matches(&r, &ctx, state, &|i| MatchId {
         table: 3,
         chain: 0,
-        rule: 0,
+        rule: rule_no,
         index: i as u8,
     })
 }
 
 fn reason(spec: &str, p: &Packet) -> Option<(String, String)> {
-    check(spec, p, &mut TestState::default(), Conn::Invalid)
+    let l = scenario(json!({}));
+    check(spec, p, &mut SimState::new(&l, 1, None), Conn::Invalid)
         .err()
         .map(|f| (f.condition, f.reason))
 }
@@ -216,10 +219,16 @@ fn conntrack_states_and_the_no_connection_rule() {
         mark: 7,
         expires_s: 100,
     };
+    let l = scenario(json!({}));
     let with = |spec: &str| {
-        check(spec, &p, &mut TestState::default(), Conn::Tracked(&ct))
-            .err()
-            .map(|f| f.reason)
+        check(
+            spec,
+            &p,
+            &mut SimState::new(&l, 1, None),
+            Conn::Tracked(&ct),
+        )
+        .err()
+        .map(|f| f.reason)
     };
     assert_eq!(
         with("INPUT -m conntrack --ctstate ESTABLISHED,RELATED"),
@@ -244,7 +253,7 @@ fn conntrack_states_and_the_no_connection_rule() {
     // agrees: z_raw_ct_handshake); without --ctstate any option fails,
     // negated or not.
     let none = |spec: &str, c: Conn| {
-        check(spec, &p, &mut TestState::default(), c)
+        check(spec, &p, &mut SimState::new(&l, 1, None), c)
             .err()
             .map(|f| f.reason)
     };
@@ -278,6 +287,7 @@ fn conntrack_states_and_the_no_connection_rule() {
 
 #[test]
 fn nth_follows_the_kernels_counter() {
+    let l = scenario(json!({}));
     let p = packet(SYN);
     for (spec, want) in [
         (
@@ -289,14 +299,28 @@ fn nth_follows_the_kernels_counter() {
             [false, true, false, false, true],
         ),
     ] {
-        let mut st = TestState::default();
+        let mut st = SimState::new(&l, 1, None);
         let got: Vec<bool> = (0..5)
             .map(|_| check(spec, &p, &mut st, Conn::Invalid).is_ok())
             .collect();
         assert_eq!(got, want, "{spec}");
     }
+    let spec = "INPUT -m statistic --mode nth --every 2 --packet 0";
+    let mut st = SimState::new(&l, 1, None);
+    assert_eq!(check(spec, &p, &mut st, Conn::Invalid).map(|_| ()), Ok(()));
+    assert_eq!(
+        check(spec, &p, &mut st, Conn::Invalid).unwrap_err().reason,
+        "this is not packet 0 of every 2"
+    );
+    // Each rule counts its own packets.
+    let mut st = SimState::new(&l, 1, None);
+    let got: Vec<bool> = [0, 1, 1, 0, 0, 1]
+        .iter()
+        .map(|&rule| check_at(rule, spec, &p, &mut st, Conn::Invalid).is_ok())
+        .collect();
+    assert_eq!(got, [true, true, false, false, true, true]);
     // Matches are tried left to right: a failing -p never advances the counter.
-    let mut st = TestState::default();
+    let mut st = SimState::new(&l, 1, None);
     assert!(check(
         "INPUT -p udp -m statistic --mode nth --every 2 --packet 0",
         &p,
@@ -304,30 +328,221 @@ fn nth_follows_the_kernels_counter() {
         Conn::Invalid
     )
     .is_err());
-    assert!(st.nth.is_empty());
+    assert!(check(
+        "INPUT -p tcp -m statistic --mode nth --every 2 --packet 0",
+        &p,
+        &mut st,
+        Conn::Invalid
+    )
+    .is_ok());
 }
 
 #[test]
-fn random_follows_xt_statistic() {
+fn random_draws_come_from_the_seed_under_xt_statistics_threshold() {
+    let l = scenario(json!({}));
     let p = packet(SYN);
-    // --probability 0.5 is the threshold 2^30; the top bit of the draw is ignored.
-    let mut st = TestState {
-        randoms: vec![0x3fff_ffff, 0x4000_0000, 0xbfff_ffff],
-        ..Default::default()
+    let draws = |seed: u64, probability: &str, n: usize| -> Vec<bool> {
+        let spec = format!("INPUT -m statistic --mode random --probability {probability}");
+        let mut st = SimState::new(&l, seed, None);
+        (0..n)
+            .map(|_| check(&spec, &p, &mut st, Conn::Invalid).is_ok())
+            .collect()
     };
-    let spec = "INPUT -m statistic --mode random --probability 0.5";
-    let got: Vec<bool> = (0..3)
+    // The seed decides: the same seed, the same draws.
+    assert_eq!(draws(7, "0.5", 64), draws(7, "0.5", 64));
+    assert_ne!(draws(7, "0.5", 64), draws(8, "0.5", 64));
+    // --probability 0.5 is the threshold 2^30 and the draw's top bit is
+    // ignored, so about half match (a whole 32-bit draw would match a quarter).
+    let hits = |probability: &str| draws(7, probability, 4000).iter().filter(|&&m| m).count();
+    assert!((1800..2200).contains(&hits("0.5")), "{}", hits("0.5"));
+    assert!((850..1150).contains(&hits("0.25")), "{}", hits("0.25"));
+    assert_eq!(hits("0"), 0);
+    assert_eq!(hits("1"), 4000);
+}
+
+#[test]
+fn random_choices_replay_a_branch_or_are_forced() {
+    let p = packet(SYN);
+    let spec = "INPUT -m statistic --mode random --probability 0.25";
+    let l = scenario(json!({}));
+    // All-branches mode: the script's choices, then the "match" branch, each
+    // recorded with its probability.
+    let mut st = SimState::new(&l, 7, Some(vec![false, true, false]));
+    let got: Vec<bool> = (0..5)
         .map(|_| check(spec, &p, &mut st, Conn::Invalid).is_ok())
         .collect();
-    assert_eq!(got, [true, false, true]);
+    assert_eq!(got, [false, true, false, true, true]);
+    assert_eq!(
+        st.decisions,
+        [
+            (false, 0.75),
+            (true, 0.25),
+            (false, 0.75),
+            (true, 0.25),
+            (true, 0.25)
+        ]
+    );
+    // A rule that cannot match has only the other branch.
+    let mut st = SimState::new(&l, 7, Some(vec![]));
+    let never = "INPUT -m statistic --mode random --probability 0";
+    assert!(check(never, &p, &mut st, Conn::Invalid).is_err());
+    assert_eq!(st.decisions, [(false, 1.0)]);
+    // A forced rule (filter INPUT rule 1) always decides the same way, drawing
+    // nothing; the trail records each choice with its rule.
+    let forced = scenario(
+        json!({"force": [{"table": "filter", "chain": "INPUT", "rule": 1, "match": false}]}),
+    );
+    let mut st = SimState::new(&forced, 7, None);
+    st.trail = Some(Vec::new());
+    let always = "INPUT -m statistic --mode random --probability 1";
+    assert!((0..10).all(|_| check_at(0, always, &p, &mut st, Conn::Invalid).is_err()));
+    assert!(check_at(1, always, &p, &mut st, Conn::Invalid).is_ok());
+    assert!(st.decisions.is_empty());
+    let trail = st.trail.unwrap();
+    assert_eq!(trail.len(), 11);
+    assert_eq!(
+        trail[10],
+        (
+            MatchId {
+                table: 3,
+                chain: 0,
+                rule: 1,
+                index: 0
+            },
+            true
+        )
+    );
+    assert!(trail[..10].iter().all(|(id, m)| id.rule == 0 && !m));
+}
+
+#[test]
+fn limit_spends_its_burst_then_refills_on_the_scenario_clock() {
+    let l = scenario(json!({}));
+    let p = packet(SYN);
+    let spec = "INPUT -m limit --limit 2/second --limit-burst 3";
+    let mut st = SimState::new(&l, 1, None);
+    let mut at = |rule: u32, ms: u64| {
+        st.now_ms = ms;
+        check_at(rule, spec, &p, &mut st, Conn::Invalid)
+    };
+    // A full bucket: the burst, then nothing.
+    let burst: Vec<bool> = (0..4).map(|_| at(0, 0).is_ok()).collect();
+    assert_eq!(burst, [true, true, true, false]);
+    assert_eq!(at(0, 0).unwrap_err().reason, "the rate limit is exhausted");
+    // 2/second: a packet's credit every 500 ms.
+    let refill: Vec<bool> = [499, 500, 500, 999, 1000]
+        .iter()
+        .map(|&ms| at(0, ms).is_ok())
+        .collect();
+    assert_eq!(refill, [false, true, false, false, true]);
+    // A long pause fills the bucket only up to the burst.
+    let later: Vec<bool> = (0..4).map(|_| at(0, 60_000).is_ok()).collect();
+    assert_eq!(later, [true, true, true, false]);
+    // Another rule has its own bucket.
+    assert!(at(1, 60_000).is_ok());
+}
+
+#[test]
+fn recent_lists_keep_addresses_by_name_and_time() {
+    let l = scenario(json!({}));
+    let p = packet(SYN); // from 192.0.2.50, TTL 64
+    let mut st = SimState::new(&l, 1, None);
+    let mut hit = |spec: &str, p: &Packet, ms: u64| {
+        st.now_ms = ms;
+        check(
+            &format!("INPUT -m recent {spec}"),
+            p,
+            &mut st,
+            Conn::Invalid,
+        )
+        .is_ok()
+    };
+    assert!(!hit("--name ssh --rcheck", &p, 0));
+    assert!(hit("--name ssh --set", &p, 0));
+    assert!(hit("--name ssh --rcheck", &p, 0));
+    assert!(!hit("--name web --rcheck", &p, 0), "one list per name");
+    assert!(
+        !hit("--name ssh --rcheck --rdest", &p, 0),
+        "the source was listed, not the destination"
+    );
+    assert!(!hit("--name ssh ! --rcheck", &p, 0), "! inverts");
+    // --hitcount counts the sightings within --seconds.
+    assert!(!hit("--name ssh --rcheck --seconds 60 --hitcount 2", &p, 0));
+    assert!(hit("--name ssh --set", &p, 10_000));
+    assert!(hit(
+        "--name ssh --rcheck --seconds 60 --hitcount 2",
+        &p,
+        10_000
+    ));
+    assert!(!hit(
+        "--name ssh --rcheck --seconds 60 --hitcount 2",
+        &p,
+        65_000
+    ));
+    assert!(hit("--name ssh --rcheck --seconds 60", &p, 65_000));
+    assert!(!hit("--name ssh --rcheck --seconds 60", &p, 71_000));
+    // --update is a check that also records this sighting.
+    assert!(hit("--name ssh --update", &p, 71_000));
+    assert!(hit("--name ssh --rcheck --seconds 60", &p, 71_000));
+    // --remove forgets the address.
+    assert!(hit("--name ssh --remove", &p, 72_000));
+    assert!(!hit("--name ssh --rcheck", &p, 72_000));
+    assert!(!hit("--name ssh --remove", &p, 72_000));
+    assert!(hit("--name ssh ! --rcheck", &p, 72_000));
+    // --rttl also compares the TTL the address was last seen with.
+    let mut ttl10 = p.clone();
+    ttl10.ttl = 10;
+    assert!(hit("--name ttl --set", &p, 0));
+    assert!(!hit("--name ttl --rcheck --rttl", &ttl10, 0));
+    assert!(hit("--name ttl --rcheck", &ttl10, 0));
+    // --mask lists the masked address: a neighbour in the same /24 is seen.
+    let mut neighbour = p.clone();
+    neighbour.src = nfsim::value::parse_ipv4("192.0.2.77").unwrap();
+    assert!(hit("--name net --set --mask 255.255.255.0", &p, 0));
+    assert!(hit(
+        "--name net --rcheck --mask 255.255.255.0",
+        &neighbour,
+        0
+    ));
+    assert!(!hit("--name net --rcheck", &neighbour, 0));
+}
+
+#[test]
+fn ipsets_are_the_scenarios() {
+    let l = scenario(json!({
+        "ipsets": "create allow hash:net family inet\nadd allow 192.0.2.0/24\ncreate svc hash:ip,port family inet\nadd svc 198.51.100.1,tcp:22\n"
+    }));
+    let p = packet(SYN);
+    let mut st = SimState::new(&l, 1, None);
+    let mut set = |spec: &str| {
+        check(&format!("INPUT -m set {spec}"), &p, &mut st, Conn::Invalid)
+            .err()
+            .map(|f| f.reason)
+    };
+    assert_eq!(set("--match-set allow src"), None);
+    assert_eq!(
+        set("--match-set allow dst").unwrap(),
+        "the packet is not in set allow"
+    );
+    assert_eq!(
+        set("! --match-set allow src").unwrap(),
+        "the packet is in set allow"
+    );
+    assert_eq!(set("--match-set svc dst,dst"), None);
+    assert!(set("--match-set svc dst,src").is_some());
+    assert_eq!(
+        set("--match-set nope src").unwrap(),
+        "set nope is not defined in the scenario"
+    );
 }
 
 #[test]
 fn owner_needs_a_local_socket() {
     let p = packet(r#"{"from":"local","src":"198.51.100.1","dst":"203.0.113.9"}"#);
     let h = host();
-    let mut st = TestState::default();
-    let run = |spec: &str, owner, st: &mut TestState| {
+    let l = scenario(json!({}));
+    let mut st = SimState::new(&l, 1, None);
+    let run = |spec: &str, owner, st: &mut SimState| {
         let r = rule("filter", spec);
         let ctx = Context {
             packet: &p,
@@ -379,17 +594,16 @@ fn owner_needs_a_local_socket() {
 fn unevaluated_extensions_follow_the_scenarios_choice() {
     let p = packet(SYN);
     let spec = "INPUT -m u32 --u32 \"0>>22&0x3C@0>>16=0x50\"";
+    let assumed = scenario(json!({"assume": {"u32": true}}));
     assert!(check(
         spec,
         &p,
-        &mut TestState {
-            assume: true,
-            ..Default::default()
-        },
+        &mut SimState::new(&assumed, 1, None),
         Conn::Invalid
     )
     .is_ok());
-    let f = check(spec, &p, &mut TestState::default(), Conn::Invalid).unwrap_err();
+    let l = scenario(json!({}));
+    let f = check(spec, &p, &mut SimState::new(&l, 1, None), Conn::Invalid).unwrap_err();
     assert_eq!(
         f.reason,
         "u32 is not evaluated; the scenario assumes it does not match"

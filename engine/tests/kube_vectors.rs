@@ -137,8 +137,13 @@ fn tracer_view(loaded: &Loaded) -> (BTreeSet<String>, bool) {
                 _ => {}
             }
         }
+        // A rejected packet was recorded from its rule's target above.
         if let Fate::Rejected { .. } = path.fate {
-            // Already recorded from the rule's target above.
+            assert!(
+                outputs.contains("REJECT"),
+                "{:?}: rejected, but no REJECT among {outputs:?}",
+                loaded.scenario.packets[0]
+            );
         }
     }
     (outputs, masq)

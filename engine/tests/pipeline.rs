@@ -7,11 +7,12 @@
 //! last conntrack event about it left them (the host's own answers included:
 //! nothing listens on the oracle's host).
 
+mod support;
+
 use nfsim::conntrack::ConnTable;
-use nfsim::eval::{MatchId, MatchState};
 use nfsim::host::{Host, HostSpec, Sysctl};
-use nfsim::matches::{LimitMatch, MatchKind, RecentMatch, SetMatch, StatisticMode};
-use nfsim::packet::{parse_tcp_flags, Packet};
+use nfsim::matches::{MatchKind, StatisticMode};
+use nfsim::packet::parse_tcp_flags;
 use nfsim::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
 use nfsim::ruleset::{Ruleset, Target};
 use nfsim::value::{fmt_ipv4, parse_ipv4};
@@ -19,42 +20,7 @@ use nfsim::walk::{Step, StepVerdict};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// Replays the kernel's random draws: 0 (match) or the largest value (no match).
-struct Replay {
-    randoms: Vec<u32>,
-    nth: HashMap<MatchId, u32>,
-}
-
-impl MatchState for Replay {
-    fn random(&mut self, _: MatchId, threshold: u32) -> bool {
-        let r: u32 = {
-            if self.randoms.is_empty() {
-                u32::MAX
-            } else {
-                self.randoms.remove(0)
-            }
-        };
-        (r & 0x7fff_ffff) < threshold
-    }
-    fn nth(&mut self, id: MatchId, every: u32) -> u32 {
-        let c = self.nth.entry(id).or_insert(every - 1);
-        *c = if *c == every - 1 { 0 } else { *c + 1 };
-        *c
-    }
-    fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
-        true
-    }
-    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
-        false
-    }
-    fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
-        None
-    }
-    fn assume(&mut self, _: &str) -> bool {
-        false
-    }
-}
+use support::{packet, Replay};
 
 /// The oracle's host: client side `client_if` 198.51.100.1/24, server side eth1
 /// 203.0.113.1/24, default route to the server peer.
@@ -126,51 +92,6 @@ fn host(case: &Value) -> Host {
         .unwrap();
     let _: &Sysctl = &h.sysctl;
     h
-}
-
-fn packet(p: &Value) -> Packet {
-    let proto = match p["proto"].as_str().unwrap() {
-        "tcp" => 6,
-        "udp" => 17,
-        "icmp" => 1,
-        other => panic!("{other}"),
-    };
-    Packet {
-        src: p["src"].as_str().map_or(0, |s| parse_ipv4(s).unwrap()),
-        dst: parse_ipv4(p["dst"].as_str().unwrap()).unwrap(),
-        proto,
-        sport: p["sport"].as_u64().unwrap_or(0) as u16,
-        dport: p["dport"].as_u64().unwrap_or(0) as u16,
-        tcp_flags: parse_tcp_flags(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
-        icmp_type: p["icmp_type"]
-            .as_u64()
-            .unwrap_or(if proto == 1 { 8 } else { 0 }) as u8,
-        icmp_code: p["icmp_code"].as_u64().unwrap_or(0) as u8,
-        mark: 0,
-        length: 60,
-        ttl: 64,
-        tos: 0,
-        fragment: false,
-        inner: inner(p),
-    }
-}
-
-/// An ICMP error's quoted packet, read from the payload bytes the oracle sent.
-fn inner(p: &Value) -> Option<nfsim::conntrack::Tuple> {
-    let b: Vec<u8> = p["payload"]
-        .as_array()?
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u8)
-        .collect();
-    let ip = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    let port = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    Some(nfsim::conntrack::Tuple {
-        src: ip(12),
-        dst: ip(16),
-        proto: b[9],
-        sport: port(20),
-        dport: port(22),
-    })
 }
 
 /// The kernel's random picks, read off its trace: in each chain holding random
@@ -397,6 +318,15 @@ fn packets_follow_the_kernel() {
                     failures.push(format!("{label}: reject reply {reply:?}, kernel {kernel}"));
                     continue;
                 }
+            }
+            // A packet out on both sides or on neither (the kernel reports one
+            // when the packet left the host: forwarded or sent).
+            if path.packet_out.is_some() != fate["packet_out"].is_object() {
+                failures.push(format!(
+                    "{label}: packet out {:?}, kernel {}",
+                    path.packet_out.as_ref().map(|p| p.summary()),
+                    fate["packet_out"]
+                ));
             }
             if let (Some(out), Some(k)) = (&path.packet_out, fate["packet_out"].as_object()) {
                 let random_ports = text.contains("--random");

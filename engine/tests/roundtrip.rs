@@ -137,6 +137,11 @@ fn a_dump_and_the_commands_that_build_it_give_the_same_ruleset() {
         a.diagnostics,
         b.diagnostics
     );
+    // The same tables, none missing and none extra, in the same order.
+    let kinds = |r: &nfsim::ruleset::Ruleset| -> Vec<&str> {
+        r.tables.iter().map(|t| t.kind.name()).collect()
+    };
+    assert_eq!(kinds(&a.ruleset), kinds(&b.ruleset));
     for table in &a.ruleset.tables {
         let other = b.ruleset.table(table.kind).expect("same tables");
         let mut x = String::new();

@@ -6,6 +6,10 @@
 //! exactly the trace of a plain rule-by-rule walk. No rule `nfsim::lint` says
 //! can never match (W0406) matches in any trace, and no chain it says is never
 //! reached (W0407) is walked.
+//!
+//! Cases that do not load or run are not failures, so the test counts the
+//! cases each check saw and fails when a share is missing: a generator that
+//! drifted would otherwise make the properties hold vacuously.
 
 use nfsim::conntrack::ConnTable;
 use nfsim::pipeline::{run_packet, run_packet_indexed, Origin};
@@ -14,6 +18,8 @@ use nfsim::ruleset::{Ruleset, TableKind};
 use nfsim::scenario::{self, Loaded, SimState};
 use nfsim::walk::Step;
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use std::cell::Cell;
 use std::collections::HashSet;
 
 /// The rules lint says never match and the chains it says are never reached,
@@ -42,8 +48,10 @@ fn lint_claims(ruleset: &Ruleset) -> Claims {
     (rules, chains)
 }
 
-/// Check the claims against what packets did.
-fn lint_holds(claims: &Claims, paths: &[PacketPath]) -> Result<(), TestCaseError> {
+/// Check the claims against what packets did; count the steps that tried a
+/// rule lint says never matches.
+fn lint_holds(claims: &Claims, paths: &[PacketPath]) -> Result<usize, TestCaseError> {
+    let mut tried = 0;
     for path in paths {
         for step in &path.steps {
             let PathStep::Table { table, walk, .. } = step else {
@@ -57,10 +65,12 @@ fn lint_holds(claims: &Claims, paths: &[PacketPath]) -> Result<(), TestCaseError
                         matched,
                         ..
                     } => {
+                        let claimed = claims.0.contains(&(*table, *chain, *rule));
                         prop_assert!(
-                            !(*matched && claims.0.contains(&(*table, *chain, *rule))),
+                            !(*matched && claimed),
                             "lint says {table:?} chain {chain} rule {rule} never matches, but it did"
                         );
+                        tried += usize::from(claimed);
                         *chain
                     }
                     Step::Skipped { chain, .. }
@@ -74,7 +84,7 @@ fn lint_holds(claims: &Claims, paths: &[PacketPath]) -> Result<(), TestCaseError
             }
         }
     }
-    Ok(())
+    Ok(tried)
 }
 
 /// Conditions a rule may carry (several are combined).
@@ -375,73 +385,191 @@ fn scenario_json(text: &str, packets: &[serde_json::Value], reply: bool) -> Stri
     .to_string()
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("NFSIM_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
-        ..ProptestConfig::default()
-    })]
+/// How far the cases got. A generator that drifted (rulesets that no longer
+/// load, packets that never reach a long chain, no rule lint can flag) would
+/// make the properties hold without checking anything: the test counts what
+/// each check actually saw and requires a share of the cases.
+#[derive(Default, Debug)]
+struct Reached {
+    cases: Cell<usize>,
+    /// The scenario loaded (rulesets with loops or misplaced targets do not).
+    loaded: Cell<usize>,
+    /// A packet's indexed walk, compared with the plain walk, skipped rules
+    /// (the index was used).
+    indexed: Cell<usize>,
+    /// The scenario ran: determinism and lint's claims were checked.
+    ran: Cell<usize>,
+    /// Lint flagged a rule or chain, and a packet's trace was checked against it.
+    lint_claims: Cell<usize>,
+    /// A rule lint says never matches was tried by a packet (and did not
+    /// match). Rare by nature (a packet reaches such a rule only by missing
+    /// the rule that shadows it), so only reported.
+    lint_tried: Cell<usize>,
+    /// All-branches mode ran with more than one outcome, each checked against lint.
+    branches: Cell<usize>,
+}
 
-    #[test]
-    fn traces_never_panic_and_are_deterministic(
-        rules in prop::collection::vec(gen_rule(), 0..40),
-        packets in prop::collection::vec(gen_packet(), 1..4),
-        policy_drop in any::<bool>(),
-        long in prop_oneof![Just(0usize), 40..80usize],
-        reply in any::<bool>(),
-    ) {
-        let text = ruleset_text(&rules, policy_drop, long);
-        let loaded = Loaded::from_json(&scenario_json(&text, &packets, reply));
-        let Ok(loaded) = loaded else {
-            // Rulesets with loops or misplaced targets are refused at load time.
-            return Ok(());
-        };
-        // The indexed walk and the plain walk agree step for step.
-        for spec in &loaded.scenario.packets {
-            if spec.reply_to.is_some() || spec.icmp_error_for.is_some() {
-                continue;
-            }
-            let mut p = spec.to_packet().unwrap();
-            let origin = if spec.from == "local" {
-                if p.src == 0 {
-                    p.src = nfsim::value::parse_ipv4("203.0.113.1").unwrap();
-                }
-                Origin::Local { uid: 0, gid: 0 }
-            } else {
-                Origin::Interface(spec.from.clone())
-            };
-            let (mut s1, mut s2) = (SimState::new(&loaded, 9, None), SimState::new(&loaded, 9, None));
-            let (mut c1, mut c2) = (ConnTable::for_ruleset(&loaded.ruleset), ConnTable::for_ruleset(&loaded.ruleset));
-            let full = run_packet(&loaded.ruleset, &loaded.host, p.clone(), &origin, &mut s1, &mut c1, 1, loaded.scenario.backend);
-            let fast = run_packet_indexed(&loaded.ruleset, Some(&loaded.index), true, &loaded.host, p, &origin, &mut s2, &mut c2, 1, loaded.scenario.backend);
-            prop_assert_eq!(
-                scenario::path_json(&loaded.ruleset, &full),
-                scenario::path_json(&loaded.ruleset, &fast)
-            );
+fn bump(c: &Cell<usize>) {
+    c.set(c.get() + 1);
+}
+
+fn traces_hold(
+    reached: &Reached,
+    rules: &[GenRule],
+    packets: &[serde_json::Value],
+    policy_drop: bool,
+    long: usize,
+    reply: bool,
+) -> Result<(), TestCaseError> {
+    bump(&reached.cases);
+    let text = ruleset_text(rules, policy_drop, long);
+    let loaded = Loaded::from_json(&scenario_json(&text, packets, reply));
+    let Ok(loaded) = loaded else {
+        // Rulesets with loops or misplaced targets are refused at load time.
+        return Ok(());
+    };
+    bump(&reached.loaded);
+    // The indexed walk and the plain walk agree step for step.
+    let mut indexed = false;
+    for spec in &loaded.scenario.packets {
+        if spec.reply_to.is_some() || spec.icmp_error_for.is_some() {
+            continue;
         }
-        let run = |seed| {
-            let mut state = SimState::new(&loaded, seed, None);
-            scenario::run(&loaded, &mut state)
+        let mut p = spec.to_packet().unwrap();
+        let origin = if spec.from == "local" {
+            if p.src == 0 {
+                p.src = nfsim::value::parse_ipv4("203.0.113.1").unwrap();
+            }
+            Origin::Local { uid: 0, gid: 0 }
+        } else {
+            Origin::Interface(spec.from.clone())
         };
-        let Ok(paths) = run(3) else {
-            // A derived packet whose original never left the host: reported, not run.
-            return Ok(());
-        };
-        let again = run(3).unwrap();
-        let render = |paths: &[nfsim::pipeline::PacketPath]| -> Vec<String> {
-            paths.iter().map(|p| {
+        let (mut s1, mut s2) = (
+            SimState::new(&loaded, 9, None),
+            SimState::new(&loaded, 9, None),
+        );
+        let (mut c1, mut c2) = (
+            ConnTable::for_ruleset(&loaded.ruleset),
+            ConnTable::for_ruleset(&loaded.ruleset),
+        );
+        let full = run_packet(
+            &loaded.ruleset,
+            &loaded.host,
+            p.clone(),
+            &origin,
+            &mut s1,
+            &mut c1,
+            1,
+            loaded.scenario.backend,
+        );
+        let fast = run_packet_indexed(
+            &loaded.ruleset,
+            Some(&loaded.index),
+            true,
+            &loaded.host,
+            p,
+            &origin,
+            &mut s2,
+            &mut c2,
+            1,
+            loaded.scenario.backend,
+        );
+        prop_assert_eq!(
+            scenario::path_json(&loaded.ruleset, &full),
+            scenario::path_json(&loaded.ruleset, &fast)
+        );
+        let skipped = fast.steps.iter().any(|s| {
+            matches!(s, PathStep::Table { walk, .. } if walk.steps.iter().any(|w| matches!(w, Step::Skipped { .. })))
+        });
+        indexed |= skipped;
+    }
+    if indexed {
+        bump(&reached.indexed);
+    }
+    let run = |seed| {
+        let mut state = SimState::new(&loaded, seed, None);
+        scenario::run(&loaded, &mut state)
+    };
+    let Ok(paths) = run(3) else {
+        // A derived packet whose original never left the host: reported, not run.
+        return Ok(());
+    };
+    bump(&reached.ran);
+    let again = run(3).unwrap();
+    let render = |paths: &[nfsim::pipeline::PacketPath]| -> Vec<String> {
+        paths
+            .iter()
+            .map(|p| {
                 let j = scenario::path_json(&loaded.ruleset, p).to_string();
                 j + &scenario::path_text(&loaded.ruleset, p)
-            }).collect()
-        };
-        prop_assert_eq!(render(&paths), render(&again));
-        let claims = lint_claims(&loaded.ruleset);
-        lint_holds(&claims, &paths)?;
-        scenario::run_batch(&loaded, 4).unwrap();
-        if let Ok(outcomes) = scenario::run_all_branches(&loaded, 64) {
-            for (_, paths) in &outcomes {
-                lint_holds(&claims, paths)?;
-            }
-        }
-
+            })
+            .collect()
+    };
+    prop_assert_eq!(render(&paths), render(&again));
+    let claims = lint_claims(&loaded.ruleset);
+    let tried = lint_holds(&claims, &paths)?;
+    if !claims.0.is_empty() || !claims.1.is_empty() {
+        bump(&reached.lint_claims);
     }
+    if tried > 0 {
+        bump(&reached.lint_tried);
+    }
+    scenario::run_batch(&loaded, 4).unwrap();
+    if let Ok(outcomes) = scenario::run_all_branches(&loaded, 64) {
+        for (_, paths) in &outcomes {
+            lint_holds(&claims, paths)?;
+        }
+        if outcomes.len() > 1 {
+            bump(&reached.branches);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn traces_never_panic_and_are_deterministic() {
+    let cases = std::env::var("NFSIM_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    // What proptest! sets up: the case count and the regressions file beside this one.
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases,
+        source_file: Some(file!()),
+        ..ProptestConfig::default()
+    });
+    let reached = Reached::default();
+    let strategy = (
+        prop::collection::vec(gen_rule(), 0..40),
+        prop::collection::vec(gen_packet(), 1..4),
+        any::<bool>(),
+        prop_oneof![Just(0usize), 40..80usize],
+        any::<bool>(),
+    );
+    let result = runner.run(&strategy, |(rules, packets, policy_drop, long, reply)| {
+        traces_hold(&reached, &rules, &packets, policy_drop, long, reply)
+    });
+    if let Err(e) = result {
+        panic!("{e}\n{runner}");
+    }
+    eprintln!("{reached:?}");
+    let n = reached.cases.get();
+    assert!(n >= cases as usize, "ran {n} of {cases} cases");
+    // Each check saw at least a fifth of its usual share of the cases
+    // (rounded down). The usual shares, over 3,000 cases: 96% load, 58% run,
+    // 27% use the chain index, 48% have lint claims, 5% have several random
+    // outcomes; at 256 cases chance misses a fifth about once in 10^4 runs.
+    let at_least = |what: &str, c: &Cell<usize>, usual: f64| {
+        let min = (usual / 5.0 * n as f64).floor() as usize;
+        assert!(
+            c.get() >= min,
+            "only {} of {n} cases {what} (at least {min} expected): the generator no longer exercises it ({reached:?})",
+            c.get()
+        );
+    };
+    at_least("loaded", &reached.loaded, 0.96);
+    at_least("ran", &reached.ran, 0.58);
+    at_least("used the chain index", &reached.indexed, 0.27);
+    at_least("had lint claims", &reached.lint_claims, 0.48);
+    at_least("had several random outcomes", &reached.branches, 0.05);
 }

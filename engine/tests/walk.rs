@@ -4,43 +4,15 @@
 //! verdicts, the implicit returns and the policy — must be exactly what nfsim's
 //! walk reports as matched.
 
-use nfsim::eval::{Conn, ConnView, MatchId, MatchState};
+mod support;
+
+use nfsim::eval::{Conn, ConnView};
 use nfsim::host::{Host, HostSpec};
-use nfsim::matches::{LimitMatch, RecentMatch, SetMatch};
-use nfsim::packet::{parse_tcp_flags, Packet};
 use nfsim::ruleset::{Hook, Policy, Target};
-use nfsim::value::parse_ipv4;
 use nfsim::walk::{walk, BasicTargets, Env, Step, StepVerdict, TableVerdict};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::path::Path;
-
-#[derive(Default)]
-struct Counters(HashMap<MatchId, u32>);
-
-impl MatchState for Counters {
-    fn random(&mut self, _: MatchId, threshold: u32) -> bool {
-        let r: u32 = { 0 };
-        (r & 0x7fff_ffff) < threshold
-    }
-    fn nth(&mut self, id: MatchId, every: u32) -> u32 {
-        let c = self.0.entry(id).or_insert(every - 1);
-        *c = if *c == every - 1 { 0 } else { *c + 1 };
-        *c
-    }
-    fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
-        true
-    }
-    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
-        false
-    }
-    fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
-        None
-    }
-    fn assume(&mut self, _: &str) -> bool {
-        false
-    }
-}
+use support::{packet, Replay};
 
 /// The oracle's default topology: eth0 198.51.100.1/24 (client side), eth1 203.0.113.1/24.
 fn oracle_host() -> Host {
@@ -51,31 +23,6 @@ fn oracle_host() -> Host {
     .unwrap()
     .build()
     .unwrap()
-}
-
-fn packet(p: &Value) -> Packet {
-    let proto = match p["proto"].as_str().unwrap() {
-        "tcp" => 6,
-        "udp" => 17,
-        "icmp" => 1,
-        other => panic!("{other}"),
-    };
-    Packet {
-        src: parse_ipv4(p["src"].as_str().unwrap()).unwrap(),
-        dst: parse_ipv4(p["dst"].as_str().unwrap()).unwrap(),
-        proto,
-        sport: p["sport"].as_u64().unwrap_or(0) as u16,
-        dport: p["dport"].as_u64().unwrap_or(0) as u16,
-        tcp_flags: parse_tcp_flags(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
-        icmp_type: 0,
-        icmp_code: 0,
-        mark: 0,
-        length: 60,
-        ttl: 64,
-        tos: 0,
-        fragment: false,
-        inner: None,
-    }
 }
 
 #[test]
@@ -127,7 +74,7 @@ fn filter_walks_match_the_kernels_trace() {
             3,
             &mut p,
             &env,
-            &mut Counters::default(),
+            &mut Replay::default(),
             &mut BasicTargets,
         );
 

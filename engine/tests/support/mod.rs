@@ -1,0 +1,97 @@
+//! What the kernel-oracle tests (`pipeline.rs`, `walk.rs`) share: the match
+//! state they replay and the oracle's packets. Include with `mod support;`.
+
+use nfsim::eval::{MatchId, MatchState};
+use nfsim::matches::{LimitMatch, RecentMatch, SetMatch};
+use nfsim::packet::{parse_tcp_flags, Packet};
+use nfsim::value::parse_ipv4;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Replays the kernel's random draws: each of `randoms` in turn (0 matches,
+/// the largest value does not), then no match. nth counters count as
+/// xt_statistic does (the engine's own counter is tested in eval.rs); limit
+/// always passes, recent never matches, there are no ipsets, and extensions
+/// nfsim does not evaluate are assumed not to match.
+#[derive(Default)]
+pub struct Replay {
+    pub randoms: Vec<u32>,
+    pub nth: HashMap<MatchId, u32>,
+}
+
+impl MatchState for Replay {
+    fn random(&mut self, _: MatchId, threshold: u32) -> bool {
+        let r: u32 = {
+            if self.randoms.is_empty() {
+                u32::MAX
+            } else {
+                self.randoms.remove(0)
+            }
+        };
+        (r & 0x7fff_ffff) < threshold
+    }
+    fn nth(&mut self, id: MatchId, every: u32) -> u32 {
+        let c = self.nth.entry(id).or_insert(every - 1);
+        *c = if *c == every - 1 { 0 } else { *c + 1 };
+        *c
+    }
+    fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
+        true
+    }
+    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
+        false
+    }
+    fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
+        None
+    }
+    fn assume(&mut self, _: &str) -> bool {
+        false
+    }
+}
+
+/// A packet as an oracle case writes it (`proto`, `src`, `dst`, ports,
+/// `tcp_flags`, ICMP type and code, an ICMP error's `payload`).
+pub fn packet(p: &Value) -> Packet {
+    let proto = match p["proto"].as_str().unwrap() {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        other => panic!("{other}"),
+    };
+    Packet {
+        src: p["src"].as_str().map_or(0, |s| parse_ipv4(s).unwrap()),
+        dst: parse_ipv4(p["dst"].as_str().unwrap()).unwrap(),
+        proto,
+        sport: p["sport"].as_u64().unwrap_or(0) as u16,
+        dport: p["dport"].as_u64().unwrap_or(0) as u16,
+        tcp_flags: parse_tcp_flags(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
+        icmp_type: p["icmp_type"]
+            .as_u64()
+            .unwrap_or(if proto == 1 { 8 } else { 0 }) as u8,
+        icmp_code: p["icmp_code"].as_u64().unwrap_or(0) as u8,
+        mark: 0,
+        length: 60,
+        ttl: 64,
+        tos: 0,
+        fragment: false,
+        inner: inner(p),
+    }
+}
+
+/// An ICMP error's quoted packet, read from the payload bytes the oracle sent.
+fn inner(p: &Value) -> Option<nfsim::conntrack::Tuple> {
+    let b: Vec<u8> = p["payload"]
+        .as_array()?
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u8)
+        .collect();
+    let ip = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let port = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    Some(nfsim::conntrack::Tuple {
+        src: ip(12),
+        dst: ip(16),
+        proto: b[9],
+        sport: port(20),
+        dport: port(22),
+    })
+}
