@@ -3,7 +3,7 @@
 # Idempotent: each step checks first and skips what is already there.
 #   apt: chromium, chromium-driver (browser tests), iptables, ipset, iproute2
 #        (recording fixtures against the real kernel; not needed by the tests)
-#   rustup: the wasm32-unknown-unknown target
+#   rustup: the wasm32-unknown-unknown target, clippy
 #   cargo: trunk 0.21.14, wasm-bindgen-cli equal to Cargo.lock's wasm-bindgen
 #   npm: binaryen 132 (wasm-opt), playwright-core, CodeMirror 6 and esbuild,
 #        from package-lock.json; then the editor bundle (js/dist/editor.js),
@@ -32,6 +32,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # --- Rust ------------------------------------------------------------------
+if ! cargo clippy --version >/dev/null 2>&1; then
+  say "rustup component add clippy"
+  rustup component add clippy
+fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown

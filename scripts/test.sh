@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up whatever is missing, then run every test:
-#   1. native: the engine, the CLI and the app's view model (cargo test, all members)
+#   1. native: the engine, the CLI and the app's view model (cargo test, all members),
+#      then clippy and rustdoc with warnings denied
 #   2. wasm:   wasm-bindgen-test in headless Chromium (the app's components)
 #   3. e2e:    a release build driven by Playwright in headless Chromium
 set -euo pipefail
@@ -12,6 +13,11 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "native tests (cargo test: engine, CLI, app view model)"
 cargo test --workspace
+
+step "lints and docs (clippy, rustdoc; warnings denied)"
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+cargo clippy --target wasm32-unknown-unknown -p iptables-playground --all-targets -- -D warnings
 
 step "browser tests (wasm-bindgen-test in headless Chromium)"
 cargo test --target wasm32-unknown-unknown -p iptables-playground
