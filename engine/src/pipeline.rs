@@ -119,6 +119,10 @@ pub struct PacketPath {
     pub fate: Fate,
     /// The packet as it leaves the host (after NAT), when it leaves.
     pub packet_out: Option<Packet>,
+    /// The packet as it was delivered to a local socket (after NAT in
+    /// INPUT), when it was: what the socket answers.
+    #[serde(skip)]
+    pub delivered: Option<Packet>,
 }
 
 /// Runs the targets of one table walk: packet changes, NOTRACK, NAT bindings.
@@ -903,6 +907,11 @@ impl Run<'_> {
         }
         let route = self.host.route(d);
         let rp = self.host.sysctl.rp_filter;
+        // fib_validate_source without rp_filter (accept_local 0): a source
+        // that is one of the host's own addresses is a martian.
+        if rp == 0 && self.host.has_address(s) {
+            return Err(self.drop_outside(Hook::Prerouting, "martian source (a local address)"));
+        }
         if rp != 0 {
             // fib_validate_source: the way back to the source.
             let ok = match self.host.route(s) {
@@ -1017,10 +1026,12 @@ pub fn run_packet_indexed(
     if fate == Fate::DeliveredLocal && run.tracked && !run.invalid {
         run.host_answer(&p);
     }
+    let delivered = (fate == Fate::DeliveredLocal).then(|| p.clone());
     PacketPath {
         steps: run.steps,
         fate,
         packet_out: out.then_some(p),
+        delivered,
     }
 }
 
@@ -1121,6 +1132,9 @@ impl Run<'_> {
     }
 }
 
+/// 224.0.0.1, the all-systems group every IPv4 interface joins.
+const ALL_HOSTS: Ipv4 = 0xe000_0001;
+
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
     run.stages(
         &PREROUTING_STAGES,
@@ -1132,6 +1146,13 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
     )?;
     let route = run.route_input(p, iif)?;
     match route {
+        // ip_route_input_rcu: a multicast group is delivered only when the
+        // interface joined it; nothing here joins more than 224.0.0.1, which
+        // every interface joins.
+        RouteResult::Multicast { .. } if p.dst != ALL_HOSTS => Err(run.drop_outside(
+            Hook::Prerouting,
+            "multicast group not joined",
+        )),
         RouteResult::Local { .. }
         | RouteResult::Broadcast { .. }
         | RouteResult::Multicast { .. } => {
@@ -1153,6 +1174,12 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
             if !run.host.sysctl.ip_forward {
                 return Err(run.drop_outside(Hook::Prerouting, "ip_forward off"));
             }
+            // ip_forward: the TTL goes down before the FORWARD hook (a packet
+            // with none left gets a time exceeded and goes no further).
+            if p.ttl <= 1 {
+                return Err(run.drop_outside(Hook::Prerouting, "TTL exceeded"));
+            }
+            p.ttl -= 1;
             // Batch runs only count: they skip writing the decision out.
             let decision = if run.explain {
                 let via = via

@@ -442,6 +442,60 @@ fn an_icmp_error_for_a_masqueraded_connection_is_related_and_un_natted() {
 }
 
 #[test]
+fn a_reply_to_a_delivered_packet_answers_it_as_the_socket_got_it() {
+    // Found by kdiff, checked against the kernel in
+    // fixtures/oracle/z_reply_after_redirect: the socket behind a REDIRECT
+    // answers from the port it was given, and conntrack un-NATs the answer.
+    let ruleset = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353\nCOMMIT\n";
+    let host = serde_json::json!({"interfaces": [{"name": "eth0", "addresses": ["198.51.100.1/24"]}, {"name": "eth1", "addresses": ["203.0.113.1/24"]}],
+             "routes": [{"to": "default", "via": "203.0.113.2", "dev": "eth1"}]});
+    let text = serde_json::json!({
+        "version": 1, "ruleset": ruleset, "host": host,
+        "packets": [
+            {"from": "eth0", "src": "198.51.100.2", "dst": "203.0.113.20", "protocol": "udp", "sport": 41000, "dport": 53},
+            {"reply_to": 0}
+        ]
+    })
+    .to_string();
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let v = scenario::path_json(&loaded.ruleset, &paths[1]);
+    let ct = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "conntrack")
+        .unwrap();
+    assert!(ct["state"].as_str().unwrap().starts_with("ESTABLISHED"), "{ct}");
+    let out = &v["packet_out"];
+    assert_eq!(
+        (out["src"].as_str(), out["sport"].as_u64(), out["dst"].as_str()),
+        (Some("203.0.113.20"), Some(53), Some("198.51.100.2"))
+    );
+
+    // A local packet that routing gave its source answers to that source
+    // (kdiff's case: a UDP datagram to the host itself, and its answer).
+    let text = serde_json::json!({
+        "version": 1, "ruleset": ruleset, "host": host,
+        "packets": [
+            {"from": "local", "dst": "203.0.113.1", "protocol": "udp", "sport": 41000, "dport": 443},
+            {"reply_to": 0}
+        ]
+    })
+    .to_string();
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let v = scenario::path_json(&loaded.ruleset, &paths[1]);
+    let steps = v["steps"].as_array().unwrap();
+    let ct = steps.iter().find(|s| s["kind"] == "conntrack").unwrap();
+    assert!(ct["state"].as_str().unwrap().starts_with("ESTABLISHED"), "{ct}");
+    assert!(!steps.iter().any(|s| s["table"] == "nat"), "nat is not consulted");
+    assert_eq!(v["fate"]["result"], "delivered-local");
+}
+
+#[test]
 fn a_batch_counts_what_explained_traces_of_the_same_packets_show() {
     // Batch mode skips writing out why rules failed; its counts must be the
     // ones the full traces of the same packets give.
