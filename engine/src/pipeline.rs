@@ -707,7 +707,7 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
             TableVerdict::Reject => {
-                if let Some(with) = rejected {
+                if let Some(with) = rejected.filter(|&w| self.reject_answers(w, p)) {
                     let (oif, reply) = self.reject_reply(with, p, iif);
                     self.steps.push(PathStep::Reject { hook, oif, reply });
                 }
@@ -827,6 +827,22 @@ impl Run<'_> {
             expires_s: 120,
         };
         self.existing = Some((id, reply));
+    }
+
+    /// Whether REJECT sends anything: never to a packet addressed to a
+    /// broadcast or multicast address, no RST for a RST (nf_send_reset), no
+    /// ICMP error about an ICMP error (icmp_send; unknown types count as
+    /// errors).
+    fn reject_answers(&self, with: u8, p: &Packet) -> bool {
+        let to_many =
+            p.dst >> 28 == 0xe || matches!(self.host.route(p.dst), RouteResult::Broadcast { .. });
+        if to_many {
+            return false;
+        }
+        if with == 6 {
+            return p.proto == 6 && p.tcp_flags & crate::packet::tcp_flags::RST == 0;
+        }
+        !(p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18))
     }
 
     /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the
@@ -1149,10 +1165,9 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
         // ip_route_input_rcu: a multicast group is delivered only when the
         // interface joined it; nothing here joins more than 224.0.0.1, which
         // every interface joins.
-        RouteResult::Multicast { .. } if p.dst != ALL_HOSTS => Err(run.drop_outside(
-            Hook::Prerouting,
-            "multicast group not joined",
-        )),
+        RouteResult::Multicast { .. } if p.dst != ALL_HOSTS => {
+            Err(run.drop_outside(Hook::Prerouting, "multicast group not joined"))
+        }
         RouteResult::Local { .. }
         | RouteResult::Broadcast { .. }
         | RouteResult::Multicast { .. } => {
@@ -1257,11 +1272,23 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     let hook_oif = oif.clone();
     let (before_reroute, after_reroute) = OUTPUT_STAGES.split_at(4);
     let (first, rest) = before_reroute.split_at(2);
+    let (mangle, nat) = rest.split_at(1);
     run.stages(first, Hook::Output, p, None, Some(&hook_oif), None)?;
-    let (mark, dst) = (p.mark, p.dst);
-    run.stages(rest, Hook::Output, p, None, Some(&hook_oif), None)?;
-    if p.mark != mark || p.dst != dst {
-        // ip_route_me_harder: a new mark or destination chooses the route again.
+    // ip_route_me_harder chooses the route again right after the mangle
+    // table changed the mark or TOS (ipt_mangle_out, the nft route chain),
+    // and after the nat table changed the destination (nf_nat_ipv4_local_fn:
+    // a MARK in nat OUTPUT does not reroute).
+    for (stage, nat_stage) in [(mangle, false), (nat, true)] {
+        let (mark, tos, dst) = (p.mark, p.tos, p.dst);
+        run.stages(stage, Hook::Output, p, None, Some(&hook_oif), None)?;
+        let changed = if nat_stage {
+            p.dst != dst
+        } else {
+            p.mark != mark || p.tos != tos
+        };
+        if !changed {
+            continue;
+        }
         (oif, _, local, nexthop) = match route_output(run.host, p.dst) {
             Ok(r) => r,
             Err(e) => return Err(run.drop_outside(Hook::Output, e)),

@@ -150,7 +150,12 @@ fn the_same_seed_gives_the_same_trace_and_forced_branches_win() {
 #[test]
 fn the_trail_records_every_random_choice_with_its_rule() {
     let loaded = Loaded::from_json(&nodeport()).unwrap();
-    let svc = loaded.ruleset.tables.iter().find(|t| t.kind.name() == "nat").unwrap();
+    let svc = loaded
+        .ruleset
+        .tables
+        .iter()
+        .find(|t| t.kind.name() == "nat")
+        .unwrap();
     let chain = svc.chain_index("KUBE-SVC-JKOCBQALQGD3X3RT").unwrap() as u32;
     // Off by default; when asked, the replayed choices with their rules (0-based).
     let mut st = SimState::new(&loaded, 1, Some(vec![false, true]));
@@ -159,7 +164,12 @@ fn the_trail_records_every_random_choice_with_its_rule() {
     let mut st = SimState::new(&loaded, 1, Some(vec![false, true]));
     st.trail = Some(Vec::new());
     scenario::run(&loaded, &mut st).unwrap();
-    let trail: Vec<(u32, u32, bool)> = st.trail.unwrap().iter().map(|(id, c)| (id.chain, id.rule, *c)).collect();
+    let trail: Vec<(u32, u32, bool)> = st
+        .trail
+        .unwrap()
+        .iter()
+        .map(|(id, c)| (id.chain, id.rule, *c))
+        .collect();
     assert_eq!(trail, [(chain, 1, false), (chain, 2, true)]);
     // Forced choices are recorded too, and a seeded run's draws.
     let forced = nodeport().replacen(
@@ -467,10 +477,17 @@ fn a_reply_to_a_delivered_packet_answers_it_as_the_socket_got_it() {
         .iter()
         .find(|s| s["kind"] == "conntrack")
         .unwrap();
-    assert!(ct["state"].as_str().unwrap().starts_with("ESTABLISHED"), "{ct}");
+    assert!(
+        ct["state"].as_str().unwrap().starts_with("ESTABLISHED"),
+        "{ct}"
+    );
     let out = &v["packet_out"];
     assert_eq!(
-        (out["src"].as_str(), out["sport"].as_u64(), out["dst"].as_str()),
+        (
+            out["src"].as_str(),
+            out["sport"].as_u64(),
+            out["dst"].as_str()
+        ),
         (Some("203.0.113.20"), Some(53), Some("198.51.100.2"))
     );
 
@@ -490,8 +507,14 @@ fn a_reply_to_a_delivered_packet_answers_it_as_the_socket_got_it() {
     let v = scenario::path_json(&loaded.ruleset, &paths[1]);
     let steps = v["steps"].as_array().unwrap();
     let ct = steps.iter().find(|s| s["kind"] == "conntrack").unwrap();
-    assert!(ct["state"].as_str().unwrap().starts_with("ESTABLISHED"), "{ct}");
-    assert!(!steps.iter().any(|s| s["table"] == "nat"), "nat is not consulted");
+    assert!(
+        ct["state"].as_str().unwrap().starts_with("ESTABLISHED"),
+        "{ct}"
+    );
+    assert!(
+        !steps.iter().any(|s| s["table"] == "nat"),
+        "nat is not consulted"
+    );
     assert_eq!(v["fate"]["result"], "delivered-local");
 }
 
