@@ -63,11 +63,18 @@ def load_known(path):
     return entries
 
 
-def known_match(entries, sc, diff, backend):
+def known_match(entries, sc, diff, backend, kernel_result=None):
     sig = compare.signature(diff)
     text = json.dumps(diff)
+    have = compare.facts(sc, kernel_result or {}, diff)
     for e in entries:
+        if "validate" in e:
+            continue
         if e.get("backend") not in (None, "both", backend):
+            continue
+        if not set(e.get("facts", [])) <= have:
+            continue
+        if e.get("facts_any") and not set(e["facts_any"]) & have:
             continue
         if "signature" in e and not re.search(e["signature"], sig):
             continue
@@ -174,7 +181,7 @@ def run_cases(args, backends, known):
             if d is None:
                 st["agree"] += 1
             else:
-                found.append((b, i, sc, d))
+                found.append((b, i, sc, d, k))
                 if not args.quiet:
                     log("case %d %s: DISAGREE [%s] %s" % (i, b, compare.signature(d), summary_line(d)[:300]))
         if not args.quiet and (i + 1) % 25 == 0:
@@ -183,23 +190,24 @@ def run_cases(args, backends, known):
     # Minimise: the first few of each class (per backend and signature).
     results = []
     per_class = {}
-    for b, i, sc, d in found:
+    for b, i, sc, d, k in found:
         sig = compare.signature(d)
         key = (b, sig)
-        per_class.setdefault(key, 0)
-        per_class[key] += 1
+        per_class[key] = per_class.get(key, 0) + 1
         name = "%s-%s-%d" % (args.seed, b, i)
         small = sc
         if not args.no_minimise and per_class[key] <= args.minimise_per_class and "validator" not in sig:
             log("minimising case %d %s [%s]" % (i, b, sig))
             small, tries = shrink.shrink(sc, still_fails_fn(b, sig), focus=d.get("packet"),
                                          budget=args.minimise_budget)
-            k, e, d2, note = one(small, b)
+            k2, e2, d2, note = one(small, b)
             if d2 is not None:
-                d = d2
-        kid = known_match(known, small, d, b)
+                d, k = d2, k2
+            else:
+                small = sc  # it no longer disagrees (a random choice went the other way)
+        kid = known_match(known, small, d, b, k)
         path = write_case(outdir, name, small, b, d, original=sc) if (kid is None or args.write_known) else None
-        results.append({"backend": b, "case": i, "signature": sig, "known": kid, "path": path,
+        results.append({"backend": b, "case": i, "signature": compare.signature(d), "known": kid, "path": path,
                         "minimised": small is not sc, "summary": summary_line(d)})
     return stats, results, time.monotonic() - t_all
 
@@ -245,7 +253,8 @@ def validate(args, backends):
                 st["test_vs_load"] += test_ok != load_ok
                 # The kernel's real load decides; --test only where it says the same.
                 if ours != load_ok:
-                    bad.append({"backend": b, "ruleset": label, "nfsim": "accepts" if ours else "refuses: " + msg[:300],
+                    first_error = next((m for m in msg.splitlines() if "error" in m), msg[:300])
+                bad.append({"backend": b, "ruleset": label, "nfsim": "accepts" if ours else "refuses: " + first_error,
                                 "kernel": "loads" if load_ok else "refuses: " + (l.stderr or l.stdout).strip()[:300],
                                 "test": "accepts" if test_ok else "refuses",
                                 "text": text})
@@ -371,8 +380,10 @@ def main(argv=None):
             if d is None:
                 log("%s: agree (%s)" % (b, note or "%d packets" % len(k["packets"])))
                 continue
-            rc = 1
-            log("%s: DISAGREE [%s]\n  %s" % (b, compare.signature(d), summary_line(d)))
+            kid = known_match(load_known(args.known), sc, d, b, k)
+            rc = 1 if kid is None else 0
+            log("%s: DISAGREE [%s]%s\n  %s" % (b, compare.signature(d), " known: " + kid if kid else "",
+                                               summary_line(d)))
             if args.minimise:
                 small, tries = shrink.shrink(sc, still_fails_fn(b, compare.signature(d)), focus=d.get("packet"),
                                              budget=args.minimise_budget, log=log)
@@ -401,6 +412,7 @@ def main(argv=None):
             for e in known:
                 if e.get("validate") and re.search(e["validate"], x["text"]) and e.get("backend") in (None, "both", x["backend"]):
                     kid = e["id"]
+                    break
             x["known"] = kid
             if kid is None:
                 new.append(x)
