@@ -56,14 +56,19 @@ impl Tuple {
         }
     }
 
-    /// The tuple the answer would carry.
+    /// The tuple the answer would carry (for ICMP, nf_conntrack_proto_icmp's
+    /// invmap both ways: a request's reply, a reply's request).
     pub fn invert(&self) -> Tuple {
         if self.proto == 1 {
             let reply = match self.sport {
                 8 => 0,
+                0 => 8,
                 13 => 14,
+                14 => 13,
                 15 => 16,
+                16 => 15,
                 17 => 18,
+                18 => 17,
                 t => t,
             };
             Tuple {

@@ -488,6 +488,14 @@ impl Host {
         self.addr_type(a, None) == AddrType::Local
     }
 
+    /// Whether `a` is configured on one of the host's interfaces (`lo`'s
+    /// 127.0.0.1 included): what `inet_lookup_ifaddr_rcu` finds.
+    pub fn has_address(&self, a: Ipv4) -> bool {
+        self.interfaces
+            .iter()
+            .any(|i| i.addrs.iter().any(|x| x.addr == a))
+    }
+
     /// One routing table as `ip -4 route show table T` lists it: the kernel sorts
     /// by destination address, the longer prefix first, then by metric.
     pub fn table_text(&self, table: RouteTable) -> String {

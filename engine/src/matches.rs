@@ -1150,6 +1150,19 @@ impl MatchKind {
 
     /// Checks iptables makes after all options are read (`final_check`).
     pub fn final_check(&self, seen: Seen) -> Result<(), String> {
+        if let MatchKind::Recent(_) = self {
+            // xtables_options_fcheck: the commands exclude each other, named
+            // in the order of the extension's option table.
+            let given: Vec<&str> = ["--set", "--rcheck", "--update", "--remove"]
+                .into_iter()
+                .filter(|o| seen.has(o))
+                .collect();
+            if let [first, other, ..] = given[..] {
+                return Err(format!(
+                    "option \"{first}\" cannot be used together with \"{other}\"."
+                ));
+            }
+        }
         match self {
             MatchKind::Multiport(m) if m.ports.is_empty() => {
                 Err("multiport: one of --sports, --dports or --ports is required".into())

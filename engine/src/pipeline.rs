@@ -119,6 +119,10 @@ pub struct PacketPath {
     pub fate: Fate,
     /// The packet as it leaves the host (after NAT), when it leaves.
     pub packet_out: Option<Packet>,
+    /// The packet as it was delivered to a local socket (after NAT in
+    /// INPUT), when it was: what the socket answers.
+    #[serde(skip)]
+    pub delivered: Option<Packet>,
 }
 
 /// Runs the targets of one table walk: packet changes, NOTRACK, NAT bindings.
@@ -703,7 +707,7 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
             TableVerdict::Reject => {
-                if let Some(with) = rejected {
+                if let Some(with) = rejected.filter(|&w| self.reject_answers(w, p)) {
                     let (oif, reply) = self.reject_reply(with, p, iif);
                     self.steps.push(PathStep::Reject { hook, oif, reply });
                 }
@@ -825,6 +829,22 @@ impl Run<'_> {
         self.existing = Some((id, reply));
     }
 
+    /// Whether REJECT sends anything: never to a packet addressed to a
+    /// broadcast or multicast address, no RST for a RST (nf_send_reset), no
+    /// ICMP error about an ICMP error (icmp_send; unknown types count as
+    /// errors).
+    fn reject_answers(&self, with: u8, p: &Packet) -> bool {
+        let to_many =
+            p.dst >> 28 == 0xe || matches!(self.host.route(p.dst), RouteResult::Broadcast { .. });
+        if to_many {
+            return false;
+        }
+        if with == 6 {
+            return p.proto == 6 && p.tcp_flags & crate::packet::tcp_flags::RST == 0;
+        }
+        !(p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18))
+    }
+
     /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the
     /// rejected packet's destination, or an ICMP destination-unreachable from
     /// that destination when it is local, from the incoming interface's address
@@ -903,6 +923,11 @@ impl Run<'_> {
         }
         let route = self.host.route(d);
         let rp = self.host.sysctl.rp_filter;
+        // fib_validate_source without rp_filter (accept_local 0): a source
+        // that is one of the host's own addresses is a martian.
+        if rp == 0 && self.host.has_address(s) {
+            return Err(self.drop_outside(Hook::Prerouting, "martian source (a local address)"));
+        }
         if rp != 0 {
             // fib_validate_source: the way back to the source.
             let ok = match self.host.route(s) {
@@ -1017,10 +1042,12 @@ pub fn run_packet_indexed(
     if fate == Fate::DeliveredLocal && run.tracked && !run.invalid {
         run.host_answer(&p);
     }
+    let delivered = (fate == Fate::DeliveredLocal).then(|| p.clone());
     PacketPath {
         steps: run.steps,
         fate,
         packet_out: out.then_some(p),
+        delivered,
     }
 }
 
@@ -1121,6 +1148,9 @@ impl Run<'_> {
     }
 }
 
+/// 224.0.0.1, the all-systems group every IPv4 interface joins.
+const ALL_HOSTS: Ipv4 = 0xe000_0001;
+
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
     run.stages(
         &PREROUTING_STAGES,
@@ -1132,6 +1162,12 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
     )?;
     let route = run.route_input(p, iif)?;
     match route {
+        // ip_route_input_rcu: a multicast group is delivered only when the
+        // interface joined it; nothing here joins more than 224.0.0.1, which
+        // every interface joins.
+        RouteResult::Multicast { .. } if p.dst != ALL_HOSTS => {
+            Err(run.drop_outside(Hook::Prerouting, "multicast group not joined"))
+        }
         RouteResult::Local { .. }
         | RouteResult::Broadcast { .. }
         | RouteResult::Multicast { .. } => {
@@ -1153,6 +1189,12 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
             if !run.host.sysctl.ip_forward {
                 return Err(run.drop_outside(Hook::Prerouting, "ip_forward off"));
             }
+            // ip_forward: the TTL goes down before the FORWARD hook (a packet
+            // with none left gets a time exceeded and goes no further).
+            if p.ttl <= 1 {
+                return Err(run.drop_outside(Hook::Prerouting, "TTL exceeded"));
+            }
+            p.ttl -= 1;
             // Batch runs only count: they skip writing the decision out.
             let decision = if run.explain {
                 let via = via
@@ -1230,11 +1272,23 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     let hook_oif = oif.clone();
     let (before_reroute, after_reroute) = OUTPUT_STAGES.split_at(4);
     let (first, rest) = before_reroute.split_at(2);
+    let (mangle, nat) = rest.split_at(1);
     run.stages(first, Hook::Output, p, None, Some(&hook_oif), None)?;
-    let (mark, dst) = (p.mark, p.dst);
-    run.stages(rest, Hook::Output, p, None, Some(&hook_oif), None)?;
-    if p.mark != mark || p.dst != dst {
-        // ip_route_me_harder: a new mark or destination chooses the route again.
+    // ip_route_me_harder chooses the route again right after the mangle
+    // table changed the mark or TOS (ipt_mangle_out, the nft route chain),
+    // and after the nat table changed the destination (nf_nat_ipv4_local_fn:
+    // a MARK in nat OUTPUT does not reroute).
+    for (stage, nat_stage) in [(mangle, false), (nat, true)] {
+        let (mark, tos, dst) = (p.mark, p.tos, p.dst);
+        run.stages(stage, Hook::Output, p, None, Some(&hook_oif), None)?;
+        let changed = if nat_stage {
+            p.dst != dst
+        } else {
+            p.mark != mark || p.tos != tos
+        };
+        if !changed {
+            continue;
+        }
         (oif, _, local, nexthop) = match route_output(run.host, p.dst) {
             Ok(r) => r,
             Err(e) => return Err(run.drop_outside(Hook::Output, e)),

@@ -411,10 +411,15 @@ fn packet_of(
     let spec = &loaded.scenario.packets[index];
     let err = |message: String| ScenarioError::Packet { index, message };
     // A derived packet answers packet N: it starts from N as it left the
-    // host, and comes back from where N went to.
+    // host (or as the host's socket got it, after NAT), and comes back from
+    // where N went to.
     let answered = |n: usize, what: &str| -> Result<(Packet, Origin), ScenarioError> {
         let path = &done[n];
-        let seen = path.packet_out.clone().unwrap_or_else(|| sent[n].0.clone());
+        let seen = path
+            .packet_out
+            .clone()
+            .or_else(|| path.delivered.clone())
+            .unwrap_or_else(|| sent[n].0.clone());
         let origin = match &path.fate {
             Fate::Forwarded { oif } | Fate::Sent { oif } => Origin::Interface(oif.clone()),
             Fate::DeliveredLocal => Origin::Local {
@@ -461,6 +466,8 @@ fn packet_of(
         let (seen, origin) = answered(n, "reply")?;
         let mut p = seen.clone();
         (p.src, p.dst, p.sport, p.dport) = (seen.dst, seen.src, seen.dport, seen.sport);
+        // A new packet from the other end: its own TTL and TOS.
+        (p.ttl, p.tos) = (spec.ttl.unwrap_or(64), spec.tos);
         p.tcp_flags =
             if seen.tcp_flags & tcp_flags::SYN != 0 && seen.tcp_flags & tcp_flags::ACK == 0 {
                 tcp_flags::SYN | tcp_flags::ACK

@@ -300,20 +300,22 @@ fn packets_follow_the_kernel() {
                     PathStep::Reject { oif, reply, .. } => Some((oif.clone(), reply.clone())),
                     _ => None,
                 });
+                // No answer at all (a RST, an ICMP error, a broadcast) must be none here too.
                 let kernel = &fate["host_replies"][0];
-                let ok = reply.as_ref().is_some_and(|(oif, r)| {
-                    kernel["if"] == oif.as_str()
-                        && kernel["src"] == fmt_ipv4(r.src)
-                        && kernel["dst"] == fmt_ipv4(r.dst)
-                        && kernel["proto"] == nfsim::value::Proto(r.proto).save()
-                        && kernel.get("sport").is_none_or(|v| *v == r.sport)
-                        && kernel.get("dport").is_none_or(|v| *v == r.dport)
-                        && kernel.get("icmp_type").is_none_or(|v| *v == r.icmp_type)
-                        && kernel.get("icmp_code").is_none_or(|v| *v == r.icmp_code)
-                        && kernel.get("tcp_flags").is_none_or(|v| {
-                            parse_tcp_flags(v.as_str().unwrap()).unwrap() == r.tcp_flags
-                        })
-                });
+                let ok = (kernel.is_null() && reply.is_none())
+                    || reply.as_ref().is_some_and(|(oif, r)| {
+                        kernel["if"] == oif.as_str()
+                            && kernel["src"] == fmt_ipv4(r.src)
+                            && kernel["dst"] == fmt_ipv4(r.dst)
+                            && kernel["proto"] == nfsim::value::Proto(r.proto).save()
+                            && kernel.get("sport").is_none_or(|v| *v == r.sport)
+                            && kernel.get("dport").is_none_or(|v| *v == r.dport)
+                            && kernel.get("icmp_type").is_none_or(|v| *v == r.icmp_type)
+                            && kernel.get("icmp_code").is_none_or(|v| *v == r.icmp_code)
+                            && kernel.get("tcp_flags").is_none_or(|v| {
+                                parse_tcp_flags(v.as_str().unwrap()).unwrap() == r.tcp_flags
+                            })
+                    });
                 if !ok {
                     failures.push(format!("{label}: reject reply {reply:?}, kernel {kernel}"));
                     continue;

@@ -150,7 +150,12 @@ fn the_same_seed_gives_the_same_trace_and_forced_branches_win() {
 #[test]
 fn the_trail_records_every_random_choice_with_its_rule() {
     let loaded = Loaded::from_json(&nodeport()).unwrap();
-    let svc = loaded.ruleset.tables.iter().find(|t| t.kind.name() == "nat").unwrap();
+    let svc = loaded
+        .ruleset
+        .tables
+        .iter()
+        .find(|t| t.kind.name() == "nat")
+        .unwrap();
     let chain = svc.chain_index("KUBE-SVC-JKOCBQALQGD3X3RT").unwrap() as u32;
     // Off by default; when asked, the replayed choices with their rules (0-based).
     let mut st = SimState::new(&loaded, 1, Some(vec![false, true]));
@@ -159,7 +164,12 @@ fn the_trail_records_every_random_choice_with_its_rule() {
     let mut st = SimState::new(&loaded, 1, Some(vec![false, true]));
     st.trail = Some(Vec::new());
     scenario::run(&loaded, &mut st).unwrap();
-    let trail: Vec<(u32, u32, bool)> = st.trail.unwrap().iter().map(|(id, c)| (id.chain, id.rule, *c)).collect();
+    let trail: Vec<(u32, u32, bool)> = st
+        .trail
+        .unwrap()
+        .iter()
+        .map(|(id, c)| (id.chain, id.rule, *c))
+        .collect();
     assert_eq!(trail, [(chain, 1, false), (chain, 2, true)]);
     // Forced choices are recorded too, and a seeded run's draws.
     let forced = nodeport().replacen(
@@ -439,6 +449,73 @@ fn an_icmp_error_for_a_masqueraded_connection_is_related_and_un_natted() {
         panic!("a packet both reply_to and icmp_error_for was accepted");
     };
     assert!(err.to_string().contains("not both"), "{err}");
+}
+
+#[test]
+fn a_reply_to_a_delivered_packet_answers_it_as_the_socket_got_it() {
+    // Found by kdiff, checked against the kernel in
+    // fixtures/oracle/z_reply_after_redirect: the socket behind a REDIRECT
+    // answers from the port it was given, and conntrack un-NATs the answer.
+    let ruleset = "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353\nCOMMIT\n";
+    let host = serde_json::json!({"interfaces": [{"name": "eth0", "addresses": ["198.51.100.1/24"]}, {"name": "eth1", "addresses": ["203.0.113.1/24"]}],
+             "routes": [{"to": "default", "via": "203.0.113.2", "dev": "eth1"}]});
+    let text = serde_json::json!({
+        "version": 1, "ruleset": ruleset, "host": host,
+        "packets": [
+            {"from": "eth0", "src": "198.51.100.2", "dst": "203.0.113.20", "protocol": "udp", "sport": 41000, "dport": 53},
+            {"reply_to": 0}
+        ]
+    })
+    .to_string();
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let v = scenario::path_json(&loaded.ruleset, &paths[1]);
+    let ct = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "conntrack")
+        .unwrap();
+    assert!(
+        ct["state"].as_str().unwrap().starts_with("ESTABLISHED"),
+        "{ct}"
+    );
+    let out = &v["packet_out"];
+    assert_eq!(
+        (
+            out["src"].as_str(),
+            out["sport"].as_u64(),
+            out["dst"].as_str()
+        ),
+        (Some("203.0.113.20"), Some(53), Some("198.51.100.2"))
+    );
+
+    // A local packet that routing gave its source answers to that source
+    // (kdiff's case: a UDP datagram to the host itself, and its answer).
+    let text = serde_json::json!({
+        "version": 1, "ruleset": ruleset, "host": host,
+        "packets": [
+            {"from": "local", "dst": "203.0.113.1", "protocol": "udp", "sport": 41000, "dport": 443},
+            {"reply_to": 0}
+        ]
+    })
+    .to_string();
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, 1, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    let v = scenario::path_json(&loaded.ruleset, &paths[1]);
+    let steps = v["steps"].as_array().unwrap();
+    let ct = steps.iter().find(|s| s["kind"] == "conntrack").unwrap();
+    assert!(
+        ct["state"].as_str().unwrap().starts_with("ESTABLISHED"),
+        "{ct}"
+    );
+    assert!(
+        !steps.iter().any(|s| s["table"] == "nat"),
+        "nat is not consulted"
+    );
+    assert_eq!(v["fate"]["result"], "delivered-local");
 }
 
 #[test]

@@ -87,11 +87,16 @@ fn inner(p: &Value) -> Option<nfsim::conntrack::Tuple> {
         .collect();
     let ip = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     let port = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+    // nfsim's ICMP tuples hold the quoted packet's type and code.
+    let (sport, dport) = match b[9] {
+        1 => (b[20] as u16, b[21] as u16),
+        _ => (port(20), port(22)),
+    };
     Some(nfsim::conntrack::Tuple {
         src: ip(12),
         dst: ip(16),
         proto: b[9],
-        sport: port(20),
-        dport: port(22),
+        sport,
+        dport,
     })
 }

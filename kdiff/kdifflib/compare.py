@@ -1,0 +1,164 @@
+"""Kernel against engine, packet by packet: matched rules with their
+verdicts, returns and policies hook by hook; the fate and the outgoing
+interface; the packet as it left; REJECT's answer.  With random rules the
+kernel's run must equal one of nfsim's outcomes (all-branches)."""
+import re
+
+
+def event_text(e):
+    s = "%s %s %s %s" % (e.get("hook"), e["table"], e["chain"], e["kind"])
+    if e["kind"] == "rule":
+        s += " %s" % e.get("rule")
+    if e.get("verdict"):
+        s += " " + e["verdict"]
+    return s
+
+
+def port_ranges(ruleset):
+    """Ports the kernel may pick at random: NAT with --random/--random-fully
+    anywhere, SNAT/MASQUERADE port ranges."""
+    ranges = []
+    if re.search(r"--random(-fully)?\b", ruleset):
+        ranges.append((1, 65535))
+    for m in re.finditer(r"-j (?:SNAT|MASQUERADE|REDIRECT)[^\n]*?(?:--to-source [\d.\-]+:|--to-ports )(\d+)(?:-(\d+))?", ruleset):
+        lo = int(m.group(1))
+        hi = int(m.group(2) or lo)
+        ranges.append((lo, hi))
+    return ranges
+
+
+def _same_port(a, b, ranges):
+    if a == b:
+        return True
+    return any(lo <= a <= hi and lo <= b <= hi for lo, hi in ranges)
+
+
+def compare_packet(k, e, ranges):
+    """Differences between the kernel's packet `k` and nfsim's `e` (strings)."""
+    diffs = []
+    ke = [event_text(x) for x in k["events"]]
+    ee = [event_text(x) for x in e["events"]]
+    if ke != ee:
+        diffs.append({"what": "rules", "kernel": ke, "nfsim": ee})
+    kf, ef = k["fate"], e["fate"]
+    if kf["result"] != ef["result"] or kf.get("oif") != ef.get("oif"):
+        diffs.append({"what": "fate", "kernel": kf, "nfsim": ef})
+        return diffs
+    ko, eo = k.get("packet_out"), e.get("packet_out")
+    if kf["result"] in ("forwarded", "sent") and ko and eo:
+        bad = []
+        for f in ("src", "dst", "protocol"):
+            if str(ko.get(f)) != str(eo.get(f)):
+                bad.append(f)
+        if ko.get("protocol") in ("tcp", "udp"):
+            for f in ("sport", "dport"):
+                if not _same_port(ko.get(f), eo.get(f), ranges):
+                    bad.append(f)
+        if ko.get("protocol") == "tcp" and ko.get("tcp_flags") != eo.get("tcp_flags"):
+            bad.append("tcp_flags")
+        if ko.get("protocol") == "icmp":
+            for f in ("icmp_type", "icmp_code"):
+                if ko.get(f) != eo.get(f):
+                    bad.append(f)
+            if "inner" in ko or eo.get("inner"):
+                ki, ei = ko.get("inner") or {}, eo.get("inner") or {}
+                fields = ("src", "dst", "sport", "dport") if ki.get("protocol") in ("tcp", "udp") else ("src", "dst")
+                for f in fields:
+                    if ki.get(f) != ei.get(f) and not (f.endswith("port") and _same_port(ki.get(f), ei.get(f), ranges)):
+                        bad.append("inner." + f)
+        if bad:
+            diffs.append({"what": "packet_out", "fields": bad, "kernel": _brief(ko), "nfsim": _brief(eo)})
+    if kf["result"] == "rejected" and e.get("reject") and e["reject"]["oif"] != "lo":
+        r = e["reject"]["reply"]
+        cands = [h for h in k.get("host_sent", []) if h.get("via") == e["reject"]["oif"]]
+        ok = any(all(str(h.get(f)) == str(r.get(f)) for f in ("src", "dst", "protocol"))
+                 and (r["protocol"] != "icmp" or (h.get("icmp_type"), h.get("icmp_code")) == (r.get("icmp_type"), r.get("icmp_code")))
+                 and (r["protocol"] != "tcp" or (h.get("sport"), h.get("dport"), h.get("tcp_flags")) == (r.get("sport"), r.get("dport"), r.get("tcp_flags")))
+                 for h in cands)
+        if not ok:
+            diffs.append({"what": "reject_reply", "kernel": [_brief(h) for h in k.get("host_sent", [])],
+                          "nfsim": dict(r, via=e["reject"]["oif"])})
+    return diffs
+
+
+def _brief(p):
+    if not p:
+        return p
+    keys = ("src", "dst", "protocol", "sport", "dport", "tcp_flags", "icmp_type", "icmp_code", "inner", "via")
+    return {k: p[k] for k in keys if k in p}
+
+
+def compare(kernel, engine, ruleset):
+    """None when they agree, else the closest outcome's differences:
+    {"packet": i, "diffs": [...]} (the first packet that differs)."""
+    if "error" in engine:
+        return {"packet": None, "diffs": [{"what": "nfsim-error", "nfsim": engine["error"]}]}
+    ranges = port_ranges(ruleset)
+    best = None
+    kp = kernel["packets"]
+    for o in engine["outcomes"]:
+        ep = o["packets"]
+        result = None
+        for i in range(max(len(kp), len(ep))):
+            if i >= len(ep) and engine.get("stopped"):
+                # nfsim cut the scenario short: in some branch of its random
+                # choices a later packet answers one that never left. The
+                # packets both ran are what can be compared.
+                break
+            if i >= len(kp) or i >= len(ep):
+                result = {"packet": i, "diffs": [{"what": "stopped",
+                                                  "kernel": kernel.get("stopped"), "nfsim": engine.get("stopped")}]}
+                break
+            d = compare_packet(kp[i], ep[i], ranges)
+            if d:
+                result = {"packet": i, "diffs": d}
+                break
+        if result is None:
+            return None
+        # The closest outcome: the one that agrees longest.
+        if best is None or result["packet"] > best["packet"]:
+            best = result
+    return best
+
+
+def signature(diff):
+    """A short class name for a disagreement: what differs, where."""
+    parts = []
+    for d in diff["diffs"]:
+        w = d["what"]
+        if w == "fate":
+            parts.append("fate:%s->%s" % (d["nfsim"].get("result"), d["kernel"].get("result")))
+        elif w == "packet_out":
+            parts.append("packet_out:" + ",".join(d["fields"]))
+        else:
+            parts.append(w)
+    return " ".join(parts)
+
+
+STATEFUL = re.compile(r"--mode (nth|random)|-m (limit|recent)|-j (CONNMARK|NOTRACK|CT)\b")
+
+
+def facts(scenario, kernel, diff):
+    """What a known difference may ask of a case (see known-differences.json)."""
+    out = set()
+    kp = [p for p in kernel.get("packets", []) if not p.get("skipped")]
+    upto = diff.get("packet")
+    upto = len(kp) if upto is None else upto + 1
+    for p in kp[:upto]:
+        f = p.get("fate", {}).get("result")
+        if f in ("delivered-local", "rejected") or p.get("host_sent"):
+            out.add("host_answers")
+    if STATEFUL.search(scenario["ruleset"]):
+        out.add("stateful_rules")
+    for p in scenario["packets"]:
+        d = p.get("dst", "")
+        if p.get("from") == "local" and (d.endswith(".255") or d.split(".")[0] in {str(n) for n in range(224, 240)}):
+            out.add("local_broadcast")
+    for d in diff["diffs"]:
+        if d["what"] == "reject_reply":
+            if not d["kernel"]:
+                out.add("reject_answer_missing")
+            elif any(h.get("dst") == d["nfsim"].get("dst") and h.get("protocol") == d["nfsim"].get("protocol")
+                     and h.get("src") != d["nfsim"].get("src") for h in d["kernel"]):
+                out.add("reject_answer_translated")
+    return out

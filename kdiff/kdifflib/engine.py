@@ -1,0 +1,81 @@
+"""The engine side: `nfsim trace --format json --all-branches` on the same
+scenario, read into the same shape as the kernel's result."""
+import json
+import os
+import re
+import subprocess
+
+HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_NFSIM = os.path.join(HERE, "target", "release", "nfsim")
+
+
+def nfsim_path():
+    return os.environ.get("NFSIM", DEFAULT_NFSIM)
+
+
+def run_nfsim(args, text):
+    p = subprocess.run([nfsim_path()] + args, input=text, capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(ruleset_text):
+    """nfsim check's exit status (0 accepted, 1 errors) and its messages."""
+    rc, out, err = run_nfsim(["check", "-"], ruleset_text)
+    return rc, err.strip()
+
+
+def _events(packet):
+    out = []
+    for s in packet["steps"]:
+        k = s["kind"]
+        if k == "rule" and s.get("matched"):
+            v = s.get("verdict", "continue")
+            if v in ("jump", "goto"):
+                v = v.upper() + " " + s.get("target", "?")
+            elif v == "reject":
+                v = "DROP"
+            else:
+                v = v.upper()
+            out.append({"hook": s["hook"], "table": s["table"], "chain": s["chain"], "kind": "rule",
+                        "rule": s["rule"], "verdict": v})
+        elif k == "return":
+            out.append({"hook": s["hook"], "table": s["table"], "chain": s["chain"], "kind": "return"})
+        elif k == "policy":
+            out.append({"hook": s["hook"], "table": s["table"], "chain": s["chain"], "kind": "policy",
+                        "verdict": s["verdict"].upper()})
+    return out
+
+
+def _packet(p):
+    res = {"events": _events(p), "fate": dict(p["fate"]), "packet_out": p.get("packet_out")}
+    for s in p["steps"]:
+        if s["kind"] == "reject":
+            res["reject"] = {"oif": s["oif"], "reply": s["reply"]}
+    return res
+
+
+def trace(scenario):
+    """Every outcome nfsim gives the scenario: [{"probability", "packets": [...]}],
+    cut short (with "stopped") where a derived packet has nothing to answer,
+    as the kernel run is."""
+    sc = dict(scenario)
+    stopped = None
+    while True:
+        rc, out, err = run_nfsim(["trace", "--format", "json", "--all-branches", "-"], json.dumps(sc))
+        if rc == 0:
+            break
+        m = re.search(r"packet (\d+): packet \d+ never left the host", err)
+        if m and int(m.group(1)) > 0:
+            n = int(m.group(1))
+            stopped = {"packet": n, "reason": err.strip()}
+            sc = dict(sc)
+            sc["packets"] = sc["packets"][:n]
+            continue
+        return {"error": err.strip() or "nfsim exited %d" % rc}
+    outcomes = []
+    for o in json.loads(out)["outcomes"]:
+        outcomes.append({"probability": o["probability"], "packets": [_packet(p) for p in o["packets"]]})
+    res = {"outcomes": outcomes}
+    if stopped:
+        res["stopped"] = stopped
+    return res
