@@ -1361,7 +1361,9 @@ impl Run<'_> {
             1 if matches!(p.icmp_type, 8 | 13) && self.host.is_local(p.dst) => {
                 a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
             }
+            // tcp_v4_send_reset: nothing for a segment to a broadcast or multicast address.
             6 if p.tcp_flags & RST == 0
+                && self.host.is_local(p.dst)
                 && self
                     .host
                     .listening
