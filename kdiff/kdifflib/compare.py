@@ -165,7 +165,11 @@ def facts(scenario, kernel, diff):
     reject_answer_missing / reject_answer_translated: REJECT's answer never left,
       or left from another address;
     kernel_remapped_port: the only difference is a port the kernel changed on a
-      packet no NAT rule matched (and nfsim kept)."""
+      packet no NAT rule matched (and nfsim kept);
+    raw_output_touches_answers: the raw table can drop or untrack what the host
+      sends (OUTPUT policy DROP, a DROP, NOTRACK or CT rule), before conntrack;
+    answers_a_random_nat_port: the packet that differs answers another (reply_to,
+      icmp_error_for) and the ruleset lets the kernel pick NAT ports at random."""
     out = set()
     kp = [p for p in kernel.get("packets", []) if not p.get("skipped")]
     at = diff.get("packet")
@@ -178,6 +182,14 @@ def facts(scenario, kernel, diff):
         sent = kp[at].get("sent", {})
         if kp[at].get("from") == "local" and _is_many(sent.get("dst", "")):
             out.add("local_broadcast")
+    raw = re.search(r"(?ms)^\*raw$(.*?)^COMMIT$", scenario["ruleset"])
+    if raw and re.search(r":OUTPUT DROP|-j (DROP|NOTRACK|CT)\b", raw.group(1)):
+        out.add("raw_output_touches_answers")
+    if at is not None and at < len(kp) and port_ranges(scenario["ruleset"]):
+        i = kp[at].get("index", at)
+        spec = scenario["packets"][i] if i < len(scenario["packets"]) else {}
+        if "reply_to" in spec or "icmp_error_for" in spec:
+            out.add("answers_a_random_nat_port")
     for d in diff["diffs"]:
         if d["what"] == "rules":
             k, e = d["kernel"], d["nfsim"]
