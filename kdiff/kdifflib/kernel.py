@@ -28,12 +28,11 @@ import os
 import random
 import select
 import socket
-import struct
 import time
 import zlib
 
 from . import netns, netlink, pkt
-from .rules import BUILTIN, HOOKS, Ruleset
+from .rules import BUILTIN, Ruleset
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
