@@ -256,7 +256,8 @@ def validate(args, backends):
                 # The kernel's real load decides; --test only where it says the same.
                 if ours != load_ok:
                     first_error = next((m for m in msg.splitlines() if "error" in m), msg[:300])
-                bad.append({"backend": b, "ruleset": label, "nfsim": "accepts" if ours else "refuses: " + first_error,
+                    bad.append({"backend": b, "ruleset": label,
+                                "nfsim": "accepts" if ours else "refuses: " + first_error,
                                 "kernel": "loads" if load_ok else "refuses: " + (l.stderr or l.stdout).strip()[:300],
                                 "test": "accepts" if test_ok else "refuses",
                                 "text": text})
