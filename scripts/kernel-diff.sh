@@ -12,7 +12,8 @@ skip() {
     echo "kernel-diff: kernel tests skipped: $1"
     exit 0
 }
-[ "$(id -u)" = 0 ] || skip "not running as root"
+uid=$(id -u 2>/dev/null) || skip "cannot tell the user id (id is not installed)"
+[ "$uid" = 0 ] || skip "not running as root"
 for tool in python3 ip nft iptables-nft-restore iptables-legacy-restore; do
     command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed"
 done

@@ -465,7 +465,9 @@ impl Host {
     /// `dev` (`--limit-iface-*`), a local-table route on another device counts
     /// as UNICAST.
     pub fn addr_type(&self, a: Ipv4, dev: Option<&str>) -> AddrType {
-        if a >> 24 == 0 || a == u32::MAX {
+        // ipv4_is_zeronet is 0.0.0.0 alone since Linux 5.3: the rest of 0/8
+        // is looked up like any address.
+        if a == 0 || a == u32::MAX {
             return AddrType::Broadcast;
         }
         if a >> 28 == 0xe {

@@ -177,7 +177,8 @@ impl Runner<'_> {
 
     /// The tuple a DNAT/SNAT range gives the packet, as nf_nat_core's
     /// get_unique_tuple chooses it for a connection's first packet:
-    /// - SNAT keeps the source when the range already contains it;
+    /// - SNAT keeps the source when the range already contains it (unless
+    ///   `--random`/`--random-fully`, NF_NAT_RANGE_PROTO_RANDOM_ALL);
     /// - otherwise the address is find_best_ips_proto's: a jhash2 of the
     ///   source address (seeded with the destination unless `--persistent`)
     ///   scaled onto the range, so a client always gets the same address;
@@ -201,7 +202,8 @@ impl Runner<'_> {
             .is_none_or(|(lo, hi)| !p.has_ports() || (lo..=hi).contains(&port));
         let addr_ok = range.addrs.is_none_or(|(lo, hi)| (lo..=hi).contains(&addr));
         // (A reversed address range contains nothing, as nf_nat_inet_in_range sees it.)
-        if !dst && addr_ok && port_ok {
+        // With --random or --random-fully the kernel skips this and hashes.
+        if !dst && addr_ok && port_ok && !(n.random || n.random_fully) {
             return (addr, port);
         }
         let a = match range.addrs {
@@ -1361,7 +1363,9 @@ impl Run<'_> {
             1 if matches!(p.icmp_type, 8 | 13) && self.host.is_local(p.dst) => {
                 a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
             }
+            // tcp_v4_send_reset: nothing for a segment to a broadcast or multicast address.
             6 if p.tcp_flags & RST == 0
+                && self.host.is_local(p.dst)
                 && self
                     .host
                     .listening
@@ -1376,6 +1380,18 @@ impl Run<'_> {
                 };
             }
             _ => return,
+        }
+        // The answer is routed first (ip_send_unicast_reply, icmp_reply): no
+        // route, or a loopback source leaving by another device without
+        // route_localnet (__mkroute_output's EINVAL), and nothing is sent.
+        match route_output(self.host, a.dst) {
+            Err(_) => return,
+            Ok((oif, ..))
+                if a.src >> 24 == 127 && oif != "lo" && !self.host.sysctl.route_localnet =>
+            {
+                return
+            }
+            Ok(_) => {}
         }
         let Lookup::Existing { id, reply } = self.conns.lookup(&a) else {
             return;

@@ -67,10 +67,11 @@ fn addrtype_answers_like_inet_dev_addr_type() {
         "secondary addresses are local"
     );
     assert_eq!(t("198.51.100.255", None), AddrType::Broadcast);
+    assert_eq!(t("0.0.0.0", None), AddrType::Broadcast);
     assert_eq!(
         t("0.1.2.3", None),
-        AddrType::Broadcast,
-        "0/8 counts as broadcast"
+        AddrType::Unicast,
+        "only 0.0.0.0 of 0/8 is special since Linux 5.3 (fixtures/oracle/z_addrtype_zeronet)"
     );
     assert_eq!(t("255.255.255.255", None), AddrType::Broadcast);
     assert_eq!(t("224.0.0.1", None), AddrType::Multicast);

@@ -135,26 +135,77 @@ def signature(diff):
     return " ".join(parts)
 
 
-STATEFUL = re.compile(r"--mode (nth|random)|-m (limit|recent)|-j (CONNMARK|NOTRACK|CT)\b")
+STATEFUL = re.compile(r"--mode (nth|random)|-m (limit|recent|connmark)\b|-j (CONNMARK|NOTRACK|CT)\b")
+
+
+def _is_many(dst):
+    first = dst.split(".")[0] if dst else ""
+    return dst.endswith(".255") or first in {str(n) for n in range(224, 240)}
+
+
+def _rule_text(ruleset, event):
+    """The iptables-save line of a rule event (None for returns and policies)."""
+    if not event or " rule " not in event:
+        return None
+    w = event.split()
+    table, chain, index = w[1], w[2], int(w[4])
+    from .rules import Ruleset
+    r = Ruleset(ruleset).rule(table, chain, index)
+    return r.text if r else None
 
 
 def facts(scenario, kernel, diff):
-    """What a known difference may ask of a case (see known-differences.json)."""
+    """What a known difference may ask of a case (see known-differences.json):
+    host_answers: the host's stack sent something of its own (a locally delivered
+      packet, a REJECT, a frame the peers saw) up to the packet that differs;
+    stateful_rule_differs: the first rule event that differs is a rule with state
+      (nth, random, limit, recent, CONNMARK, NOTRACK, CT);
+    local_broadcast: the packet that differs is a local one to a broadcast or
+      multicast address;
+    reject_answer_missing / reject_answer_translated: REJECT's answer never left,
+      or left from another address;
+    kernel_remapped_port: the only difference is a port the kernel changed on a
+      packet no NAT rule matched (and nfsim kept);
+    raw_output_touches_answers: the raw table can drop or untrack what the host
+      sends (OUTPUT policy DROP, a DROP, NOTRACK or CT rule), before conntrack;
+    answers_a_random_nat_port: the packet that differs answers another (reply_to,
+      icmp_error_for) and the ruleset lets the kernel pick NAT ports at random."""
     out = set()
     kp = [p for p in kernel.get("packets", []) if not p.get("skipped")]
-    upto = diff.get("packet")
-    upto = len(kp) if upto is None else upto + 1
+    at = diff.get("packet")
+    upto = len(kp) if at is None else at + 1
     for p in kp[:upto]:
         f = p.get("fate", {}).get("result")
         if f in ("delivered-local", "rejected") or p.get("host_sent"):
             out.add("host_answers")
-    if STATEFUL.search(scenario["ruleset"]):
-        out.add("stateful_rules")
-    for p in scenario["packets"]:
-        d = p.get("dst", "")
-        if p.get("from") == "local" and (d.endswith(".255") or d.split(".")[0] in {str(n) for n in range(224, 240)}):
+    if at is not None and at < len(kp):
+        sent = kp[at].get("sent", {})
+        if kp[at].get("from") == "local" and _is_many(sent.get("dst", "")):
             out.add("local_broadcast")
+    raw = re.search(r"(?ms)^\*raw$(.*?)^COMMIT$", scenario["ruleset"])
+    if raw and re.search(r":OUTPUT DROP|-j (DROP|NOTRACK|CT)\b", raw.group(1)):
+        out.add("raw_output_touches_answers")
+    if at is not None and at < len(kp) and port_ranges(scenario["ruleset"]):
+        i = kp[at].get("index", at)
+        spec = scenario["packets"][i] if i < len(scenario["packets"]) else {}
+        if "reply_to" in spec or "icmp_error_for" in spec:
+            out.add("answers_a_random_nat_port")
     for d in diff["diffs"]:
+        if d["what"] == "rules":
+            k, e = d["kernel"], d["nfsim"]
+            i = next((n for n in range(min(len(k), len(e))) if k[n] != e[n]), min(len(k), len(e)))
+            for ev in (k[i] if i < len(k) else None, e[i] if i < len(e) else None):
+                text = _rule_text(scenario["ruleset"], ev)
+                if text and STATEFUL.search(text):
+                    out.add("stateful_rule_differs")
+        if d["what"] == "packet_out" and d["fields"] in (["sport"], ["dport"]) and at is not None and at < len(kp):
+            # The kernel gave the packet another port though no NAT rule matched
+            # it: the null binding's clash resolution (nf_nat_used_tuple).
+            f = d["fields"][0]
+            sent = kp[at].get("sent", {})
+            nat_rule = any(ev["table"] == "nat" and ev["kind"] == "rule" for ev in kp[at].get("events", []))
+            if d["nfsim"].get(f) == sent.get(f) != d["kernel"].get(f) and not nat_rule:
+                out.add("kernel_remapped_port")
         if d["what"] == "reject_reply":
             if not d["kernel"]:
                 out.add("reject_answer_missing")

@@ -13,12 +13,12 @@ chains of the same owner, jump or go to it, never in a loop), so every
 target is placed in a hook it is allowed in.  `mutate_invalid` breaks a
 ruleset on purpose for the validator's comparison.
 
-What is left out, and why (the README says so too): `--random`/
-`--random-fully` NAT is generated only without replies to the NATed
-packet (its port is compared as a set), timing-dependent `limit` rates
-above a few per minute and `recent --seconds` below a minute (the kernel's
-clock runs, the scenario's does not), uid/gid other than 0, ipsets, and
-extensions nfsim keeps verbatim.
+Flows are sent one after the other or interleaved. `SNAT --random`
+(rare) and SNAT/MASQUERADE port ranges make the kernel pick a port: it is
+compared as a range. Left out, and why (the README says so too): `limit`
+rates above a few per minute and `recent --seconds` below a minute (the
+kernel's clock runs, the scenario's does not), uid/gid other than 0,
+ipsets, owner/mac/physdev and the extensions nfsim keeps verbatim.
 """
 import random
 
@@ -28,7 +28,6 @@ HOST_MAIN = ["198.51.100.1", "203.0.113.1"]
 SPECIAL_DST = ["127.0.0.1", "198.51.100.255", "255.255.255.255", "203.0.113.255", "0.0.0.5", "224.0.0.9"]
 SPOOF_SRC = ["203.0.113.20", "127.0.0.1", "198.51.100.1", "0.0.0.0", "192.0.2.77"]
 DPORTS = [22, 53, 80, 443, 8080, 3128]
-HOOKS = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
 TABLE_HOOKS = {
     "raw": ["PREROUTING", "OUTPUT"],
     "mangle": ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
@@ -95,9 +94,7 @@ class Gen:
 
     # ------------------------------------------------------------ packets
     def packets(self):
-        r = self.r
-        pkts = []
-        self.nat_random_packets = set()
+        flows = []
         for f in range(self.pick([1, 1, 2, 2, 3])):
             kind = self.pick(["client", "client", "server", "local", "local"])
             proto = self.pick(["tcp", "tcp", "udp", "icmp"])
@@ -130,29 +127,42 @@ class Gen:
                 p["icmp_type"] = self.pick([8, 8, 8, 13, 0])
                 if p["icmp_type"] == 13:
                     p["length"] = 40
-            first = len(pkts)
-            pkts.append(p)
             # The flow goes on: a reply, the sender's next packet, an error.
-            last = first
+            # References are to the flow's own packets until the flows are merged.
+            flow = [p]
+            last = 0
             for _ in range(self.pick([0, 1, 1, 2, 3, 4])):
                 c = self.r.random()
                 if c < 0.45:
-                    pkts.append({"reply_to": last})
-                    last = len(pkts) - 1
+                    flow.append({"reply_to": last})
+                    last = len(flow) - 1
                 elif c < 0.8:
                     q = dict(p)
                     if proto == "tcp":
                         q["tcp_flags"] = self.pick(["ACK", "ACK", "PSH,ACK", "FIN,ACK", "RST", "SYN"])
-                    pkts.append(q)
-                    last = len(pkts) - 1
+                    flow.append(q)
+                    last = len(flow) - 1
                 else:
                     e = {"icmp_error_for": last}
                     if self.chance(0.3):
                         e["icmp_code"] = self.pick([1, 4, 13])
-                    pkts.append(e)
-        if self.chance(0.3) and len(pkts) > 1:
-            # Interleave: move a later flow's first packet earlier (keeping references valid).
-            pass
+                    flow.append(e)
+            flows.append(flow)
+        # One flow after the other, or (a third of the time) interleaved, each
+        # flow's packets in their order; references renumbered.
+        order = [f for f, flow in enumerate(flows) for _ in flow]
+        if self.chance(0.33):
+            self.r.shuffle(order)
+        pkts, where, taken = [], {}, [0] * len(flows)
+        for f in order:
+            j = taken[f]
+            taken[f] += 1
+            q = dict(flows[f][j])
+            for key in ("reply_to", "icmp_error_for"):
+                if key in q:
+                    q[key] = where[(f, q[key])]
+            where[(f, j)] = len(pkts)
+            pkts.append(q)
         for p in pkts:
             if "protocol" in p and "length" not in p:
                 p["length"] = {"tcp": 40, "udp": 28, "icmp": 28}[p["protocol"]]
@@ -369,8 +379,6 @@ class Gen:
             callee = self.pick(callees)
             self.used.add(callee)
             return "-%s %s" % ("g" if self.chance(0.2) else "j", callee)
-        if c == "jump_old":
-            return "-%s %s" % ("g" if self.chance(0.2) else "j", self.pick(callees))
         if c == "LOG":
             return '-j LOG --log-prefix "kd "'
         if c == "MARK":
@@ -414,7 +422,8 @@ class Gen:
         if c == "NETMAP":
             return "-j NETMAP --to " + self.pick(["203.0.113.16/28", "198.51.100.0/28", "192.0.2.0/28"])
         if c == "TCPMSS":
-            return ""  # needs --tcp-flags SYN,RST SYN before it; left out of the middle of rules
+            # The kernel wants a SYN match in the same rule (tcpmss_tg4_check).
+            return "-m tcp --tcp-flags SYN,RST SYN -j TCPMSS " + self.pick(["--set-mss 1360", "--clamp-mss-to-pmtu"])
         if c == "TOS":
             return "-j TOS --set-tos " + self.pick(["0x10", "0x08"])
         if c == "DSCP":

@@ -28,12 +28,11 @@ import os
 import random
 import select
 import socket
-import struct
 import time
 import zlib
 
 from . import netns, netlink, pkt
-from .rules import BUILTIN, HOOKS, Ruleset
+from .rules import BUILTIN, Ruleset
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -224,6 +223,10 @@ class KernelRun:
         netns.write_sysctl(h, "net/ipv4/icmp_ratelimit", 0)
         netns.write_sysctl(h, "net/ipv4/icmp_msgs_per_sec", 100000)
         netns.write_sysctl(h, "net/netfilter/nf_log/2", "nfnetlink_log")
+        # nfsim follows TCP's states, not its sequence windows: the kernel is
+        # told not to mark out-of-window segments INVALID either.
+        netns.write_sysctl(h, "net/netfilter/nf_conntrack_tcp_be_liberal", 1)
+        netns.write_sysctl(h, "net/netfilter/nf_conntrack_tcp_ignore_invalid_rst", 1)
         with netns.inside(h):
             self.ifindex_name = {i: n for i, n in socket.if_nameindex()}
 
@@ -565,7 +568,7 @@ class KernelRun:
                 self._send_barrier()
                 self._wait_barrier(events, logs)
                 captured = self._drain_peers()
-                out["packets"].append(self._result(p, origin, events, logs, captured, send_err))
+                out["packets"].append(dict(self._result(p, origin, events, logs, captured, send_err), index=i))
         finally:
             self._close()
             if not self.keep:

@@ -193,10 +193,12 @@ def run_cases(args, backends, known):
     for b, i, sc, d, k in found:
         sig = compare.signature(d)
         key = (b, sig)
-        per_class[key] = per_class.get(key, 0) + 1
         name = "%s-%s-%d" % (args.seed, b, i)
         small = sc
-        if not args.no_minimise and per_class[key] <= args.minimise_per_class and "validator" not in sig:
+        kid = known_match(known, sc, d, b, k)
+        if (kid is None or args.minimise_known) and not args.no_minimise \
+                and per_class.get(key, 0) < args.minimise_per_class and "validator" not in sig:
+            per_class[key] = per_class.get(key, 0) + 1
             log("minimising case %d %s [%s]" % (i, b, sig))
             small, tries = shrink.shrink(sc, still_fails_fn(b, sig), focus=d.get("packet"),
                                          budget=args.minimise_budget)
@@ -205,7 +207,7 @@ def run_cases(args, backends, known):
                 d, k = d2, k2
             else:
                 small = sc  # it no longer disagrees (a random choice went the other way)
-        kid = known_match(known, small, d, b, k)
+            kid = known_match(known, small, d, b, k)
         path = write_case(outdir, name, small, b, d, original=sc) if (kid is None or args.write_known) else None
         results.append({"backend": b, "case": i, "signature": compare.signature(d), "known": kid, "path": path,
                         "minimised": small is not sc, "summary": summary_line(d)})
@@ -254,7 +256,8 @@ def validate(args, backends):
                 # The kernel's real load decides; --test only where it says the same.
                 if ours != load_ok:
                     first_error = next((m for m in msg.splitlines() if "error" in m), msg[:300])
-                bad.append({"backend": b, "ruleset": label, "nfsim": "accepts" if ours else "refuses: " + first_error,
+                    bad.append({"backend": b, "ruleset": label,
+                                "nfsim": "accepts" if ours else "refuses: " + first_error,
                                 "kernel": "loads" if load_ok else "refuses: " + (l.stderr or l.stdout).strip()[:300],
                                 "test": "accepts" if test_ok else "refuses",
                                 "text": text})
@@ -336,6 +339,8 @@ def main(argv=None):
     ap.add_argument("--minimise-per-class", type=int, default=2)
     ap.add_argument("--minimise-budget", type=float, default=180.0, help="seconds per disagreement")
     ap.add_argument("--write-known", action="store_true", help="write known disagreements to --out too")
+    ap.add_argument("--minimise-known", action="store_true",
+                    help="minimise disagreements a known difference already explains too")
     ap.add_argument("--replay", metavar="SCENARIO", help="run one scenario file and show the comparison")
     ap.add_argument("--minimise", metavar="SCENARIO", help="minimise one disagreeing scenario file")
     ap.add_argument("--to-oracle", nargs=2, metavar=("SCENARIO", "NAME"),
@@ -434,15 +439,17 @@ def main(argv=None):
     for b in backends:
         st = stats[b]
         per = st["seconds"] / st["cases"] if st["cases"] else 0
-        log("%-6s agreement %d/%d  (%d packets, %.2f s per case%s)" % (
-            b, st["agree"], st["cases"], st["packets"], per,
+        mine = [r for r in results if r["backend"] == b]
+        kn = sum(1 for r in mine if r["known"])
+        log("%-6s agreement %d/%d  (%d known differences, %d unexplained; %d packets, %.2f s per case%s)" % (
+            b, st["agree"], st["cases"], kn, len(mine) - kn, st["packets"], per,
             (", %d skipped" % st["skipped"] if st["skipped"] else "")
             + (", %d more refused by both" % st["refused"] if st["refused"] else "")))
     log("total %.1f s" % total)
     unknown = [r for r in results if r["known"] is None]
     if results:
         log("")
-        log("disagreements:")
+        log("disagreements (known ones are listed by the id of their explanation in kdiff/known-differences.json):")
         for r in results:
             log("  %-6s case %-5d [%s] %s%s" % (r["backend"], r["case"], r["signature"],
                                                 "known: " + r["known"] if r["known"] else "NEW",

@@ -107,6 +107,12 @@ def cleanup_stale(everything=False):
             pass
         if pid == os.getpid():
             alive = False
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    alive = False  # killed, not yet reaped
+        except (OSError, IndexError):
+            pass
         if everything or not alive:
             subprocess.run(["ip", "netns", "del", n], capture_output=True)
             gone.append(n)
