@@ -4,6 +4,8 @@
 #      then clippy and rustdoc with warnings denied
 #   2. wasm:   wasm-bindgen-test in headless Chromium (the app's components)
 #   3. e2e:    a release build driven by Playwright in headless Chromium
+#   4. kernel: random scenarios through the real kernel and nfsim (scripts/kernel-diff.sh;
+#              as root with network namespaces, otherwise it says why it skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -25,3 +27,6 @@ cargo test --target wasm32-unknown-unknown -p iptables-playground
 step "end-to-end tests (Playwright on a release build)"
 trunk build --release
 node --test tests/e2e/
+
+step "kernel-differential tests (random scenarios, real kernel vs nfsim, both backends)"
+bash scripts/kernel-diff.sh
