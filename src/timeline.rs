@@ -145,7 +145,11 @@ impl Cost {
 
     /// `36 rules evaluated: PREROUTING 20 · FORWARD 4 · POSTROUTING 12`.
     pub fn text(&self) -> String {
-        let hooks: Vec<String> = self.per_hook.iter().map(|(h, n)| format!("{h} {n}")).collect();
+        let hooks: Vec<String> = self
+            .per_hook
+            .iter()
+            .map(|(h, n)| format!("{h} {n}"))
+            .collect();
         let n = self.rules;
         format!(
             "{n} rule{} evaluated{}{}",
@@ -192,12 +196,20 @@ impl Fields {
             row("Destination port", port(self.dport), port(first.dport));
         }
         if let Some(f) = &self.flags {
-            row("TCP flags", f.clone(), first.flags.clone().unwrap_or_default());
+            row(
+                "TCP flags",
+                f.clone(),
+                first.flags.clone().unwrap_or_default(),
+            );
         }
         if let Some(i) = &self.icmp {
             row("ICMP", i.clone(), first.icmp.clone().unwrap_or_default());
         }
-        row("Mark", format!("{:#x}", self.mark), format!("{:#x}", first.mark));
+        row(
+            "Mark",
+            format!("{:#x}", self.mark),
+            format!("{:#x}", first.mark),
+        );
         row("Conntrack", self.ct.clone(), first.ct.clone());
         row("Out interface", self.oif.clone(), first.oif.clone());
         rows
@@ -243,7 +255,12 @@ fn split_words(spec: &str) -> Vec<String> {
 /// and target; None when it has none (it matches every packet).
 fn conditions(rule: &Rule) -> Option<String> {
     let mut r = rule.clone();
-    r.matches = rule.matches.iter().filter(|m| m.kind.name() != "comment").cloned().collect();
+    r.matches = rule
+        .matches
+        .iter()
+        .filter(|m| m.kind.name() != "comment")
+        .cloned()
+        .collect();
     r.target = Target::None;
     let spec = nfsim::render::rule_spec(&r);
     let spec = spec.trim_start();
@@ -257,7 +274,11 @@ fn target_short(target: &Target) -> Option<String> {
     if let Target::Extension { target } = target {
         let mut options = String::new();
         target.save(&mut options);
-        out.extend(split_words(&options).into_iter().filter(|w| !w.starts_with("--")));
+        out.extend(
+            split_words(&options)
+                .into_iter()
+                .filter(|w| !w.starts_with("--")),
+        );
     }
     Some(out.join(" "))
 }
@@ -281,7 +302,11 @@ fn first_fields(t: &Traced) -> Fields {
             Origin::Local { uid, .. } => format!("local process (uid {uid})"),
         },
         oif: "-".into(),
-        src: if p.src == 0 { "(chosen by routing)".into() } else { fmt_ipv4(p.src) },
+        src: if p.src == 0 {
+            "(chosen by routing)".into()
+        } else {
+            fmt_ipv4(p.src)
+        },
         dst: fmt_ipv4(p.dst),
         proto: nfsim::value::Proto(p.proto).save(),
         sport: ports.then_some(p.sport),
@@ -300,7 +325,12 @@ pub fn title(t: &Traced) -> String {
         Some(p) => format!("{a}:{p}"),
         None => a.to_string(),
     };
-    let mut out = format!("{} {} -> {}", f.proto, end(&f.src, f.sport), end(&f.dst, f.dport));
+    let mut out = format!(
+        "{} {} -> {}",
+        f.proto,
+        end(&f.src, f.sport),
+        end(&f.dst, f.dport)
+    );
     if let Some(fl) = &f.flags {
         out.push(' ');
         out.push_str(fl);
@@ -348,7 +378,10 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
     // Runs the index skipped are shown as one frame once longer than
     // GROUP_MIN: explaining the first few of each is enough.
     let json = scenario::path_json_explaining(ruleset, &t.path, GROUP_MIN + 1);
-    let steps: &[Value] = json["steps"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let steps: &[Value] = json["steps"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let lookup = Lookup(ruleset);
     let first = first_fields(t);
     let mut cur = first.clone();
@@ -426,10 +459,20 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                     && steps[j]["hook"] == st["hook"]
                 {
                     let mut hit = |line: usize| {
-                        hits.entry(line).or_insert(Hit { line, evaluated: 0, matched: 0 }).evaluated += 1;
+                        hits.entry(line)
+                            .or_insert(Hit {
+                                line,
+                                evaluated: 0,
+                                matched: 0,
+                            })
+                            .evaluated += 1;
                     };
                     if steps[j]["kind"] == "skipped" {
-                        for l in steps[j]["lines"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                        for l in steps[j]["lines"]
+                            .as_array()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                        {
                             hit(l.as_u64().unwrap_or(0) as usize);
                             count += 1;
                         }
@@ -477,7 +520,11 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
             "rule" => {
                 let n = st["rule"].as_u64().unwrap_or(0) as usize;
                 let line = st["line"].as_u64().unwrap_or(0) as usize;
-                let h = hits.entry(line).or_insert(Hit { line, evaluated: 0, matched: 0 });
+                let h = hits.entry(line).or_insert(Hit {
+                    line,
+                    evaluated: 0,
+                    matched: 0,
+                });
                 h.evaluated += 1;
                 h.matched += 1;
                 f.rule = Some(n);
@@ -499,28 +546,44 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 let (v, action) = match verdict.as_str() {
                     "jump" => {
                         stack.push(t_name.clone());
-                        (format!("jump {t_name}"), format!("sends the packet to {t_name}"))
+                        (
+                            format!("jump {t_name}"),
+                            format!("sends the packet to {t_name}"),
+                        )
                     }
                     "goto" => {
                         if let Some(top) = stack.last_mut() {
                             *top = t_name.clone();
                         }
-                        (format!("goto {t_name}"), format!("goes to {t_name} (no return here)"))
+                        (
+                            format!("goto {t_name}"),
+                            format!("goes to {t_name} (no return here)"),
+                        )
                     }
                     "return" => {
                         stack.pop();
                         ("RETURN".into(), "returns to the calling chain".into())
                     }
-                    "accept" => (short.clone(), match t_name.as_str() {
-                        "ACCEPT" => "accepts it (the rest of this table is skipped)".into(),
-                        _ => format!("applies {short} and ends this table's walk"),
-                    }),
+                    "accept" => (
+                        short.clone(),
+                        match t_name.as_str() {
+                            "ACCEPT" => "accepts it (the rest of this table is skipped)".into(),
+                            _ => format!("applies {short} and ends this table's walk"),
+                        },
+                    ),
                     "drop" => (short.clone(), "drops it".into()),
                     "reject" => (short.clone(), "rejects it".into()),
                     "queue" => (short.clone(), "queues it to userspace".into()),
                     _ => {
                         // A non-terminating target: the walk goes on.
-                        if let Some(Rule { target: Target::Extension { target: TargetKind::Mark { value, mask } }, .. }) = rule {
+                        if let Some(Rule {
+                            target:
+                                Target::Extension {
+                                    target: TargetKind::Mark { value, mask },
+                                },
+                            ..
+                        }) = rule
+                        {
                             cur.mark = (cur.mark & !mask) ^ value;
                         }
                         let what = if t_name.is_empty() {
@@ -528,7 +591,14 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                         } else {
                             format!("applies {short}, and the walk goes on")
                         };
-                        (if t_name.is_empty() { "count".into() } else { short.clone() }, what)
+                        (
+                            if t_name.is_empty() {
+                                "count".into()
+                            } else {
+                                short.clone()
+                            },
+                            what,
+                        )
                     }
                 };
                 f.verdict = v.clone();
@@ -577,18 +647,29 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 cur.apply_endpoints(&after);
                 let (b, a) = (before.split_once(" -> "), after.split_once(" -> "));
                 let (what, changed) = match (b, a) {
-                    (Some((bs, bd)), Some((as_, ad))) if bd != ad && bs == as_ => {
-                        (format!("changed the destination {bd} → {ad}"), ad.to_string())
-                    }
+                    (Some((bs, bd)), Some((as_, ad))) if bd != ad && bs == as_ => (
+                        format!("changed the destination {bd} → {ad}"),
+                        ad.to_string(),
+                    ),
                     (Some((bs, bd)), Some((as_, ad))) if bs != as_ && bd == ad => {
                         (format!("changed the source {bs} → {as_}"), as_.to_string())
                     }
                     _ => (format!("changed {before} → {after}"), after.clone()),
                 };
                 f.detail = Some(changed);
-                let who = if walk.is_some() || frames.last().is_some_and(|f| f.table.as_deref() == Some("nat")) {
-                    let nat_rule = frames.iter().rev().take_while(|f| f.node == node).find(|f| f.matched && f.kind == "rule");
-                    nat_rule.map(|f| f.verdict.split(' ').next().unwrap_or("NAT").to_string()).unwrap_or_else(|| "The connection's NAT binding".into())
+                let who = if walk.is_some()
+                    || frames
+                        .last()
+                        .is_some_and(|f| f.table.as_deref() == Some("nat"))
+                {
+                    let nat_rule = frames
+                        .iter()
+                        .rev()
+                        .take_while(|f| f.node == node)
+                        .find(|f| f.matched && f.kind == "rule");
+                    nat_rule
+                        .map(|f| f.verdict.split(' ').next().unwrap_or("NAT").to_string())
+                        .unwrap_or_else(|| "The connection's NAT binding".into())
                 } else {
                     "The connection's NAT binding".into()
                 };
@@ -606,7 +687,10 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 f.verdict = d.clone();
                 f.text = format!("routing ({hk}): {d}");
                 f.narration = if changed && hk == "PREROUTING" {
-                    format!("The routing decision looks at the new destination {}: {d}.", cur.dst)
+                    format!(
+                        "The routing decision looks at the new destination {}: {d}.",
+                        cur.dst
+                    )
                 } else {
                     format!("Routing decision: {d}.")
                 };
@@ -614,12 +698,22 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
             "reject" => {
                 let r = &st["reply"];
                 let what = match r["protocol"].as_str() {
-                    Some("icmp") => format!("an ICMP error (type {} code {})", r["icmp_type"], r["icmp_code"]),
+                    Some("icmp") => format!(
+                        "an ICMP error (type {} code {})",
+                        r["icmp_type"], r["icmp_code"]
+                    ),
                     _ => format!("a TCP {}", r["tcp_flags"].as_str().unwrap_or("RST")),
                 };
                 f.verdict = "reply sent".into();
-                f.text = format!("reject: sends {what} to {} via {}", s(r, "dst"), s(st, "oif"));
-                f.narration = format!("REJECT answers the sender with {what}, out of {}.", s(st, "oif"));
+                f.text = format!(
+                    "reject: sends {what} to {} via {}",
+                    s(r, "dst"),
+                    s(st, "oif")
+                );
+                f.narration = format!(
+                    "REJECT answers the sender with {what}, out of {}.",
+                    s(st, "oif")
+                );
             }
             "log" | "trace" => {
                 let line = s(st, "line");
@@ -647,7 +741,9 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
     let leaves_as = json["packet_out"].as_object().map(|p| {
         let dst = p["dst"].as_str().unwrap_or("");
         match p.get("dport") {
-            Some(d) if !d.is_null() && p.get("icmp_type").is_none() && d != 0 => format!("{dst}:{d}"),
+            Some(d) if !d.is_null() && p.get("icmp_type").is_none() && d != 0 => {
+                format!("{dst}:{d}")
+            }
             _ => dst.to_string(),
         }
     });
@@ -700,7 +796,13 @@ fn set_box_verdicts(frames: &mut [Frame]) {
             _ => {
                 let mut parts: Vec<String> = run
                     .iter()
-                    .filter(|f| f.kind == "rule" && f.matched && !f.verdict.starts_with("jump") && !f.verdict.starts_with("goto") && f.verdict != "RETURN")
+                    .filter(|f| {
+                        f.kind == "rule"
+                            && f.matched
+                            && !f.verdict.starts_with("jump")
+                            && !f.verdict.starts_with("goto")
+                            && f.verdict != "RETURN"
+                    })
                     .map(|f| f.verdict.clone())
                     .collect();
                 if let Some(nat) = run.iter().find(|f| f.kind == "nat") {
@@ -732,7 +834,9 @@ fn set_box_verdicts(frames: &mut [Frame]) {
 pub fn fate_banner(path: &nfsim::pipeline::PacketPath) -> String {
     use nfsim::pipeline::Fate;
     let by = |what: &str, table: &TableKind, chain: &str, rule: &Option<usize>| {
-        let rule = rule.map(|r| format!("rule {r}")).unwrap_or_else(|| "policy".into());
+        let rule = rule
+            .map(|r| format!("rule {r}"))
+            .unwrap_or_else(|| "policy".into());
         format!("{what} by {} {chain} {rule}", table.name())
     };
     match &path.fate {
@@ -742,7 +846,9 @@ pub fn fate_banner(path: &nfsim::pipeline::PacketPath) -> String {
         Fate::Dropped { table, chain, rule } => by("Dropped", table, chain, rule),
         Fate::Rejected { table, chain, rule } => by("Rejected", table, chain, rule),
         Fate::Queued { table, chain, rule } => by("Queued to userspace", table, chain, rule),
-        Fate::DroppedOutsideRules { detail } => format!("Dropped by the stack, outside any rule: {detail}"),
+        Fate::DroppedOutsideRules { detail } => {
+            format!("Dropped by the stack, outside any rule: {detail}")
+        }
     }
 }
 
@@ -761,7 +867,10 @@ pub fn fate_view(json: &Value) -> FateView {
     let result = s(fate, "result");
     let by = |what: &str| {
         let b = &fate["by"];
-        let rule = b["rule"].as_u64().map(|r| format!("rule {r}")).unwrap_or_else(|| "policy".into());
+        let rule = b["rule"]
+            .as_u64()
+            .map(|r| format!("rule {r}"))
+            .unwrap_or_else(|| "policy".into());
         format!("{what} by {} {} {rule}", s(b, "table"), s(b, "chain"))
     };
     let banner = match result.as_str() {
@@ -771,7 +880,10 @@ pub fn fate_view(json: &Value) -> FateView {
         "dropped" => by("Dropped"),
         "rejected" => by("Rejected"),
         "queued" => by("Queued to userspace"),
-        "dropped-outside-rules" => format!("Dropped by the stack, outside any rule: {}", s(fate, "detail")),
+        "dropped-outside-rules" => format!(
+            "Dropped by the stack, outside any rule: {}",
+            s(fate, "detail")
+        ),
         other => other.to_string(),
     };
     FateView {
@@ -841,7 +953,11 @@ pub fn step_index(frames: &[Frame], at: usize, g: Granularity, back: bool) -> us
     }
     let at = at.min(frames.len() - 1);
     if g == Granularity::Rule {
-        return if back { at.saturating_sub(1) } else { (at + 1).min(frames.len() - 1) };
+        return if back {
+            at.saturating_sub(1)
+        } else {
+            (at + 1).min(frames.len() - 1)
+        };
     }
     let key = |i: usize| g.key(&frames[i]);
     if back {
@@ -881,12 +997,27 @@ mod tests {
         );
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
         let rules = &parsed.ruleset.tables[0].chain("PREROUTING").unwrap().rules;
-        assert_eq!(conditions(&rules[0]).as_deref(), Some("-p tcp -m tcp --dport 32719"));
+        assert_eq!(
+            conditions(&rules[0]).as_deref(),
+            Some("-p tcp -m tcp --dport 32719")
+        );
         assert_eq!(conditions(&rules[1]), None);
-        assert_eq!(target_short(&rules[0].target).as_deref(), Some("KUBE-SVC-X"));
-        assert_eq!(target_short(&rules[2].target).as_deref(), Some("DNAT 203.0.113.10:80"));
-        assert_eq!(target_short(&rules[3].target).as_deref(), Some("MARK 0x4000/0x4000"));
-        assert_eq!(but("-p tcp: the packet is udp"), "-p tcp, but the packet is udp");
+        assert_eq!(
+            target_short(&rules[0].target).as_deref(),
+            Some("KUBE-SVC-X")
+        );
+        assert_eq!(
+            target_short(&rules[2].target).as_deref(),
+            Some("DNAT 203.0.113.10:80")
+        );
+        assert_eq!(
+            target_short(&rules[3].target).as_deref(),
+            Some("MARK 0x4000/0x4000")
+        );
+        assert_eq!(
+            but("-p tcp: the packet is udp"),
+            "-p tcp, but the packet is udp"
+        );
         assert_eq!(thousands(9998), "9,998");
         assert_eq!(thousands(100), "100");
     }
@@ -920,7 +1051,11 @@ mod tests {
         assert_eq!(step_index(&f, 3, Chain, false), 5);
         assert_eq!(step_index(&f, 5, Chain, true), 3);
         assert_eq!(step_index(&f, 0, Hook, false), 1);
-        assert_eq!(step_index(&f, 1, Hook, false), 5, "routing is a stop of its own");
+        assert_eq!(
+            step_index(&f, 1, Hook, false),
+            5,
+            "routing is a stop of its own"
+        );
         assert_eq!(step_index(&f, 5, Hook, true), 1);
         assert_eq!(step_index(&f, 6, Hook, true), 5);
         assert_eq!(step_index(&[], 3, Hook, true), 0);
@@ -936,8 +1071,15 @@ mod tests {
         ];
         f[2].box_verdict = Some("DNAT 203.0.113.10:80".into());
         let at = |c| box_states(&f, c);
-        assert_eq!(at(1).get("PREROUTING/nat"), Some(&None), "reached, walk not over");
-        assert_eq!(at(2)["PREROUTING/nat"].as_deref(), Some("DNAT 203.0.113.10:80"));
+        assert_eq!(
+            at(1).get("PREROUTING/nat"),
+            Some(&None),
+            "reached, walk not over"
+        );
+        assert_eq!(
+            at(2)["PREROUTING/nat"].as_deref(),
+            Some("DNAT 203.0.113.10:80")
+        );
         assert!(!at(2).contains_key("routing-in"));
         assert_eq!(box_visit(&f, 1), (1, 3));
         assert_eq!(box_visit(&f, 3), (3, 4));

@@ -579,47 +579,61 @@ impl ConnTable {
     /// the source.
     pub fn translate(&self, id: usize, reply: bool, p: &mut Packet, dst_side: bool) -> bool {
         let c = &self.connections[id];
-        // The tuple the packet should carry after translation, in its direction.
-        let want = if reply {
-            c.orig.invert()
-        } else {
-            c.reply.invert()
-        };
-        let before = (p.src, p.sport, p.dst, p.dport);
-        let ports = p.has_ports();
-        if dst_side {
-            p.dst = want.dst;
-            if ports {
-                p.dport = want.dport;
-            }
-        } else {
-            p.src = want.src;
-            if ports {
-                p.sport = want.sport;
-            }
-        }
-        let mut changed = before != (p.src, p.sport, p.dst, p.dport);
-        if let Some(inner) = &mut p.inner {
-            // nf_nat_icmp_reply_translation: the quoted packet travelled the
-            // other way; it gets the same manipulation, mirrored.
-            let want = if reply { c.orig } else { c.reply };
-            let was = *inner;
-            let ports = inner.proto != 1;
-            if dst_side {
-                inner.src = want.src;
-                if ports {
-                    inner.sport = want.sport;
-                }
-            } else {
-                inner.dst = want.dst;
-                if ports {
-                    inner.dport = want.dport;
-                }
-            }
-            changed |= was != *inner;
-        }
-        changed
+        translate_by(&c.orig, &c.reply, reply, p, dst_side)
     }
+}
+
+/// Rewrite a packet of the connection with original tuple `orig` and reply
+/// tuple `reply` (as NAT set them) the way its bindings say: at
+/// PREROUTING/OUTPUT (`dst_side`) the destination, at POSTROUTING/INPUT the
+/// source; an ICMP error's quoted packet mirrored. Whether anything changed.
+pub fn translate_by(
+    orig: &Tuple,
+    reply: &Tuple,
+    reply_dir: bool,
+    p: &mut Packet,
+    dst_side: bool,
+) -> bool {
+    // The tuple the packet should carry after translation, in its direction.
+    let want = if reply_dir {
+        orig.invert()
+    } else {
+        reply.invert()
+    };
+    let before = (p.src, p.sport, p.dst, p.dport);
+    let ports = p.has_ports();
+    if dst_side {
+        p.dst = want.dst;
+        if ports {
+            p.dport = want.dport;
+        }
+    } else {
+        p.src = want.src;
+        if ports {
+            p.sport = want.sport;
+        }
+    }
+    let mut changed = before != (p.src, p.sport, p.dst, p.dport);
+    if let Some(inner) = &mut p.inner {
+        // nf_nat_icmp_reply_translation: the quoted packet travelled the
+        // other way; it gets the same manipulation, mirrored.
+        let want = if reply_dir { *orig } else { *reply };
+        let was = *inner;
+        let ports = inner.proto != 1;
+        if dst_side {
+            inner.src = want.src;
+            if ports {
+                inner.sport = want.sport;
+            }
+        } else {
+            inner.dst = want.dst;
+            if ports {
+                inner.dport = want.dport;
+            }
+        }
+        changed |= was != *inner;
+    }
+    changed
 }
 
 impl Connection {

@@ -190,7 +190,8 @@ fn full_ip_addr_output_is_read() {
 10.244.0.0/24 dev cni0 proto kernel scope link src 10.244.0.1
 198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.1 metric 100
 ";
-    let host = nfsim::host::Host::from_ip_text(addr, route, nfsim::host::Sysctl::default()).unwrap();
+    let host =
+        nfsim::host::Host::from_ip_text(addr, route, nfsim::host::Sysctl::default()).unwrap();
     let names: Vec<&str> = host.interfaces.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["lo", "eth0", "cni0"]);
 }
