@@ -41,7 +41,7 @@ fn dwell_ms(f: &Frame) -> f64 {
         "rule" if !f.matched => 380.0,
         "rule" | "return" => 520.0,
         "rules" => 800.0,
-        "fate" => 900.0,
+        "fate" | "answer-fate" => 900.0,
         _ => 650.0,
     }
 }
@@ -1587,6 +1587,8 @@ pub fn BoxWalk(player: Player) -> impl IntoView {
                     "routing" => "routing decision".into(),
                     "start" => "the packet arrives".into(),
                     "fate" => "the end".into(),
+                    "answer" => "the host answers".into(),
+                    "answer-fate" => "the end of the answer".into(),
                     k => k.into(),
                 },
             });

@@ -824,4 +824,43 @@ mod tests {
         // Rules the index skipped still count: the kernel tries each one.
         assert_eq!(p.cost.text(), "51 rules evaluated: INPUT 51");
     }
+
+    #[test]
+    fn the_answer_the_host_sends_is_played_after_the_packet() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+            -A INPUT -p tcp --dport 32719 -j REJECT --reject-with tcp-reset\n\
+            -A OUTPUT -p tcp --tcp-flags RST RST -j DROP\nCOMMIT\n";
+        let mut s = Session::new();
+        s.parse(text);
+        let input = PlayInput {
+            routes: "198.51.100.0/24 dev eth0\ndefault via 198.51.100.254 dev eth0\n".into(),
+            ..PlayInput::default()
+        };
+        let v = s.trace(&input).unwrap();
+        let p = &v.packets[0];
+        let kinds: Vec<&str> = p.frames.iter().map(|f| f.kind.as_str()).collect();
+        let at = kinds.iter().position(|k| *k == "answer").unwrap();
+        // The packet's own fate, then the host's RST through OUTPUT, dropped there.
+        assert_eq!(kinds[at - 1], "fate");
+        assert_eq!(
+            p.frames[at - 1].narration,
+            "Rejected by filter INPUT rule 1."
+        );
+        assert!(p.frames[at]
+            .text
+            .starts_with("answer: REJECT's answer: TCP RST,ACK"));
+        let drop = &p.frames[p.frames.len() - 2];
+        assert_eq!(
+            (drop.node.as_str(), drop.verdict.as_str()),
+            ("OUTPUT/filter", "DROP")
+        );
+        let last = p.frames.last().unwrap();
+        assert_eq!(last.kind, "answer-fate");
+        assert_eq!(
+            last.narration,
+            "The answer: dropped by filter OUTPUT rule 1."
+        );
+        // The page's fate is the packet's.
+        assert_eq!(p.fate.result, "rejected");
+    }
 }

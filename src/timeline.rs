@@ -378,12 +378,18 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
     // Runs the index skipped are shown as one frame once longer than
     // GROUP_MIN: explaining the first few of each is enough.
     let json = scenario::path_json_explaining(ruleset, &t.path, GROUP_MIN + 1);
-    let steps: &[Value] = json["steps"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    // What the host sent back by itself (REJECT's answer, an echo reply, a
+    // RST) follows the packet's own fate: its steps come after an "answer"
+    // marker, and its own fate closes the list.
+    let answer = json.get("answer").filter(|a| a.is_object());
+    let mut all: Vec<Value> = json["steps"].as_array().cloned().unwrap_or_default();
+    if let Some(a) = answer {
+        all.push(serde_json::json!({"kind": "answer"}));
+        all.extend(a["steps"].as_array().cloned().unwrap_or_default());
+    }
+    let steps: &[Value] = &all;
     let lookup = Lookup(ruleset);
-    let first = first_fields(t);
+    let mut first = first_fields(t);
     let mut cur = first.clone();
     let mut states = vec![first.rows(&first)];
     let mut frames: Vec<Frame> = Vec::new();
@@ -411,6 +417,38 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
     while i < steps.len() {
         let st = &steps[i];
         let kind = s(st, "kind");
+        if kind == "answer" {
+            let a = answer.expect("the marker is there only with an answer");
+            let (f, _) = fate_frame(&json, &last_node, &mut cur, &first, &mut states);
+            frames.push(f);
+            first = answer_fields(&a["packet"]);
+            cur = first.clone();
+            push_state(&mut states, cur.rows(&first));
+            let what = scenario::packet_text(&a["packet"]);
+            let why = match a["cause"].as_str().unwrap_or("") {
+                "reject" => "REJECT's answer",
+                "echo-reply" => "the stack's echo reply",
+                "reset" => "the stack's RST (nothing listens on that port)",
+                "port-unreachable" => "the stack's port unreachable (nothing listens on that port)",
+                other => other,
+            };
+            frames.push(Frame {
+                kind: "answer".into(),
+                node: "local".into(),
+                verdict: "the host answers".into(),
+                text: format!("answer: {why}: {what}"),
+                narration: format!(
+                    "The host answers by itself with {why}: {what}. It is a locally generated packet: it goes out through OUTPUT and POSTROUTING, and the rules there see it too."
+                ),
+                state: states.len() - 1,
+                ..Frame::default()
+            });
+            walk = None;
+            stack.clear();
+            last_node = "local".into();
+            i += 1;
+            continue;
+        }
         let hook = opt(st, "hook");
         let table = opt(st, "table");
         let hk = hook.clone().unwrap_or_default();
@@ -733,11 +771,6 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
         i += 1;
     }
     let fate = fate_view(&json);
-    let end = match fate.result.as_str() {
-        "delivered-local" => "local".to_string(),
-        "forwarded" | "sent" => "out".to_string(),
-        _ => last_node.clone(),
-    };
     let leaves_as = json["packet_out"].as_object().map(|p| {
         let dst = p["dst"].as_str().unwrap_or("");
         match p.get("dport") {
@@ -747,25 +780,19 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
             _ => dst.to_string(),
         }
     });
-    if let Some(p) = json["packet_out"].as_object() {
-        if let (Some(s_), Some(d)) = (p["src"].as_str(), p["dst"].as_str()) {
-            let after = match (p.get("sport"), p.get("dport")) {
-                (Some(sp), Some(dp)) if cur.sport.is_some() => format!("{s_}:{sp} -> {d}:{dp}"),
-                _ => format!("{s_} -> {d}"),
-            };
-            cur.apply_endpoints(&after);
-            push_state(&mut states, cur.rows(&first));
-        }
+    let (mut last, answered) = fate_frame(
+        answer.unwrap_or(&json),
+        &last_node,
+        &mut cur,
+        &first,
+        &mut states,
+    );
+    if answer.is_some() {
+        last.kind = "answer-fate".into();
+        last.text = format!("answer: {}", answered.text);
+        last.narration = format!("The answer: {}.", lower_first(&answered.banner));
     }
-    frames.push(Frame {
-        kind: "fate".into(),
-        node: end,
-        verdict: fate.result.clone(),
-        text: format!("fate: {}", fate.text),
-        narration: format!("{}.", fate.banner),
-        state: states.len() - 1,
-        ..Frame::default()
-    });
+    frames.push(last);
     set_box_verdicts(&mut frames);
     PacketView {
         title: title(t),
@@ -786,12 +813,18 @@ fn set_box_verdicts(frames: &mut [Frame]) {
     while i < frames.len() {
         let node = frames[i].node.clone();
         let mut j = i;
-        while j + 1 < frames.len() && frames[j + 1].node == node && frames[j + 1].kind != "fate" {
+        while j + 1 < frames.len()
+            && frames[j + 1].node == node
+            && !matches!(
+                frames[j + 1].kind.as_str(),
+                "fate" | "answer" | "answer-fate"
+            )
+        {
             j += 1;
         }
         let run = &frames[i..=j];
         let verdict = match run[0].kind.as_str() {
-            "start" | "fate" => None,
+            "start" | "fate" | "answer" | "answer-fate" => None,
             "conntrack" | "routing" => Some(run.last().unwrap().verdict.clone()),
             _ => {
                 let mut parts: Vec<String> = run
@@ -849,6 +882,70 @@ pub fn fate_banner(path: &nfsim::pipeline::PacketPath) -> String {
         Fate::DroppedOutsideRules { detail } => {
             format!("Dropped by the stack, outside any rule: {detail}")
         }
+    }
+}
+
+/// The closing frame of a path (`path_json`'s value: the packet's, or its
+/// answer's): where it ends, its fate; the fields take the packet as it left.
+fn fate_frame(
+    v: &Value,
+    last_node: &str,
+    cur: &mut Fields,
+    first: &Fields,
+    states: &mut Vec<Vec<FieldRow>>,
+) -> (Frame, FateView) {
+    let fate = fate_view(v);
+    let end = match fate.result.as_str() {
+        "delivered-local" => "local".to_string(),
+        "forwarded" | "sent" => "out".to_string(),
+        _ => last_node.to_string(),
+    };
+    if let Some(p) = v["packet_out"].as_object() {
+        if let (Some(s_), Some(d)) = (p["src"].as_str(), p["dst"].as_str()) {
+            let after = match (p.get("sport"), p.get("dport")) {
+                (Some(sp), Some(dp)) if cur.sport.is_some() => format!("{s_}:{sp} -> {d}:{dp}"),
+                _ => format!("{s_} -> {d}"),
+            };
+            cur.apply_endpoints(&after);
+            push_state(states, cur.rows(first));
+        }
+    }
+    let frame = Frame {
+        kind: "fate".into(),
+        node: end,
+        verdict: fate.result.clone(),
+        text: format!("fate: {}", fate.text),
+        narration: format!("{}.", fate.banner),
+        state: states.len() - 1,
+        ..Frame::default()
+    };
+    (frame, fate)
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// An answer's packet (`path_json`'s `packet`) as the player follows it.
+fn answer_fields(p: &Value) -> Fields {
+    let proto = s(p, "protocol");
+    let ports = matches!(proto.as_str(), "tcp" | "udp" | "sctp" | "udplite" | "dccp");
+    let port = |k: &str| p[k].as_u64().map(|v| v as u16);
+    Fields {
+        iif: "the host itself".into(),
+        oif: "-".into(),
+        src: s(p, "src"),
+        dst: s(p, "dst"),
+        sport: if ports { port("sport") } else { None },
+        dport: if ports { port("dport") } else { None },
+        flags: (proto == "tcp").then(|| s(p, "tcp_flags")),
+        icmp: (proto == "icmp").then(|| format!("type {} code {}", p["icmp_type"], p["icmp_code"])),
+        proto,
+        mark: 0,
+        ct: "-".into(),
     }
 }
 

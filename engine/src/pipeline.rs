@@ -25,7 +25,7 @@
 //! says what listens) are tracked as the connection's reply, untraced. Not
 //! here: helpers' expectations (RELATED data connections).
 
-use crate::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple};
+use crate::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple, Zone};
 use crate::eval::{Conn, ConnView, MatchState, Socket};
 use crate::host::{Host, RouteResult};
 use crate::packet::Packet;
@@ -206,6 +206,8 @@ struct Runner<'a> {
     nfct: bool,
     /// The template a `-j CT` (without --notrack) attached in this walk.
     template: Option<ConnView>,
+    /// The conntrack zone that template puts the packet in.
+    zone: Option<Zone>,
     nat: Option<(bool, Ipv4, u16)>,
     /// The packet's connection as this walk began, when it has one.
     ct_base: Option<&'a ConnView>,
@@ -371,8 +373,28 @@ impl TargetRunner for Runner<'_> {
             TargetKind::Ct(c) if !c.notrack => {
                 // The template: the conntrack match sees it as a NEW,
                 // CONFIRMED entry with all-zero tuples until nf_conntrack_in
-                // replaces it (zones, helpers, timeouts are not modelled).
+                // replaces it (helpers and timeouts are not modelled). Its
+                // zone decides where conntrack looks the packet up.
                 self.nfct = true;
+                self.zone = Some(if c.zone_orig {
+                    Zone {
+                        id: c.zone,
+                        orig: true,
+                        reply: false,
+                    }
+                } else if c.zone_reply {
+                    Zone {
+                        id: c.zone,
+                        orig: false,
+                        reply: true,
+                    }
+                } else {
+                    Zone {
+                        id: c.zone,
+                        orig: true,
+                        reply: true,
+                    }
+                });
                 self.template = Some(ConnView {
                     state: 1 << 3,
                     status: crate::conntrack::status::CONFIRMED,
@@ -644,6 +666,8 @@ struct Run<'a> {
     explain: bool,
     /// The iptables backend: the order of the tables at a hook.
     backend: Backend,
+    /// The conntrack zone a CT template in raw put the packet in.
+    zone: Zone,
     /// This packet is an answer the host sent by itself (routed with its
     /// source fixed), `depth` answers deep.
     depth: u8,
@@ -730,6 +754,7 @@ impl Run<'_> {
             notrack: false,
             nfct: !self.tracked || (self.ct_attached && !self.invalid),
             template: None,
+            zone: None,
             nat: None,
             ct_base: has_ct.then_some(&self.conn),
             ct_changed: None,
@@ -746,6 +771,7 @@ impl Run<'_> {
         let Runner {
             seed,
             trace,
+            zone,
             ct_changed,
             logs,
             notrack,
@@ -755,6 +781,9 @@ impl Run<'_> {
         } = runner;
         self.seed = seed;
         self.nf_trace = trace;
+        if let Some(z) = zone {
+            self.zone = z;
+        }
         if let Some(m) = ct_changed.map(|c| c.mark).filter(|m| *m != self.conn.mark) {
             self.conn.mark = m;
             if let Some((id, _)) = self.existing {
@@ -853,7 +882,7 @@ impl Run<'_> {
         let state = if !self.tracked {
             "UNTRACKED".to_string()
         } else {
-            match self.conns.lookup(p) {
+            match self.conns.lookup(p, self.zone) {
                 Lookup::Existing { id, reply } => {
                     let dir = if reply { "reply" } else { "original" };
                     let tcp = (p.proto == 6).then(|| self.conns.tcp_packet(id, reply, p.tcp_flags));
@@ -1015,7 +1044,7 @@ impl Run<'_> {
         if let (true, false, Some(orig)) = (self.tracked, self.invalid, self.orig.take()) {
             let id = self
                 .conns
-                .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags);
+                .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags, self.zone);
             // A looped-back packet carries the now confirmed entry.
             self.conn.status |= crate::conntrack::status::CONFIRMED;
             return Some(id);
@@ -1194,6 +1223,7 @@ fn run_path(
         explain: env.explain,
         seed,
         backend: env.backend,
+        zone: Zone::default(),
         depth,
         attached,
         pending: None,
