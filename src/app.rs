@@ -160,6 +160,8 @@ pub fn App() -> impl IntoView {
     let routes = RwSignal::new(start.shared.input.routes.clone());
     let sysctl = RwSignal::new(start.shared.input.sysctl);
     let ipsets = RwSignal::new(start.shared.input.ipsets.clone());
+    let backend = RwSignal::new(start.shared.input.backend);
+    let listening = RwSignal::new(start.shared.input.listening.clone());
     let seed = RwSignal::new(start.shared.input.seed);
     let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> =
         RwSignal::new(HashMap::new());
@@ -205,6 +207,8 @@ pub fn App() -> impl IntoView {
         seed: seed.get(),
         sysctl: sysctl.get(),
         ipsets: ipsets.get(),
+        backend: backend.get(),
+        listening: listening.get(),
     });
 
     // What is shown when it is not the user's own draft ("a shared link",
@@ -441,6 +445,8 @@ pub fn App() -> impl IntoView {
         routes.set(sh.input.routes.clone());
         sysctl.set(sh.input.sysctl);
         ipsets.set(sh.input.ipsets.clone());
+        backend.set(sh.input.backend);
+        listening.set(sh.input.listening.clone());
         seed.set(sh.input.seed);
         presentation.set(sh.view.presentation);
         editor_hidden.set(sh.view.presentation);
@@ -705,8 +711,8 @@ pub fn App() -> impl IntoView {
                 <Export exported=exported client=client open=open />
             </section>
             <section class="play-pane" aria-label="Packet">
-                <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes sysctl=sysctl ipsets=ipsets open=open player=player />
-                <FlowDiagram player=player current=current parse_view=parse_view />
+                <PacketPane packets=packets selected=selected view=play addrs=addrs routes=routes sysctl=sysctl ipsets=ipsets backend=backend listening=listening open=open player=player />
+                {move || { let b = backend.get(); view! { <FlowDiagram player=player current=current parse_view=parse_view backend=b /> } }}
                 <PlayerBar player=player />
                 <Narration player=player current=current />
                 <div class="below">
@@ -932,6 +938,8 @@ fn PacketPane(
     routes: RwSignal<String>,
     sysctl: RwSignal<nfsim::host::Sysctl>,
     ipsets: RwSignal<String>,
+    backend: RwSignal<nfsim::pipeline::Backend>,
+    listening: RwSignal<String>,
     open: RwSignal<Vec<String>>,
     player: Player,
 ) -> impl IntoView {
@@ -1149,7 +1157,7 @@ fn PacketPane(
                 })
             }}
             <details class="host" prop:open=host_open on:toggle=host_toggle>
-                <summary>"Host: interfaces, routes, sysctls, ipsets"</summary>
+                <summary>"Host: interfaces, routes, sysctls, sockets, ipsets, backend"</summary>
                 <div class="host-grid">
                     <label class="host-field">
                         <span>"Addresses — paste " <code>"ip -4 addr"</code> " (or " <code>"ip addr"</code> ") output"</span>
@@ -1173,9 +1181,22 @@ fn PacketPane(
                                 let sel = sysctl.get().rp_filter == v;
                                 view! { <option value=v.to_string() selected=sel>{l}</option> }
                             }).collect_view()}
+                         </select>
+                    </label>
+                    <label>"iptables backend "
+                        <select aria-label="iptables backend" title="Which iptables loaded the rules: they differ in where the security table runs in INPUT (iptables-nft after nat, iptables-legacy before it)"
+                            on:change=move |ev| { if let Some(b) = nfsim::pipeline::Backend::parse(&event_target_value(&ev)) { backend.set(b); } }>
+                            {move || [(nfsim::pipeline::Backend::Nft, "iptables-nft"), (nfsim::pipeline::Backend::Legacy, "iptables-legacy")].into_iter().map(|(b, l)| {
+                                let sel = backend.get() == b;
+                                view! { <option value=b.name() selected=sel>{l}</option> }
+                            }).collect_view()}
                         </select>
                     </label>
                 </div>
+                <label class="host-field">
+                    <span>"Listening sockets — " <code>"tcp/22 udp/53"</code> ", " <code>"none"</code> ", or empty (not modelled): other ports get the host's RST or port unreachable"</span>
+                    <input type="text" aria-label="Listening sockets" spellcheck="false" placeholder="not modelled" prop:value=move || listening.get() on:change=move |ev| listening.set(event_target_value(&ev)) />
+                </label>
                 <label class="host-field">
                     <span>"ipsets — paste " <code>"ipset save"</code> " output (for " <code>"-m set"</code> " rules)"</span>
                     <textarea aria-label="ipsets" spellcheck="false" prop:value=move || ipsets.get() on:change=move |ev| ipsets.set(event_target_value(&ev))></textarea>
@@ -1190,8 +1211,9 @@ pub fn FlowDiagram(
     player: Player,
     current: Memo<Option<PacketView>>,
     parse_view: RwSignal<Option<ParseView>>,
+    backend: nfsim::pipeline::Backend,
 ) -> impl IntoView {
-    let d: Diagram = diagram::diagram();
+    let d: Diagram = diagram::diagram_for(backend);
     let states = Memo::new(move |_| {
         let c = player.cursor.get();
         player.frames.with(|f| box_states(f, c))

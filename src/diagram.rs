@@ -5,7 +5,7 @@
 //! source of the hooks' contents), and the route a packet token takes between
 //! two boxes. Not here: drawing (the app turns this into SVG) or tracing.
 
-use nfsim::pipeline::{hook_stages, Stage};
+use nfsim::pipeline::{hook_stages, hook_stages_for, Backend, Stage};
 use nfsim::ruleset::{Hook, Policy, Ruleset};
 use serde::{Deserialize, Serialize};
 
@@ -121,8 +121,15 @@ fn stage_name(s: Stage) -> &'static str {
     }
 }
 
-/// The diagram, laid out for an SVG viewBox of `width` × `height`.
+/// The diagram, laid out for an SVG viewBox of `width` × `height`, with
+/// the tables in iptables-nft's order (the engine's default backend).
 pub fn diagram() -> Diagram {
+    diagram_for(Backend::Nft)
+}
+
+/// The diagram with the tables in `backend`'s order (the security table's
+/// place in INPUT differs).
+pub fn diagram_for(backend: Backend) -> Diagram {
     let gw = BOX_W + 2.0 * PAD;
     // The hooks' places: (hook, left, top).
     let mid = TOP + group_height(Hook::Prerouting) / 2.0;
@@ -144,7 +151,7 @@ pub fn diagram() -> Diagram {
             w: gw,
             h: group_height(hook),
         });
-        for (i, s) in hook_stages(hook).iter().enumerate() {
+        for (i, s) in hook_stages_for(hook, backend).iter().enumerate() {
             let name = stage_name(*s);
             nodes.push(Node {
                 id: table_node(hook.name(), name),

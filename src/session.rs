@@ -11,7 +11,7 @@ use crate::packet_form::{FieldError, PacketForm};
 use crate::timeline::{self, PacketView};
 use crate::view_model::{self, ProblemRow, RuleNode, TableNode};
 use nfsim::host::{Host, HostSpec, Sysctl};
-use nfsim::pipeline::index_ruleset;
+use nfsim::pipeline::{index_ruleset, Backend};
 use nfsim::ruleset::{Ruleset, TableKind};
 use nfsim::scenario::{self, Loaded, Scenario, SimState};
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,45 @@ pub struct PlayInput {
     /// `ipset save` text for `-m set` rules; empty for none.
     #[serde(default)]
     pub ipsets: String,
+    /// Which iptables wrote the rules: the order of the tables at a hook.
+    #[serde(default)]
+    pub backend: Backend,
+    /// What the host's sockets listen on (`tcp/22 udp/53`), `none`, or
+    /// empty when not modelled (then only echo requests get the stack's answer).
+    #[serde(default)]
+    pub listening: String,
+}
+
+/// The listening sockets text: `tcp/22 udp/53` (commas allowed), `none`
+/// (nothing listens), or empty (not modelled).
+pub fn parse_listening(text: &str) -> Result<Option<Vec<(u8, u16)>>, String> {
+    let words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    match words.as_slice() {
+        [] => return Ok(None),
+        [w] if w.eq_ignore_ascii_case("none") => return Ok(Some(Vec::new())),
+        _ => {}
+    }
+    words
+        .iter()
+        .map(|w| {
+            let (proto, port) = w
+                .split_once('/')
+                .ok_or_else(|| format!("listening: `{w}' is not tcp/PORT or udp/PORT"))?;
+            let proto = match proto.to_ascii_lowercase().as_str() {
+                "tcp" => 6,
+                "udp" => 17,
+                _ => return Err(format!("listening: `{w}' is not tcp/PORT or udp/PORT")),
+            };
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("listening: `{w}': the port is a number from 0 to 65535"))?;
+            Ok((proto, port))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 impl Default for PlayInput {
@@ -62,6 +101,8 @@ impl Default for PlayInput {
             seed: 1,
             sysctl: Sysctl::default(),
             ipsets: String::new(),
+            backend: Backend::default(),
+            listening: String::new(),
         }
     }
 }
@@ -346,7 +387,7 @@ impl Session {
             messages: Vec::new(),
             interfaces: Vec::new(),
         };
-        let host = match Host::from_ip_text(&input.addrs, &input.routes, sysctl) {
+        let mut host = match Host::from_ip_text(&input.addrs, &input.routes, sysctl) {
             Ok(h) => h,
             Err(errors) => {
                 problems.messages = errors
@@ -403,8 +444,16 @@ impl Session {
                 }
             }
         };
+        match parse_listening(&input.listening) {
+            Ok(l) => host.listening = l,
+            Err(e) => {
+                problems.messages.push(e);
+                return Err(problems);
+            }
+        }
         self.loaded.sets = sets;
         self.loaded.host = host;
+        self.loaded.scenario.backend = input.backend;
         self.loaded.scenario.packets = packets;
         self.loaded.scenario.seed = input.seed;
         Ok(interfaces)
@@ -862,5 +911,56 @@ mod tests {
         );
         // The page's fate is the packet's.
         assert_eq!(p.fate.result, "rejected");
+    }
+
+    #[test]
+    fn the_backend_orders_input_and_listening_sockets_answer() {
+        let text =
+            "*nat\n:INPUT ACCEPT [0:0]\n-A INPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n\
+            *security\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n";
+        let mut s = Session::new();
+        s.parse(text);
+        let order = |s: &mut Session, input: &PlayInput| -> Vec<String> {
+            let v = s.trace(input).unwrap();
+            v.packets[0]
+                .frames
+                .iter()
+                .filter(|f| f.hook.as_deref() == Some("INPUT") && f.kind == "rule")
+                .map(|f| f.table.clone().unwrap_or_default())
+                .collect()
+        };
+        let mut input = PlayInput {
+            routes: "198.51.100.0/24 dev eth0\ndefault via 198.51.100.254 dev eth0\n".into(),
+            packets: vec![PacketInput::Form(PacketForm {
+                dst: "198.51.100.1".into(),
+                ..PacketForm::default()
+            })],
+            ..PlayInput::default()
+        };
+        // iptables-nft: security (150) after nat INPUT (100); legacy: before it (50).
+        assert_eq!(order(&mut s, &input), ["nat", "security"]);
+        input.backend = Backend::Legacy;
+        assert_eq!(order(&mut s, &input), ["security", "nat"]);
+        // Nothing listens: the host answers the SYN with a RST; not modelled: no answer.
+        let answer = |s: &mut Session, input: &PlayInput| {
+            let v = s.trace(input).unwrap();
+            v.packets[0]
+                .frames
+                .iter()
+                .find(|f| f.kind == "answer")
+                .map(|f| f.text.clone())
+        };
+        assert_eq!(answer(&mut s, &input), None);
+        input.listening = "none".into();
+        assert!(answer(&mut s, &input)
+            .unwrap()
+            .starts_with("answer: the stack's RST"));
+        input.listening = format!("tcp/{}", PacketForm::default().dport);
+        assert_eq!(answer(&mut s, &input), None);
+        input.listening = "tcp/x".into();
+        assert_eq!(
+            s.trace(&input).unwrap_err().messages,
+            ["listening: `tcp/x': the port is a number from 0 to 65535"]
+        );
     }
 }

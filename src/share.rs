@@ -261,6 +261,11 @@ fn host_text(spec: &HostSpec) -> Result<(String, String), String> {
                 .join("; ")
         )
     })?;
+    // What listens travels beside the ip text (PlayInput::listening).
+    let host = Host {
+        listening: None,
+        ..host
+    };
     let (addrs, routes) = (addr_text(&host), route_text(&host));
     match Host::from_ip_text(&addrs, &routes, host.sysctl) {
         Ok(back) if back == host => Ok((addrs, routes)),
@@ -590,8 +595,11 @@ struct Parts<'a> {
     /// The interfaces and the routes, when the host could be written.
     host: Option<(Vec<String>, Vec<String>)>,
     sysctl: Sysctl,
+    /// `host.listening` (`["tcp/22"]`), when the sockets are modelled.
+    listening: Option<Vec<String>>,
     ipsets: &'a str,
     seed: u64,
+    backend: nfsim::pipeline::Backend,
     force: Vec<String>,
     packets: Vec<String>,
 }
@@ -648,6 +656,9 @@ impl Parts<'_> {
         if pretty || self.sysctl != Sysctl::default() {
             host.push(("sysctl", to_json(&self.sysctl)));
         }
+        if let Some(l) = &self.listening {
+            host.push(("listening", to_json(l)));
+        }
         let mut fields = vec![
             ("version", "1".to_string()),
             ("ruleset", to_json(&self.ruleset)),
@@ -658,6 +669,9 @@ impl Parts<'_> {
         }
         if pretty || self.seed != 1 {
             fields.push(("seed", self.seed.to_string()));
+        }
+        if self.backend != nfsim::pipeline::Backend::Nft {
+            fields.push(("backend", to_json(&self.backend)));
         }
         if !self.force.is_empty() {
             fields.push(("force", json_list(&self.force, "  ", pretty)));
@@ -691,8 +705,17 @@ fn parts<'a>(
             )
         }),
         sysctl: input.sysctl,
+        listening: crate::session::parse_listening(&input.listening)
+            .ok()
+            .flatten()
+            .map(|l| {
+                l.iter()
+                    .map(|(p, port)| format!("{}/{port}", if *p == 6 { "tcp" } else { "udp" }))
+                    .collect()
+            }),
         ipsets: &input.ipsets,
         seed: input.seed,
+        backend: input.backend,
         force: Vec::new(),
         packets: specs.iter().flatten().map(packet_json).collect(),
     };
@@ -782,12 +805,6 @@ fn input_of(
             (packets, Some(kept))
         }
     };
-    if sc.backend != nfsim::pipeline::Backend::Nft {
-        notes.push("backend: the playground orders the tables as iptables-nft does; the file asks for iptables-legacy (only the security table's place in INPUT differs).".into());
-    }
-    if sc.host.listening.is_some() {
-        notes.push("host.listening: the playground does not model the host's own answers yet; the file's listening ports are not used.".into());
-    }
     for (ext, yes) in &sc.assume {
         if *yes {
             notes.push(format!(
@@ -844,6 +861,12 @@ fn input_of(
             seed: sc.seed,
             sysctl: sc.host.sysctl,
             ipsets: sc.ipsets.clone().unwrap_or_default(),
+            backend: sc.backend,
+            listening: match &sc.host.listening {
+                None => String::new(),
+                Some(l) if l.is_empty() => "none".into(),
+                Some(l) => l.join(" "),
+            },
         },
         notes,
     ))
@@ -1075,6 +1098,8 @@ mod tests {
                 rp_filter: 2,
             },
             ipsets: "create blocked hash:net family inet\nadd blocked 192.0.2.0/24\n".into(),
+            backend: nfsim::pipeline::Backend::Legacy,
+            listening: "tcp/22 udp/53".into(),
             ..PlayInput::default()
         };
         let s = Shared {
@@ -1095,6 +1120,11 @@ mod tests {
         assert_eq!(
             p["scenario"]["host"]["sysctl"],
             json!({"ip_forward": false, "route_localnet": true, "rp_filter": 2})
+        );
+        assert_eq!(p["scenario"]["backend"], "legacy");
+        assert_eq!(
+            p["scenario"]["host"]["listening"],
+            json!(["tcp/22", "udp/53"])
         );
         assert_eq!(p["scenario"]["packets"][1], json!({"reply_to": 0}));
         assert_eq!(p["scenario"]["packets"][3]["uid"], 1000);

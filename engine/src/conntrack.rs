@@ -643,6 +643,20 @@ pub fn translate_by(
     p: &mut Packet,
     dst_side: bool,
 ) -> bool {
+    if p.inner.is_some() {
+        // nf_nat_icmp_reply_translation: an ICMP error is rewritten only
+        // when the connection has the NAT status this hook undoes (its
+        // addresses are not the connection's own: a router's error keeps
+        // the router's address).
+        let ports = !matches!(orig.proto, 1);
+        let moved = |a: (Ipv4, u16), b: (Ipv4, u16)| a.0 != b.0 || (ports && a.1 != b.1);
+        let dnat = moved((reply.src, reply.sport), (orig.dst, orig.dport));
+        let snat = moved((reply.dst, reply.dport), (orig.src, orig.sport));
+        // The status bit of this manip type, the other one in the reply direction.
+        if !(if dst_side != reply_dir { dnat } else { snat }) {
+            return false;
+        }
+    }
     // The tuple the packet should carry after translation, in its direction.
     let want = if reply_dir {
         orig.invert()

@@ -988,8 +988,9 @@ impl Run<'_> {
 
     /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the
     /// rejected packet's destination, or an ICMP destination-unreachable from
-    /// that destination when it is local, from the incoming interface's address
-    /// when forwarding, and back through `lo` to a locally generated packet.
+    /// that destination when it is local, from the address routing picks for
+    /// the way back when forwarding, and back through `lo` to a locally
+    /// generated packet.
     fn reject_reply(&self, with: u8, p: &Packet, iif: Option<&str>) -> (String, Packet) {
         let local_out = iif.is_none();
         let mut r = p.clone();
@@ -1015,11 +1016,14 @@ impl Run<'_> {
             (r.icmp_type, r.icmp_code) = (3, CODES[with as usize]);
             r.inner = Some(Tuple::of(p));
             if !local_out && !self.host.is_local(p.dst) {
-                let dev = iif
-                    .and_then(|i| self.host.interface(i))
-                    .and_then(|i| i.addrs.iter().find(|a| !a.secondary));
-                if let Some(a) = dev {
-                    r.src = a.addr;
+                // icmp_send: not addressed to the host, the error's source is
+                // what routing picks for the way back (icmp_errors_use_inbound_ifaddr
+                // is 0): the route's preferred source, else the output
+                // device's address for the next hop (inet_select_addr).
+                if let Ok((dev, src, _, nexthop)) = route_output(self.host, r.dst) {
+                    if let Some(a) = src.or_else(|| self.host.select_addr(&dev, nexthop)) {
+                        r.src = a;
+                    }
                 }
             } else if local_out {
                 r.src = p.src;
