@@ -482,12 +482,12 @@ pub fn App() -> impl IntoView {
     let share = move |_| {
         let sh = Shared { ruleset: editor_text(), input: input.get_untracked(), view: view_state() };
         let link = share::to_link(&sh);
-        if link.len() > nfsim::link::MAX_LINK_CHARS {
+        if link.len() > nfsim::scenario::link::MAX_LINK_CHARS {
             share_link.set(None);
             alert.set(Some(format!(
                 "This scenario is too large for a link ({} characters; browsers stop at {}): use Download scenario instead.",
                 link.len(),
-                nfsim::link::MAX_LINK_CHARS
+                nfsim::scenario::link::MAX_LINK_CHARS
             )));
             return;
         }
@@ -568,7 +568,7 @@ pub fn App() -> impl IntoView {
         </header>
         {move || share_link.get().map(|url| {
             let len = url.chars().count();
-            let long = len > nfsim::link::LONG_LINK;
+            let long = len > nfsim::scenario::link::LONG_LINK;
             view! {
                 <div class="share-bar" role="region" aria-label="Share">
                     <label for="share-link">"Share link"</label>
@@ -823,7 +823,7 @@ fn PacketPane(
     view: RwSignal<Option<Result<PlayView, TraceProblems>>>,
     addrs: RwSignal<String>,
     routes: RwSignal<String>,
-    sysctl: RwSignal<nfsim::host::Sysctl>,
+    sysctl: RwSignal<nfsim::net::host::Sysctl>,
     ipsets: RwSignal<String>,
     open: RwSignal<Vec<String>>,
     player: Player,

@@ -4,11 +4,11 @@
 //! kept verbatim.
 //!
 //! This module parses and prints; it does not evaluate matches against packets
-//! (that is [`crate::eval`]'s job) and it does not check hook legality (see
-//! [`crate::validate`]).
+//! (that is [`crate::path::eval`]'s job) and it does not check hook legality (see
+//! [`crate::ruleset::validate`]).
 
-use crate::names;
-use crate::value::*;
+use crate::ruleset::names;
+use crate::ruleset::value::*;
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -17,9 +17,9 @@
 //! the packet they quote (nf_conntrack_inet_error) or INVALID. Not modelled:
 //! windows, timeouts, helpers and their expectations.
 
-use crate::packet::{tcp_flags, Packet};
-use crate::ruleset::Fnv;
-use crate::value::{fmt_ipv4, Ipv4};
+use crate::net::packet::{tcp_flags, Packet};
+use crate::ruleset::model::Fnv;
+use crate::ruleset::value::{fmt_ipv4, Ipv4};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -327,10 +327,10 @@ pub struct ConnTable {
 /// CONNMARK, and the conntrack, state and connmark matches. A nat table whose
 /// rules need none of these does not enable tracking, and without a connection
 /// the nat chains are never traversed.
-pub fn needs_conntrack(ruleset: &crate::ruleset::Ruleset) -> bool {
-    use crate::matches::MatchKind;
-    use crate::ruleset::Target;
-    use crate::targets::TargetKind;
+pub fn needs_conntrack(ruleset: &crate::ruleset::model::Ruleset) -> bool {
+    use crate::ruleset::matches::MatchKind;
+    use crate::ruleset::model::Target;
+    use crate::ruleset::targets::TargetKind;
     ruleset
         .tables
         .iter()
@@ -358,7 +358,7 @@ pub fn needs_conntrack(ruleset: &crate::ruleset::Ruleset) -> bool {
 
 impl ConnTable {
     /// An empty table for `ruleset`: tracking is on when a rule needs it.
-    pub fn for_ruleset(ruleset: &crate::ruleset::Ruleset) -> ConnTable {
+    pub fn for_ruleset(ruleset: &crate::ruleset::model::Ruleset) -> ConnTable {
         ConnTable {
             enabled: needs_conntrack(ruleset),
             ..ConnTable::default()
@@ -688,7 +688,7 @@ impl Connection {
 #[cfg(test)]
 mod list_tests {
     use super::*;
-    use crate::value::parse_ipv4;
+    use crate::ruleset::value::parse_ipv4;
 
     fn tcp(flags: u8) -> Packet {
         Packet {
@@ -721,7 +721,7 @@ mod list_tests {
 
     #[test]
     fn a_dnatted_syn_lists_as_conntrack_does() {
-        use crate::packet::tcp_flags::{ACK, SYN};
+        use crate::net::packet::tcp_flags::{ACK, SYN};
         let mut table = ConnTable::default();
         let id = table.confirm(
             t("192.0.2.50", 45678, "198.51.100.1", 32719),
@@ -762,7 +762,7 @@ mod list_tests {
 
     #[test]
     fn tcp_segments_follow_tcp_conntracks() {
-        use crate::packet::tcp_flags::{ACK, FIN, RST, SYN};
+        use crate::net::packet::tcp_flags::{ACK, FIN, RST, SYN};
         let mut table = ConnTable::default();
         let id = table.confirm(
             t("192.0.2.50", 1000, "203.0.113.10", 80),

@@ -25,16 +25,16 @@
 //! says what listens) are tracked as the connection's reply, untraced. Not
 //! here: helpers' expectations (RELATED data connections).
 
-use crate::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple};
-use crate::eval::{Conn, ConnView, MatchState};
-use crate::host::{Host, RouteResult};
-use crate::packet::Packet;
-use crate::ruleset::{Hook, Ruleset, TableKind};
-use crate::targets::{ConnmarkMode, NatTarget, TargetKind};
-use crate::value::{fmt_ipv4, Ipv4};
-use crate::walk::{
+use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple};
+use crate::net::host::{Host, RouteResult};
+use crate::net::packet::Packet;
+use crate::path::eval::{Conn, ConnView, MatchState};
+use crate::path::walk::{
     walk, BasicTargets, Env, TableIndex, TableVerdict, TargetOutcome, TargetRunner, Walk,
 };
+use crate::ruleset::model::{Hook, Ruleset, TableKind};
+use crate::ruleset::targets::{ConnmarkMode, NatTarget, TargetKind};
+use crate::ruleset::value::{fmt_ipv4, Ipv4};
 use serde::Serialize;
 
 /// Where a packet comes from.
@@ -307,7 +307,7 @@ impl TargetRunner for Runner<'_> {
                 self.nfct = true;
                 self.template = Some(ConnView {
                     state: 1 << 3,
-                    status: crate::conntrack::status::CONFIRMED,
+                    status: crate::net::conntrack::status::CONFIRMED,
                     snat: false,
                     dnat: false,
                     proto: 0,
@@ -842,7 +842,7 @@ impl Run<'_> {
             return false;
         }
         if with == 6 {
-            return p.proto == 6 && p.tcp_flags & crate::packet::tcp_flags::RST == 0;
+            return p.proto == 6 && p.tcp_flags & crate::net::packet::tcp_flags::RST == 0;
         }
         !(p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18))
     }
@@ -858,10 +858,10 @@ impl Run<'_> {
         if with == 6 {
             // tcp-reset: RST answering the segment (RST,ACK when it carried no ACK).
             (r.sport, r.dport) = (p.dport, p.sport);
-            r.tcp_flags = if p.tcp_flags & crate::packet::tcp_flags::ACK != 0 {
-                crate::packet::tcp_flags::RST
+            r.tcp_flags = if p.tcp_flags & crate::net::packet::tcp_flags::ACK != 0 {
+                crate::net::packet::tcp_flags::RST
             } else {
-                crate::packet::tcp_flags::RST | crate::packet::tcp_flags::ACK
+                crate::net::packet::tcp_flags::RST | crate::net::packet::tcp_flags::ACK
             };
         } else {
             const CODES: [u8; 8] = [0, 1, 3, 2, 9, 10, 0, 13];
@@ -898,7 +898,7 @@ impl Run<'_> {
             self.conns
                 .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags);
             // A looped-back packet carries the now confirmed entry.
-            self.conn.status |= crate::conntrack::status::CONFIRMED;
+            self.conn.status |= crate::net::conntrack::status::CONFIRMED;
         }
     }
 
@@ -953,7 +953,7 @@ impl Run<'_> {
 pub type RulesetIndex = std::collections::HashMap<
     TableKind,
     TableIndex,
-    std::hash::BuildHasherDefault<crate::ruleset::Fnv>,
+    std::hash::BuildHasherDefault<crate::ruleset::model::Fnv>,
 >;
 
 /// Build the indexes for a ruleset.
@@ -1356,7 +1356,7 @@ impl Run<'_> {
     /// itself is not traced; nfsim tracks it as if raw OUTPUT let it be
     /// tracked. An ICMP port unreachable is RELATED and changes nothing.
     fn host_answer(&mut self, p: &Packet) {
-        use crate::packet::tcp_flags::{ACK, RST};
+        use crate::net::packet::tcp_flags::{ACK, RST};
         let mut a = p.clone();
         (a.src, a.dst, a.sport, a.dport) = (p.dst, p.src, p.dport, p.sport);
         match p.proto {

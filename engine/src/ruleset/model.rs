@@ -2,13 +2,13 @@
 //! chains, and typed rules, each rule keeping the span of its source line.
 //!
 //! This is what `iptables-save` describes and what the kernel holds. It does not
-//! parse text (see [`crate::parser`]) or judge legality (see [`crate::validate`]).
+//! parse text (see [`crate::ruleset::parser`]) or judge legality (see [`crate::ruleset::validate`]).
 
-use crate::matches::MatchKind;
-use crate::span::Span;
-use crate::strtab::NameIndex;
-use crate::targets::{TargetKind, Verdict};
-use crate::value::{Iface, Ipv4Net, Proto};
+use crate::ruleset::matches::MatchKind;
+use crate::ruleset::strtab::NameIndex;
+use crate::ruleset::targets::{TargetKind, Verdict};
+use crate::ruleset::value::{Iface, Ipv4Net, Proto};
+use crate::text::span::Span;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

@@ -6,7 +6,7 @@
 //! mark 0, uid and gid 0, length 60, TTL 64, TOS 0, time 0 ms, not a reply.
 //! This module holds data; it neither routes nor evaluates rules.
 
-use crate::value::{fmt_ipv4, parse_ipv4, Ipv4, Proto};
+use crate::ruleset::value::{fmt_ipv4, parse_ipv4, Ipv4, Proto};
 use serde::{Deserialize, Serialize};
 
 /// TCP flag bits as the tcp match sees them.
@@ -41,7 +41,7 @@ pub struct Packet {
     /// For an ICMP error (destination unreachable, source quench, redirect,
     /// time exceeded, parameter problem): the headers of the packet it is
     /// about, as the error quotes them.
-    pub inner: Option<crate::conntrack::Tuple>,
+    pub inner: Option<crate::net::conntrack::Tuple>,
 }
 
 impl Packet {

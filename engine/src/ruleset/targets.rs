@@ -3,11 +3,11 @@
 //! rendering. An unmodelled extension is kept verbatim as [`TargetKind::Unknown`].
 //!
 //! This module parses and prints; what a target does to a packet belongs to the
-//! pipeline, and where a target is allowed belongs to [`crate::validate`].
+//! pipeline, and where a target is allowed belongs to [`crate::ruleset::validate`].
 
-use crate::matches::{OptSpec, Seen, UnknownExt};
-use crate::names;
-use crate::value::*;
+use crate::ruleset::matches::{OptSpec, Seen, UnknownExt};
+use crate::ruleset::names;
+use crate::ruleset::value::*;
 use serde::Serialize;
 
 /// The built-in verdicts iptables accepts as `-j` names.

@@ -6,15 +6,15 @@
 //!
 //! Both input formats share it: an iptables-save line and an iptables command
 //! line are the same argument vector. It does not apply the command to a
-//! ruleset (see [`crate::apply`]).
+//! ruleset (see [`crate::ruleset::apply`]).
 
-use crate::diagnostic::{codes, Diagnostic};
-use crate::lexer::Word;
-use crate::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
-use crate::ruleset::*;
-use crate::span::Span;
-use crate::targets::{self, TargetKind, Verdict};
-use crate::value::{Iface, Ipv4Net, Proto};
+use crate::ruleset::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
+use crate::ruleset::model::*;
+use crate::ruleset::targets::{self, TargetKind, Verdict};
+use crate::ruleset::value::{Iface, Ipv4Net, Proto};
+use crate::text::diagnostic::{codes, Diagnostic};
+use crate::text::lexer::Word;
+use crate::text::span::Span;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -1133,8 +1133,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod sharing_tests {
-    use crate::matches::MatchKind;
-    use crate::ruleset::Target;
+    use crate::ruleset::matches::MatchKind;
+    use crate::ruleset::model::Target;
     use std::sync::Arc;
 
     #[test]

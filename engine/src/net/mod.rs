@@ -1,0 +1,15 @@
+//! # Layer 3: network state
+//!
+//! The things a packet's path is made of, without the path itself: the
+//! crafted [`packet`], the [`host`] it
+//! meets (interfaces, addresses, routes, sysctls; route and address-type
+//! look-ups), and the [`conntrack`] table (connections, states, status bits,
+//! NAT bindings).
+//!
+//! It uses [`crate::ruleset`] (values, and the model to know whether a
+//! ruleset turns tracking on) and [`crate::text`]. It does not evaluate rules
+//! or walk chains: that is [`crate::path`].
+
+pub mod conntrack;
+pub mod host;
+pub mod packet;
