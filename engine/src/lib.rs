@@ -35,7 +35,7 @@
 //!   (the kernel's load-time checks) and [`lint`](ruleset::lint) (warnings
 //!   beyond them); [`render`](ruleset::render) (canonical iptables-save) and
 //!   [`export`](ruleset::export) (`iptables` commands, nftables).
-//! - [`net`]: the [`packet`](net::packet),
+//! - [`net`]: the [`packet`](net::packet) and its [`Tuple`](net::packet::Tuple),
 //!   the [`host`](net::host), the [`conntrack`](net::conntrack) table.
 //! - [`path`]: [`eval`](path::eval) (whether one rule matches, and if not why),
 //!   [`walk`](path::walk) (one table at one hook, jumps and returns),

@@ -382,7 +382,7 @@ fn packets_follow_the_kernel() {
                 if later {
                     continue;
                 }
-                let orig = nfsim::net::conntrack::Tuple {
+                let orig = nfsim::net::packet::Tuple {
                     src: parse_ipv4(o["src"].as_str().unwrap()).unwrap(),
                     dst: parse_ipv4(o["dst"].as_str().unwrap()).unwrap(),
                     proto,

@@ -17,78 +17,12 @@
 //! the packet they quote (nf_conntrack_inet_error) or INVALID. Not modelled:
 //! windows, timeouts, helpers and their expectations.
 
-use crate::net::packet::{tcp_flags, Packet};
+use crate::net::packet::{tcp_flags, Packet, Tuple};
 use crate::ruleset::model::Fnv;
-use crate::ruleset::value::{fmt_ipv4, Ipv4};
+use crate::ruleset::value::fmt_ipv4;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-
-/// One direction of a connection: what a packet's headers must be to belong to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct Tuple {
-    pub src: Ipv4,
-    pub dst: Ipv4,
-    pub proto: u8,
-    /// Ports for TCP/UDP/SCTP; for ICMP queries, type and code.
-    pub sport: u16,
-    pub dport: u16,
-}
-
-impl Tuple {
-    pub fn of(p: &Packet) -> Tuple {
-        if p.proto == 1 {
-            Tuple {
-                src: p.src,
-                dst: p.dst,
-                proto: 1,
-                sport: p.icmp_type as u16,
-                dport: p.icmp_code as u16,
-            }
-        } else {
-            Tuple {
-                src: p.src,
-                dst: p.dst,
-                proto: p.proto,
-                sport: p.sport,
-                dport: p.dport,
-            }
-        }
-    }
-
-    /// The tuple the answer would carry (for ICMP, nf_conntrack_proto_icmp's
-    /// invmap both ways: a request's reply, a reply's request).
-    pub fn invert(&self) -> Tuple {
-        if self.proto == 1 {
-            let reply = match self.sport {
-                8 => 0,
-                0 => 8,
-                13 => 14,
-                14 => 13,
-                15 => 16,
-                16 => 15,
-                17 => 18,
-                18 => 17,
-                t => t,
-            };
-            Tuple {
-                src: self.dst,
-                dst: self.src,
-                proto: 1,
-                sport: reply,
-                dport: self.dport,
-            }
-        } else {
-            Tuple {
-                src: self.dst,
-                dst: self.src,
-                proto: self.proto,
-                sport: self.dport,
-                dport: self.sport,
-            }
-        }
-    }
-}
 
 /// Status bits, as the conntrack match numbers them for `--ctstatus`.
 pub mod status {

@@ -1,7 +1,7 @@
 //! # Layer 3: network state
 //!
 //! The things a packet's path is made of, without the path itself: the
-//! crafted [`packet`], the [`host`] it
+//! crafted [`packet`] (and its 5-[`Tuple`](packet::Tuple)), the [`host`] it
 //! meets (interfaces, addresses, routes, sysctls; route and address-type
 //! look-ups), and the [`conntrack`] table (connections, states, status bits,
 //! NAT bindings).

@@ -25,9 +25,9 @@
 //! says what listens) are tracked as the connection's reply, untraced. Not
 //! here: helpers' expectations (RELATED data connections).
 
-use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple};
+use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict};
 use crate::net::host::{Host, RouteResult};
-use crate::net::packet::Packet;
+use crate::net::packet::{Packet, Tuple};
 use crate::path::eval::{Conn, ConnView, MatchState};
 use crate::path::walk::{
     walk, BasicTargets, Env, TableIndex, TableVerdict, TargetOutcome, TargetRunner, Walk,

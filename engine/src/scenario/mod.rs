@@ -469,7 +469,7 @@ fn packet_of(
             ttl: spec.ttl.unwrap_or(64),
             tos: 0,
             fragment: false,
-            inner: Some(crate::net::conntrack::Tuple::of(&seen)),
+            inner: Some(crate::net::packet::Tuple::of(&seen)),
         };
         return Ok((p, origin));
     }

@@ -79,7 +79,7 @@ pub fn packet(p: &Value) -> Packet {
 }
 
 /// An ICMP error's quoted packet, read from the payload bytes the oracle sent.
-fn inner(p: &Value) -> Option<nfsim::net::conntrack::Tuple> {
+fn inner(p: &Value) -> Option<nfsim::net::packet::Tuple> {
     let b: Vec<u8> = p["payload"]
         .as_array()?
         .iter()
@@ -92,7 +92,7 @@ fn inner(p: &Value) -> Option<nfsim::net::conntrack::Tuple> {
         1 => (b[20] as u16, b[21] as u16),
         _ => (port(20), port(22)),
     };
-    Some(nfsim::net::conntrack::Tuple {
+    Some(nfsim::net::packet::Tuple {
         src: ip(12),
         dst: ip(16),
         proto: b[9],
