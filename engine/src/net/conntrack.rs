@@ -17,8 +17,8 @@
 //! the packet they quote (nf_conntrack_inet_error) or INVALID. Not modelled:
 //! windows, timeouts, helpers and their expectations.
 
+use crate::net::hash::Fnv;
 use crate::net::packet::{tcp_flags, Packet, Tuple};
-use crate::ruleset::model::Fnv;
 use crate::ruleset::value::fmt_ipv4;
 use serde::Serialize;
 use std::collections::HashMap;

@@ -4,12 +4,13 @@
 //! crafted [`packet`] (and its 5-[`Tuple`](packet::Tuple)), the [`host`] it
 //! meets (interfaces, addresses, routes, sysctls; route and address-type
 //! look-ups), and the [`conntrack`] table (connections, states, status bits,
-//! NAT bindings).
+//! NAT bindings). [`hash`] is the hasher their indexes use.
 //!
 //! It uses [`crate::ruleset`] (values, and the model to know whether a
 //! ruleset turns tracking on) and [`crate::text`]. It does not evaluate rules
 //! or walk chains: that is [`crate::path`].
 
 pub mod conntrack;
+pub mod hash;
 pub mod host;
 pub mod packet;

@@ -953,7 +953,7 @@ impl Run<'_> {
 pub type RulesetIndex = std::collections::HashMap<
     TableKind,
     TableIndex,
-    std::hash::BuildHasherDefault<crate::ruleset::model::Fnv>,
+    std::hash::BuildHasherDefault<crate::net::hash::Fnv>,
 >;
 
 /// Build the indexes for a ruleset.

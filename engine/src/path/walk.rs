@@ -8,11 +8,11 @@
 //! can show the whole walk. What a target does to the packet is the
 //! [`TargetRunner`]'s business; which hooks and tables run is the pipeline's.
 
+use crate::net::hash::Fnv;
 use crate::net::host::Host;
 use crate::net::packet::Packet;
 use crate::path::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState};
 use crate::ruleset::matches::MatchKind;
-use crate::ruleset::model::Fnv;
 use crate::ruleset::model::{Hook, Policy, Rule, Table, Target};
 use crate::ruleset::targets::{TargetKind, Verdict};
 use serde::Serialize;

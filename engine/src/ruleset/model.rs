@@ -10,33 +10,7 @@ use crate::ruleset::targets::{TargetKind, Verdict};
 use crate::ruleset::value::{Iface, Ipv4Net, Proto};
 use crate::text::span::Span;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
-
-/// FNV-1a: chain names are short and trusted, so a fast non-keyed hash is fine.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf29ce484222325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-        }
-        self.0 = h;
-    }
-}
-
-/// A map keyed by chain names.
-pub type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 /// The five IPv4 tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
