@@ -25,7 +25,7 @@
 //! - [`text`]: [`span`](text::span), [`diagnostic`](text::diagnostic) (the
 //!   one problem model the CLI and the editor both render),
 //!   [`lexer`](text::lexer) (words of a line, as iptables-restore or a shell
-//!   splits them).
+//!   splits them), [`suggest`](text::suggest) ("did you mean").
 //! - [`ruleset`]: the [`model`](ruleset::model) (tables, chains and typed
 //!   rules, each with its source span) with its [`value`](ruleset::value)s and
 //!   [`names`](ruleset::names); the extensions ([`matches`](mod@ruleset::matches),

@@ -11,6 +11,7 @@ use crate::ruleset::render;
 use crate::ruleset::targets::{Verdict, KNOWN_TARGETS};
 use crate::text::diagnostic::{codes, Diagnostic};
 use crate::text::span::Span;
+use crate::text::suggest::suggest;
 
 /// Check a user chain name the way iptables does.
 pub fn check_chain_name(name: &str, span: Span) -> Result<(), Diagnostic> {
@@ -66,7 +67,7 @@ fn no_chain(name: &str, span: Span, table: &Table) -> Diagnostic {
             table.kind.name()
         ),
     );
-    match crate::ruleset::argv::suggest(name, table.chains.iter().map(|c| c.name.as_str())) {
+    match suggest(name, table.chains.iter().map(|c| c.name.as_str())) {
         Some(s) => d.with_hint(format!(
             "did you mean `{s}'? Otherwise declare it first with `:{name} - [0:0]` or `-N {name}`"
         )),

@@ -16,6 +16,7 @@ use crate::ruleset::model::*;
 use crate::text::diagnostic::{codes, Diagnostic};
 use crate::text::lexer::{restore_words_into, shell_words, Word};
 use crate::text::span::Span;
+use crate::text::suggest::suggest;
 use serde::Serialize;
 
 /// The two input formats.
@@ -624,7 +625,7 @@ fn unknown_table(name: &str, span: Span, restore: bool) -> Diagnostic {
         format!("can't initialize iptables table `{name}': Table does not exist")
     };
     let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, message);
-    match crate::ruleset::argv::suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
+    match suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
         Some(s) => d.with_hint(format!(
             "did you mean `{s}'? The tables are raw, mangle, nat, filter and security"
         )),

@@ -11,6 +11,7 @@ use crate::ruleset::matches::MatchKind;
 use crate::ruleset::model::*;
 use crate::ruleset::targets::TargetKind;
 use crate::text::diagnostic::{codes, Diagnostic};
+use crate::text::suggest::suggest;
 
 /// Run every whole-ruleset check.
 pub fn validate(ruleset: &Ruleset) -> Vec<Diagnostic> {
@@ -125,10 +126,7 @@ fn resolve(table: &Table, chains: std::ops::Range<usize>) -> Resolved {
                         _ => format!("Couldn't load target `{target}':No such file or directory"),
                     };
                     let d = Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, message);
-                    let hint = match crate::ruleset::argv::suggest(
-                        target,
-                        table.chains.iter().map(|c| c.name.as_str()),
-                    ) {
+                    let hint = match suggest(target, table.chains.iter().map(|c| c.name.as_str())) {
                         Some(s) => format!(
                             "no chain `{target}' in table {}; did you mean `{s}'?",
                             table.kind.name()
