@@ -29,7 +29,8 @@
 //! - [`ruleset`]: the [`model`](ruleset::model) (tables, chains and typed
 //!   rules, each with its source span) with its [`value`](ruleset::value)s and
 //!   [`names`](ruleset::names); the extensions ([`matches`](mod@ruleset::matches),
-//!   [`targets`](ruleset::targets)); [`argv`](ruleset::argv) (one invocation, option by
+//!   [`targets`](ruleset::targets), and what they share in
+//!   [`ext`](ruleset::ext)); [`argv`](ruleset::argv) (one invocation, option by
 //!   option), [`parser`](ruleset::parser) and [`apply`](ruleset::apply)
 //!   (iptables-save dumps and command scripts); [`validate`](ruleset::validate)
 //!   (the kernel's load-time checks) and [`lint`](ruleset::lint) (warnings
@@ -49,7 +50,8 @@
 //! A match extension (`-m NAME`) today touches: a variant of
 //! [`MatchKind`](ruleset::matches::MatchKind) and, in
 //! [`ruleset::matches`](mod@ruleset::matches), its name in `KNOWN_MATCHES`,
-//! its options in `match_options` (written with `opt!`), `match_required_proto` if it needs `-p`, `new_match`,
+//! its options in `match_options` (written with `opt!`, see
+//! [`ruleset::ext`]), `match_required_proto` if it needs `-p`, `new_match`,
 //! `takes_two_args` if an option takes two words, and the `name`, `apply`,
 //! `final_check` and `save` methods; then its evaluation in
 //! [`path::eval`] (`match_one`), its hook/table legality in

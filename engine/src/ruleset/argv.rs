@@ -8,7 +8,8 @@
 //! line are the same argument vector. It does not apply the command to a
 //! ruleset (see [`crate::ruleset::apply`]).
 
-use crate::ruleset::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
+use crate::ruleset::ext::{OptSpec, Seen, UnknownExt};
+use crate::ruleset::matches::{self, MatchKind};
 use crate::ruleset::model::*;
 use crate::ruleset::targets::{self, TargetKind, Verdict};
 use crate::ruleset::value::{Iface, Ipv4Net, Proto};

@@ -5,7 +5,7 @@
 //! This module parses and prints; what a target does to a packet belongs to the
 //! pipeline, and where a target is allowed belongs to [`crate::ruleset::validate`].
 
-use crate::ruleset::matches::{OptSpec, Seen, UnknownExt};
+use crate::ruleset::ext::{opt, OptSpec, Seen, UnknownExt};
 use crate::ruleset::names;
 use crate::ruleset::value::*;
 use serde::Serialize;
@@ -237,16 +237,6 @@ pub const KNOWN_TARGETS: &[&str] = &[
     "TOS",
     "CLASSIFY",
 ];
-
-macro_rules! opt {
-    ($name:expr, $arg:expr) => {
-        OptSpec {
-            name: $name,
-            has_arg: $arg,
-            invertible: false,
-        }
-    };
-}
 
 pub fn target_options(name: &str) -> &'static [OptSpec] {
     match name {
