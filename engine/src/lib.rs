@@ -56,7 +56,7 @@
 //! `final_check` and `save` methods; then its evaluation in
 //! [`path::eval`] (`match_one`), its hook/table legality in
 //! [`ruleset::validate`] (`check_rule`), and
-//! [`needs_conntrack`](net::conntrack::needs_conntrack) if the kernel tracks
+//! [`needs_conntrack`](ruleset::model::needs_conntrack) if the kernel tracks
 //! connections for it. A target (`-j NAME`) follows the same pattern in
 //! [`ruleset::targets`] (`KNOWN_TARGETS`, `target_options`, `new_target`,
 //! the [`TargetKind`](ruleset::targets::TargetKind) methods), with what it

@@ -19,6 +19,7 @@
 
 use crate::net::hash::Fnv;
 use crate::net::packet::{tcp_flags, Packet, Tuple};
+use crate::ruleset::model::needs_conntrack;
 use crate::ruleset::value::fmt_ipv4;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -254,40 +255,6 @@ pub struct ConnTable {
     pub now_ms: u64,
     #[serde(skip)]
     index: HashMap<Tuple, (usize, bool), BuildHasherDefault<Fnv>>,
-}
-
-/// Whether any rule of the ruleset makes the kernel track connections
-/// (`nf_ct_netns_get` in the extension's check): NAT targets, CT/NOTRACK,
-/// CONNMARK, and the conntrack, state and connmark matches. A nat table whose
-/// rules need none of these does not enable tracking, and without a connection
-/// the nat chains are never traversed.
-pub fn needs_conntrack(ruleset: &crate::ruleset::model::Ruleset) -> bool {
-    use crate::ruleset::matches::MatchKind;
-    use crate::ruleset::model::Target;
-    use crate::ruleset::targets::TargetKind;
-    ruleset
-        .tables
-        .iter()
-        .flat_map(|t| &t.chains)
-        .flat_map(|c| &c.rules)
-        .any(|r| {
-            r.matches
-                .iter()
-                .any(|m| matches!(m.kind, MatchKind::Conntrack(_) | MatchKind::Connmark(_)))
-                || matches!(
-                    &r.target,
-                    Target::Extension {
-                        target: TargetKind::Dnat(_)
-                            | TargetKind::Snat(_)
-                            | TargetKind::Masquerade(_)
-                            | TargetKind::Redirect(_)
-                            | TargetKind::Netmap { .. }
-                            | TargetKind::Ct(_)
-                            | TargetKind::Notrack
-                            | TargetKind::Connmark(_)
-                    }
-                )
-        })
 }
 
 impl ConnTable {

@@ -465,3 +465,34 @@ impl Ruleset {
         self.tables.iter().map(Table::rule_count).sum()
     }
 }
+
+/// Whether any rule of the ruleset makes the kernel track connections
+/// (`nf_ct_netns_get` in the extension's check): NAT targets, CT/NOTRACK,
+/// CONNMARK, and the conntrack, state and connmark matches. A nat table whose
+/// rules need none of these does not enable tracking, and without a connection
+/// the nat chains are never traversed.
+pub fn needs_conntrack(ruleset: &Ruleset) -> bool {
+    ruleset
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| &c.rules)
+        .any(|r| {
+            r.matches
+                .iter()
+                .any(|m| matches!(m.kind, MatchKind::Conntrack(_) | MatchKind::Connmark(_)))
+                || matches!(
+                    &r.target,
+                    Target::Extension {
+                        target: TargetKind::Dnat(_)
+                            | TargetKind::Snat(_)
+                            | TargetKind::Masquerade(_)
+                            | TargetKind::Redirect(_)
+                            | TargetKind::Netmap { .. }
+                            | TargetKind::Ct(_)
+                            | TargetKind::Notrack
+                            | TargetKind::Connmark(_)
+                    }
+                )
+        })
+}
