@@ -47,23 +47,29 @@
 //!
 //! ## Where to add a new match or target
 //!
-//! A match extension (`-m NAME`) today touches: a variant of
-//! [`MatchKind`](ruleset::matches::MatchKind) and, in
-//! [`ruleset::matches`](mod@ruleset::matches), its name in `KNOWN_MATCHES`,
-//! its options in `match_options` (written with `opt!`, see
-//! [`ruleset::ext`]), `match_required_proto` if it needs `-p`, `new_match`,
-//! `takes_two_args` if an option takes two words, and the `name`, `apply`,
-//! `final_check` and `save` methods; then its evaluation in
-//! [`path::eval`] (`match_one`), its hook/table legality in
-//! [`ruleset::validate`] (`check_rule`), and
-//! [`needs_conntrack`](ruleset::model::needs_conntrack) if the kernel tracks
-//! connections for it. A target (`-j NAME`) follows the same pattern in
-//! [`ruleset::targets`] (`KNOWN_TARGETS`, `target_options`, `new_target`,
-//! the [`TargetKind`](ruleset::targets::TargetKind) methods), with what it
-//! does to a packet in [`path::pipeline`] (its target runner) or
-//! [`path::walk`] (`BasicTargets`). Add its rendering to
-//! [`ruleset::export`] too (or list it there as untranslated), and a lint
-//! rule only if [`ruleset::lint`] must know whether it changes the packet.
+//! An extension is spread over a few places today (one descriptor per
+//! extension is planned). A match (`-m NAME`):
+//! 1. [`ruleset::matches`](mod@ruleset::matches): a variant of
+//!    [`MatchKind`](ruleset::matches::MatchKind), its name in `KNOWN_MATCHES`
+//!    (and out of [`ruleset::argv`]'s `OTHER_MATCHES` if it was kept verbatim
+//!    before), its options in `match_options` (written with `opt!`, see
+//!    [`ruleset::ext`]), `match_required_proto` if it needs `-p`,
+//!    `new_match`, `takes_two_args` if an option takes two words, and the
+//!    `name`, `apply`, `final_check` and `save` methods;
+//! 2. [`ruleset::validate`]: its table and hook restrictions (`check_rule`);
+//! 3. [`ruleset::model::needs_conntrack`] if the kernel tracks connections
+//!    for it;
+//! 4. [`path::eval`]: whether it matches a packet, and why not (`match_one`);
+//! 5. [`ruleset::export`]: its nftables translation (or none, listed there),
+//!    and [`ruleset::lint`] if it reads state a rule in between may change.
+//!
+//! A target (`-j NAME`) follows the same pattern: [`ruleset::targets`]
+//! (`KNOWN_TARGETS`, `target_options`, `new_target`, the
+//! [`TargetKind`](ruleset::targets::TargetKind) methods), `target_rules` in
+//! [`ruleset::validate`], and what it does to a packet in [`path::walk`]
+//! (`BasicTargets`, when no connection is involved) or [`path::pipeline`]
+//! (its target runner). Tests: fixtures under `engine/tests/fixtures` (the
+//! `oracle/` cases are recorded against the real kernel, see the README).
 #![forbid(unsafe_code)]
 
 pub mod net;

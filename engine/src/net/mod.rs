@@ -6,7 +6,7 @@
 //! look-ups), and the [`conntrack`] table (connections, states, status bits,
 //! NAT bindings). [`hash`] is the hasher their indexes use.
 //!
-//! It uses [`crate::ruleset`] (values, and the model to know whether a
+//! It may use [`crate::ruleset`] (values, and the model to know whether a
 //! ruleset turns tracking on) and [`crate::text`]. It does not evaluate rules
 //! or walk chains: that is [`crate::path`].
 

@@ -5,7 +5,7 @@
 //! ([`walk`]), and the hooks in the kernel's order with routing, conntrack,
 //! NAT, REJECT's reply and log lines ([`pipeline`]).
 //!
-//! It uses [`crate::net`], [`crate::ruleset`] and [`crate::text`]. It runs
+//! It may use [`crate::net`], [`crate::ruleset`] and [`crate::text`]. It runs
 //! one packet at a time; state that outlives a packet (the scenario's
 //! counters, clock and random draws) is handed in, and reading scenarios and
 //! rendering traces is [`crate::scenario`]'s.

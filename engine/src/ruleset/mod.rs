@@ -10,7 +10,7 @@
 //! ([`render`]: canonical iptables-save; [`export`]: `iptables` commands and
 //! nftables).
 //!
-//! It uses only [`crate::text`]. It knows nothing of packets, hosts or
+//! It may use only [`crate::text`]. It knows nothing of packets, hosts or
 //! connections: whether a rule matches a packet is [`crate::path`]'s business.
 
 pub mod apply;

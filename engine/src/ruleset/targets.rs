@@ -2,8 +2,9 @@
 //! chains, and the target extensions with their typed options and iptables-save
 //! rendering. An unmodelled extension is kept verbatim as [`TargetKind::Unknown`].
 //!
-//! This module parses and prints; what a target does to a packet belongs to the
-//! pipeline, and where a target is allowed belongs to [`crate::ruleset::validate`].
+//! This module parses and prints; what a target does to a packet belongs to
+//! [`crate::path`] (the walk's `BasicTargets` and the pipeline's target
+//! runner), and where a target is allowed to [`crate::ruleset::validate`].
 
 use crate::ruleset::ext::{opt, OptSpec, Seen, UnknownExt};
 use crate::ruleset::names;
