@@ -4,16 +4,20 @@
 //! ([`crate::timeline`]) and draws the diagram from [`crate::diagram`]. No
 //! iptables logic lives here.
 
+use crate::browser;
 use crate::diagram::{self, along, short_verdict, Diagram, NodeKind};
 use crate::editor::{self, EditorHandle};
 use crate::packet_form::{has_ports, Field, PacketForm, PROTOCOLS};
-use crate::session::{OutcomeView, PacketInput, ParseView, PlayInput, PlayView, Response, TraceProblems};
-use crate::timeline::{box_states, box_visit, step_index, FieldRow, Frame, Granularity, PacketView};
+use crate::presets;
+use crate::session::{
+    OutcomeView, PacketInput, ParseView, PlayInput, PlayView, Response, TraceProblems,
+};
+use crate::share::{self, Shared, ViewState};
+use crate::timeline::{
+    box_states, box_visit, step_index, FieldRow, Frame, Granularity, PacketView,
+};
 use crate::view_model::{self, RuleNode};
 use crate::worker::Client;
-use crate::browser;
-use crate::presets;
-use crate::share::{self, Shared, ViewState};
 use leptos::ev;
 use leptos::html::Div;
 use leptos::prelude::*;
@@ -37,7 +41,7 @@ fn dwell_ms(f: &Frame) -> f64 {
         "rule" if !f.matched => 380.0,
         "rule" | "return" => 520.0,
         "rules" => 800.0,
-        "fate" => 900.0,
+        "fate" | "answer-fate" => 900.0,
         _ => 650.0,
     }
 }
@@ -81,7 +85,8 @@ impl Player {
     pub fn go(self, to: usize) {
         let moved = self.frames.with_untracked(|f| {
             let from = self.cursor.get_untracked().min(f.len().saturating_sub(1));
-            f.get(to).map(|t| f.get(from).is_some_and(|x| x.node != t.node))
+            f.get(to)
+                .map(|t| f.get(from).is_some_and(|x| x.node != t.node))
         });
         if let Some(moved) = moved {
             self.cursor.set(to);
@@ -91,7 +96,12 @@ impl Player {
     pub fn step(self, back: bool) {
         self.playing.set(false);
         let to = self.frames.with_untracked(|f| {
-            step_index(f, self.cursor.get_untracked(), self.granularity.get_untracked(), back)
+            step_index(
+                f,
+                self.cursor.get_untracked(),
+                self.granularity.get_untracked(),
+                back,
+            )
         });
         self.go(to);
     }
@@ -101,12 +111,17 @@ impl Player {
         self.go(to);
     }
     pub fn at_end(self) -> bool {
-        self.frames.with(|f| !f.is_empty() && self.cursor.get() + 1 >= f.len())
+        self.frames
+            .with(|f| !f.is_empty() && self.cursor.get() + 1 >= f.len())
     }
     /// The packet's fields at the cursor.
     pub fn state_rows(self, current: Memo<Option<PacketView>>) -> Vec<FieldRow> {
-        let st = self.frames.with(|f| f.get(self.cursor.get()).map(|f| f.state));
-        current.with(|c| c.as_ref().and_then(|c| c.states.get(st?).cloned())).unwrap_or_default()
+        let st = self
+            .frames
+            .with(|f| f.get(self.cursor.get()).map(|f| f.state));
+        current
+            .with(|c| c.as_ref().and_then(|c| c.states.get(st?).cloned()))
+            .unwrap_or_default()
     }
     pub fn restart(self) {
         self.playing.set(false);
@@ -117,7 +132,9 @@ impl Player {
         if self.playing.get_untracked() {
             self.playing.set(false);
         } else {
-            let at_end = self.frames.with_untracked(|f| self.cursor.get_untracked() + 1 >= f.len());
+            let at_end = self
+                .frames
+                .with_untracked(|f| self.cursor.get_untracked() + 1 >= f.len());
             if at_end {
                 self.cursor.set(0);
                 self.travel.set(1.0);
@@ -144,7 +161,8 @@ pub fn App() -> impl IntoView {
     let sysctl = RwSignal::new(start.shared.input.sysctl);
     let ipsets = RwSignal::new(start.shared.input.ipsets.clone());
     let seed = RwSignal::new(start.shared.input.seed);
-    let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> = RwSignal::new(HashMap::new());
+    let chain_rules: RwSignal<HashMap<(String, String), Vec<RuleNode>>> =
+        RwSignal::new(HashMap::new());
     let busy = RwSignal::new(true);
     let batch: RwSignal<Option<BatchRun>> = RwSignal::new(None);
     let exported: RwSignal<Option<(String, String)>> = RwSignal::new(None);
@@ -157,14 +175,23 @@ pub fn App() -> impl IntoView {
     let editor_hidden = RwSignal::new(start.shared.view.presentation);
     let embed = browser::embedded();
     Effect::new(move |_| {
-        let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else { return };
+        let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        else {
+            return;
+        };
         let list = root.class_list();
         let _ = list.toggle_with_force("presentation", presentation.get());
         let _ = list.toggle_with_force("embed", embed);
         let _ = list.toggle_with_force("editor-hidden", editor_hidden.get() && !embed);
         match theme.get() {
-            Some(t) => { let _ = root.set_attribute("data-theme", &t); }
-            None => { let _ = root.remove_attribute("data-theme"); }
+            Some(t) => {
+                let _ = root.set_attribute("data-theme", &t);
+            }
+            None => {
+                let _ = root.remove_attribute("data-theme");
+            }
         }
     });
     let worker_ms = RwSignal::new((0.0f64, None::<f64>));
@@ -191,7 +218,8 @@ pub fn App() -> impl IntoView {
     let draft_notice: RwSignal<Option<String>> = RwSignal::new(start.notice.clone());
     let alert: RwSignal<Option<String>> = RwSignal::new(start.alert.clone());
     // The view step a link or draft asked for, applied once its trace is in.
-    let pending_step: RwSignal<Option<usize>> = RwSignal::new(Some(start.shared.view.step).filter(|&s| s > 0));
+    let pending_step: RwSignal<Option<usize>> =
+        RwSignal::new(Some(start.shared.view.step).filter(|&s| s > 0));
     let share_link: RwSignal<Option<String>> = RwSignal::new(None);
     let example_note: RwSignal<Option<String>> = RwSignal::new(None);
     let initial_text = start.shared.ruleset.clone();
@@ -199,7 +227,14 @@ pub fn App() -> impl IntoView {
     let start_by = start.shared.view.by.clone();
     let client = StoredValue::new_local(
         Client::spawn(move |r| match r {
-            Response::Work { parsed, traced, parse_ms, trace_ms, done, .. } => {
+            Response::Work {
+                parsed,
+                traced,
+                parse_ms,
+                trace_ms,
+                done,
+                ..
+            } => {
                 let reparsed = parsed.is_some();
                 if let Some(p) = parsed {
                     chain_rules.set(HashMap::new());
@@ -221,7 +256,12 @@ pub fn App() -> impl IntoView {
                     busy.set(false);
                 }
             }
-            Response::Chain { table, chain, rules, .. } => chain_rules.update(|m| {
+            Response::Chain {
+                table,
+                chain,
+                rules,
+                ..
+            } => chain_rules.update(|m| {
                 m.insert((table, chain), rules);
             }),
             Response::Export { format, text, .. } => exported.set(Some((format, text))),
@@ -253,12 +293,15 @@ pub fn App() -> impl IntoView {
             }
         });
     });
-    let view_ok = Memo::new(move |_| play.with(|p| p.as_ref().and_then(|r| r.as_ref().ok().cloned())));
+    let view_ok =
+        Memo::new(move |_| play.with(|p| p.as_ref().and_then(|r| r.as_ref().ok().cloned())));
     let current = Memo::new(move |_| {
         let s = selected.get();
         view_ok.with(|v| v.as_ref().and_then(|v| v.packets.get(s).cloned()))
     });
-    let frames = Memo::new(move |_| current.with(|c| c.as_ref().map(|c| c.frames.clone()).unwrap_or_default()));
+    let frames = Memo::new(move |_| {
+        current.with(|c| c.as_ref().map(|c| c.frames.clone()).unwrap_or_default())
+    });
     let player = Player::new(frames);
     // A new trace keeps the cursor where it can.
     Effect::new(move |_| {
@@ -310,7 +353,8 @@ pub fn App() -> impl IntoView {
             });
         });
         let el: web_sys::HtmlElement = el.unchecked_into();
-        let handle = initial.with_value(|t| editor::create_editor(&el, t, &on_change, "Ruleset", 200));
+        let handle =
+            initial.with_value(|t| editor::create_editor(&el, t, &on_change, "Ruleset", 200));
         editor.set_value(Some((handle, on_change)));
     });
     let with_editor = move |f: &dyn Fn(&EditorHandle)| {
@@ -329,8 +373,14 @@ pub fn App() -> impl IntoView {
     // The gutter counts the trace's rule evaluations, or, after "Run N
     // packets", each rule's packets as `iptables -L -v` would.
     Effect::new(move |_| {
-        let counted = batch.with(|b| b.as_ref().and_then(|b| b.result.as_ref()?.as_ref().ok().map(editor::counters_json)));
-        let json = counted.unwrap_or_else(|| current.with(|c| editor::hits_json(c.as_ref().map(|c| c.hits.as_slice()).unwrap_or(&[]))));
+        let counted = batch.with(|b| {
+            b.as_ref()
+                .and_then(|b| b.result.as_ref()?.as_ref().ok().map(editor::counters_json))
+        });
+        let json = counted.unwrap_or_else(|| {
+            current
+                .with(|c| editor::hits_json(c.as_ref().map(|c| c.hits.as_slice()).unwrap_or(&[])))
+        });
         with_editor(&|h| h.set_gutter_text(&json));
     });
     // The rule at the cursor is marked in the editor; the editor scrolls to it
@@ -417,7 +467,9 @@ pub fn App() -> impl IntoView {
             example_note.set(None);
             load(sh, Some("a shared link".into()));
         }
-        Err(e) => alert.set(Some(format!("This link could not be opened: {e} What you had stays."))),
+        Err(e) => alert.set(Some(format!(
+            "This link could not be opened: {e} What you had stays."
+        ))),
     };
     // A link pasted into this tab's address bar.
     let hashchange = window_event_listener(ev::hashchange, move |_| {
@@ -427,25 +479,41 @@ pub fn App() -> impl IntoView {
         }
     });
     std::mem::forget(hashchange);
-    let open_scenario_text = move |name: String, text: String| {
-        match share::from_scenario_json(&text) {
+    let open_scenario_text =
+        move |name: String, text: String| match share::from_scenario_json(&text) {
             Ok((ruleset, input, notes)) => {
                 alert.set(None);
                 draft_notice.set((!notes.is_empty()).then(|| notes.join(" ")));
                 example_note.set(None);
-                load(Shared { ruleset, input, view: ViewState { presentation: presentation.get_untracked(), theme: theme.get_untracked(), ..ViewState::default() } }, Some(name));
+                load(
+                    Shared {
+                        ruleset,
+                        input,
+                        view: ViewState {
+                            presentation: presentation.get_untracked(),
+                            theme: theme.get_untracked(),
+                            ..ViewState::default()
+                        },
+                    },
+                    Some(name),
+                );
             }
             Err(e) => alert.set(Some(format!("{name} could not be opened: {e}"))),
-        }
-    };
+        };
     let open_file = move |file: web_sys::File| {
         let name = file.name();
         wasm_bindgen_futures::spawn_local(async move {
             match browser::read_text(file).await {
-                Ok(text) if name.ends_with(".json") || text.trim_start().starts_with('{') => open_scenario_text(name, text),
+                Ok(text) if name.ends_with(".json") || text.trim_start().starts_with('{') => {
+                    open_scenario_text(name, text)
+                }
                 // Any other text is a ruleset (a dump or a script).
                 Ok(text) => load(
-                    Shared { ruleset: text, input: input.get_untracked(), view: view_state() },
+                    Shared {
+                        ruleset: text,
+                        input: input.get_untracked(),
+                        view: view_state(),
+                    },
                     Some(name),
                 ),
                 Err(e) => alert.set(Some(e)),
@@ -453,10 +521,15 @@ pub fn App() -> impl IntoView {
         });
     };
     // Drop a scenario or a dump anywhere on the page.
-    let dragover = window_event_listener(ev::dragover, move |e: web_sys::DragEvent| e.prevent_default());
+    let dragover = window_event_listener(ev::dragover, move |e: web_sys::DragEvent| {
+        e.prevent_default()
+    });
     std::mem::forget(dragover);
     let drop = window_event_listener(ev::drop, move |e: web_sys::DragEvent| {
-        let file = e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0));
+        let file = e
+            .data_transfer()
+            .and_then(|d| d.files())
+            .and_then(|f| f.get(0));
         if let Some(file) = file {
             e.prevent_default();
             open_file(file);
@@ -465,7 +538,11 @@ pub fn App() -> impl IntoView {
     std::mem::forget(drop);
     let restore_draft = move |_| {
         // Before any change the draft is where it was; after one, aside.
-        let sh = if foreign.get_untracked().is_some() { browser::draft::load() } else { browser::draft::load_backup() };
+        let sh = if foreign.get_untracked().is_some() {
+            browser::draft::load()
+        } else {
+            browser::draft::load_backup()
+        };
         if let Some(sh) = sh {
             let backup = foreign.get_untracked().is_none();
             load(sh.clone(), None);
@@ -480,7 +557,11 @@ pub fn App() -> impl IntoView {
         }
     };
     let share = move |_| {
-        let sh = Shared { ruleset: editor_text(), input: input.get_untracked(), view: view_state() };
+        let sh = Shared {
+            ruleset: editor_text(),
+            input: input.get_untracked(),
+            view: view_state(),
+        };
         let link = share::to_link(&sh);
         if link.len() > nfsim::scenario::link::MAX_LINK_CHARS {
             share_link.set(None);
@@ -518,7 +599,15 @@ pub fn App() -> impl IntoView {
                 draft_notice.set(None);
                 example_note.set(Some(format!("{}: {}", p.title, p.explanation)));
                 load(
-                    Shared { ruleset, input, view: ViewState { presentation: presentation.get_untracked(), theme: theme.get_untracked(), ..ViewState::default() } },
+                    Shared {
+                        ruleset,
+                        input,
+                        view: ViewState {
+                            presentation: presentation.get_untracked(),
+                            theme: theme.get_untracked(),
+                            ..ViewState::default()
+                        },
+                    },
                     Some(format!("the example “{}”", p.title)),
                 );
             }
@@ -527,7 +616,8 @@ pub fn App() -> impl IntoView {
     };
     let show_restore = move || (foreign.get().is_some() && has_draft.get()) || has_backup.get();
 
-    let summary = move || parse_view.with(|p| p.as_ref().map_or("reading…".into(), |p| p.summary.clone()));
+    let summary =
+        move || parse_view.with(|p| p.as_ref().map_or("reading…".into(), |p| p.summary.clone()));
     let counts = move || parse_view.with(|p| p.as_ref().map(|p| p.counts.clone()));
 
     view! {
@@ -656,8 +746,13 @@ fn animate(p: Player) {
             } else if p.playing.get_untracked() {
                 let mut d = dwell.borrow_mut();
                 *d += dt * speed;
-                let (len, at) = (p.frames.with_untracked(|f| f.len()), p.cursor.get_untracked());
-                let wait = p.frames.with_untracked(|f| f.get(at).map(dwell_ms).unwrap_or(500.0));
+                let (len, at) = (
+                    p.frames.with_untracked(|f| f.len()),
+                    p.cursor.get_untracked(),
+                );
+                let wait = p
+                    .frames
+                    .with_untracked(|f| f.get(at).map(dwell_ms).unwrap_or(500.0));
                 if *d >= wait {
                     *d = 0.0;
                     if at + 1 < len {
@@ -689,7 +784,11 @@ fn keyboard(p: Player) {
             .is_some_and(|el| {
                 let tag = el.tag_name().to_ascii_lowercase();
                 matches!(tag.as_str(), "input" | "textarea" | "select")
-                    || el.closest("[contenteditable=true], .cm-editor").ok().flatten().is_some()
+                    || el
+                        .closest("[contenteditable=true], .cm-editor")
+                        .ok()
+                        .flatten()
+                        .is_some()
             });
         if typing {
             return;
@@ -712,7 +811,13 @@ fn Problems(
     parse_view: RwSignal<Option<ParseView>>,
     on_pick: impl Fn(usize) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
-    let rows = move || parse_view.with(|p| p.as_ref().map(|p| (p.problems.clone(), p.problem_total)).unwrap_or_default());
+    let rows = move || {
+        parse_view.with(|p| {
+            p.as_ref()
+                .map(|p| (p.problems.clone(), p.problem_total))
+                .unwrap_or_default()
+        })
+    };
     view! {
         <section class="problems-pane" aria-label="Problems">
             <h2 class="pane-title">"Problems"</h2>
@@ -753,7 +858,9 @@ fn RulesetTree(
     open: RwSignal<Vec<String>>,
 ) -> impl IntoView {
     let (is_open, toggle) = panel_open(open, "tree");
-    let tree = Memo::new(move |_| parse_view.with(|p| p.as_ref().map(|p| p.tree.clone()).unwrap_or_default()));
+    let tree = Memo::new(move |_| {
+        parse_view.with(|p| p.as_ref().map(|p| p.tree.clone()).unwrap_or_default())
+    });
     view! {
         <details class="tree-pane" prop:open=is_open on:toggle=toggle>
             <summary class="pane-title">"Tables and chains"</summary>
@@ -853,7 +960,13 @@ fn PacketPane(
         let (f, _) = form.get();
         interfaces.with(|i| f.check(i))
     });
-    let error_of = move |field: Field| errors.with(|e| e.iter().find(|e| e.field == field).map(|e| e.message.clone()));
+    let error_of = move |field: Field| {
+        errors.with(|e| {
+            e.iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone())
+        })
+    };
     let set = move |apply: &dyn Fn(&mut PacketForm)| {
         packets.update(|ps| {
             if let Some(PacketInput::Form(f)) = ps.get_mut(selected.get_untracked()) {
@@ -872,7 +985,11 @@ fn PacketPane(
         }
     });
 
-    let text_field = move |label: &'static str, field: Field, get: fn(&PacketForm) -> String, put: fn(&mut PacketForm, String), class: &'static str| {
+    let text_field = move |label: &'static str,
+                           field: Field,
+                           get: fn(&PacketForm) -> String,
+                           put: fn(&mut PacketForm, String),
+                           class: &'static str| {
         let id = format!("f-{field:?}").to_lowercase();
         let err_id = format!("{id}-err");
         view! {
@@ -891,14 +1008,20 @@ fn PacketPane(
     let proto = move || form.with(|(f, _)| f.protocol.trim().to_ascii_lowercase());
     let packet_list = move || {
         let fates: Vec<(String, String, String)> = view.with(|v| match v {
-            Some(Ok(v)) => v.packets.iter().map(|p| {
-                // `forwarded 203.0.113.10:80`: the fate, and where it leaves for.
-                let outcome = match &p.leaves_as {
-                    Some(to) if matches!(p.fate.result.as_str(), "forwarded" | "sent") => format!("{} {to}", p.fate.result),
-                    _ => p.fate.result.clone(),
-                };
-                (p.title.clone(), p.fate.banner.clone(), outcome)
-            }).collect(),
+            Some(Ok(v)) => v
+                .packets
+                .iter()
+                .map(|p| {
+                    // `forwarded 203.0.113.10:80`: the fate, and where it leaves for.
+                    let outcome = match &p.leaves_as {
+                        Some(to) if matches!(p.fate.result.as_str(), "forwarded" | "sent") => {
+                            format!("{} {to}", p.fate.result)
+                        }
+                        _ => p.fate.result.clone(),
+                    };
+                    (p.title.clone(), p.fate.banner.clone(), outcome)
+                })
+                .collect(),
             _ => Vec::new(),
         });
         packets.get().into_iter().enumerate().map(|(i, p)| {
@@ -1063,13 +1186,19 @@ fn PacketPane(
 }
 
 #[component]
-pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view: RwSignal<Option<ParseView>>) -> impl IntoView {
+pub fn FlowDiagram(
+    player: Player,
+    current: Memo<Option<PacketView>>,
+    parse_view: RwSignal<Option<ParseView>>,
+) -> impl IntoView {
     let d: Diagram = diagram::diagram();
     let states = Memo::new(move |_| {
         let c = player.cursor.get();
         player.frames.with(|f| box_states(f, c))
     });
-    let dimmed = Memo::new(move |_| parse_view.with(|p| p.as_ref().map(|p| p.dimmed.clone()).unwrap_or_default()));
+    let dimmed = Memo::new(move |_| {
+        parse_view.with(|p| p.as_ref().map(|p| p.dimmed.clone()).unwrap_or_default())
+    });
     let cur_node = Memo::new(move |_| {
         let c = player.cursor.get();
         player.frames.with(|f| f.get(c).map(|f| f.node.clone()))
@@ -1089,7 +1218,10 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
                     }
                     prev = Some(&fr.node);
                 }
-                pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ")
+                pts.iter()
+                    .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             })
         })
     };
@@ -1113,11 +1245,18 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
         {
             let get = |n: &str| rows.iter().find(|r| r.name == n);
             let end = |a: &str, port: &str| match (get(a), get(port)) {
-                (Some(a), Some(p)) => Some((format!("{}:{}", a.value, p.value), a.before.is_some() || p.before.is_some())),
+                (Some(a), Some(p)) => Some((
+                    format!("{}:{}", a.value, p.value),
+                    a.before.is_some() || p.before.is_some(),
+                )),
                 (Some(a), None) => Some((a.value.clone(), a.before.is_some())),
                 _ => None,
             };
-            let mut out = vec![("packet".to_string(), get("Protocol").map(|r| r.value.clone()).unwrap_or_default(), false)];
+            let mut out = vec![(
+                "packet".to_string(),
+                get("Protocol").map(|r| r.value.clone()).unwrap_or_default(),
+                false,
+            )];
             if let Some((v, ch)) = end("Source address", "Source port") {
                 out.push(("from".into(), v, ch));
             }
@@ -1137,7 +1276,9 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
     let groups = d.groups.clone();
     let edges = d.edges.clone();
     let goto_node = move |id: String| {
-        let to = player.frames.with_untracked(|f| f.iter().position(|f| f.node == id));
+        let to = player
+            .frames
+            .with_untracked(|f| f.iter().position(|f| f.node == id));
         if let Some(i) = to {
             player.seek(i);
         }
@@ -1247,7 +1388,6 @@ pub fn FlowDiagram(player: Player, current: Memo<Option<PacketView>>, parse_view
     }
 }
 
-
 #[component]
 fn PlayerBar(player: Player) -> impl IntoView {
     let len = move || player.frames.with(|f| f.len());
@@ -1306,7 +1446,12 @@ fn PlayerBar(player: Player) -> impl IntoView {
 pub fn Narration(player: Player, current: Memo<Option<PacketView>>) -> impl IntoView {
     let text = move || {
         let c = player.cursor.get();
-        player.frames.with(|f| f.get(c).map(|f| f.narration.clone())).unwrap_or_else(|| "Craft a packet and press Play to follow it through the hooks.".into())
+        player
+            .frames
+            .with(|f| f.get(c).map(|f| f.narration.clone()))
+            .unwrap_or_else(|| {
+                "Craft a packet and press Play to follow it through the hooks.".into()
+            })
     };
     let fate = move || current.with(|c| c.as_ref().map(|c| (c.fate.clone(), c.cost.text())));
     view! {
@@ -1330,7 +1475,10 @@ pub fn Narration(player: Player, current: Memo<Option<PacketView>>) -> impl Into
 }
 
 #[component]
-pub fn TraceList(player: Player, on_pick: impl Fn(usize) + Copy + Send + Sync + 'static) -> impl IntoView {
+pub fn TraceList(
+    player: Player,
+    on_pick: impl Fn(usize) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let list = NodeRef::<leptos::html::Ol>::new();
     // Keep the current step in view.
     Effect::new(move |_| {
@@ -1376,7 +1524,8 @@ pub fn TraceList(player: Player, on_pick: impl Fn(usize) + Copy + Send + Sync + 
 
 #[component]
 fn Outcomes(view: Memo<Option<PlayView>>, branch: RwSignal<Option<Vec<bool>>>) -> impl IntoView {
-    let outcomes = move || view.with(|v| v.as_ref().map(|v| v.outcomes.clone()).unwrap_or_default());
+    let outcomes =
+        move || view.with(|v| v.as_ref().map(|v| v.outcomes.clone()).unwrap_or_default());
     view! {
         <Show when=move || !outcomes().is_empty()>
             <section class="outcomes-pane" aria-label="All branches">
@@ -1438,6 +1587,8 @@ pub fn BoxWalk(player: Player) -> impl IntoView {
                     "routing" => "routing decision".into(),
                     "start" => "the packet arrives".into(),
                     "fate" => "the end".into(),
+                    "answer" => "the host answers".into(),
+                    "answer-fate" => "the end of the answer".into(),
                     k => k.into(),
                 },
             });
@@ -1480,10 +1631,17 @@ pub struct BatchRun {
     pub running: bool,
 }
 
-fn stop_batch(batch: RwSignal<Option<BatchRun>>, client: StoredValue<Option<Client>, LocalStorage>) {
+fn stop_batch(
+    batch: RwSignal<Option<BatchRun>>,
+    client: StoredValue<Option<Client>, LocalStorage>,
+) {
     if let Some(b) = batch.get_untracked() {
         if b.running {
-            client.with_value(|c| if let Some(c) = c { c.cancel(b.id) });
+            client.with_value(|c| {
+                if let Some(c) = c {
+                    c.cancel(b.id)
+                }
+            });
         }
         batch.set(None);
     }
@@ -1503,20 +1661,34 @@ fn RunPackets(
         _ => Some("a number of packets from 1 to 1,000,000".to_string()),
     };
     let run = move |_| {
-        let Ok(k) = n.get_untracked().trim().parse::<u64>() else { return };
+        let Ok(k) = n.get_untracked().trim().parse::<u64>() else {
+            return;
+        };
         if !(1..=1_000_000).contains(&k) {
             return;
         }
         stop_batch(batch, client);
         let id = client.with_value(|c| c.as_ref().map(|c| c.batch(input.get_untracked(), k)));
         if let Some(id) = id {
-            batch.set(Some(BatchRun { id, result: None, running: true }));
+            batch.set(Some(BatchRun {
+                id,
+                result: None,
+                running: true,
+            }));
         }
     };
     let cancel = move |_| {
         if let Some(b) = batch.get_untracked() {
-            client.with_value(|c| if let Some(c) = c { c.cancel(b.id) });
-            batch.update(|b| if let Some(b) = b { b.running = false });
+            client.with_value(|c| {
+                if let Some(c) = c {
+                    c.cancel(b.id)
+                }
+            });
+            batch.update(|b| {
+                if let Some(b) = b {
+                    b.running = false
+                }
+            });
         }
     };
     let running = move || batch.with(|b| b.as_ref().is_some_and(|b| b.running));
@@ -1621,7 +1793,11 @@ impl Start {
                 Err(e) => {
                     alert = Some(format!(
                         "This link could not be opened: {e} {}",
-                        if draft.is_some() { "Your draft is shown instead." } else { "The example is shown instead." }
+                        if draft.is_some() {
+                            "Your draft is shown instead."
+                        } else {
+                            "The example is shown instead."
+                        }
                     ))
                 }
             }
@@ -1673,7 +1849,10 @@ fn granularity_name(g: Granularity) -> &'static str {
 }
 
 /// A `<details>` whose open state is kept in the view (and so in links).
-fn panel_open(open: RwSignal<Vec<String>>, name: &'static str) -> (impl Fn() -> bool + Copy, impl Fn(leptos::ev::Event) + Copy) {
+fn panel_open(
+    open: RwSignal<Vec<String>>,
+    name: &'static str,
+) -> (impl Fn() -> bool + Copy, impl Fn(leptos::ev::Event) + Copy) {
     let is_open = move || open.with(|o| o.iter().any(|n| n == name));
     let toggle = move |ev: leptos::ev::Event| {
         let el: web_sys::HtmlDetailsElement = event_target(&ev);
@@ -1704,7 +1883,13 @@ fn Export(
         ("commands", "iptables commands", "rules.sh"),
         ("nft", "nftables (nft)", "rules.nft"),
     ];
-    let ask = move |format: &'static str| client.with_value(|c| if let Some(c) = c { c.export(format) });
+    let ask = move |format: &'static str| {
+        client.with_value(|c| {
+            if let Some(c) = c {
+                c.export(format)
+            }
+        })
+    };
     view! {
         <details class="export-pane" prop:open=is_open on:toggle=toggle>
             <summary class="pane-title">"Export"</summary>

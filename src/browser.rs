@@ -23,13 +23,19 @@ pub fn fragment() -> String {
 pub fn embedded() -> bool {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
-        .is_some_and(|q| q.trim_start_matches('?').split('&').any(|p| p == "embed" || p.starts_with("embed=")))
+        .is_some_and(|q| {
+            q.trim_start_matches('?')
+                .split('&')
+                .any(|p| p == "embed" || p.starts_with("embed="))
+        })
 }
 
 /// Put `link` in the URL's fragment without reloading or adding a history
 /// entry; the whole URL.
 pub fn set_fragment(link: &str) -> String {
-    let Some(w) = web_sys::window() else { return String::new() };
+    let Some(w) = web_sys::window() else {
+        return String::new();
+    };
     let loc = w.location();
     let base = format!(
         "{}{}{}",
@@ -53,7 +59,9 @@ pub fn copy(text: &str) {
 
 /// Offer `text` as a file named `name`.
 pub fn download(name: &str, text: &str, mime: &str) -> Result<(), JsValue> {
-    let doc = web_sys::window().and_then(|w| w.document()).ok_or_else(|| JsValue::from_str("no document"))?;
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| JsValue::from_str("no document"))?;
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let bag = web_sys::BlobPropertyBag::new();
     bag.set_type(mime);
@@ -72,7 +80,8 @@ pub async fn read_text(file: web_sys::File) -> Result<String, String> {
     let text = wasm_bindgen_futures::JsFuture::from(file.text())
         .await
         .map_err(|_| format!("{} could not be read", file.name()))?;
-    text.as_string().ok_or_else(|| format!("{} is not text", file.name()))
+    text.as_string()
+        .ok_or_else(|| format!("{} is not text", file.name()))
 }
 
 /// Drafts: what the user typed, kept in localStorage so a reload or a closed
@@ -110,7 +119,10 @@ pub mod draft {
         if ruleset.is_none() && rest.is_none() {
             return None;
         }
-        let rest = rest.unwrap_or(Rest { input: PlayInput::default(), view: ViewState::default() });
+        let rest = rest.unwrap_or(Rest {
+            input: PlayInput::default(),
+            view: ViewState::default(),
+        });
         Some(Shared {
             ruleset: ruleset.unwrap_or_else(|| crate::view_model::EXAMPLE.to_string()),
             input: rest.input,
@@ -120,9 +132,8 @@ pub mod draft {
 
     /// The draft, when it differs from the example's default scenario.
     pub fn load() -> Option<Shared> {
-        load_from(RULESET, SCENARIO).filter(|s| {
-            s.ruleset != crate::view_model::EXAMPLE || s.input != PlayInput::default()
-        })
+        load_from(RULESET, SCENARIO)
+            .filter(|s| s.ruleset != crate::view_model::EXAMPLE || s.input != PlayInput::default())
     }
 
     /// The draft copied aside when the user changed an opened link.
@@ -178,7 +189,10 @@ pub mod draft {
     /// Keep the packets, host and view.
     pub fn save_rest(input: &PlayInput, view: &ViewState) {
         let Some(s) = storage() else { return };
-        let rest = Rest { input: input.clone(), view: view.clone() };
+        let rest = Rest {
+            input: input.clone(),
+            view: view.clone(),
+        };
         if let Ok(json) = serde_json::to_string(&rest) {
             let _ = s.set_item(SCENARIO, &json);
         }

@@ -178,11 +178,51 @@ pub fn diagram() -> Diagram {
         w,
         h,
     };
-    nodes.push(single("in", "network in", NodeKind::End, 4.0, mid - 17.0, 88.0, 34.0));
-    nodes.push(single("routing-in", "routing", NodeKind::Routing, 292.0, mid - 22.0, 92.0, 44.0));
-    nodes.push(single("out", "network out", NodeKind::End, 904.0, mid - 17.0, 96.0, 34.0));
-    nodes.push(single("local", "local process", NodeKind::End, 446.0, low - 17.0, 124.0, 34.0));
-    nodes.push(single("routing-out", "routing", NodeKind::Routing, 592.0, low - 22.0, 92.0, 44.0));
+    nodes.push(single(
+        "in",
+        "network in",
+        NodeKind::End,
+        4.0,
+        mid - 17.0,
+        88.0,
+        34.0,
+    ));
+    nodes.push(single(
+        "routing-in",
+        "routing",
+        NodeKind::Routing,
+        292.0,
+        mid - 22.0,
+        92.0,
+        44.0,
+    ));
+    nodes.push(single(
+        "out",
+        "network out",
+        NodeKind::End,
+        904.0,
+        mid - 17.0,
+        96.0,
+        34.0,
+    ));
+    nodes.push(single(
+        "local",
+        "local process",
+        NodeKind::End,
+        446.0,
+        low - 17.0,
+        124.0,
+        34.0,
+    ));
+    nodes.push(single(
+        "routing-out",
+        "routing",
+        NodeKind::Routing,
+        592.0,
+        low - 22.0,
+        92.0,
+        44.0,
+    ));
     let node = |id: &str| nodes.iter().find(|n| n.id == id).unwrap().clone();
     let group = |hook: &str| groups.iter().find(|g| g.hook == hook).unwrap().clone();
     let (pre, fwd, post) = (group("PREROUTING"), group("FORWARD"), group("POSTROUTING"));
@@ -202,19 +242,58 @@ pub fn diagram() -> Diagram {
         dashed: false,
     };
     let mut edges = vec![
-        edge("in", "PREROUTING", vec![(right(inn.x, inn.w), mid), (pre.x, mid)]),
-        edge("PREROUTING", "routing-in", vec![(right(pre.x, pre.w), mid), (rin.x, mid)]),
-        edge("routing-in", "FORWARD", vec![(right(rin.x, rin.w), mid), (fwd.x, mid)]),
-        edge("FORWARD", "POSTROUTING", vec![(right(fwd.x, fwd.w), mid), (post.x, mid)]),
-        edge("POSTROUTING", "out", vec![(right(post.x, post.w), mid), (out.x, mid)]),
-        edge("routing-in", "INPUT", vec![(rin.center().0, rin.y + rin.h), (rin.center().0, input.y)]),
-        edge("INPUT", "local", vec![(right(input.x, input.w), low), (local.x, low)]),
-        edge("local", "routing-out", vec![(right(local.x, local.w), low), (rout.x, low)]),
-        edge("routing-out", "OUTPUT", vec![(right(rout.x, rout.w), low), (output.x, low)]),
+        edge(
+            "in",
+            "PREROUTING",
+            vec![(right(inn.x, inn.w), mid), (pre.x, mid)],
+        ),
+        edge(
+            "PREROUTING",
+            "routing-in",
+            vec![(right(pre.x, pre.w), mid), (rin.x, mid)],
+        ),
+        edge(
+            "routing-in",
+            "FORWARD",
+            vec![(right(rin.x, rin.w), mid), (fwd.x, mid)],
+        ),
+        edge(
+            "FORWARD",
+            "POSTROUTING",
+            vec![(right(fwd.x, fwd.w), mid), (post.x, mid)],
+        ),
+        edge(
+            "POSTROUTING",
+            "out",
+            vec![(right(post.x, post.w), mid), (out.x, mid)],
+        ),
+        edge(
+            "routing-in",
+            "INPUT",
+            vec![(rin.center().0, rin.y + rin.h), (rin.center().0, input.y)],
+        ),
+        edge(
+            "INPUT",
+            "local",
+            vec![(right(input.x, input.w), low), (local.x, low)],
+        ),
+        edge(
+            "local",
+            "routing-out",
+            vec![(right(local.x, local.w), low), (rout.x, low)],
+        ),
+        edge(
+            "routing-out",
+            "OUTPUT",
+            vec![(right(rout.x, rout.w), low), (output.x, low)],
+        ),
         edge(
             "OUTPUT",
             "POSTROUTING",
-            vec![(output.x + output.w / 2.0, output.y), (post.x + post.w / 2.0, post.y + post.h)],
+            vec![
+                (output.x + output.w / 2.0, output.y),
+                (post.x + post.w / 2.0, post.y + post.h),
+            ],
         ),
     ];
     // A packet addressed to the host itself leaves POSTROUTING through `lo`
@@ -254,7 +333,11 @@ impl Diagram {
         };
         let mut pts = vec![a.anchor()];
         if a.group != b.group {
-            if let Some(e) = self.edges.iter().find(|e| e.from == a.group && e.to == b.group) {
+            if let Some(e) = self
+                .edges
+                .iter()
+                .find(|e| e.from == a.group && e.to == b.group)
+            {
                 pts.extend(e.points.iter().copied());
             }
         }
@@ -269,7 +352,8 @@ pub fn along(points: &[(f64, f64)], t: f64) -> (f64, f64) {
         [] => (0.0, 0.0),
         [p] => *p,
         _ => {
-            let seg = |a: (f64, f64), b: (f64, f64)| ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+            let seg =
+                |a: (f64, f64), b: (f64, f64)| ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
             let total: f64 = points.windows(2).map(|w| seg(w[0], w[1])).sum();
             if total == 0.0 {
                 return points[0];
@@ -279,7 +363,10 @@ pub fn along(points: &[(f64, f64)], t: f64) -> (f64, f64) {
                 let l = seg(w[0], w[1]);
                 if left <= l && l > 0.0 {
                     let f = left / l;
-                    return (w[0].0 + (w[1].0 - w[0].0) * f, w[0].1 + (w[1].1 - w[0].1) * f);
+                    return (
+                        w[0].0 + (w[1].0 - w[0].0) * f,
+                        w[0].1 + (w[1].1 - w[0].1) * f,
+                    );
                 }
                 left -= l;
             }
@@ -348,7 +435,10 @@ mod tests {
         // The engine's default backend, iptables-nft: security (150) after nat (100).
         assert_eq!(labels("INPUT"), ["mangle", "filter", "nat", "security"]);
         assert_eq!(labels("FORWARD"), ["mangle", "filter", "security"]);
-        assert_eq!(labels("OUTPUT"), ["raw", "conntrack", "mangle", "nat", "filter", "security"]);
+        assert_eq!(
+            labels("OUTPUT"),
+            ["raw", "conntrack", "mangle", "nat", "filter", "security"]
+        );
         assert_eq!(labels("POSTROUTING"), ["mangle", "nat"]);
         for id in ["in", "out", "local", "routing-in", "routing-out"] {
             assert!(d.node(id).is_some(), "{id}");
@@ -359,9 +449,14 @@ mod tests {
     fn nothing_overlaps_and_everything_fits() {
         let d = diagram();
         for (i, a) in d.nodes.iter().enumerate() {
-            assert!(a.x >= 0.0 && a.y >= 0.0 && a.x + a.w <= d.width && a.y + a.h <= d.height, "{}", a.id);
+            assert!(
+                a.x >= 0.0 && a.y >= 0.0 && a.x + a.w <= d.width && a.y + a.h <= d.height,
+                "{}",
+                a.id
+            );
             for b in &d.nodes[i + 1..] {
-                let apart = a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y;
+                let apart =
+                    a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y || b.y + b.h <= a.y;
                 assert!(apart, "{} overlaps {}", a.id, b.id);
             }
         }
@@ -375,17 +470,32 @@ mod tests {
         assert_eq!(d.route("PREROUTING/raw", "PREROUTING/nat").len(), 2);
         let lo = d.route("POSTROUTING/nat", "PREROUTING/raw");
         assert_eq!(lo.len(), 6);
-        assert_eq!(along(&[(0.0, 0.0), (10.0, 0.0), (10.0, 10.0)], 0.75), (10.0, 5.0));
+        assert_eq!(
+            along(&[(0.0, 0.0), (10.0, 0.0), (10.0, 10.0)], 0.75),
+            (10.0, 5.0)
+        );
         assert_eq!(along(&[(0.0, 0.0), (10.0, 0.0)], 2.0), (10.0, 0.0));
     }
 
     #[test]
     fn verdicts_shorten_to_fit_their_box() {
-        assert_eq!(short_verdict("MARK 0x4000/0x4000 · DNAT 203.0.113.10:80", 20), "DNAT 203.0.113.10:80");
-        assert_eq!(short_verdict("ESTABLISHED (reply direction of connection 0)", 12), "ESTABLISHED");
-        assert_eq!(short_verdict("NAT binding → 192.0.2.50:45678", 20), "→ 192.0.2.50:45678");
+        assert_eq!(
+            short_verdict("MARK 0x4000/0x4000 · DNAT 203.0.113.10:80", 20),
+            "DNAT 203.0.113.10:80"
+        );
+        assert_eq!(
+            short_verdict("ESTABLISHED (reply direction of connection 0)", 12),
+            "ESTABLISHED"
+        );
+        assert_eq!(
+            short_verdict("NAT binding → 192.0.2.50:45678", 20),
+            "→ 192.0.2.50:45678"
+        );
         assert_eq!(short_verdict("policy ACCEPT", 16), "ACCEPT");
-        assert_eq!(short_verdict("MASQUERADE → 203.0.113.1:14529", 12), "→ 203.0.113…");
+        assert_eq!(
+            short_verdict("MASQUERADE → 203.0.113.1:14529", 12),
+            "→ 203.0.113…"
+        );
         assert_eq!(short_verdict("DROP", 6), "DROP");
     }
 
@@ -398,7 +508,10 @@ mod tests {
         let dim = dimmed(&parsed.ruleset);
         assert!(dim.contains(&"PREROUTING/mangle".to_string()));
         assert!(dim.contains(&"PREROUTING/raw".to_string()), "absent table");
-        assert!(!dim.contains(&"INPUT/mangle".to_string()), "a DROP policy matters");
+        assert!(
+            !dim.contains(&"INPUT/mangle".to_string()),
+            "a DROP policy matters"
+        );
         assert!(!dim.contains(&"INPUT/filter".to_string()), "it has a rule");
     }
 }

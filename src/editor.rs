@@ -95,6 +95,10 @@ pub fn counters_json(v: &crate::session::BatchView) -> String {
         .iter()
         .map(|&(line, n)| serde_json::json!({"line": line, "text": short(n), "kind": "matched"}))
         .collect();
-    out.extend(v.never_hit_lines.iter().map(|&line| serde_json::json!({"line": line, "text": "0", "kind": "missed"})));
+    out.extend(
+        v.never_hit_lines
+            .iter()
+            .map(|&line| serde_json::json!({"line": line, "text": "0", "kind": "missed"})),
+    );
     serde_json::to_string(&out).unwrap_or_default()
 }

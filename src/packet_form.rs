@@ -317,7 +317,12 @@ impl PacketForm {
                     f.sport = p;
                 }
             }
-            _ => return Err(format!("expected one source address, found `{}'", words[1..arrow].join(" "))),
+            _ => {
+                return Err(format!(
+                    "expected one source address, found `{}'",
+                    words[1..arrow].join(" ")
+                ))
+            }
         }
         let dst = words
             .get(arrow + 1)
@@ -363,11 +368,18 @@ pub fn flag_letters(names: &str) -> String {
         return names.trim().to_string();
     };
     // tcpdump's order: F S R P . (ACK) U, with ACK written A here.
-    [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x08, 'P'), (0x10, 'A'), (0x20, 'U')]
-        .iter()
-        .filter(|(b, _)| bits & b != 0)
-        .map(|(_, c)| *c)
-        .collect()
+    [
+        (0x01, 'F'),
+        (0x02, 'S'),
+        (0x04, 'R'),
+        (0x08, 'P'),
+        (0x10, 'A'),
+        (0x20, 'U'),
+    ]
+    .iter()
+    .filter(|(b, _)| bits & b != 0)
+    .map(|(_, c)| *c)
+    .collect()
 }
 
 #[cfg(test)]
@@ -400,29 +412,62 @@ mod tests {
             .parse_quick("udp -> 198.51.100.53:53 local uid 1000 mark 0x4000")
             .unwrap();
         assert_eq!(
-            (g.protocol.as_str(), g.src.as_str(), g.dst.as_str(), g.dport.as_str()),
+            (
+                g.protocol.as_str(),
+                g.src.as_str(),
+                g.dst.as_str(),
+                g.dport.as_str()
+            ),
             ("udp", "", "198.51.100.53", "53")
         );
-        assert_eq!((g.arrives_on.as_str(), g.uid.as_str(), g.mark.as_str()), ("local", "1000", "0x4000"));
-        assert_eq!(g.quick(), "udp -> 198.51.100.53:53 local mark 0x4000 uid 1000");
+        assert_eq!(
+            (g.arrives_on.as_str(), g.uid.as_str(), g.mark.as_str()),
+            ("local", "1000", "0x4000")
+        );
+        assert_eq!(
+            g.quick(),
+            "udp -> 198.51.100.53:53 local mark 0x4000 uid 1000"
+        );
         assert_eq!(f.parse_quick(&g.quick()).unwrap(), g);
-        let h = f.parse_quick("tcp 192.0.2.9:1 -> 198.51.100.1:22 iif eth1 flags SA").unwrap();
+        let h = f
+            .parse_quick("tcp 192.0.2.9:1 -> 198.51.100.1:22 iif eth1 flags SA")
+            .unwrap();
         assert_eq!(h.tcp_flags, "SYN,ACK");
-        assert_eq!(h.quick(), "tcp 192.0.2.9:1 -> 198.51.100.1:22 iif eth1 flags SA");
-        let i = f.parse_quick("icmp 192.0.2.9 -> 198.51.100.1 iif eth0 type 0 code 0").unwrap();
+        assert_eq!(
+            h.quick(),
+            "tcp 192.0.2.9:1 -> 198.51.100.1:22 iif eth1 flags SA"
+        );
+        let i = f
+            .parse_quick("icmp 192.0.2.9 -> 198.51.100.1 iif eth0 type 0 code 0")
+            .unwrap();
         assert_eq!((i.icmp_type.as_str(), i.protocol.as_str()), ("0", "icmp"));
-        assert_eq!(i.quick(), "icmp 192.0.2.9 -> 198.51.100.1 iif eth0 type 0 code 0");
+        assert_eq!(
+            i.quick(),
+            "icmp 192.0.2.9 -> 198.51.100.1 iif eth0 type 0 code 0"
+        );
     }
 
     #[test]
     fn quick_form_errors_say_what_was_expected() {
         let f = PacketForm::default();
         assert!(f.parse_quick("tcp 1.2.3.4").unwrap_err().contains("`->'"));
-        assert!(f.parse_quick("gre 1.2.3.4 -> 5.6.7.8").unwrap_err().contains("found `gre'"));
-        assert!(f.parse_quick("icmp 1.2.3.4:5 -> 5.6.7.8").unwrap_err().contains("no ports"));
-        assert!(f.parse_quick("tcp 1.2.3.4 -> 5.6.7.8 iif").unwrap_err().contains("after `iif'"));
+        assert!(f
+            .parse_quick("gre 1.2.3.4 -> 5.6.7.8")
+            .unwrap_err()
+            .contains("found `gre'"));
+        assert!(f
+            .parse_quick("icmp 1.2.3.4:5 -> 5.6.7.8")
+            .unwrap_err()
+            .contains("no ports"));
+        assert!(f
+            .parse_quick("tcp 1.2.3.4 -> 5.6.7.8 iif")
+            .unwrap_err()
+            .contains("after `iif'"));
         assert!(f.parse_quick("tcp 1.2.3.4 -> 5.6.7.8 flags Q").is_err());
-        assert!(f.parse_quick("tcp 1.2.3.4 -> 5.6.7.8 bogus").unwrap_err().contains("`bogus'"));
+        assert!(f
+            .parse_quick("tcp 1.2.3.4 -> 5.6.7.8 bogus")
+            .unwrap_err()
+            .contains("`bogus'"));
     }
 
     #[test]

@@ -147,7 +147,8 @@ impl BatchView {
             v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             v
         };
-        let mut hit: std::collections::HashMap<(&str, &str, usize), u64> = std::collections::HashMap::new();
+        let mut hit: std::collections::HashMap<(&str, &str, usize), u64> =
+            std::collections::HashMap::new();
         for ((t, c, r), n) in &b.counters {
             hit.insert((t.as_str(), c.as_str(), *r), *n);
         }
@@ -294,8 +295,12 @@ impl Session {
         // Rules that can never match and chains never reached, once the
         // ruleset loads (with errors, missing rules would skew them).
         if !parsed.has_errors() {
-            parsed.diagnostics.extend(nfsim::ruleset::lint::lint(&parsed.ruleset));
-            parsed.diagnostics.sort_by_key(|d| (d.span.start, d.severity));
+            parsed
+                .diagnostics
+                .extend(nfsim::ruleset::lint::lint(&parsed.ruleset));
+            parsed
+                .diagnostics
+                .sort_by_key(|d| (d.span.start, d.severity));
         }
         let mut problems = view_model::problems(text, &parsed);
         let problem_total = problems.len();
@@ -366,9 +371,11 @@ impl Session {
                     Err(e) => problems.fields.push((i, e)),
                 },
                 PacketInput::ReplyTo(n) if *n < i => specs.push(serde_json::json!({"reply_to": n})),
-                PacketInput::ReplyTo(n) => problems
-                    .messages
-                    .push(format!("packet {}: a reply must answer an earlier packet, not {}", i + 1, n + 1)),
+                PacketInput::ReplyTo(n) => problems.messages.push(format!(
+                    "packet {}: a reply must answer an earlier packet, not {}",
+                    i + 1,
+                    n + 1
+                )),
             }
         }
         if !problems.fields.is_empty() || !problems.messages.is_empty() {
@@ -478,7 +485,10 @@ mod tests {
     fn session() -> Session {
         let mut s = Session::new();
         let v = s.parse(view_model::EXAMPLE);
-        assert_eq!((v.summary.as_str(), v.counts.as_str()), ("3 tables, 33 chains, 36 rules", "0 errors, 0 warnings"));
+        assert_eq!(
+            (v.summary.as_str(), v.counts.as_str()),
+            ("3 tables, 33 chains, 36 rules", "0 errors, 0 warnings")
+        );
         s
     }
 
@@ -495,7 +505,16 @@ mod tests {
             .filter(|f| f.matched && f.hook.as_deref() == Some("PREROUTING"))
             .map(|f| f.chain.as_deref().unwrap())
             .collect();
-        assert_eq!(&nat[..5], ["PREROUTING", "KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-MARK-MASQ", "KUBE-NODEPORTS"]);
+        assert_eq!(
+            &nat[..5],
+            [
+                "PREROUTING",
+                "KUBE-SERVICES",
+                "KUBE-NODEPORTS",
+                "KUBE-MARK-MASQ",
+                "KUBE-NODEPORTS"
+            ]
+        );
         // The nat box shows the DNAT it made, the token's packet shows the change.
         let nat_box = p
             .frames
@@ -503,23 +522,47 @@ mod tests {
             .find(|f| f.node == "PREROUTING/nat" && f.box_verdict.is_some())
             .unwrap();
         let verdict = nat_box.box_verdict.as_deref().unwrap();
-        assert!(verdict.starts_with("MARK 0x4000/0x4000 · DNAT 203.0.113.1"), "{verdict}");
+        assert!(
+            verdict.starts_with("MARK 0x4000/0x4000 · DNAT 203.0.113.1"),
+            "{verdict}"
+        );
         let after = &p.states[nat_box.state];
-        let dst = after.iter().find(|r| r.name == "Destination address").unwrap();
+        let dst = after
+            .iter()
+            .find(|r| r.name == "Destination address")
+            .unwrap();
         assert_eq!(dst.before.as_deref(), Some("198.51.100.1"));
         assert!(dst.value.starts_with("203.0.113.1"));
         let mark = after.iter().find(|r| r.name == "Mark").unwrap();
-        assert_eq!((mark.value.as_str(), mark.before.as_deref()), ("0x4000", Some("0x0")));
+        assert_eq!(
+            (mark.value.as_str(), mark.before.as_deref()),
+            ("0x4000", Some("0x0"))
+        );
         // Narration in plain words.
         let first = p.frames.iter().find(|f| f.kind == "rule").unwrap();
-        assert_eq!(first.narration, "nat PREROUTING, rule 1 sends the packet to KUBE-SERVICES: it matches every packet.");
-        let miss = p.frames.iter().find(|f| f.kind == "rule" && !f.matched).unwrap();
+        assert_eq!(
+            first.narration,
+            "nat PREROUTING, rule 1 sends the packet to KUBE-SERVICES: it matches every packet."
+        );
+        let miss = p
+            .frames
+            .iter()
+            .find(|f| f.kind == "rule" && !f.matched)
+            .unwrap();
         assert_eq!(miss.narration, "nat KUBE-SERVICES, rule 1 does not match: -d 192.0.2.100/32, but the destination is 198.51.100.1.");
         let dnat = p.frames.iter().find(|f| f.kind == "nat").unwrap();
-        assert!(dnat.narration.starts_with("DNAT changed the destination 198.51.100.1:32719 → 203.0.113.1"), "{}", dnat.narration);
+        assert!(
+            dnat.narration
+                .starts_with("DNAT changed the destination 198.51.100.1:32719 → 203.0.113.1"),
+            "{}",
+            dnat.narration
+        );
         // Three endpoints at a third each, the shown one marked.
         let to: Vec<&str> = v.outcomes.iter().map(|o| o.to.as_str()).collect();
-        assert_eq!(to, ["203.0.113.10:80", "203.0.113.11:80", "203.0.113.12:80"]);
+        assert_eq!(
+            to,
+            ["203.0.113.10:80", "203.0.113.11:80", "203.0.113.12:80"]
+        );
         assert!(v.outcomes.iter().all(|o| o.percent == "33.3%"));
         assert_eq!(v.outcomes.iter().filter(|o| o.shown).count(), 1);
         // Every rule the trace evaluated has a hit count for the gutter.
@@ -547,15 +590,29 @@ mod tests {
     fn the_reply_is_un_natted() {
         let mut s = session();
         let input = PlayInput {
-            packets: vec![PacketInput::Form(PacketForm::default()), PacketInput::ReplyTo(0)],
+            packets: vec![
+                PacketInput::Form(PacketForm::default()),
+                PacketInput::ReplyTo(0),
+            ],
             ..PlayInput::default()
         };
         let v = s.trace(&input).unwrap();
         let reply = &v.packets[1];
         assert!(reply.title.contains("SYN,ACK"), "{}", reply.title);
-        assert!(reply.frames.iter().any(|f| f.kind == "conntrack" && f.verdict.starts_with("ESTABLISHED")));
-        let unnat = reply.frames.iter().find(|f| f.kind == "nat").expect("un-NAT");
-        assert!(unnat.narration.contains("NAT binding"), "{}", unnat.narration);
+        assert!(reply
+            .frames
+            .iter()
+            .any(|f| f.kind == "conntrack" && f.verdict.starts_with("ESTABLISHED")));
+        let unnat = reply
+            .frames
+            .iter()
+            .find(|f| f.kind == "nat")
+            .expect("un-NAT");
+        assert!(
+            unnat.narration.contains("NAT binding"),
+            "{}",
+            unnat.narration
+        );
         assert_eq!(reply.fate.result, "forwarded");
         assert_eq!(reply.leaves_as.as_deref(), Some("192.0.2.50:45678"));
         // conntrack -L after the SYN and its SYN,ACK.
@@ -563,9 +620,21 @@ mod tests {
         assert!(v.conntrack[0].starts_with("tcp      6 60 SYN_RECV src=192.0.2.50 dst=198.51.100.1 sport=45678 dport=32719 src=203.0.113."), "{}", v.conntrack[0]);
         // The cost of the walk: the SYN is tried against every rule on its way.
         let cost = &v.packets[0].cost;
-        assert_eq!(cost.rules, cost.per_hook.iter().map(|(_, n)| n).sum::<usize>());
-        assert_eq!(cost.per_hook.iter().map(|(h, _)| h.as_str()).collect::<Vec<_>>(), ["PREROUTING", "FORWARD", "POSTROUTING"]);
-        assert!(v.packets[0].cost.text().starts_with(&format!("{} rules evaluated: PREROUTING ", cost.rules)));
+        assert_eq!(
+            cost.rules,
+            cost.per_hook.iter().map(|(_, n)| n).sum::<usize>()
+        );
+        assert_eq!(
+            cost.per_hook
+                .iter()
+                .map(|(h, _)| h.as_str())
+                .collect::<Vec<_>>(),
+            ["PREROUTING", "FORWARD", "POSTROUTING"]
+        );
+        assert!(v.packets[0]
+            .cost
+            .text()
+            .starts_with(&format!("{} rules evaluated: PREROUTING ", cost.rules)));
     }
 
     #[test]
@@ -581,7 +650,10 @@ mod tests {
         };
         let e = s.trace(&input).unwrap_err();
         assert_eq!(e.fields[0].0, 0);
-        assert_eq!(e.fields[0].1[0].message, "`198.51.100' is not an IPv4 address (like 192.0.2.50)");
+        assert_eq!(
+            e.fields[0].1[0].message,
+            "`198.51.100' is not an IPv4 address (like 192.0.2.50)"
+        );
         let input = PlayInput {
             addrs: "2: eth0    inet 198.51.100.400/24".into(),
             ..PlayInput::default()
@@ -595,14 +667,19 @@ mod tests {
     fn an_edit_that_drops_changes_the_fate() {
         let mut s = Session::new();
         let first = "-A FORWARD -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\"";
-        let text = view_model::EXAMPLE.replace(first, &format!("-A FORWARD -p tcp -j DROP\n{first}"));
+        let text =
+            view_model::EXAMPLE.replace(first, &format!("-A FORWARD -p tcp -j DROP\n{first}"));
         assert_ne!(text, view_model::EXAMPLE);
         s.parse(&text);
         let v = s.trace(&PlayInput::default()).unwrap();
         let p = &v.packets[0];
         assert_eq!(p.fate.result, "dropped");
         assert_eq!(p.fate.banner, "Dropped by filter FORWARD rule 1");
-        let fwd = p.frames.iter().find(|f| f.node == "FORWARD/filter" && f.box_verdict.is_some()).unwrap();
+        let fwd = p
+            .frames
+            .iter()
+            .find(|f| f.node == "FORWARD/filter" && f.box_verdict.is_some())
+            .unwrap();
         assert_eq!(fwd.box_verdict.as_deref(), Some("DROP"));
         assert_eq!(p.frames.last().unwrap().node, "FORWARD/filter");
     }
@@ -611,7 +688,10 @@ mod tests {
     fn a_batch_spreads_over_the_endpoints_and_counts_rules() {
         let mut s = session();
         let input = PlayInput {
-            packets: vec![PacketInput::Form(PacketForm::default()), PacketInput::ReplyTo(0)],
+            packets: vec![
+                PacketInput::Form(PacketForm::default()),
+                PacketInput::ReplyTo(0),
+            ],
             selected: 1,
             ..PlayInput::default()
         };
@@ -624,7 +704,10 @@ mod tests {
         assert_eq!(v.endpoints.iter().map(|e| e.1).sum::<u64>(), 1000);
         assert_eq!(v.endpoints.len(), 3);
         for (to, n) in &v.endpoints {
-            assert!(to.starts_with("203.0.113.1") && (283..=383).contains(n), "{to}: {n}");
+            assert!(
+                to.starts_with("203.0.113.1") && (283..=383).contains(n),
+                "{to}: {n}"
+            );
         }
         // The NodePort rule of KUBE-NODEPORTS matched all of them.
         assert!(v.counters.iter().any(|&(_, n)| n == 1000));
@@ -638,44 +721,82 @@ mod tests {
         let mut s = Session::new();
         let v = s.parse("*filter\n:INPUT ACCEPT [0:0]\n:LONELY - [0:0]\n-A INPUT -p tcp -j ACCEPT\n-A INPUT -p tcp --dport 22 -j DROP\n-A LONELY -j DROP\nCOMMIT\n");
         assert_eq!(v.counts, "0 errors, 2 warnings");
-        let codes: Vec<(&str, usize)> = v.problems.iter().map(|p| (p.code.as_str(), p.line)).collect();
+        let codes: Vec<(&str, usize)> = v
+            .problems
+            .iter()
+            .map(|p| (p.code.as_str(), p.line))
+            .collect();
         assert_eq!(codes, [("W0407", 3), ("W0406", 5)]);
-        assert!(v.problems[1].message.starts_with("rule 2 of INPUT can never match: rule 1 (line 4)"), "{}", v.problems[1].message);
+        assert!(
+            v.problems[1]
+                .message
+                .starts_with("rule 2 of INPUT can never match: rule 1 (line 4)"),
+            "{}",
+            v.problems[1].message
+        );
     }
 
     #[test]
     fn the_ruleset_exports_three_ways() {
         let s = session();
         let save = s.export("save");
-        assert!(save.contains("*nat\n") && save.contains("-A KUBE-NODEPORTS"), "{save}");
+        assert!(
+            save.contains("*nat\n") && save.contains("-A KUBE-NODEPORTS"),
+            "{save}"
+        );
         let commands = s.export("commands");
-        assert!(commands.contains("iptables -t nat -A KUBE-NODEPORTS "), "{commands}");
+        assert!(
+            commands.contains("iptables -t nat -A KUBE-NODEPORTS "),
+            "{commands}"
+        );
         // The script reads back to the same ruleset.
         let mut back = Session::new();
         back.parse(&commands);
-        assert_eq!(back.export("save").replace(|c: char| c.is_ascii_digit(), ""), save.replace(|c: char| c.is_ascii_digit(), ""));
+        assert_eq!(
+            back.export("save")
+                .replace(|c: char| c.is_ascii_digit(), ""),
+            save.replace(|c: char| c.is_ascii_digit(), "")
+        );
         let nft = s.export("nft");
-        assert!(nft.contains("add table ip nat") && nft.contains("add rule ip nat KUBE-NODEPORTS"), "{nft}");
+        assert!(
+            nft.contains("add table ip nat") && nft.contains("add rule ip nat KUBE-NODEPORTS"),
+            "{nft}"
+        );
     }
 
     #[test]
     fn sysctls_and_ipsets_are_the_hosts() {
         let mut s = session();
         let input = PlayInput {
-            sysctl: Sysctl { ip_forward: false, ..Sysctl::default() },
+            sysctl: Sysctl {
+                ip_forward: false,
+                ..Sysctl::default()
+            },
             ..PlayInput::default()
         };
         let v = s.trace(&input).unwrap();
-        assert_eq!(v.packets[0].fate.banner, "Dropped by the stack, outside any rule: ip_forward off");
+        assert_eq!(
+            v.packets[0].fate.banner,
+            "Dropped by the stack, outside any rule: ip_forward off"
+        );
         s.parse("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m set --match-set blocked src -j DROP\nCOMMIT\n");
         let input = PlayInput {
-            packets: vec![PacketInput::Form(PacketForm { dport: "22".into(), ..PacketForm::default() })],
+            packets: vec![PacketInput::Form(PacketForm {
+                dport: "22".into(),
+                ..PacketForm::default()
+            })],
             ipsets: "create blocked hash:net family inet\nadd blocked 192.0.2.0/24\n".into(),
             ..PlayInput::default()
         };
         assert_eq!(s.trace(&input).unwrap().packets[0].fate.result, "dropped");
-        let input = PlayInput { ipsets: String::new(), ..input };
-        assert_eq!(s.trace(&input).unwrap().packets[0].fate.result, "delivered-local");
+        let input = PlayInput {
+            ipsets: String::new(),
+            ..input
+        };
+        assert_eq!(
+            s.trace(&input).unwrap().packets[0].fate.result,
+            "delivered-local"
+        );
     }
 
     #[test]
@@ -702,5 +823,44 @@ mod tests {
         assert_eq!(p.fate.banner, "Rejected by filter INPUT rule 51");
         // Rules the index skipped still count: the kernel tries each one.
         assert_eq!(p.cost.text(), "51 rules evaluated: INPUT 51");
+    }
+
+    #[test]
+    fn the_answer_the_host_sends_is_played_after_the_packet() {
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+            -A INPUT -p tcp --dport 32719 -j REJECT --reject-with tcp-reset\n\
+            -A OUTPUT -p tcp --tcp-flags RST RST -j DROP\nCOMMIT\n";
+        let mut s = Session::new();
+        s.parse(text);
+        let input = PlayInput {
+            routes: "198.51.100.0/24 dev eth0\ndefault via 198.51.100.254 dev eth0\n".into(),
+            ..PlayInput::default()
+        };
+        let v = s.trace(&input).unwrap();
+        let p = &v.packets[0];
+        let kinds: Vec<&str> = p.frames.iter().map(|f| f.kind.as_str()).collect();
+        let at = kinds.iter().position(|k| *k == "answer").unwrap();
+        // The packet's own fate, then the host's RST through OUTPUT, dropped there.
+        assert_eq!(kinds[at - 1], "fate");
+        assert_eq!(
+            p.frames[at - 1].narration,
+            "Rejected by filter INPUT rule 1."
+        );
+        assert!(p.frames[at]
+            .text
+            .starts_with("answer: REJECT's answer: TCP RST,ACK"));
+        let drop = &p.frames[p.frames.len() - 2];
+        assert_eq!(
+            (drop.node.as_str(), drop.verdict.as_str()),
+            ("OUTPUT/filter", "DROP")
+        );
+        let last = p.frames.last().unwrap();
+        assert_eq!(last.kind, "answer-fate");
+        assert_eq!(
+            last.narration,
+            "The answer: dropped by filter OUTPUT rule 1."
+        );
+        // The page's fate is the packet's.
+        assert_eq!(p.fate.result, "rejected");
     }
 }

@@ -145,7 +145,11 @@ impl Cost {
 
     /// `36 rules evaluated: PREROUTING 20 · FORWARD 4 · POSTROUTING 12`.
     pub fn text(&self) -> String {
-        let hooks: Vec<String> = self.per_hook.iter().map(|(h, n)| format!("{h} {n}")).collect();
+        let hooks: Vec<String> = self
+            .per_hook
+            .iter()
+            .map(|(h, n)| format!("{h} {n}"))
+            .collect();
         let n = self.rules;
         format!(
             "{n} rule{} evaluated{}{}",
@@ -192,12 +196,20 @@ impl Fields {
             row("Destination port", port(self.dport), port(first.dport));
         }
         if let Some(f) = &self.flags {
-            row("TCP flags", f.clone(), first.flags.clone().unwrap_or_default());
+            row(
+                "TCP flags",
+                f.clone(),
+                first.flags.clone().unwrap_or_default(),
+            );
         }
         if let Some(i) = &self.icmp {
             row("ICMP", i.clone(), first.icmp.clone().unwrap_or_default());
         }
-        row("Mark", format!("{:#x}", self.mark), format!("{:#x}", first.mark));
+        row(
+            "Mark",
+            format!("{:#x}", self.mark),
+            format!("{:#x}", first.mark),
+        );
         row("Conntrack", self.ct.clone(), first.ct.clone());
         row("Out interface", self.oif.clone(), first.oif.clone());
         rows
@@ -243,7 +255,12 @@ fn split_words(spec: &str) -> Vec<String> {
 /// and target; None when it has none (it matches every packet).
 fn conditions(rule: &Rule) -> Option<String> {
     let mut r = rule.clone();
-    r.matches = rule.matches.iter().filter(|m| m.kind.name() != "comment").cloned().collect();
+    r.matches = rule
+        .matches
+        .iter()
+        .filter(|m| m.kind.name() != "comment")
+        .cloned()
+        .collect();
     r.target = Target::None;
     let spec = nfsim::ruleset::render::rule_spec(&r);
     let spec = spec.trim_start();
@@ -257,7 +274,11 @@ fn target_short(target: &Target) -> Option<String> {
     if let Target::Extension { target } = target {
         let mut options = String::new();
         target.save(&mut options);
-        out.extend(split_words(&options).into_iter().filter(|w| !w.starts_with("--")));
+        out.extend(
+            split_words(&options)
+                .into_iter()
+                .filter(|w| !w.starts_with("--")),
+        );
     }
     Some(out.join(" "))
 }
@@ -281,7 +302,11 @@ fn first_fields(t: &Traced) -> Fields {
             Origin::Local { uid, .. } => format!("local process (uid {uid})"),
         },
         oif: "-".into(),
-        src: if p.src == 0 { "(chosen by routing)".into() } else { fmt_ipv4(p.src) },
+        src: if p.src == 0 {
+            "(chosen by routing)".into()
+        } else {
+            fmt_ipv4(p.src)
+        },
         dst: fmt_ipv4(p.dst),
         proto: nfsim::ruleset::value::Proto(p.proto).save(),
         sport: ports.then_some(p.sport),
@@ -300,7 +325,12 @@ pub fn title(t: &Traced) -> String {
         Some(p) => format!("{a}:{p}"),
         None => a.to_string(),
     };
-    let mut out = format!("{} {} -> {}", f.proto, end(&f.src, f.sport), end(&f.dst, f.dport));
+    let mut out = format!(
+        "{} {} -> {}",
+        f.proto,
+        end(&f.src, f.sport),
+        end(&f.dst, f.dport)
+    );
     if let Some(fl) = &f.flags {
         out.push(' ');
         out.push_str(fl);
@@ -348,9 +378,18 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
     // Runs the index skipped are shown as one frame once longer than
     // GROUP_MIN: explaining the first few of each is enough.
     let json = scenario::path_json_explaining(ruleset, &t.path, GROUP_MIN + 1);
-    let steps: &[Value] = json["steps"].as_array().map(Vec::as_slice).unwrap_or_default();
+    // What the host sent back by itself (REJECT's answer, an echo reply, a
+    // RST) follows the packet's own fate: its steps come after an "answer"
+    // marker, and its own fate closes the list.
+    let answer = json.get("answer").filter(|a| a.is_object());
+    let mut all: Vec<Value> = json["steps"].as_array().cloned().unwrap_or_default();
+    if let Some(a) = answer {
+        all.push(serde_json::json!({"kind": "answer"}));
+        all.extend(a["steps"].as_array().cloned().unwrap_or_default());
+    }
+    let steps: &[Value] = &all;
     let lookup = Lookup(ruleset);
-    let first = first_fields(t);
+    let mut first = first_fields(t);
     let mut cur = first.clone();
     let mut states = vec![first.rows(&first)];
     let mut frames: Vec<Frame> = Vec::new();
@@ -378,6 +417,38 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
     while i < steps.len() {
         let st = &steps[i];
         let kind = s(st, "kind");
+        if kind == "answer" {
+            let a = answer.expect("the marker is there only with an answer");
+            let (f, _) = fate_frame(&json, &last_node, &mut cur, &first, &mut states);
+            frames.push(f);
+            first = answer_fields(&a["packet"]);
+            cur = first.clone();
+            push_state(&mut states, cur.rows(&first));
+            let what = scenario::packet_text(&a["packet"]);
+            let why = match a["cause"].as_str().unwrap_or("") {
+                "reject" => "REJECT's answer",
+                "echo-reply" => "the stack's echo reply",
+                "reset" => "the stack's RST (nothing listens on that port)",
+                "port-unreachable" => "the stack's port unreachable (nothing listens on that port)",
+                other => other,
+            };
+            frames.push(Frame {
+                kind: "answer".into(),
+                node: "local".into(),
+                verdict: "the host answers".into(),
+                text: format!("answer: {why}: {what}"),
+                narration: format!(
+                    "The host answers by itself with {why}: {what}. It is a locally generated packet: it goes out through OUTPUT and POSTROUTING, and the rules there see it too."
+                ),
+                state: states.len() - 1,
+                ..Frame::default()
+            });
+            walk = None;
+            stack.clear();
+            last_node = "local".into();
+            i += 1;
+            continue;
+        }
         let hook = opt(st, "hook");
         let table = opt(st, "table");
         let hk = hook.clone().unwrap_or_default();
@@ -426,10 +497,20 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                     && steps[j]["hook"] == st["hook"]
                 {
                     let mut hit = |line: usize| {
-                        hits.entry(line).or_insert(Hit { line, evaluated: 0, matched: 0 }).evaluated += 1;
+                        hits.entry(line)
+                            .or_insert(Hit {
+                                line,
+                                evaluated: 0,
+                                matched: 0,
+                            })
+                            .evaluated += 1;
                     };
                     if steps[j]["kind"] == "skipped" {
-                        for l in steps[j]["lines"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                        for l in steps[j]["lines"]
+                            .as_array()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                        {
                             hit(l.as_u64().unwrap_or(0) as usize);
                             count += 1;
                         }
@@ -477,7 +558,11 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
             "rule" => {
                 let n = st["rule"].as_u64().unwrap_or(0) as usize;
                 let line = st["line"].as_u64().unwrap_or(0) as usize;
-                let h = hits.entry(line).or_insert(Hit { line, evaluated: 0, matched: 0 });
+                let h = hits.entry(line).or_insert(Hit {
+                    line,
+                    evaluated: 0,
+                    matched: 0,
+                });
                 h.evaluated += 1;
                 h.matched += 1;
                 f.rule = Some(n);
@@ -499,28 +584,44 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 let (v, action) = match verdict.as_str() {
                     "jump" => {
                         stack.push(t_name.clone());
-                        (format!("jump {t_name}"), format!("sends the packet to {t_name}"))
+                        (
+                            format!("jump {t_name}"),
+                            format!("sends the packet to {t_name}"),
+                        )
                     }
                     "goto" => {
                         if let Some(top) = stack.last_mut() {
                             *top = t_name.clone();
                         }
-                        (format!("goto {t_name}"), format!("goes to {t_name} (no return here)"))
+                        (
+                            format!("goto {t_name}"),
+                            format!("goes to {t_name} (no return here)"),
+                        )
                     }
                     "return" => {
                         stack.pop();
                         ("RETURN".into(), "returns to the calling chain".into())
                     }
-                    "accept" => (short.clone(), match t_name.as_str() {
-                        "ACCEPT" => "accepts it (the rest of this table is skipped)".into(),
-                        _ => format!("applies {short} and ends this table's walk"),
-                    }),
+                    "accept" => (
+                        short.clone(),
+                        match t_name.as_str() {
+                            "ACCEPT" => "accepts it (the rest of this table is skipped)".into(),
+                            _ => format!("applies {short} and ends this table's walk"),
+                        },
+                    ),
                     "drop" => (short.clone(), "drops it".into()),
                     "reject" => (short.clone(), "rejects it".into()),
                     "queue" => (short.clone(), "queues it to userspace".into()),
                     _ => {
                         // A non-terminating target: the walk goes on.
-                        if let Some(Rule { target: Target::Extension { target: TargetKind::Mark { value, mask } }, .. }) = rule {
+                        if let Some(Rule {
+                            target:
+                                Target::Extension {
+                                    target: TargetKind::Mark { value, mask },
+                                },
+                            ..
+                        }) = rule
+                        {
                             cur.mark = (cur.mark & !mask) ^ value;
                         }
                         let what = if t_name.is_empty() {
@@ -528,7 +629,14 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                         } else {
                             format!("applies {short}, and the walk goes on")
                         };
-                        (if t_name.is_empty() { "count".into() } else { short.clone() }, what)
+                        (
+                            if t_name.is_empty() {
+                                "count".into()
+                            } else {
+                                short.clone()
+                            },
+                            what,
+                        )
                     }
                 };
                 f.verdict = v.clone();
@@ -577,18 +685,29 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 cur.apply_endpoints(&after);
                 let (b, a) = (before.split_once(" -> "), after.split_once(" -> "));
                 let (what, changed) = match (b, a) {
-                    (Some((bs, bd)), Some((as_, ad))) if bd != ad && bs == as_ => {
-                        (format!("changed the destination {bd} → {ad}"), ad.to_string())
-                    }
+                    (Some((bs, bd)), Some((as_, ad))) if bd != ad && bs == as_ => (
+                        format!("changed the destination {bd} → {ad}"),
+                        ad.to_string(),
+                    ),
                     (Some((bs, bd)), Some((as_, ad))) if bs != as_ && bd == ad => {
                         (format!("changed the source {bs} → {as_}"), as_.to_string())
                     }
                     _ => (format!("changed {before} → {after}"), after.clone()),
                 };
                 f.detail = Some(changed);
-                let who = if walk.is_some() || frames.last().is_some_and(|f| f.table.as_deref() == Some("nat")) {
-                    let nat_rule = frames.iter().rev().take_while(|f| f.node == node).find(|f| f.matched && f.kind == "rule");
-                    nat_rule.map(|f| f.verdict.split(' ').next().unwrap_or("NAT").to_string()).unwrap_or_else(|| "The connection's NAT binding".into())
+                let who = if walk.is_some()
+                    || frames
+                        .last()
+                        .is_some_and(|f| f.table.as_deref() == Some("nat"))
+                {
+                    let nat_rule = frames
+                        .iter()
+                        .rev()
+                        .take_while(|f| f.node == node)
+                        .find(|f| f.matched && f.kind == "rule");
+                    nat_rule
+                        .map(|f| f.verdict.split(' ').next().unwrap_or("NAT").to_string())
+                        .unwrap_or_else(|| "The connection's NAT binding".into())
                 } else {
                     "The connection's NAT binding".into()
                 };
@@ -606,7 +725,10 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 f.verdict = d.clone();
                 f.text = format!("routing ({hk}): {d}");
                 f.narration = if changed && hk == "PREROUTING" {
-                    format!("The routing decision looks at the new destination {}: {d}.", cur.dst)
+                    format!(
+                        "The routing decision looks at the new destination {}: {d}.",
+                        cur.dst
+                    )
                 } else {
                     format!("Routing decision: {d}.")
                 };
@@ -614,12 +736,22 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
             "reject" => {
                 let r = &st["reply"];
                 let what = match r["protocol"].as_str() {
-                    Some("icmp") => format!("an ICMP error (type {} code {})", r["icmp_type"], r["icmp_code"]),
+                    Some("icmp") => format!(
+                        "an ICMP error (type {} code {})",
+                        r["icmp_type"], r["icmp_code"]
+                    ),
                     _ => format!("a TCP {}", r["tcp_flags"].as_str().unwrap_or("RST")),
                 };
                 f.verdict = "reply sent".into();
-                f.text = format!("reject: sends {what} to {} via {}", s(r, "dst"), s(st, "oif"));
-                f.narration = format!("REJECT answers the sender with {what}, out of {}.", s(st, "oif"));
+                f.text = format!(
+                    "reject: sends {what} to {} via {}",
+                    s(r, "dst"),
+                    s(st, "oif")
+                );
+                f.narration = format!(
+                    "REJECT answers the sender with {what}, out of {}.",
+                    s(st, "oif")
+                );
             }
             "log" | "trace" => {
                 let line = s(st, "line");
@@ -639,37 +771,28 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
         i += 1;
     }
     let fate = fate_view(&json);
-    let end = match fate.result.as_str() {
-        "delivered-local" => "local".to_string(),
-        "forwarded" | "sent" => "out".to_string(),
-        _ => last_node.clone(),
-    };
     let leaves_as = json["packet_out"].as_object().map(|p| {
         let dst = p["dst"].as_str().unwrap_or("");
         match p.get("dport") {
-            Some(d) if !d.is_null() && p.get("icmp_type").is_none() && d != 0 => format!("{dst}:{d}"),
+            Some(d) if !d.is_null() && p.get("icmp_type").is_none() && d != 0 => {
+                format!("{dst}:{d}")
+            }
             _ => dst.to_string(),
         }
     });
-    if let Some(p) = json["packet_out"].as_object() {
-        if let (Some(s_), Some(d)) = (p["src"].as_str(), p["dst"].as_str()) {
-            let after = match (p.get("sport"), p.get("dport")) {
-                (Some(sp), Some(dp)) if cur.sport.is_some() => format!("{s_}:{sp} -> {d}:{dp}"),
-                _ => format!("{s_} -> {d}"),
-            };
-            cur.apply_endpoints(&after);
-            push_state(&mut states, cur.rows(&first));
-        }
+    let (mut last, answered) = fate_frame(
+        answer.unwrap_or(&json),
+        &last_node,
+        &mut cur,
+        &first,
+        &mut states,
+    );
+    if answer.is_some() {
+        last.kind = "answer-fate".into();
+        last.text = format!("answer: {}", answered.text);
+        last.narration = format!("The answer: {}.", lower_first(&answered.banner));
     }
-    frames.push(Frame {
-        kind: "fate".into(),
-        node: end,
-        verdict: fate.result.clone(),
-        text: format!("fate: {}", fate.text),
-        narration: format!("{}.", fate.banner),
-        state: states.len() - 1,
-        ..Frame::default()
-    });
+    frames.push(last);
     set_box_verdicts(&mut frames);
     PacketView {
         title: title(t),
@@ -690,17 +813,29 @@ fn set_box_verdicts(frames: &mut [Frame]) {
     while i < frames.len() {
         let node = frames[i].node.clone();
         let mut j = i;
-        while j + 1 < frames.len() && frames[j + 1].node == node && frames[j + 1].kind != "fate" {
+        while j + 1 < frames.len()
+            && frames[j + 1].node == node
+            && !matches!(
+                frames[j + 1].kind.as_str(),
+                "fate" | "answer" | "answer-fate"
+            )
+        {
             j += 1;
         }
         let run = &frames[i..=j];
         let verdict = match run[0].kind.as_str() {
-            "start" | "fate" => None,
+            "start" | "fate" | "answer" | "answer-fate" => None,
             "conntrack" | "routing" => Some(run.last().unwrap().verdict.clone()),
             _ => {
                 let mut parts: Vec<String> = run
                     .iter()
-                    .filter(|f| f.kind == "rule" && f.matched && !f.verdict.starts_with("jump") && !f.verdict.starts_with("goto") && f.verdict != "RETURN")
+                    .filter(|f| {
+                        f.kind == "rule"
+                            && f.matched
+                            && !f.verdict.starts_with("jump")
+                            && !f.verdict.starts_with("goto")
+                            && f.verdict != "RETURN"
+                    })
                     .map(|f| f.verdict.clone())
                     .collect();
                 if let Some(nat) = run.iter().find(|f| f.kind == "nat") {
@@ -732,7 +867,9 @@ fn set_box_verdicts(frames: &mut [Frame]) {
 pub fn fate_banner(path: &nfsim::path::pipeline::PacketPath) -> String {
     use nfsim::path::pipeline::Fate;
     let by = |what: &str, table: &TableKind, chain: &str, rule: &Option<usize>| {
-        let rule = rule.map(|r| format!("rule {r}")).unwrap_or_else(|| "policy".into());
+        let rule = rule
+            .map(|r| format!("rule {r}"))
+            .unwrap_or_else(|| "policy".into());
         format!("{what} by {} {chain} {rule}", table.name())
     };
     match &path.fate {
@@ -742,7 +879,73 @@ pub fn fate_banner(path: &nfsim::path::pipeline::PacketPath) -> String {
         Fate::Dropped { table, chain, rule } => by("Dropped", table, chain, rule),
         Fate::Rejected { table, chain, rule } => by("Rejected", table, chain, rule),
         Fate::Queued { table, chain, rule } => by("Queued to userspace", table, chain, rule),
-        Fate::DroppedOutsideRules { detail } => format!("Dropped by the stack, outside any rule: {detail}"),
+        Fate::DroppedOutsideRules { detail } => {
+            format!("Dropped by the stack, outside any rule: {detail}")
+        }
+    }
+}
+
+/// The closing frame of a path (`path_json`'s value: the packet's, or its
+/// answer's): where it ends, its fate; the fields take the packet as it left.
+fn fate_frame(
+    v: &Value,
+    last_node: &str,
+    cur: &mut Fields,
+    first: &Fields,
+    states: &mut Vec<Vec<FieldRow>>,
+) -> (Frame, FateView) {
+    let fate = fate_view(v);
+    let end = match fate.result.as_str() {
+        "delivered-local" => "local".to_string(),
+        "forwarded" | "sent" => "out".to_string(),
+        _ => last_node.to_string(),
+    };
+    if let Some(p) = v["packet_out"].as_object() {
+        if let (Some(s_), Some(d)) = (p["src"].as_str(), p["dst"].as_str()) {
+            let after = match (p.get("sport"), p.get("dport")) {
+                (Some(sp), Some(dp)) if cur.sport.is_some() => format!("{s_}:{sp} -> {d}:{dp}"),
+                _ => format!("{s_} -> {d}"),
+            };
+            cur.apply_endpoints(&after);
+            push_state(states, cur.rows(first));
+        }
+    }
+    let frame = Frame {
+        kind: "fate".into(),
+        node: end,
+        verdict: fate.result.clone(),
+        text: format!("fate: {}", fate.text),
+        narration: format!("{}.", fate.banner),
+        state: states.len() - 1,
+        ..Frame::default()
+    };
+    (frame, fate)
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// An answer's packet (`path_json`'s `packet`) as the player follows it.
+fn answer_fields(p: &Value) -> Fields {
+    let proto = s(p, "protocol");
+    let ports = matches!(proto.as_str(), "tcp" | "udp" | "sctp" | "udplite" | "dccp");
+    let port = |k: &str| p[k].as_u64().map(|v| v as u16);
+    Fields {
+        iif: "the host itself".into(),
+        oif: "-".into(),
+        src: s(p, "src"),
+        dst: s(p, "dst"),
+        sport: if ports { port("sport") } else { None },
+        dport: if ports { port("dport") } else { None },
+        flags: (proto == "tcp").then(|| s(p, "tcp_flags")),
+        icmp: (proto == "icmp").then(|| format!("type {} code {}", p["icmp_type"], p["icmp_code"])),
+        proto,
+        mark: 0,
+        ct: "-".into(),
     }
 }
 
@@ -761,7 +964,10 @@ pub fn fate_view(json: &Value) -> FateView {
     let result = s(fate, "result");
     let by = |what: &str| {
         let b = &fate["by"];
-        let rule = b["rule"].as_u64().map(|r| format!("rule {r}")).unwrap_or_else(|| "policy".into());
+        let rule = b["rule"]
+            .as_u64()
+            .map(|r| format!("rule {r}"))
+            .unwrap_or_else(|| "policy".into());
         format!("{what} by {} {} {rule}", s(b, "table"), s(b, "chain"))
     };
     let banner = match result.as_str() {
@@ -771,7 +977,10 @@ pub fn fate_view(json: &Value) -> FateView {
         "dropped" => by("Dropped"),
         "rejected" => by("Rejected"),
         "queued" => by("Queued to userspace"),
-        "dropped-outside-rules" => format!("Dropped by the stack, outside any rule: {}", s(fate, "detail")),
+        "dropped-outside-rules" => format!(
+            "Dropped by the stack, outside any rule: {}",
+            s(fate, "detail")
+        ),
         other => other.to_string(),
     };
     FateView {
@@ -841,7 +1050,11 @@ pub fn step_index(frames: &[Frame], at: usize, g: Granularity, back: bool) -> us
     }
     let at = at.min(frames.len() - 1);
     if g == Granularity::Rule {
-        return if back { at.saturating_sub(1) } else { (at + 1).min(frames.len() - 1) };
+        return if back {
+            at.saturating_sub(1)
+        } else {
+            (at + 1).min(frames.len() - 1)
+        };
     }
     let key = |i: usize| g.key(&frames[i]);
     if back {
@@ -881,12 +1094,27 @@ mod tests {
         );
         assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
         let rules = &parsed.ruleset.tables[0].chain("PREROUTING").unwrap().rules;
-        assert_eq!(conditions(&rules[0]).as_deref(), Some("-p tcp -m tcp --dport 32719"));
+        assert_eq!(
+            conditions(&rules[0]).as_deref(),
+            Some("-p tcp -m tcp --dport 32719")
+        );
         assert_eq!(conditions(&rules[1]), None);
-        assert_eq!(target_short(&rules[0].target).as_deref(), Some("KUBE-SVC-X"));
-        assert_eq!(target_short(&rules[2].target).as_deref(), Some("DNAT 203.0.113.10:80"));
-        assert_eq!(target_short(&rules[3].target).as_deref(), Some("MARK 0x4000/0x4000"));
-        assert_eq!(but("-p tcp: the packet is udp"), "-p tcp, but the packet is udp");
+        assert_eq!(
+            target_short(&rules[0].target).as_deref(),
+            Some("KUBE-SVC-X")
+        );
+        assert_eq!(
+            target_short(&rules[2].target).as_deref(),
+            Some("DNAT 203.0.113.10:80")
+        );
+        assert_eq!(
+            target_short(&rules[3].target).as_deref(),
+            Some("MARK 0x4000/0x4000")
+        );
+        assert_eq!(
+            but("-p tcp: the packet is udp"),
+            "-p tcp, but the packet is udp"
+        );
         assert_eq!(thousands(9998), "9,998");
         assert_eq!(thousands(100), "100");
     }
@@ -920,7 +1148,11 @@ mod tests {
         assert_eq!(step_index(&f, 3, Chain, false), 5);
         assert_eq!(step_index(&f, 5, Chain, true), 3);
         assert_eq!(step_index(&f, 0, Hook, false), 1);
-        assert_eq!(step_index(&f, 1, Hook, false), 5, "routing is a stop of its own");
+        assert_eq!(
+            step_index(&f, 1, Hook, false),
+            5,
+            "routing is a stop of its own"
+        );
         assert_eq!(step_index(&f, 5, Hook, true), 1);
         assert_eq!(step_index(&f, 6, Hook, true), 5);
         assert_eq!(step_index(&[], 3, Hook, true), 0);
@@ -936,8 +1168,15 @@ mod tests {
         ];
         f[2].box_verdict = Some("DNAT 203.0.113.10:80".into());
         let at = |c| box_states(&f, c);
-        assert_eq!(at(1).get("PREROUTING/nat"), Some(&None), "reached, walk not over");
-        assert_eq!(at(2)["PREROUTING/nat"].as_deref(), Some("DNAT 203.0.113.10:80"));
+        assert_eq!(
+            at(1).get("PREROUTING/nat"),
+            Some(&None),
+            "reached, walk not over"
+        );
+        assert_eq!(
+            at(2)["PREROUTING/nat"].as_deref(),
+            Some("DNAT 203.0.113.10:80")
+        );
         assert!(!at(2).contains_key("routing-in"));
         assert_eq!(box_visit(&f, 1), (1, 3));
         assert_eq!(box_visit(&f, 3), (3, 4));

@@ -128,7 +128,11 @@ pub fn rule_nodes(c: &Chain) -> Vec<RuleNode> {
 
 /// `3 tables, 33 chains, 36 rules · 0 errors, 0 warnings`.
 pub fn summary(parsed: &Parsed) -> String {
-    format!("{} · {}", ruleset_counts(&parsed.ruleset), problem_counts(parsed))
+    format!(
+        "{} · {}",
+        ruleset_counts(&parsed.ruleset),
+        problem_counts(parsed)
+    )
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -188,8 +192,14 @@ mod tests {
             summary(&parsed),
             "3 tables, 33 chains, 36 rules · 0 errors, 0 warnings"
         );
-        let one = nfsim::parse("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOPE\nCOMMIT\n", None);
-        assert_eq!(summary(&one), "1 table, 3 chains, 1 rule · 1 error, 0 warnings");
+        let one = nfsim::parse(
+            "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j NOPE\nCOMMIT\n",
+            None,
+        );
+        assert_eq!(
+            summary(&one),
+            "1 table, 3 chains, 1 rule · 1 error, 0 warnings"
+        );
     }
 
     #[test]
@@ -203,7 +213,11 @@ mod tests {
         let line = text.lines().position(|l| l.contains("--set-mork")).unwrap() + 1;
         assert_eq!(rows.len(), 1, "{rows:?}");
         assert_eq!(
-            (rows[0].line, rows[0].severity.as_str(), rows[0].code.as_str()),
+            (
+                rows[0].line,
+                rows[0].severity.as_str(),
+                rows[0].code.as_str()
+            ),
             (line, "error", "E0101")
         );
         assert_eq!(rows[0].message, "unknown option \"--set-mork\"");

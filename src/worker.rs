@@ -11,8 +11,8 @@
 //! calls the exported [`worker_main`].
 
 use crate::session::{BatchView, PlayInput, Request, Response, Session};
-use std::cell::Cell;
 use js_sys::Array;
+use std::cell::Cell;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -41,7 +41,11 @@ fn module_urls() -> Option<(String, String)> {
             let href = el.get_attribute("href")?;
             let file = href.rsplit('/').next().unwrap_or("");
             (file.starts_with("iptables-playground") && file.ends_with(suffix))
-                .then(|| web_sys::Url::new_with_base(&href, &base).ok().map(|u| u.href()))
+                .then(|| {
+                    web_sys::Url::new_with_base(&href, &base)
+                        .ok()
+                        .map(|u| u.href())
+                })
                 .flatten()
         })
     };
@@ -83,14 +87,35 @@ pub fn run() {
                 });
                 let parse_ms = now_ms() - t0;
                 if parsed.is_some() && trace.is_some() {
-                    post2(&Response::Work { id, parsed, traced: None, parse_ms, trace_ms: None, done: false });
+                    post2(&Response::Work {
+                        id,
+                        parsed,
+                        traced: None,
+                        parse_ms,
+                        trace_ms: None,
+                        done: false,
+                    });
                     let t1 = now_ms();
                     let traced = trace.map(|input| s.trace(&input));
-                    post2(&Response::Work { id, parsed: None, traced, parse_ms, trace_ms: Some(now_ms() - t1), done: true });
+                    post2(&Response::Work {
+                        id,
+                        parsed: None,
+                        traced,
+                        parse_ms,
+                        trace_ms: Some(now_ms() - t1),
+                        done: true,
+                    });
                 } else {
                     let t1 = now_ms();
                     let traced = trace.map(|input| s.trace(&input));
-                    post2(&Response::Work { id, parsed, traced, parse_ms, trace_ms: Some(now_ms() - t1), done: true });
+                    post2(&Response::Work {
+                        id,
+                        parsed,
+                        traced,
+                        parse_ms,
+                        trace_ms: Some(now_ms() - t1),
+                        done: true,
+                    });
                 }
             }
             Request::Chain { id, table, chain } => post2(&Response::Chain {
@@ -100,13 +125,27 @@ pub fn run() {
                 chain,
             }),
             Request::Batch { id, input, n } => match s.batch_loaded(&input) {
-                Err(e) => post2(&Response::Batch { id, result: Err(e), done: true }),
+                Err(e) => post2(&Response::Batch {
+                    id,
+                    result: Err(e),
+                    done: true,
+                }),
                 Ok(loaded) => {
                     batch_now.set(id);
-                    wasm_bindgen_futures::spawn_local(run_batch(id, loaded, n, batch_now.clone(), post2.clone()));
+                    wasm_bindgen_futures::spawn_local(run_batch(
+                        id,
+                        loaded,
+                        n,
+                        batch_now.clone(),
+                        post2.clone(),
+                    ));
                 }
             },
-            Request::Export { id, format } => post2(&Response::Export { id, text: s.export(&format), format }),
+            Request::Export { id, format } => post2(&Response::Export {
+                id,
+                text: s.export(&format),
+                format,
+            }),
             Request::Cancel { id } => {
                 if batch_now.get() == id {
                     batch_now.set(0);
@@ -122,13 +161,23 @@ pub fn run() {
 /// Run a batch in slices of about 40 ms, posting the counts after each and
 /// yielding to the worker's event loop between them, so a cancel, an edit or
 /// a newer batch is read in time.
-async fn run_batch(id: u32, loaded: nfsim::scenario::Loaded, n: u64, now: Rc<Cell<u32>>, post: impl Fn(&Response)) {
+async fn run_batch(
+    id: u32,
+    loaded: nfsim::scenario::Loaded,
+    n: u64,
+    now: Rc<Cell<u32>>,
+    post: impl Fn(&Response),
+) {
     let mut run = match nfsim::scenario::BatchRun::new(&loaded) {
         Ok(r) => r,
         Err(e) => {
             post(&Response::Batch {
                 id,
-                result: Err(crate::session::TraceProblems { fields: vec![], messages: vec![e.to_string()], interfaces: vec![] }),
+                result: Err(crate::session::TraceProblems {
+                    fields: vec![],
+                    messages: vec![e.to_string()],
+                    interfaces: vec![],
+                }),
                 done: true,
             });
             return;
@@ -148,7 +197,11 @@ async fn run_batch(id: u32, loaded: nfsim::scenario::Loaded, n: u64, now: Rc<Cel
             slice = (slice / 2).max(1);
         }
         let done = run.sent() >= n;
-        post(&Response::Batch { id, result: Ok(BatchView::of(&loaded, &run.batch(), n)), done });
+        post(&Response::Batch {
+            id,
+            result: Ok(BatchView::of(&loaded, &run.batch(), n)),
+            done,
+        });
         if done {
             now.set(0);
             return;
@@ -294,7 +347,13 @@ impl Client {
             s.next_id += 1;
             s.next_id
         };
-        self.post(&Request::Export { id, format: format.into() }, None);
+        self.post(
+            &Request::Export {
+                id,
+                format: format.into(),
+            },
+            None,
+        );
     }
 
     pub fn cancel(&self, id: u32) {
@@ -324,7 +383,9 @@ impl Client {
 
     fn post(&self, req: &Request, text: Option<JsValue>) {
         let msg = Array::new();
-        msg.push(&JsValue::from_str(&serde_json::to_string(req).unwrap_or_default()));
+        msg.push(&JsValue::from_str(
+            &serde_json::to_string(req).unwrap_or_default(),
+        ));
         if let Some(t) = text {
             msg.push(&t);
         }

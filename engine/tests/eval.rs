@@ -9,7 +9,7 @@
 
 use nfsim::net::host::{Host, HostSpec};
 use nfsim::net::packet::{Packet, PacketSpec};
-use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, Failed, MatchId};
+use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, Failed, MatchId, Socket};
 use nfsim::ruleset::model::{Hook, Rule};
 use nfsim::scenario::{Loaded, SimState};
 use serde_json::json;
@@ -77,7 +77,7 @@ fn check_at(
         in_iface: Some("eth0"),
         out_iface: None,
         host: &h,
-        owner: None,
+        owner: Socket::None,
         conn,
         explain: true,
     };
@@ -566,26 +566,56 @@ fn owner_needs_a_local_socket() {
     assert_eq!(
         run(
             "OUTPUT -m owner --uid-owner 1000-2000",
-            Some((1500, 100)),
+            Socket::User {
+                uid: 1500,
+                gid: 100
+            },
             &mut st
         ),
         None
     );
     assert_eq!(
-        run("OUTPUT -m owner --uid-owner 0", Some((1500, 100)), &mut st).unwrap(),
+        run(
+            "OUTPUT -m owner --uid-owner 0",
+            Socket::User {
+                uid: 1500,
+                gid: 100
+            },
+            &mut st
+        )
+        .unwrap(),
         "the socket's uid is 1500"
     );
-    assert!(run("OUTPUT -m owner --uid-owner 0", None, &mut st)
+    assert!(run("OUTPUT -m owner --uid-owner 0", Socket::None, &mut st)
         .unwrap()
         .contains("no owning socket"));
     assert_eq!(
-        run("OUTPUT -m owner ! --uid-owner 0", None, &mut st),
+        run("OUTPUT -m owner ! --uid-owner 0", Socket::None, &mut st),
         None,
         "all options negated: matches without a socket"
     );
-    assert_eq!(run("OUTPUT -o eth1", Some((0, 0)), &mut st), None);
+    // What the host's stack answers by itself goes through a kernel socket
+    // with no file behind it: it exists, but has no uid (xt_owner).
     assert_eq!(
-        run("OUTPUT -o eth0", Some((0, 0)), &mut st).unwrap(),
+        run("OUTPUT -m owner --socket-exists", Socket::Kernel, &mut st),
+        None
+    );
+    assert!(run("OUTPUT -m owner --socket-exists", Socket::None, &mut st).is_some());
+    assert!(
+        run("OUTPUT -m owner --uid-owner 0", Socket::Kernel, &mut st)
+            .unwrap()
+            .contains("kernel's own socket")
+    );
+    assert_eq!(
+        run("OUTPUT -m owner ! --uid-owner 0", Socket::Kernel, &mut st),
+        None
+    );
+    assert_eq!(
+        run("OUTPUT -o eth1", Socket::User { uid: 0, gid: 0 }, &mut st),
+        None
+    );
+    assert_eq!(
+        run("OUTPUT -o eth0", Socket::User { uid: 0, gid: 0 }, &mut st).unwrap(),
         "the packet leaves by eth1"
     );
 }

@@ -235,7 +235,14 @@ fn check_pair(earlier: &Rule, later: &Rule, samples: usize, seed: u64, what: &st
             in_iface: in_iface.as_deref(),
             out_iface: out_iface.as_deref(),
             host: &host,
-            owner: (rng.bool()).then(|| (pools.number(&mut rng), pools.number(&mut rng))),
+            owner: if rng.bool() {
+                nfsim::path::eval::Socket::User {
+                    uid: pools.number(&mut rng),
+                    gid: pools.number(&mut rng),
+                }
+            } else {
+                nfsim::path::eval::Socket::None
+            },
             conn,
             explain: false,
         };

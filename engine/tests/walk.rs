@@ -64,7 +64,7 @@ fn filter_walks_match_the_kernels_trace() {
             in_iface: Some("eth0"),
             out_iface: None,
             host: &host,
-            owner: None,
+            owner: nfsim::path::eval::Socket::None,
             conn: Conn::Tracked(&ct),
             explain: true,
         };

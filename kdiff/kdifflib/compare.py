@@ -78,6 +78,13 @@ def compare_packet(k, e, ranges):
         if not ok:
             diffs.append({"what": "reject_reply", "kernel": [_brief(h) for h in k.get("host_sent", [])],
                           "nfsim": dict(r, via=e["reject"]["oif"])})
+    if kf["result"] == "rejected" and e.get("reject_dropped"):
+        r = e["reject_dropped"]
+        sent = [h for h in k.get("host_sent", [])
+                if h.get("dst") == r.get("dst") and h.get("protocol") == r.get("protocol")]
+        if sent:
+            diffs.append({"what": "reject_reply", "kernel": [_brief(h) for h in sent],
+                          "nfsim": "nothing (its answer did not leave)"})
     return diffs
 
 
@@ -158,6 +165,8 @@ def facts(scenario, kernel, diff):
     """What a known difference may ask of a case (see known-differences.json):
     host_answers: the host's stack sent something of its own (a locally delivered
       packet, a REJECT, a frame the peers saw) up to the packet that differs;
+    stack_icmp_error: up to the packet that differs, the stack dropped a packet
+      outside the rules and sent an ICMP error for it (time exceeded, unreachable);
     stateful_rule_differs: the first rule event that differs is a rule with state
       (nth, random, limit, recent, CONNMARK, NOTRACK, CT);
     local_broadcast: the packet that differs is a local one to a broadcast or
@@ -178,6 +187,8 @@ def facts(scenario, kernel, diff):
         f = p.get("fate", {}).get("result")
         if f in ("delivered-local", "rejected") or p.get("host_sent"):
             out.add("host_answers")
+        if f == "dropped-outside-rules" and any(h.get("protocol") == "icmp" for h in p.get("host_sent", [])):
+            out.add("stack_icmp_error")
     if at is not None and at < len(kp):
         sent = kp[at].get("sent", {})
         if kp[at].get("from") == "local" and _is_many(sent.get("dst", "")):
@@ -206,7 +217,7 @@ def facts(scenario, kernel, diff):
             nat_rule = any(ev["table"] == "nat" and ev["kind"] == "rule" for ev in kp[at].get("events", []))
             if d["nfsim"].get(f) == sent.get(f) != d["kernel"].get(f) and not nat_rule:
                 out.add("kernel_remapped_port")
-        if d["what"] == "reject_reply":
+        if d["what"] == "reject_reply" and isinstance(d["nfsim"], dict):
             if not d["kernel"]:
                 out.add("reject_answer_missing")
             elif any(h.get("dst") == d["nfsim"].get("dst") and h.get("protocol") == d["nfsim"].get("protocol")

@@ -48,9 +48,15 @@ def _events(packet):
 
 def _packet(p):
     res = {"events": _events(p), "fate": dict(p["fate"]), "packet_out": p.get("packet_out")}
-    for s in p["steps"]:
-        if s["kind"] == "reject":
-            res["reject"] = {"oif": s["oif"], "reply": s["reply"]}
+    a = p.get("answer")
+    if a and a.get("cause") == "reject":
+        # REJECT's answer as it left, after its own walk through OUTPUT and
+        # POSTROUTING; or none, when a rule or the stack dropped it there.
+        f = a["fate"]
+        if f["result"] in ("sent", "forwarded") and a.get("packet_out"):
+            res["reject"] = {"oif": f["oif"], "reply": a["packet_out"]}
+        elif f["result"] != "delivered-local":
+            res["reject_dropped"] = a["packet"]
     return res
 
 

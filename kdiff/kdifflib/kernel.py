@@ -497,7 +497,13 @@ class KernelRun:
         if send_err:
             res["send_error"] = os.strerror(send_err)
         fate = None
-        for ev in rule_events:
+        # A local packet to a broadcast or multicast address is also looped
+        # back (ip_mc_output): the copy's verdicts and the INPUT sentinel are
+        # the copy's. The packet itself was sent when the peer saw it leave.
+        post_oif = self.ifindex_name.get(post.get("oif")) if post is not None else None
+        if origin == "local" and post_oif not in (None, "lo") and any(n == post_oif for n, _ in ours):
+            fate = {"result": "sent", "oif": post_oif}
+        for ev in rule_events if fate is None else []:
             if ev.get("verdict") in ("DROP", "QUEUE"):
                 r = self.rules.rule(ev["table"], ev["chain"], ev["rule"]) if ev["kind"] == "rule" else None
                 result = "queued" if ev["verdict"] == "QUEUE" else (

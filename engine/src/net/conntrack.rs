@@ -35,6 +35,8 @@ pub mod status {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Connection {
+    /// The conntrack zone `-j CT --zone` put it in (zone 0 otherwise).
+    pub zone: Zone,
     pub orig: Tuple,
     /// The reply tuple, NAT included (DNAT changes its source, SNAT its destination).
     pub reply: Tuple,
@@ -48,6 +50,28 @@ pub struct Connection {
     pub tcp: TcpTrack,
     /// The scenario clock when the connection was created (UDP's stream timer).
     pub created_ms: u64,
+}
+
+/// A conntrack zone (nf_conntrack_zone), as `-j CT --zone N` (both
+/// directions), `--zone-orig N` or `--zone-reply N` set it: connections in
+/// different zones are different, even with the same tuples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Zone {
+    pub id: u16,
+    /// The directions the id applies to (nf_ct_zone_id: the other one is zone 0).
+    pub orig: bool,
+    pub reply: bool,
+}
+
+impl Zone {
+    /// The zone id for a tuple of this direction.
+    pub fn id_for(self, reply: bool) -> u16 {
+        if (reply && self.reply) || (!reply && self.orig) {
+            self.id
+        } else {
+            0
+        }
+    }
 }
 
 /// nf_conntrack_proto_tcp's states, numbered as the kernel numbers them.
@@ -254,7 +278,8 @@ pub struct ConnTable {
     /// The scenario clock (milliseconds) for the packet being tracked.
     pub now_ms: u64,
     #[serde(skip)]
-    index: HashMap<Tuple, (usize, bool), BuildHasherDefault<Fnv>>,
+    /// (zone id of the tuple's direction, tuple, whether it is the reply tuple) → connection.
+    index: HashMap<(u16, Tuple, bool), usize, BuildHasherDefault<Fnv>>,
 }
 
 impl ConnTable {
@@ -266,22 +291,35 @@ impl ConnTable {
         }
     }
 
-    /// Classify a packet at PREROUTING or OUTPUT.
-    pub fn lookup(&self, p: &Packet) -> Lookup {
+    /// The connection (and direction) `t` belongs to in `zone`, as
+    /// __nf_conntrack_find_get finds it: the bucket is hashed with the
+    /// zone's id for the original direction, and the entry's zone must equal
+    /// the lookup's in the entry's direction.
+    fn find(&self, t: &Tuple, zone: Zone) -> Option<(usize, bool)> {
+        let bucket = zone.id_for(false);
+        if let Some(&id) = self.index.get(&(bucket, *t, false)) {
+            return Some((id, false));
+        }
+        let id = *self.index.get(&(bucket, *t, true))?;
+        (zone.id_for(true) == bucket).then_some((id, true))
+    }
+
+    /// Classify a packet at PREROUTING or OUTPUT, looked up in `zone`.
+    pub fn lookup(&self, p: &Packet, zone: Zone) -> Lookup {
         if p.proto == 1 && icmp_is_error(p.icmp_type) {
             // nf_conntrack_inet_error: the quoted packet, inverted, must be a
             // tuple of a known connection, and the error must be addressed to
             // the quoted packet's source. Otherwise the error has no
             // connection: INVALID.
             return match p.inner.and_then(|inner| {
-                let hit = self.index.get(&inner.invert())?;
-                (inner.src == p.dst).then_some(*hit)
+                let hit = self.find(&inner.invert(), zone)?;
+                (inner.src == p.dst).then_some(hit)
             }) {
                 Some((id, reply)) => Lookup::Related { id, reply },
                 None => Lookup::Invalid,
             };
         }
-        if let Some(&(id, reply)) = self.index.get(&Tuple::of(p)) {
+        if let Some((id, reply)) = self.find(&Tuple::of(p), zone) {
             return Lookup::Existing { id, reply };
         }
         let can_start = match p.proto {
@@ -314,7 +352,14 @@ impl ConnTable {
     /// `orig` as the packet arrived, `translated` as it left (after NAT), `mark`
     /// the connection's mark (0 unless CONNMARK set it), `tcp_flags` the first
     /// packet's (a SYN starts in SYN_SENT, a picked-up ACK in ESTABLISHED).
-    pub fn confirm(&mut self, orig: Tuple, translated: Tuple, mark: u32, tcp_flags: u8) -> usize {
+    pub fn confirm(
+        &mut self,
+        orig: Tuple,
+        translated: Tuple,
+        mark: u32,
+        tcp_flags: u8,
+        zone: Zone,
+    ) -> usize {
         let reply = translated.invert();
         let id = self.connections.len();
         let mut tcp = TcpTrack::default();
@@ -327,6 +372,7 @@ impl ConnTable {
             }
         }
         self.connections.push(Connection {
+            zone,
             orig,
             reply,
             status: status::CONFIRMED,
@@ -339,8 +385,8 @@ impl ConnTable {
             tcp,
             created_ms: self.now_ms,
         });
-        self.index.insert(orig, (id, false));
-        self.index.insert(reply, (id, true));
+        self.index.insert((zone.id_for(false), orig, false), id);
+        self.index.insert((zone.id_for(true), reply, true), id);
         id
     }
 
@@ -453,14 +499,17 @@ impl ConnTable {
             return;
         }
         let c = self.connections.remove(id);
-        for t in [c.orig, c.reply] {
-            if self.index.get(&t).is_some_and(|&(i, _)| i == id) {
-                self.index.remove(&t);
+        for key in [
+            (c.zone.id_for(false), c.orig, false),
+            (c.zone.id_for(true), c.reply, true),
+        ] {
+            if self.index.get(&key) == Some(&id) {
+                self.index.remove(&key);
             }
         }
         for v in self.index.values_mut() {
-            if v.0 > id {
-                v.0 -= 1;
+            if *v > id {
+                *v -= 1;
             }
         }
     }
@@ -480,47 +529,61 @@ impl ConnTable {
     /// the source.
     pub fn translate(&self, id: usize, reply: bool, p: &mut Packet, dst_side: bool) -> bool {
         let c = &self.connections[id];
-        // The tuple the packet should carry after translation, in its direction.
-        let want = if reply {
-            c.orig.invert()
-        } else {
-            c.reply.invert()
-        };
-        let before = (p.src, p.sport, p.dst, p.dport);
-        let ports = p.has_ports();
-        if dst_side {
-            p.dst = want.dst;
-            if ports {
-                p.dport = want.dport;
-            }
-        } else {
-            p.src = want.src;
-            if ports {
-                p.sport = want.sport;
-            }
-        }
-        let mut changed = before != (p.src, p.sport, p.dst, p.dport);
-        if let Some(inner) = &mut p.inner {
-            // nf_nat_icmp_reply_translation: the quoted packet travelled the
-            // other way; it gets the same manipulation, mirrored.
-            let want = if reply { c.orig } else { c.reply };
-            let was = *inner;
-            let ports = inner.proto != 1;
-            if dst_side {
-                inner.src = want.src;
-                if ports {
-                    inner.sport = want.sport;
-                }
-            } else {
-                inner.dst = want.dst;
-                if ports {
-                    inner.dport = want.dport;
-                }
-            }
-            changed |= was != *inner;
-        }
-        changed
+        translate_by(&c.orig, &c.reply, reply, p, dst_side)
     }
+}
+
+/// Rewrite a packet of the connection with original tuple `orig` and reply
+/// tuple `reply` (as NAT set them) the way its bindings say: at
+/// PREROUTING/OUTPUT (`dst_side`) the destination, at POSTROUTING/INPUT the
+/// source; an ICMP error's quoted packet mirrored. Whether anything changed.
+pub fn translate_by(
+    orig: &Tuple,
+    reply: &Tuple,
+    reply_dir: bool,
+    p: &mut Packet,
+    dst_side: bool,
+) -> bool {
+    // The tuple the packet should carry after translation, in its direction.
+    let want = if reply_dir {
+        orig.invert()
+    } else {
+        reply.invert()
+    };
+    let before = (p.src, p.sport, p.dst, p.dport);
+    let ports = p.has_ports();
+    if dst_side {
+        p.dst = want.dst;
+        if ports {
+            p.dport = want.dport;
+        }
+    } else {
+        p.src = want.src;
+        if ports {
+            p.sport = want.sport;
+        }
+    }
+    let mut changed = before != (p.src, p.sport, p.dst, p.dport);
+    if let Some(inner) = &mut p.inner {
+        // nf_nat_icmp_reply_translation: the quoted packet travelled the
+        // other way; it gets the same manipulation, mirrored.
+        let want = if reply_dir { *orig } else { *reply };
+        let was = *inner;
+        let ports = inner.proto != 1;
+        if dst_side {
+            inner.src = want.src;
+            if ports {
+                inner.sport = want.sport;
+            }
+        } else {
+            inner.dst = want.dst;
+            if ports {
+                inner.dport = want.dport;
+            }
+        }
+        changed |= was != *inner;
+    }
+    changed
 }
 
 impl Connection {
@@ -581,7 +644,11 @@ impl Connection {
         if assured {
             out.push_str(" [ASSURED]");
         }
-        out.push_str(&format!(" mark={} use=1", self.mark));
+        out.push_str(&format!(" mark={}", self.mark));
+        if self.zone.id != 0 {
+            out.push_str(&format!(" zone={}", self.zone.id));
+        }
+        out.push_str(" use=1");
         out
     }
 }
@@ -629,6 +696,7 @@ mod list_tests {
             t("192.0.2.50", 45678, "203.0.113.10", 80),
             0,
             SYN,
+            Zone::default(),
         );
         assert_eq!(
             table.get(id).list_line(),
@@ -670,6 +738,7 @@ mod list_tests {
             t("192.0.2.50", 1000, "203.0.113.10", 80),
             0,
             SYN,
+            Zone::default(),
         );
         // An ACK from the client before the SYN-ACK is invalid; a SYN again is a retransmission.
         assert_eq!(table.tcp_packet(id, false, ACK), TcpVerdict::Invalid);
@@ -686,6 +755,46 @@ mod list_tests {
         assert_eq!(table.get(id).tcp.state, TcpState::Close);
         table.remove(id);
         assert!(table.connections.is_empty());
-        assert_eq!(table.lookup(&tcp(SYN)), Lookup::New);
+        assert_eq!(table.lookup(&tcp(SYN), Zone::default()), Lookup::New);
+    }
+
+    #[test]
+    fn zones_keep_connections_apart() {
+        use crate::net::packet::tcp_flags::SYN;
+        let mut table = ConnTable::default();
+        let both = Zone {
+            id: 1,
+            orig: true,
+            reply: true,
+        };
+        let orig = t("192.0.2.50", 1000, "203.0.113.10", 80);
+        let id = table.confirm(orig, orig, 0, SYN, both);
+        let mut syn = tcp(SYN);
+        (syn.src, syn.dst, syn.sport, syn.dport) = (orig.src, orig.dst, orig.sport, orig.dport);
+        assert_eq!(Tuple::of(&syn), orig);
+        assert_eq!(
+            table.lookup(&syn, both),
+            Lookup::Existing { id, reply: false }
+        );
+        // Zone 0 has no such connection: the same SYN would start a new one.
+        assert_eq!(table.lookup(&syn, Zone::default()), Lookup::New);
+        assert!(table.get(id).list_line().contains(" mark=0 zone=1 use=1"));
+        // A zone for the original direction only: replies are looked up in zone 0.
+        let orig_only = Zone {
+            id: 2,
+            orig: true,
+            reply: false,
+        };
+        let o2 = t("192.0.2.51", 1000, "203.0.113.10", 80);
+        let id2 = table.confirm(o2, o2, 0, SYN, orig_only);
+        let mut reply = tcp(SYN);
+        (reply.src, reply.dst, reply.sport, reply.dport) = (o2.dst, o2.src, o2.dport, o2.sport);
+        assert_eq!(
+            table.lookup(&reply, Zone::default()),
+            Lookup::Existing {
+                id: id2,
+                reply: true
+            }
+        );
     }
 }

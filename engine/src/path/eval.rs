@@ -65,6 +65,21 @@ impl ConnView {
     }
 }
 
+/// The socket a packet belongs to, as xt_owner and LOG see it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum Socket {
+    /// None: a received packet, or one netfilter built itself (REJECT's TCP
+    /// reset is allocated without a socket).
+    #[default]
+    None,
+    /// A kernel control socket, with no file behind it: what the stack
+    /// answers by itself (a RST, an echo reply, ICMP errors, REJECT's ICMP
+    /// error) is sent through one.
+    Kernel,
+    /// A process's socket, owned by (uid, gid).
+    User { uid: u32, gid: u32 },
+}
+
 /// What the conntrack match knows about the packet's connection.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Conn<'a> {
@@ -102,8 +117,8 @@ pub struct Context<'a> {
     /// The output interface (None before routing: PREROUTING, INPUT).
     pub out_iface: Option<&'a str>,
     pub host: &'a Host,
-    /// The owning socket's (uid, gid) for locally generated packets.
-    pub owner: Option<(u32, u32)>,
+    /// The socket the packet belongs to (locally generated packets only).
+    pub owner: Socket,
     pub conn: Conn<'a>,
     /// Write out why a condition failed (false: batch runs, which only count).
     pub explain: bool,
@@ -589,19 +604,39 @@ fn conntrack(c: &ConntrackMatch, conn: &Conn) -> Result<(), String> {
     Ok(())
 }
 
-/// xt_owner: only locally generated packets have a socket.
-fn owner(o: &OwnerMatch, sock: Option<(u32, u32)>) -> Result<(), String> {
-    let Some((uid, gid)) = sock else {
-        // No socket: the rule matches only if every given option is negated.
-        let all_negated = o.socket_exists.is_none_or(|i| i)
-            && o.uid.as_ref().is_none_or(|u| u.invert)
-            && o.gid.as_ref().is_none_or(|g| g.invert)
-            && o.suppl_groups.is_none_or(|i| i);
-        return if all_negated {
-            Ok(())
-        } else {
-            Err("the packet has no owning socket (it was not generated locally)".into())
-        };
+/// xt_owner (owner_mt): only locally generated packets have a socket; a
+/// kernel control socket exists but has no file, so `--socket-exists`
+/// matches it and `--uid-owner`/`--gid-owner` do not.
+fn owner(o: &OwnerMatch, sock: Socket) -> Result<(), String> {
+    let (uid, gid) = match sock {
+        Socket::User { uid, gid } => (uid, gid),
+        Socket::Kernel => {
+            if o.socket_exists == Some(true) {
+                return Err("the packet has an owning socket (the kernel's)".into());
+            }
+            let uid_gid_negated =
+                o.uid.as_ref().is_none_or(|u| u.invert) && o.gid.as_ref().is_none_or(|g| g.invert);
+            return if uid_gid_negated {
+                Ok(())
+            } else {
+                Err(
+                    "the packet was sent by the kernel's own socket, which has no uid or gid"
+                        .into(),
+                )
+            };
+        }
+        Socket::None => {
+            // No socket: the rule matches only if every given option is negated.
+            let all_negated = o.socket_exists.is_none_or(|i| i)
+                && o.uid.as_ref().is_none_or(|u| u.invert)
+                && o.gid.as_ref().is_none_or(|g| g.invert)
+                && o.suppl_groups.is_none_or(|i| i);
+            return if all_negated {
+                Ok(())
+            } else {
+                Err("the packet has no owning socket (it was not generated locally)".into())
+            };
+        }
     };
     if o.socket_exists == Some(true) {
         return Err("the packet has an owning socket".into());
@@ -655,7 +690,7 @@ pub fn explain(rule: &Rule, packet: &Packet, hook: Hook, host: &Host) -> Failed 
         in_iface: None,
         out_iface: None,
         host,
-        owner: None,
+        owner: Socket::None,
         conn: Conn::Invalid,
         explain: true,
     };

@@ -25,10 +25,10 @@
 //! says what listens) are tracked as the connection's reply, untraced. Not
 //! here: helpers' expectations (RELATED data connections).
 
-use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict};
+use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Zone};
 use crate::net::host::{Host, RouteResult};
 use crate::net::packet::{Packet, Tuple};
-use crate::path::eval::{Conn, ConnView, MatchState};
+use crate::path::eval::{Conn, ConnView, MatchState, Socket};
 use crate::path::walk::{
     walk, BasicTargets, Env, TableIndex, TableVerdict, TargetOutcome, TargetRunner, Walk,
 };
@@ -123,6 +123,74 @@ pub struct PacketPath {
     /// INPUT), when it was: what the socket answers.
     #[serde(skip)]
     pub delivered: Option<Packet>,
+    /// What the host sent by itself because of this packet (REJECT's answer,
+    /// or the stack's: an echo reply, a RST, a port unreachable), and that
+    /// answer's own path through OUTPUT and POSTROUTING.
+    pub answer: Option<Box<Answer>>,
+}
+
+/// Why the host sent an [`Answer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerCause {
+    /// The REJECT target's TCP reset or ICMP error (nf_send_reset, icmp_send).
+    Reject,
+    /// An ICMP echo or timestamp reply (icmp_reply).
+    EchoReply,
+    /// A TCP RST for a segment to a port nothing listens on (tcp_v4_send_reset).
+    Reset,
+    /// An ICMP port unreachable for a UDP datagram to a port nothing listens on.
+    PortUnreachable,
+}
+
+impl AnswerCause {
+    pub fn name(self) -> &'static str {
+        match self {
+            AnswerCause::Reject => "reject",
+            AnswerCause::EchoReply => "echo-reply",
+            AnswerCause::Reset => "reset",
+            AnswerCause::PortUnreachable => "port-unreachable",
+        }
+    }
+}
+
+/// A packet the host sent by itself, walked like any locally generated
+/// packet: routed, then OUTPUT (raw, conntrack, mangle, nat, filter,
+/// security), POSTROUTING, and back in through `lo` when it is addressed to
+/// the host. Its rules move counters, nth/limit/recent state and the
+/// connection's state as the kernel's do; a DROP there means nothing is sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub cause: AnswerCause,
+    /// The packet as REJECT or the stack built it, before OUTPUT.
+    pub packet: Packet,
+    pub path: PacketPath,
+}
+
+/// REJECT's answer carries the rejected packet's connection (nf_ct_attach:
+/// RELATED, in the other direction), so conntrack OUTPUT leaves it alone and
+/// NAT translates it by that connection's bindings.
+#[derive(Clone, Debug)]
+struct Attached {
+    view: ConnView,
+    /// The connection's original and reply tuples, as NAT has set them so far.
+    orig: Tuple,
+    reply: Tuple,
+    /// The connection in the table, when it is confirmed already.
+    existing: Option<usize>,
+    /// Whether the rejected packet's connection had its destination (nat
+    /// PREROUTING/OUTPUT) and source (nat INPUT/POSTROUTING) bindings set up:
+    /// where not, the answer walks that nat chain itself (nf_nat_inet_fn for
+    /// an uninitialised manip type), though what its rules choose changes
+    /// nothing the answer carries.
+    nat_init: [bool; 2],
+}
+
+/// An answer waiting to be walked once the packet's own path is done.
+struct PendingAnswer {
+    cause: AnswerCause,
+    packet: Packet,
+    attached: Option<Attached>,
 }
 
 /// Runs the targets of one table walk: packet changes, NOTRACK, NAT bindings.
@@ -138,6 +206,8 @@ struct Runner<'a> {
     nfct: bool,
     /// The template a `-j CT` (without --notrack) attached in this walk.
     template: Option<ConnView>,
+    /// The conntrack zone that template puts the packet in.
+    zone: Option<Zone>,
     nat: Option<(bool, Ipv4, u16)>,
     /// The packet's connection as this walk began, when it has one.
     ct_base: Option<&'a ConnView>,
@@ -153,7 +223,7 @@ struct Runner<'a> {
     /// The packet carries `nf_trace`.
     trace: bool,
     table_name: &'static str,
-    owner: Option<(u32, u32)>,
+    owner: Socket,
     /// A deterministic source of ports for --random / --random-fully.
     seed: u64,
 }
@@ -303,8 +373,28 @@ impl TargetRunner for Runner<'_> {
             TargetKind::Ct(c) if !c.notrack => {
                 // The template: the conntrack match sees it as a NEW,
                 // CONFIRMED entry with all-zero tuples until nf_conntrack_in
-                // replaces it (zones, helpers, timeouts are not modelled).
+                // replaces it (helpers and timeouts are not modelled). Its
+                // zone decides where conntrack looks the packet up.
                 self.nfct = true;
+                self.zone = Some(if c.zone_orig {
+                    Zone {
+                        id: c.zone,
+                        orig: true,
+                        reply: false,
+                    }
+                } else if c.zone_reply {
+                    Zone {
+                        id: c.zone,
+                        orig: false,
+                        reply: true,
+                    }
+                } else {
+                    Zone {
+                        id: c.zone,
+                        orig: true,
+                        reply: true,
+                    }
+                });
                 self.template = Some(ConnView {
                     state: 1 << 3,
                     status: crate::net::conntrack::status::CONFIRMED,
@@ -438,7 +528,7 @@ impl TargetRunner for Runner<'_> {
                     self.in_iface,
                     self.out_iface,
                     packet,
-                    self.owner,
+                    uid_gid(self.owner),
                 );
                 self.logs.push(PathStep::Log {
                     hook: self.hook,
@@ -478,7 +568,7 @@ impl TargetRunner for Runner<'_> {
             self.in_iface,
             self.out_iface,
             packet,
-            self.owner,
+            uid_gid(self.owner),
         );
         self.logs.push(PathStep::Trace {
             hook: self.hook,
@@ -522,6 +612,15 @@ impl Serialize for Endpoints {
     }
 }
 
+/// The (uid, gid) LOG prints: a process's socket only (nf_log_dump_sk_uid_gid
+/// needs a file behind the socket).
+fn uid_gid(s: Socket) -> Option<(u32, u32)> {
+    match s {
+        Socket::User { uid, gid } => Some((uid, gid)),
+        Socket::None | Socket::Kernel => None,
+    }
+}
+
 fn tuple(p: &Packet) -> Endpoints {
     Endpoints {
         src: p.src,
@@ -556,7 +655,10 @@ struct Run<'a> {
     orig: Option<Tuple>,
     /// The connection was confirmed already: its NAT bindings are set.
     nat_done: bool,
-    owner: Option<(u32, u32)>,
+    /// The packet's connection had its destination / source NAT binding set
+    /// up by a nat hook on this path (what REJECT's answer needs to know).
+    nat_init: [bool; 2],
+    owner: Socket,
     seed: u64,
     /// `skb->nf_trace`: the TRACE target marked the packet.
     nf_trace: bool,
@@ -564,6 +666,15 @@ struct Run<'a> {
     explain: bool,
     /// The iptables backend: the order of the tables at a hook.
     backend: Backend,
+    /// The conntrack zone a CT template in raw put the packet in.
+    zone: Zone,
+    /// This packet is an answer the host sent by itself (routed with its
+    /// source fixed), `depth` answers deep.
+    depth: u8,
+    /// REJECT's answer, carrying the rejected packet's connection.
+    attached: Option<Attached>,
+    /// The answer a REJECT rule on this path sends.
+    pending: Option<PendingAnswer>,
 }
 
 /// How a table walk ended, when it ended the packet's path.
@@ -583,6 +694,11 @@ impl Run<'_> {
         oif: Option<&str>,
         nexthop: Option<Ipv4>,
     ) -> Result<(), Stop> {
+        if kind == TableKind::Nat {
+            if let Some(a) = &self.attached {
+                return self.attached_nat(hook, p, iif, oif, nexthop, a.clone());
+            }
+        }
         if kind == TableKind::Nat && self.tracked && !self.nat_done {
             if let Some((id, reply)) = self.existing {
                 // An existing connection: its bindings translate; the nat table is not consulted.
@@ -607,6 +723,11 @@ impl Run<'_> {
         }
         if !kind.builtin_hooks().contains(&hook) {
             return Ok(());
+        }
+        if kind == TableKind::Nat {
+            // The connection's binding for this manip type is set up here
+            // (by a rule, or the null binding when none chose one).
+            self.nat_init[usize::from(!matches!(hook, Hook::Prerouting | Hook::Output))] = true;
         }
         let has_ct = self.tracked && !self.invalid && self.ct_attached;
         let conn = if !self.tracked {
@@ -633,6 +754,7 @@ impl Run<'_> {
             notrack: false,
             nfct: !self.tracked || (self.ct_attached && !self.invalid),
             template: None,
+            zone: None,
             nat: None,
             ct_base: has_ct.then_some(&self.conn),
             ct_changed: None,
@@ -649,6 +771,7 @@ impl Run<'_> {
         let Runner {
             seed,
             trace,
+            zone,
             ct_changed,
             logs,
             notrack,
@@ -658,6 +781,9 @@ impl Run<'_> {
         } = runner;
         self.seed = seed;
         self.nf_trace = trace;
+        if let Some(z) = zone {
+            self.zone = z;
+        }
         if let Some(m) = ct_changed.map(|c| c.mark).filter(|m| *m != self.conn.mark) {
             self.conn.mark = m;
             if let Some((id, _)) = self.existing {
@@ -674,7 +800,7 @@ impl Run<'_> {
         if notrack && kind == TableKind::Raw {
             self.tracked = false;
         }
-        if let Some((dst, addr, port)) = nat {
+        if let Some((dst, addr, port)) = nat.filter(|_| self.attached.is_none()) {
             let before = tuple(p);
             // nf_nat_setup_info sets IPS_DST_NAT/IPS_SRC_NAT only when the
             // mapping changes the tuple: a NAT to the packet's own address
@@ -711,6 +837,11 @@ impl Run<'_> {
             TableVerdict::Reject => {
                 if let Some(with) = rejected.filter(|&w| self.reject_answers(w, p)) {
                     let (oif, reply) = self.reject_reply(with, p, iif);
+                    self.pending = Some(PendingAnswer {
+                        cause: AnswerCause::Reject,
+                        packet: reply.clone(),
+                        attached: self.attachment(),
+                    });
                     self.steps.push(PathStep::Reject { hook, oif, reply });
                 }
                 Err(Stop::Fate(Fate::Rejected {
@@ -730,6 +861,14 @@ impl Run<'_> {
     /// The conntrack hook: find the packet's connection or start one.
     fn conntrack(&mut self, hook: Hook, p: &Packet) {
         self.ct_attached = true;
+        if self.attached.is_some() {
+            // nf_conntrack_in: a packet that carries an entry is left alone.
+            self.steps.push(PathStep::Conntrack {
+                hook,
+                state: "RELATED (REJECT's answer carries the rejected packet's connection)".into(),
+            });
+            return;
+        }
         if !self.conns.enabled {
             // No rule needs conntrack: the packet carries no connection and the
             // nat chains are not traversed.
@@ -743,7 +882,7 @@ impl Run<'_> {
         let state = if !self.tracked {
             "UNTRACKED".to_string()
         } else {
-            match self.conns.lookup(p) {
+            match self.conns.lookup(p, self.zone) {
                 Lookup::Existing { id, reply } => {
                     let dir = if reply { "reply" } else { "original" };
                     let tcp = (p.proto == 6).then(|| self.conns.tcp_packet(id, reply, p.tcp_flags));
@@ -855,6 +994,12 @@ impl Run<'_> {
         let local_out = iif.is_none();
         let mut r = p.clone();
         (r.src, r.dst, r.mark, r.ttl, r.tos) = (p.dst, p.src, 0, 64, 0);
+        // A bare RST (40 bytes); an ICMP error quotes at most 548 bytes.
+        r.length = if with == 6 {
+            40
+        } else {
+            28 + p.length.min(548)
+        };
         if with == 6 {
             // tcp-reset: RST answering the segment (RST,ACK when it carried no ACK).
             (r.sport, r.dport) = (p.dport, p.sport);
@@ -868,6 +1013,7 @@ impl Run<'_> {
             r.proto = 1;
             (r.sport, r.dport, r.tcp_flags) = (0, 0, 0);
             (r.icmp_type, r.icmp_code) = (3, CODES[with as usize]);
+            r.inner = Some(Tuple::of(p));
             if !local_out && !self.host.is_local(p.dst) {
                 let dev = iif
                     .and_then(|i| self.host.interface(i))
@@ -893,13 +1039,17 @@ impl Run<'_> {
     }
 
     /// A new connection is confirmed when its first packet leaves the last hook.
-    fn confirm(&mut self, p: &Packet) {
+    /// The new connection's id, when this confirmed one.
+    fn confirm(&mut self, p: &Packet) -> Option<usize> {
         if let (true, false, Some(orig)) = (self.tracked, self.invalid, self.orig.take()) {
-            self.conns
-                .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags);
+            let id = self
+                .conns
+                .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags, self.zone);
             // A looped-back packet carries the now confirmed entry.
             self.conn.status |= crate::net::conntrack::status::CONFIRMED;
+            return Some(id);
         }
+        None
     }
 
     fn drop_outside(&mut self, hook: Hook, detail: &str) -> Stop {
@@ -991,66 +1141,125 @@ pub fn run_packet_indexed(
     index: Option<&RulesetIndex>,
     explain: bool,
     host: &Host,
-    mut p: Packet,
+    p: Packet,
     origin: &Origin,
     state: &mut dyn MatchState,
     conns: &mut ConnTable,
     seed: u64,
     backend: Backend,
 ) -> PacketPath {
-    let conn = ConnView::new_for(&p);
-    let owner = match origin {
-        Origin::Local { uid, gid } => Some((*uid, *gid)),
-        Origin::Interface(_) => None,
+    let (owner, iif) = match origin {
+        Origin::Local { uid, gid } => (
+            Socket::User {
+                uid: *uid,
+                gid: *gid,
+            },
+            None,
+        ),
+        Origin::Interface(i) => (Socket::None, Some(i.as_str())),
     };
-    let mut run = Run {
+    let env = RunEnv {
         ruleset,
         index,
+        explain,
         host,
+        backend,
+    };
+    run_path(&env, p, iif, owner, state, conns, seed, 0, None).0
+}
+
+/// What every packet of a run shares: the rules, the host, how to write it out.
+struct RunEnv<'a> {
+    ruleset: &'a Ruleset,
+    index: Option<&'a RulesetIndex>,
+    explain: bool,
+    host: &'a Host,
+    backend: Backend,
+}
+
+/// One packet's path (`iif` None: locally generated), then the answer the
+/// host sends because of it; returns the path and the seed after its random
+/// choices. `depth` counts answers: an answer's own answer is walked, one more is not.
+#[allow(clippy::too_many_arguments)]
+fn run_path(
+    env: &RunEnv,
+    p: Packet,
+    iif: Option<&str>,
+    owner: Socket,
+    state: &mut dyn MatchState,
+    conns: &mut ConnTable,
+    seed: u64,
+    depth: u8,
+    attached: Option<Attached>,
+) -> (PacketPath, u64) {
+    let mut p = p;
+    let conn = attached
+        .as_ref()
+        .map_or_else(|| ConnView::new_for(&p), |a| a.view.clone());
+    // CONNMARK on REJECT's answer marks a confirmed connection.
+    let existing = attached
+        .as_ref()
+        .and_then(|a| a.existing.map(|id| (id, a.view.reply_dir)));
+    let mut run = Run {
+        ruleset: env.ruleset,
+        index: env.index,
+        host: env.host,
         state,
         conns,
         // A typical path has a few dozen steps: allocate once.
         steps: Vec::with_capacity(32),
         conn,
         tracked: true,
-        ct_attached: false,
-        existing: None,
+        // REJECT's answer has its entry before raw OUTPUT already.
+        ct_attached: attached.is_some(),
+        existing,
         kill: None,
         invalid: false,
         orig: None,
         nat_done: false,
+        nat_init: [false; 2],
         owner,
         nf_trace: false,
-        explain,
+        explain: env.explain,
         seed,
-        backend,
+        backend: env.backend,
+        zone: Zone::default(),
+        depth,
+        attached,
+        pending: None,
     };
-    let result = match origin {
-        Origin::Interface(iif) => incoming(&mut run, &mut p, iif),
-        Origin::Local { .. } => outgoing(&mut run, &mut p),
+    let result = match iif {
+        Some(iif) => incoming(&mut run, &mut p, iif),
+        None => outgoing(&mut run, &mut p),
     };
     let (fate, out) = match result {
         Ok((fate, out)) => {
-            if !matches!(origin, Origin::Local { .. }) {
+            if iif.is_some() {
                 run.confirm(&p);
             }
             (fate, out)
         }
         Err(Stop::Fate(f)) => (f, false),
     };
+    // REJECT's answer leaves from inside the rejecting hook, before the
+    // rejected packet's connection goes away.
+    let pending = run.pending.take();
+    let mut answer = pending.and_then(|a| run.walk_answer(env, a));
     if let Some(id) = run.kill {
         run.conns.remove(id);
     }
-    if fate == Fate::DeliveredLocal && run.tracked && !run.invalid {
-        run.host_answer(&p);
+    if fate == Fate::DeliveredLocal && answer.is_none() {
+        answer = run.stack_answer(&p).and_then(|a| run.walk_answer(env, a));
     }
     let delivered = (fate == Fate::DeliveredLocal).then(|| p.clone());
-    PacketPath {
+    let path = PacketPath {
         steps: run.steps,
         fate,
         packet_out: out.then_some(p),
         delivered,
-    }
+        answer,
+    };
+    (path, run.seed)
 }
 
 use TableKind::{Filter, Mangle, Nat, Raw, Security};
@@ -1264,6 +1473,17 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         run.conn.orig.0 = p.src;
         run.conn.reply.1 = p.src;
     }
+    // An answer is routed with its source fixed (ip_send_unicast_reply,
+    // icmp_reply, ip_route_me_harder): __mkroute_output refuses a loopback
+    // source leaving by another device unless route_localnet (EINVAL), and
+    // nothing is sent.
+    if run.depth > 0 && p.src >> 24 == 127 && oif != "lo" && !run.host.sysctl.route_localnet {
+        let why = format!(
+            "routed to {oif} with loopback source {} (EINVAL: route_localnet is off)",
+            fmt_ipv4(p.src)
+        );
+        return Err(run.drop_outside(Hook::Output, &why));
+    }
     run.steps.push(PathStep::Routing {
         hook: Hook::Output,
         decision: format!("output dev {oif}"),
@@ -1315,6 +1535,19 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         });
     }
     run.stages(after_reroute, Hook::Output, p, None, Some(&hook_oif), None)?;
+    // ip_mc_output (the output of a route to a broadcast address, or to a
+    // multicast group the host joined, that does not leave by lo): a copy is
+    // looped back to the host, walking POSTROUTING, then PREROUTING and
+    // INPUT, before the packet itself goes out. (A group the host did not
+    // join gets ip_output: no copy.)
+    let copy = match run.host.route(p.dst) {
+        RouteResult::Broadcast { .. } => true,
+        RouteResult::Multicast { .. } => p.dst == ALL_HOSTS,
+        _ => false,
+    };
+    if copy && !local && oif != "lo" {
+        run.loopback_copy(p, &oif, nexthop);
+    }
     run.stages(
         &POSTROUTING_STAGES,
         Hook::Postrouting,
@@ -1347,66 +1580,233 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
 }
 
 impl Run<'_> {
-    /// What the host's stack answers by itself to a packet delivered to it
-    /// goes out through OUTPUT, where conntrack takes it as the connection's
-    /// reply: an echo (or timestamp) request's reply sets SEEN_REPLY, so the
-    /// next request is ESTABLISHED; with the host's `listening` ports known,
-    /// a TCP segment to any other port gets the RST that closes the
-    /// connection (and deletes it when nothing had answered yet). The answer
-    /// itself is not traced; nfsim tracks it as if raw OUTPUT let it be
-    /// tracked. An ICMP port unreachable is RELATED and changes nothing.
-    fn host_answer(&mut self, p: &Packet) {
+    /// What the host's stack answers by itself to a packet delivered to it:
+    /// an echo (or timestamp) request to one of its addresses gets its reply
+    /// (icmp_reply); with the host's `listening` ports known, a TCP segment
+    /// to any other port gets a RST (tcp_v4_send_reset: RST,ACK to a segment
+    /// without ACK, else RST; nothing for a RST or for a broadcast or
+    /// multicast destination) and a UDP datagram an ICMP port unreachable
+    /// (icmp_send, from the address it was sent to, quoting it). The answer
+    /// carries no mark (fwmark_reflect is 0) and TTL 64.
+    fn stack_answer(&self, p: &Packet) -> Option<PendingAnswer> {
         use crate::net::packet::tcp_flags::{ACK, RST};
+        let local = self.host.is_local(p.dst);
+        let closed = |proto: u8| {
+            self.host
+                .listening
+                .as_ref()
+                .is_some_and(|l| !l.contains(&(proto, p.dport)))
+        };
         let mut a = p.clone();
         (a.src, a.dst, a.sport, a.dport) = (p.dst, p.src, p.dport, p.sport);
-        match p.proto {
-            1 if matches!(p.icmp_type, 8 | 13) && self.host.is_local(p.dst) => {
-                a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
-            }
-            // tcp_v4_send_reset: nothing for a segment to a broadcast or multicast address.
-            6 if p.tcp_flags & RST == 0
-                && self.host.is_local(p.dst)
-                && self
-                    .host
-                    .listening
-                    .as_ref()
-                    .is_some_and(|l| !l.contains(&(6, p.dport))) =>
+        (a.mark, a.ttl, a.inner) = (0, 64, None);
+        let cause = match p.proto {
+            // icmp_timestamp: nothing for a request shorter than its first
+            // timestamp (4 bytes after the ICMP header).
+            1 if (p.icmp_type == 8 || p.icmp_type == 13 && p.length >= 32)
+                && local
+                && p.icmp_code == 0 =>
             {
-                // tcp_v4_send_reset: RST,ACK to a segment without ACK, else RST.
+                a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
+                AnswerCause::EchoReply
+            }
+            6 if p.tcp_flags & RST == 0 && local && closed(6) => {
                 a.tcp_flags = if p.tcp_flags & ACK != 0 {
                     RST
                 } else {
                     RST | ACK
                 };
+                (a.length, a.tos) = (40, p.tos);
+                AnswerCause::Reset
             }
-            _ => return,
-        }
-        // The answer is routed first (ip_send_unicast_reply, icmp_reply): no
-        // route, or a loopback source leaving by another device without
-        // route_localnet (__mkroute_output's EINVAL), and nothing is sent.
-        match route_output(self.host, a.dst) {
-            Err(_) => return,
-            Ok((oif, ..))
-                if a.src >> 24 == 127 && oif != "lo" && !self.host.sysctl.route_localnet =>
-            {
-                return
+            17 if local && closed(17) => {
+                (a.proto, a.sport, a.dport) = (1, 0, 0);
+                (a.icmp_type, a.icmp_code) = (3, 3);
+                a.inner = Some(Tuple::of(p));
+                a.tos = (p.tos & 0x1e) | 0xc0;
+                a.length = 28 + p.length.min(548);
+                AnswerCause::PortUnreachable
             }
-            Ok(_) => {}
-        }
-        let Lookup::Existing { id, reply } = self.conns.lookup(&a) else {
-            return;
+            _ => return None,
         };
-        if a.proto == 6 {
-            match self.conns.tcp_packet(id, reply, a.tcp_flags) {
-                TcpVerdict::Invalid | TcpVerdict::Reopen => {}
-                TcpVerdict::Ignore | TcpVerdict::Accept { kill: false } => {
-                    self.conns.account(id, reply, &a)
-                }
-                TcpVerdict::Accept { kill: true } => self.conns.remove(id),
-            }
-        } else {
-            self.conns.account(id, reply, &a);
+        Some(PendingAnswer {
+            cause,
+            packet: a,
+            attached: None,
+        })
+    }
+
+    /// The connection REJECT's answer carries (nf_conntrack_attach), when
+    /// the rejected packet has one: RELATED, in the other direction.
+    fn attachment(&self) -> Option<Attached> {
+        if !self.tracked || self.invalid || !self.ct_attached || self.attached.is_some() {
+            return None;
         }
+        let (orig, reply, existing) = match self.existing {
+            Some((id, _)) => {
+                let c = self.conns.get(id);
+                (c.orig, c.reply, Some(id))
+            }
+            None => {
+                let orig = self.orig?;
+                // The original direction as NAT has changed it so far.
+                let r = self.conn.reply;
+                let mut now = orig;
+                (now.src, now.dst) = (r.1, r.0);
+                if orig.proto != 1 {
+                    (now.sport, now.dport) = (r.3, r.2);
+                }
+                (orig, now.invert(), None)
+            }
+        };
+        let mut view = self.conn.clone();
+        view.state = 1 << 2;
+        view.reply_dir = !view.reply_dir;
+        let nat_init = if existing.is_some() {
+            [true; 2]
+        } else {
+            self.nat_init
+        };
+        Some(Attached {
+            view,
+            orig,
+            reply,
+            existing,
+            nat_init,
+        })
+    }
+
+    /// The nat stage of REJECT's answer: where the connection's binding for
+    /// this hook's manip type is not set up yet, the nat chain runs for the
+    /// answer (its rules count and keep state, a DROP drops it; what a NAT
+    /// rule chooses binds the connection, not this answer); then the
+    /// connection's bindings translate the answer (nf_nat_packet).
+    fn attached_nat(
+        &mut self,
+        hook: Hook,
+        p: &mut Packet,
+        iif: Option<&str>,
+        oif: Option<&str>,
+        nexthop: Option<Ipv4>,
+        a: Attached,
+    ) -> Result<(), Stop> {
+        if self.ruleset.table(TableKind::Nat).is_none()
+            || !TableKind::Nat.builtin_hooks().contains(&hook)
+        {
+            // No nat table: no nat hooks, nothing translates.
+            return Ok(());
+        }
+        let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
+        if !a.nat_init[usize::from(!dst_side)] {
+            self.attached = None;
+            let walked = self.table(TableKind::Nat, hook, p, iif, oif, nexthop);
+            self.attached = Some(a.clone());
+            walked?;
+        }
+        let before = tuple(p);
+        let reply_dir = a.view.reply_dir;
+        if crate::net::conntrack::translate_by(&a.orig, &a.reply, reply_dir, p, dst_side) {
+            self.steps.push(PathStep::Nat {
+                hook,
+                before,
+                after: tuple(p),
+            });
+        }
+        Ok(())
+    }
+
+    /// Walk an answer as a locally generated packet, sharing this run's
+    /// match state and connections.
+    fn walk_answer(&mut self, env: &RunEnv, a: PendingAnswer) -> Option<Box<Answer>> {
+        if self.depth >= 2 {
+            return None;
+        }
+        // nf_send_reset allocates its RST without a socket; the stack and
+        // icmp_send send through a kernel control socket.
+        let socket = if a.cause == AnswerCause::Reject && a.packet.proto == 6 {
+            Socket::None
+        } else {
+            Socket::Kernel
+        };
+        let (path, seed) = run_path(
+            env,
+            a.packet.clone(),
+            None,
+            socket,
+            &mut *self.state,
+            &mut *self.conns,
+            self.seed,
+            self.depth + 1,
+            a.attached,
+        );
+        self.seed = seed;
+        Some(Box::new(Answer {
+            cause: a.cause,
+            packet: a.packet,
+            path,
+        }))
+    }
+
+    /// The copy ip_mc_output loops back to the host (dev_loopback_xmit): it
+    /// walks POSTROUTING (where its connection is confirmed, so the packet
+    /// itself then meets no nat chain, only the bindings the copy set up),
+    /// then comes in on the same device, keeping its entry and its route:
+    /// PREROUTING and INPUT (the route is local: a broadcast address, or a
+    /// group the host joined; nothing here joins more than 224.0.0.1). Its
+    /// steps go into the packet's trace where the kernel's trace has them; a
+    /// DROP ends the copy, not the packet.
+    fn loopback_copy(&mut self, p: &Packet, oif: &str, nexthop: Ipv4) {
+        let mut c = p.clone();
+        self.steps.push(PathStep::Routing {
+            hook: Hook::Postrouting,
+            decision: format!("a copy loops back to the host through {oif} (ip_mc_output)"),
+        });
+        let walked = self.walk_copy(&mut c, oif, nexthop);
+        let decision = match walked {
+            Ok(()) => "the copy is delivered locally".to_string(),
+            Err(Stop::Fate(Fate::DroppedOutsideRules { detail })) => {
+                format!("the copy is dropped ({detail})")
+            }
+            Err(Stop::Fate(f)) => match f {
+                Fate::Dropped { table, chain, rule }
+                | Fate::Rejected { table, chain, rule }
+                | Fate::Queued { table, chain, rule } => format!(
+                    "the copy is dropped by {}/{chain}{}",
+                    table.name(),
+                    rule.map_or_else(|| " policy".to_string(), |r| format!(" rule {r}"))
+                ),
+                _ => "the copy ends".to_string(),
+            },
+        };
+        self.steps.push(PathStep::Routing {
+            hook: Hook::Postrouting,
+            decision: format!("{decision}; the packet itself goes on"),
+        });
+        // What the copy's walk dropped or rejected answers nothing here.
+        self.pending = None;
+    }
+
+    fn walk_copy(&mut self, c: &mut Packet, oif: &str, nexthop: Ipv4) -> Result<(), Stop> {
+        self.stages(
+            &POSTROUTING_STAGES,
+            Hook::Postrouting,
+            c,
+            None,
+            Some(oif),
+            Some(nexthop),
+        )?;
+        if let Some(id) = self.confirm(c) {
+            self.existing = Some((id, false));
+        }
+        let kept = |s: &&Stage| !matches!(s, Conntrack);
+        let pre = PREROUTING_STAGES.iter().filter(kept);
+        self.stages(pre, Hook::Prerouting, c, Some(oif), None, None)?;
+        self.steps.push(PathStep::Routing {
+            hook: Hook::Prerouting,
+            decision: "local delivery".into(),
+        });
+        let input = hook_stages_for(Hook::Input, self.backend).iter();
+        self.stages(input, Hook::Input, c, Some(oif), None, None)
     }
 
     /// The packet belongs to a connection the tracker has confirmed: nat

@@ -155,7 +155,7 @@ pub struct Env<'a> {
     pub in_iface: Option<&'a str>,
     pub out_iface: Option<&'a str>,
     pub host: &'a Host,
-    pub owner: Option<(u32, u32)>,
+    pub owner: crate::path::eval::Socket,
     pub conn: Conn<'a>,
     /// Write out why each rule failed (false when only counting).
     pub explain: bool,

@@ -927,7 +927,15 @@ pub fn path_json_explaining(ruleset: &Ruleset, path: &PacketPath, explain: usize
         }
     };
     let packet_out = path.packet_out.as_ref().map(packet_json);
-    json!({"steps": steps, "fate": fate, "packet_out": packet_out})
+    let mut v = json!({"steps": steps, "fate": fate, "packet_out": packet_out});
+    if let Some(a) = &path.answer {
+        // What the host sent by itself, and that packet's own path.
+        let mut answer = path_json_explaining(ruleset, &a.path, explain);
+        answer["cause"] = json!(a.cause.name());
+        answer["packet"] = packet_json(&a.packet);
+        v["answer"] = answer;
+    }
+    v
 }
 
 /// A readable trace, one step a line, ending with the fate.
@@ -1001,16 +1009,59 @@ pub fn step_text(s: &Value) -> Option<String> {
 pub fn path_text(ruleset: &Ruleset, path: &PacketPath) -> String {
     let v = path_json(ruleset, path);
     let mut out = String::new();
-    for s in v["steps"].as_array().unwrap() {
+    write_path_text(&v, "", &mut out);
+    out
+}
+
+/// The lines of one path (`path_json`'s value), each indented by `indent`,
+/// then the answer the host sent, indented one step further.
+fn write_path_text(v: &Value, indent: &str, out: &mut String) {
+    for s in v["steps"].as_array().into_iter().flatten() {
         if let Some(line) = step_text(s) {
+            out.push_str(indent);
             out.push_str(&line);
             out.push('\n');
         }
     }
+    out.push_str(indent);
     out.push_str("  => ");
-    out.push_str(&fate_text(&v));
+    out.push_str(&fate_text(v));
     out.push('\n');
-    out
+    if let Some(a) = v.get("answer") {
+        out.push_str(indent);
+        out.push_str(&format!(
+            "  answer ({}): the host sends {}\n",
+            a["cause"].as_str().unwrap_or(""),
+            packet_text(&a["packet"])
+        ));
+        write_path_text(a, &format!("{indent}  "), out);
+    }
+}
+
+/// A packet of `path_json` in one phrase: `TCP RST,ACK 198.51.100.1:80 -> 192.0.2.7:40000`.
+pub fn packet_text(p: &Value) -> String {
+    let (src, dst) = (
+        p["src"].as_str().unwrap_or(""),
+        p["dst"].as_str().unwrap_or(""),
+    );
+    match p["protocol"].as_str().unwrap_or("") {
+        "icmp" => format!(
+            "ICMP type {} code {} {src} -> {dst}",
+            p["icmp_type"], p["icmp_code"]
+        ),
+        "tcp" => format!(
+            "TCP {} {src}:{} -> {dst}:{}",
+            p["tcp_flags"].as_str().unwrap_or(""),
+            p["sport"],
+            p["dport"]
+        ),
+        proto => format!(
+            "{} {src}:{} -> {dst}:{}",
+            proto.to_uppercase(),
+            p["sport"],
+            p["dport"]
+        ),
+    }
 }
 
 /// A packet's fate (from `path_json`'s value) in words: the result, the

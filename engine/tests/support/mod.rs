@@ -11,12 +11,14 @@ use std::collections::HashMap;
 /// Replays the kernel's random draws: each of `randoms` in turn (0 matches,
 /// the largest value does not), then no match. nth counters count as
 /// xt_statistic does (the engine's own counter is tested in eval.rs); limit
-/// always passes, recent never matches, there are no ipsets, and extensions
+/// spends its bucket (avg × burst credits, avg a packet) with no time passing
+/// (the oracle sends its packets within milliseconds), recent never matches, there are no ipsets, and extensions
 /// nfsim does not evaluate are assumed not to match.
 #[derive(Default)]
 pub struct Replay {
     pub randoms: Vec<u32>,
     pub nth: HashMap<MatchId, u32>,
+    pub limits: HashMap<MatchId, u64>,
 }
 
 impl MatchState for Replay {
@@ -35,8 +37,17 @@ impl MatchState for Replay {
         *c = if *c == every - 1 { 0 } else { *c + 1 };
         *c
     }
-    fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
-        true
+    fn limit(&mut self, id: MatchId, m: &LimitMatch) -> bool {
+        let credit = self
+            .limits
+            .entry(id)
+            .or_insert(m.avg as u64 * m.burst as u64);
+        if *credit >= m.avg as u64 {
+            *credit -= m.avg as u64;
+            true
+        } else {
+            false
+        }
     }
     fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
         false
