@@ -569,12 +569,12 @@ pub fn App() -> impl IntoView {
             view: view_state(),
         };
         let link = share::to_link(&sh);
-        if link.len() > nfsim::link::MAX_LINK_CHARS {
+        if link.len() > nfsim::scenario::link::MAX_LINK_CHARS {
             share_link.set(None);
             alert.set(Some(format!(
                 "This scenario is too large for a link ({} characters; browsers stop at {}): use Download scenario instead.",
                 link.len(),
-                nfsim::link::MAX_LINK_CHARS
+                nfsim::scenario::link::MAX_LINK_CHARS
             )));
             return;
         }
@@ -664,7 +664,7 @@ pub fn App() -> impl IntoView {
         </header>
         {move || share_link.get().map(|url| {
             let len = url.chars().count();
-            let long = len > nfsim::link::LONG_LINK;
+            let long = len > nfsim::scenario::link::LONG_LINK;
             view! {
                 <div class="share-bar" role="region" aria-label="Share">
                     <label for="share-link">"Share link"</label>
@@ -936,9 +936,9 @@ fn PacketPane(
     view: RwSignal<Option<Result<PlayView, TraceProblems>>>,
     addrs: RwSignal<String>,
     routes: RwSignal<String>,
-    sysctl: RwSignal<nfsim::host::Sysctl>,
+    sysctl: RwSignal<nfsim::net::host::Sysctl>,
     ipsets: RwSignal<String>,
-    backend: RwSignal<nfsim::pipeline::Backend>,
+    backend: RwSignal<nfsim::path::pipeline::Backend>,
     listening: RwSignal<String>,
     open: RwSignal<Vec<String>>,
     player: Player,
@@ -1185,8 +1185,8 @@ fn PacketPane(
                     </label>
                     <label>"iptables backend "
                         <select aria-label="iptables backend" title="Which iptables loaded the rules: they differ in where the security table runs in INPUT (iptables-nft after nat, iptables-legacy before it)"
-                            on:change=move |ev| { if let Some(b) = nfsim::pipeline::Backend::parse(&event_target_value(&ev)) { backend.set(b); } }>
-                            {move || [(nfsim::pipeline::Backend::Nft, "iptables-nft"), (nfsim::pipeline::Backend::Legacy, "iptables-legacy")].into_iter().map(|(b, l)| {
+                            on:change=move |ev| { if let Some(b) = nfsim::path::pipeline::Backend::parse(&event_target_value(&ev)) { backend.set(b); } }>
+                            {move || [(nfsim::path::pipeline::Backend::Nft, "iptables-nft"), (nfsim::path::pipeline::Backend::Legacy, "iptables-legacy")].into_iter().map(|(b, l)| {
                                 let sel = backend.get() == b;
                                 view! { <option value=b.name() selected=sel>{l}</option> }
                             }).collect_view()}
@@ -1211,7 +1211,9 @@ pub fn FlowDiagram(
     player: Player,
     current: Memo<Option<PacketView>>,
     parse_view: RwSignal<Option<ParseView>>,
-    backend: nfsim::pipeline::Backend,
+    /// The order of the tables in each hook (iptables-nft unless given).
+    #[prop(optional)]
+    backend: nfsim::path::pipeline::Backend,
 ) -> impl IntoView {
     let d: Diagram = diagram::diagram_for(backend);
     let states = Memo::new(move |_| {

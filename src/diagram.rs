@@ -1,12 +1,12 @@
 //! The packet-flow diagram as plain geometry: the classic netfilter drawing
 //! (PREROUTING → routing decision → FORWARD → POSTROUTING, with INPUT → local
 //! process → routing → OUTPUT below), each hook holding its stages in the
-//! order the engine runs them ([`nfsim::pipeline::hook_stages`] is the one
+//! order the engine runs them ([`nfsim::path::pipeline::hook_stages`] is the one
 //! source of the hooks' contents), and the route a packet token takes between
 //! two boxes. Not here: drawing (the app turns this into SVG) or tracing.
 
-use nfsim::pipeline::{hook_stages, hook_stages_for, Backend, Stage};
-use nfsim::ruleset::{Hook, Policy, Ruleset};
+use nfsim::path::pipeline::{hook_stages, hook_stages_for, Backend, Stage};
+use nfsim::ruleset::model::{Hook, Policy, Ruleset};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

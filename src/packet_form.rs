@@ -4,8 +4,8 @@
 //! directions, and the engine's packet spec they stand for. Not here: running
 //! the packet (that is [`crate::session`]).
 
-use nfsim::packet::{flag_names, parse_tcp_flags, FROM_LOCAL};
-use nfsim::value::parse_ipv4;
+use nfsim::net::packet::{flag_names, parse_tcp_flags, FROM_LOCAL};
+use nfsim::ruleset::value::parse_ipv4;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 

@@ -27,7 +27,7 @@
 //! endpoint, and `--random-fully` source ports left out. The NodePort reply
 //! was not replayed (it answers a `--random-fully` port the kernel picks).
 
-use nfsim::pipeline::{Fate, PacketPath};
+use nfsim::path::pipeline::{Fate, PacketPath};
 
 /// One preset of the gallery.
 pub struct Preset {
@@ -163,7 +163,7 @@ mod tests {
     use crate::packet_form::PacketForm;
     use crate::session::{DEFAULT_ADDRS, DEFAULT_ROUTES};
     use crate::view_model::EXAMPLE;
-    use nfsim::host::Host;
+    use nfsim::net::host::Host;
     use nfsim::scenario::{self, Loaded, SimState};
     use serde_json::Value;
     use std::collections::HashSet;
@@ -214,7 +214,7 @@ mod tests {
             let problems: Vec<String> = parsed
                 .diagnostics
                 .iter()
-                .chain(&nfsim::lint::lint(&parsed.ruleset))
+                .chain(&nfsim::ruleset::lint::lint(&parsed.ruleset))
                 .map(|d| format!("{d:?}"))
                 .collect();
             assert!(problems.is_empty(), "{}: {problems:#?}", p.id);

@@ -10,9 +10,9 @@ use crate::diagram;
 use crate::packet_form::{FieldError, PacketForm};
 use crate::timeline::{self, PacketView};
 use crate::view_model::{self, ProblemRow, RuleNode, TableNode};
-use nfsim::host::{Host, HostSpec, Sysctl};
-use nfsim::pipeline::{index_ruleset, Backend};
-use nfsim::ruleset::{Ruleset, TableKind};
+use nfsim::net::host::{Host, HostSpec, Sysctl};
+use nfsim::path::pipeline::{index_ruleset, Backend};
+use nfsim::ruleset::model::{Ruleset, TableKind};
 use nfsim::scenario::{self, Loaded, Scenario, SimState};
 use serde::{Deserialize, Serialize};
 
@@ -338,7 +338,7 @@ impl Session {
         if !parsed.has_errors() {
             parsed
                 .diagnostics
-                .extend(nfsim::lint::lint(&parsed.ruleset));
+                .extend(nfsim::ruleset::lint::lint(&parsed.ruleset));
             parsed
                 .diagnostics
                 .sort_by_key(|d| (d.span.start, d.severity));
@@ -363,9 +363,9 @@ impl Session {
     pub fn export(&self, format: &str) -> String {
         let r = &self.loaded.ruleset;
         match format {
-            "commands" => nfsim::export::to_commands(r),
-            "nft" => nfsim::export::to_nft(r),
-            _ => nfsim::render::render_save(r),
+            "commands" => nfsim::ruleset::export::to_commands(r),
+            "nft" => nfsim::ruleset::export::to_nft(r),
+            _ => nfsim::ruleset::render::render_save(r),
         }
     }
 

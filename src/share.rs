@@ -1,5 +1,5 @@
 //! Sharing a playground: the whole scenario and the view as a link (a URL
-//! fragment packed by [`nfsim::link`]), and the scenario alone as the JSON file
+//! fragment packed by [`nfsim::scenario::link`]), and the scenario alone as the JSON file
 //! `nfsim trace` reads ("Download scenario" and "Open scenario").
 //!
 //! A link's payload (link format 1) is JSON:
@@ -14,7 +14,7 @@
 //! forms as typed, `{"reply_to": N}` for replies) — so a draft with a typo in
 //! a field, or a host the engine rejects, reopens exactly as it was. Opening
 //! a link gives back the same [`Shared`] that made it. Only `scenario` is
-//! required: `{"scenario": <a scenario file>}` packed by [`nfsim::link::encode`]
+//! required: `{"scenario": <a scenario file>}` packed by [`nfsim::scenario::link::encode`]
 //! is a link too.
 //!
 //! Not here: the buttons, the URL, files and the clipboard (the page does
@@ -24,11 +24,11 @@
 
 use crate::packet_form::{Field, PacketForm, PROTOCOLS};
 use crate::session::{PacketInput, PlayInput};
-use nfsim::eval::MatchId;
-use nfsim::host::{Host, HostSpec, RouteTable, RouteType, Sysctl};
-use nfsim::packet::{flag_names, parse_tcp_flags, PacketSpec, ProtoSpec};
+use nfsim::net::host::{Host, HostSpec, RouteTable, RouteType, Sysctl};
+use nfsim::net::packet::{flag_names, parse_tcp_flags, PacketSpec, ProtoSpec};
+use nfsim::path::eval::MatchId;
+use nfsim::ruleset::value::{fmt_ipv4, Proto};
 use nfsim::scenario::{self, Loaded, Scenario, SimState};
-use nfsim::value::{fmt_ipv4, Proto};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -599,7 +599,7 @@ struct Parts<'a> {
     listening: Option<Vec<String>>,
     ipsets: &'a str,
     seed: u64,
-    backend: nfsim::pipeline::Backend,
+    backend: nfsim::path::pipeline::Backend,
     force: Vec<String>,
     packets: Vec<String>,
 }
@@ -670,7 +670,7 @@ impl Parts<'_> {
         if pretty || self.seed != 1 {
             fields.push(("seed", self.seed.to_string()));
         }
-        if self.backend != nfsim::pipeline::Backend::Nft {
+        if self.backend != nfsim::path::pipeline::Backend::Nft {
             fields.push(("backend", to_json(&self.backend)));
         }
         if !self.force.is_empty() {
@@ -900,8 +900,8 @@ pub fn from_scenario_json(text: &str) -> Result<(String, PlayInput, Vec<String>)
 
 /// The link's fragment for `shared` (without the `#`): see the module
 /// documentation for the payload. A link longer than
-/// [`nfsim::link::MAX_LINK_CHARS`] will not open: offer the file instead
-/// (and warn above [`nfsim::link::LONG_LINK`]).
+/// [`nfsim::scenario::link::MAX_LINK_CHARS`] will not open: offer the file instead
+/// (and warn above [`nfsim::scenario::link::LONG_LINK`]).
 pub fn to_link(shared: &Shared) -> String {
     let input = &shared.input;
     let (parts, host, specs) = parts(&shared.ruleset, input);
@@ -946,7 +946,7 @@ pub fn to_link(shared: &Shared) -> String {
     if !typed.is_empty() {
         fields.push(("typed", json_object(&typed, "", false)));
     }
-    nfsim::link::encode(&json_object(&fields, "", false))
+    nfsim::scenario::link::encode(&json_object(&fields, "", false))
 }
 
 #[derive(Deserialize)]
@@ -969,10 +969,10 @@ struct Payload {
 /// rule/chain/hook is `rule`, a theme other than light/dark is the
 /// system's), and `selected` past the last packet is the last packet.
 ///
-/// Errors are sentences for the page: the link's own ([`nfsim::link::LinkError`]),
+/// Errors are sentences for the page: the link's own ([`nfsim::scenario::link::LinkError`]),
 /// or a payload that is not what a playground writes.
 pub fn from_link(fragment: &str) -> Result<(Shared, Vec<String>), String> {
-    let text = nfsim::link::decode(fragment).map_err(|e| e.to_string())?;
+    let text = nfsim::scenario::link::decode(fragment).map_err(|e| e.to_string())?;
     let payload: Payload = serde_json::from_str(&text)
         .map_err(|e| format!("The link is damaged: its contents do not read ({e})."))?;
     let sc: Scenario = Scenario::deserialize(&payload.scenario)
@@ -1030,7 +1030,7 @@ mod tests {
 
     /// The payload of a link, as JSON.
     fn payload(link: &str) -> Value {
-        serde_json::from_str(&nfsim::link::decode(link).unwrap()).unwrap()
+        serde_json::from_str(&nfsim::scenario::link::decode(link).unwrap()).unwrap()
     }
 
     fn form(f: impl FnOnce(&mut PacketForm)) -> PacketInput {
@@ -1040,7 +1040,7 @@ mod tests {
     }
 
     /// The default example's link: 1,646 characters, well under
-    /// [`nfsim::link::LONG_LINK`]. The 36-rule ruleset packs to about 1,320 of
+    /// [`nfsim::scenario::link::LONG_LINK`]. The 36-rule ruleset packs to about 1,320 of
     /// them; the rest is the host, the packet, and the routes as typed (the
     /// default lists a kernel route, which a scenario leaves out).
     #[test]
@@ -1048,7 +1048,7 @@ mod tests {
         let link = round_trip(&shared(PlayInput::default()));
         println!("default example link: {} characters", link.len());
         assert_eq!(link.len(), 1646);
-        assert!(link.len() < nfsim::link::LONG_LINK);
+        assert!(link.len() < nfsim::scenario::link::LONG_LINK);
         // The link's scenario is the engine's, and runs as it is.
         let p = payload(&link);
         let loaded = Loaded::from_json(&p["scenario"].to_string()).unwrap();
@@ -1098,7 +1098,7 @@ mod tests {
                 rp_filter: 2,
             },
             ipsets: "create blocked hash:net family inet\nadd blocked 192.0.2.0/24\n".into(),
-            backend: nfsim::pipeline::Backend::Legacy,
+            backend: nfsim::path::pipeline::Backend::Legacy,
             listening: "tcp/22 udp/53".into(),
             ..PlayInput::default()
         };
@@ -1392,7 +1392,7 @@ mod tests {
             Some("192.0.2.50:45678")
         );
         // A link made of the file alone opens to the same.
-        let link = nfsim::link::encode(&format!("{{\"scenario\": {KUBE}}}"));
+        let link = nfsim::scenario::link::encode(&format!("{{\"scenario\": {KUBE}}}"));
         let (s, notes) = from_link(&link).unwrap();
         assert!(notes.is_empty());
         assert_eq!(
@@ -1492,24 +1492,24 @@ mod tests {
             (format!("{}+{}", &good[..1000], &good[1001..]), "The link is damaged (not base64url at character 1,001)."),
             (good[..good.len() / 2].to_string(), "The link is cut short or damaged: its data does not unpack."),
             ("#".into(), "The link holds no scenario (nothing after the #)."),
-            (nfsim::link::encode("not json"), "The link is damaged: its contents do not read (expected ident at line 1 column 2)."),
-            (nfsim::link::encode("{\"view\":{}}"), "The link is damaged: its contents do not read (missing field `scenario` at line 1 column 11)."),
-            (nfsim::link::encode("{\"scenario\":{\"version\":1}}"), "The link's scenario does not read: missing field `ruleset`."),
-            (nfsim::link::encode("{\"scenario\":{\"version\":9,\"ruleset\":\"\",\"packets\":[]}}"), "The link's scenario does not open: scenario: unsupported version 9 (this playground reads version 1)."),
-            (nfsim::link::encode("{\"scenario\":{\"version\":1,\"ruleset\":\"\",\"packets\":[]},\"typed\":{\"packets\":[7]}}"), "The link is damaged: its contents do not read (data did not match any variant of untagged enum TypedPacket at line 1 column 74)."),
+            (nfsim::scenario::link::encode("not json"), "The link is damaged: its contents do not read (expected ident at line 1 column 2)."),
+            (nfsim::scenario::link::encode("{\"view\":{}}"), "The link is damaged: its contents do not read (missing field `scenario` at line 1 column 11)."),
+            (nfsim::scenario::link::encode("{\"scenario\":{\"version\":1}}"), "The link's scenario does not read: missing field `ruleset`."),
+            (nfsim::scenario::link::encode("{\"scenario\":{\"version\":9,\"ruleset\":\"\",\"packets\":[]}}"), "The link's scenario does not open: scenario: unsupported version 9 (this playground reads version 1)."),
+            (nfsim::scenario::link::encode("{\"scenario\":{\"version\":1,\"ruleset\":\"\",\"packets\":[]},\"typed\":{\"packets\":[7]}}"), "The link is damaged: its contents do not read (data did not match any variant of untagged enum TypedPacket at line 1 column 74)."),
         ];
         for (link, message) in &cases {
             assert_eq!(from_link(link).unwrap_err(), *message);
         }
         // A decompression bomb: 20 MiB of spaces packs small, and unpacks no further than 16 MiB.
-        let bomb = nfsim::link::encode(&" ".repeat(20 * 1024 * 1024));
+        let bomb = nfsim::scenario::link::encode(&" ".repeat(20 * 1024 * 1024));
         assert!(bomb.len() < 100_000, "{}", bomb.len());
         assert_eq!(
             from_link(&bomb).unwrap_err(),
             "The link unpacks to more than 16 MiB; not opened."
         );
         // A view no playground writes is its default; a selected packet past the last is the last.
-        let odd = nfsim::link::encode(&format!(
+        let odd = nfsim::scenario::link::encode(&format!(
             "{{\"scenario\": {KUBE}, \"selected\": 99, \"view\": {{\"by\": \"<script>\", \"theme\": \"neon\", \"step\": 3, \"future\": 1}}, \"later\": true}}"
         ));
         let (s, _) = from_link(&odd).unwrap();

@@ -8,11 +8,11 @@
 //! iptables logic of its own besides reading the rules' targets back.
 
 use crate::diagram::table_node;
-use nfsim::pipeline::Origin;
-use nfsim::ruleset::{Rule, Ruleset, TableKind, Target};
+use nfsim::path::pipeline::Origin;
+use nfsim::ruleset::model::{Rule, Ruleset, TableKind, Target};
+use nfsim::ruleset::targets::TargetKind;
+use nfsim::ruleset::value::fmt_ipv4;
 use nfsim::scenario::{self, Traced};
-use nfsim::targets::TargetKind;
-use nfsim::value::fmt_ipv4;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -119,18 +119,18 @@ pub struct Cost {
 }
 
 impl Cost {
-    pub fn of(path: &nfsim::pipeline::PacketPath) -> Cost {
+    pub fn of(path: &nfsim::path::pipeline::PacketPath) -> Cost {
         let mut cost = Cost::default();
         for step in &path.steps {
-            let nfsim::pipeline::PathStep::Table { hook, walk, .. } = step else {
+            let nfsim::path::pipeline::PathStep::Table { hook, walk, .. } = step else {
                 continue;
             };
             let n: usize = walk
                 .steps
                 .iter()
                 .map(|s| match s {
-                    nfsim::walk::Step::Rule { .. } => 1,
-                    nfsim::walk::Step::Skipped { from, to, .. } => to - from,
+                    nfsim::path::walk::Step::Rule { .. } => 1,
+                    nfsim::path::walk::Step::Skipped { from, to, .. } => to - from,
                     _ => 0,
                 })
                 .sum();
@@ -244,7 +244,7 @@ fn opt(v: &Value, key: &str) -> Option<String> {
 
 /// A rule spec's words, unquoted, as iptables-restore splits them.
 fn split_words(spec: &str) -> Vec<String> {
-    nfsim::lexer::restore_words(spec, 0)
+    nfsim::text::lexer::restore_words(spec, 0)
         .0
         .into_iter()
         .map(|w| w.text.into_owned())
@@ -262,7 +262,7 @@ fn conditions(rule: &Rule) -> Option<String> {
         .cloned()
         .collect();
     r.target = Target::None;
-    let spec = nfsim::render::rule_spec(&r);
+    let spec = nfsim::ruleset::render::rule_spec(&r);
     let spec = spec.trim_start();
     (!spec.is_empty()).then(|| spec.to_string())
 }
@@ -308,10 +308,10 @@ fn first_fields(t: &Traced) -> Fields {
             fmt_ipv4(p.src)
         },
         dst: fmt_ipv4(p.dst),
-        proto: nfsim::value::Proto(p.proto).save(),
+        proto: nfsim::ruleset::value::Proto(p.proto).save(),
         sport: ports.then_some(p.sport),
         dport: ports.then_some(p.dport),
-        flags: (p.proto == 6).then(|| nfsim::packet::flag_names(p.tcp_flags)),
+        flags: (p.proto == 6).then(|| nfsim::net::packet::flag_names(p.tcp_flags)),
         icmp: (p.proto == 1).then(|| format!("type {} code {}", p.icmp_type, p.icmp_code)),
         mark: p.mark,
         ct: "-".into(),
@@ -579,7 +579,11 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                     Some(c) => format!("it matches ({c})"),
                     None => "it matches every packet".into(),
                 };
-                f.detail = rule.map(|r| nfsim::render::rule_spec(r).trim_start().to_string());
+                f.detail = rule.map(|r| {
+                    nfsim::ruleset::render::rule_spec(r)
+                        .trim_start()
+                        .to_string()
+                });
                 let t_name = target.clone().unwrap_or_default();
                 let (v, action) = match verdict.as_str() {
                     "jump" => {
@@ -864,8 +868,8 @@ fn set_box_verdicts(frames: &mut [Frame]) {
 }
 
 /// The fate banner of a path, without building its whole trace.
-pub fn fate_banner(path: &nfsim::pipeline::PacketPath) -> String {
-    use nfsim::pipeline::Fate;
+pub fn fate_banner(path: &nfsim::path::pipeline::PacketPath) -> String {
+    use nfsim::path::pipeline::Fate;
     let by = |what: &str, table: &TableKind, chain: &str, rule: &Option<usize>| {
         let rule = rule
             .map(|r| format!("rule {r}"))
@@ -950,7 +954,7 @@ fn answer_fields(p: &Value) -> Fields {
 }
 
 /// Where a path's packet leaves as (`203.0.113.10:80`), or its fate.
-pub fn destination(path: &nfsim::pipeline::PacketPath) -> String {
+pub fn destination(path: &nfsim::path::pipeline::PacketPath) -> String {
     match &path.packet_out {
         Some(p) if p.has_ports() && p.inner.is_none() => format!("{}:{}", fmt_ipv4(p.dst), p.dport),
         Some(p) => fmt_ipv4(p.dst),

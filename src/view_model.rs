@@ -3,9 +3,9 @@
 //! rule tree. Pure Rust,
 //! tested natively; the components only display these.
 
-use nfsim::diagnostic::{locate, Located};
-use nfsim::render;
-use nfsim::ruleset::{Chain, Ruleset};
+use nfsim::ruleset::model::{Chain, Ruleset};
+use nfsim::ruleset::render;
+use nfsim::text::diagnostic::{locate, Located};
 use nfsim::Parsed;
 use serde::{Deserialize, Serialize};
 
@@ -80,7 +80,7 @@ pub const CHAINS_SHOWN: usize = 400;
 pub fn tree(parsed: &Parsed) -> Vec<TableNode> {
     let mut t = tree_outline(&parsed.ruleset);
     for table in &mut t {
-        let kind = nfsim::ruleset::TableKind::parse(&table.name).unwrap();
+        let kind = nfsim::ruleset::model::TableKind::parse(&table.name).unwrap();
         let rs = parsed.ruleset.table(kind).unwrap();
         for c in &mut table.chains {
             c.rules = rs.chain(&c.name).map(rule_nodes).unwrap_or_default();

@@ -11,7 +11,7 @@
 //! reads files and prints.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nfsim::diagnostic::{locate, render_terminal};
+use nfsim::text::diagnostic::{locate, render_terminal};
 use nfsim::{InputFormat, Parsed};
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -153,11 +153,11 @@ enum BackendArg {
     Legacy,
 }
 
-impl From<BackendArg> for nfsim::pipeline::Backend {
-    fn from(b: BackendArg) -> nfsim::pipeline::Backend {
+impl From<BackendArg> for nfsim::path::pipeline::Backend {
+    fn from(b: BackendArg) -> nfsim::path::pipeline::Backend {
         match b {
-            BackendArg::Nft => nfsim::pipeline::Backend::Nft,
-            BackendArg::Legacy => nfsim::pipeline::Backend::Legacy,
+            BackendArg::Nft => nfsim::path::pipeline::Backend::Nft,
+            BackendArg::Legacy => nfsim::path::pipeline::Backend::Legacy,
         }
     }
 }
@@ -304,7 +304,7 @@ fn main() -> ExitCode {
     if lint && !failed {
         parsed
             .diagnostics
-            .extend(nfsim::lint::lint(&parsed.ruleset));
+            .extend(nfsim::ruleset::lint::lint(&parsed.ruleset));
         parsed
             .diagnostics
             .sort_by_key(|d| (d.span.start, d.severity));
@@ -324,9 +324,9 @@ fn main() -> ExitCode {
                 Ok(())
             } else {
                 let text = match a.output {
-                    Output::Save => nfsim::render::render_save(&parsed.ruleset),
-                    Output::Commands => nfsim::export::to_commands(&parsed.ruleset),
-                    Output::Nft => nfsim::export::to_nft(&parsed.ruleset),
+                    Output::Save => nfsim::ruleset::render::render_save(&parsed.ruleset),
+                    Output::Commands => nfsim::ruleset::export::to_commands(&parsed.ruleset),
+                    Output::Nft => nfsim::ruleset::export::to_nft(&parsed.ruleset),
                 };
                 stdout.write_all(text.as_bytes())
             }

@@ -37,7 +37,7 @@ fn render(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::from_parameter(services),
             &parsed.ruleset,
-            |b, r| b.iter(|| nfsim::render::render_save(black_box(r))),
+            |b, r| b.iter(|| nfsim::ruleset::render::render_save(black_box(r))),
         );
     }
     g.finish();
@@ -53,7 +53,7 @@ fn lint(c: &mut Criterion) {
             &parsed.ruleset,
             |b, r| {
                 b.iter(|| {
-                    let warnings = nfsim::lint::lint(black_box(r));
+                    let warnings = nfsim::ruleset::lint::lint(black_box(r));
                     assert!(warnings.is_empty());
                     warnings
                 })

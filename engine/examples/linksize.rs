@@ -1,6 +1,6 @@
 //! Measure the share link for each file given (as a JSON string, as the
 //! playground's payload carries a ruleset): its length and the time to encode
-//! and decode it (the fastest of several runs), at every DEFLATE level. Used to pick `nfsim::link::LEVEL`:
+//! and decode it (the fastest of several runs), at every DEFLATE level. Used to pick `nfsim::scenario::link::LEVEL`:
 //! `cargo run --release -p nfsim --example linksize -- FILE...`
 use miniz_oxide::deflate::compress_to_vec;
 use std::time::Instant;
@@ -30,21 +30,21 @@ fn main() {
                 fastest(enc)
             );
         }
-        let link = nfsim::link::encode(&payload);
+        let link = nfsim::scenario::link::encode(&payload);
         let mut enc = Vec::new();
         let mut dec = Vec::new();
         for _ in 0..runs {
             let t = Instant::now();
-            let l = nfsim::link::encode(&payload);
+            let l = nfsim::scenario::link::encode(&payload);
             enc.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            let back = nfsim::link::decode(&l).expect("round trip");
+            let back = nfsim::scenario::link::decode(&l).expect("round trip");
             dec.push(t.elapsed().as_secs_f64() * 1e3);
             assert_eq!(back, payload);
         }
         println!(
             "  link::encode (level {}): {} chars, encode {:.2} ms, decode {:.2} ms",
-            nfsim::link::LEVEL,
+            nfsim::scenario::link::LEVEL,
             link.len(),
             fastest(enc),
             fastest(dec)

@@ -11,9 +11,9 @@ fn main() {
     let text = std::fs::read_to_string(path).unwrap();
     let t1 = Instant::now();
     let options = nfsim::ParseOptions::threads(threads);
-    let parsed = nfsim::parser::parse_text_with(&text, None, options);
+    let parsed = nfsim::ruleset::parser::parse_text_with(&text, None, options);
     let t2 = Instant::now();
-    let v = nfsim::validate::validate_with(&parsed.ruleset, threads);
+    let v = nfsim::ruleset::validate::validate_with(&parsed.ruleset, threads);
     let t3 = Instant::now();
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     println!(

@@ -88,7 +88,7 @@ fn rename_follows_jumps_and_refuses_clashes() {
         None,
     );
     assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
-    let out = nfsim::render::render_save(&parsed.ruleset);
+    let out = nfsim::ruleset::render::render_save(&parsed.ruleset);
     assert!(out.contains(":b - [0:0]\n-A INPUT -j b\n"), "{out}");
     assert_eq!(
         error_of("iptables -N a\niptables -N b\niptables -E a b\n").1,
@@ -114,7 +114,7 @@ fn shell_quoting_and_continuations() {
     let parsed = parse(script, None);
     assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
     assert_eq!(
-        nfsim::render::render_save(&parsed.ruleset),
+        nfsim::ruleset::render::render_save(&parsed.ruleset),
         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"it\\'s\" -j LOG --log-prefix \"x: \"\nCOMMIT\n"
     );
 }
@@ -125,7 +125,7 @@ fn comma_lists_expand_into_one_rule_per_pair() {
         "iptables -A INPUT -s 192.0.2.1,192.0.2.2 -d 198.51.100.1,198.51.100.2 -j DROP\n",
         None,
     );
-    let out = nfsim::render::render_save(&parsed.ruleset);
+    let out = nfsim::ruleset::render::render_save(&parsed.ruleset);
     let rules: Vec<&str> = out.lines().filter(|l| l.starts_with("-A")).collect();
     assert_eq!(
         rules,

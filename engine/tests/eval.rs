@@ -7,10 +7,10 @@
 //! replayed choices, limit buckets, recent lists, ipsets, assumed extensions)
 //! is the engine's own, `scenario::SimState`, as a scenario run keeps it.
 
-use nfsim::eval::{rule_matches, Conn, ConnView, Context, Failed, MatchId, Socket};
-use nfsim::host::{Host, HostSpec};
-use nfsim::packet::{Packet, PacketSpec};
-use nfsim::ruleset::{Hook, Rule};
+use nfsim::net::host::{Host, HostSpec};
+use nfsim::net::packet::{Packet, PacketSpec};
+use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, Failed, MatchId, Socket};
+use nfsim::ruleset::model::{Hook, Rule};
 use nfsim::scenario::{Loaded, SimState};
 use serde_json::json;
 
@@ -497,7 +497,7 @@ fn recent_lists_keep_addresses_by_name_and_time() {
     assert!(hit("--name ttl --rcheck", &ttl10, 0));
     // --mask lists the masked address: a neighbour in the same /24 is seen.
     let mut neighbour = p.clone();
-    neighbour.src = nfsim::value::parse_ipv4("192.0.2.77").unwrap();
+    neighbour.src = nfsim::ruleset::value::parse_ipv4("192.0.2.77").unwrap();
     assert!(hit("--name net --set --mask 255.255.255.0", &p, 0));
     assert!(hit(
         "--name net --rcheck --mask 255.255.255.0",

@@ -1,4 +1,4 @@
-//! Export (`nfsim::export`): the `iptables` command script rebuilds every fixture
+//! Export (`nfsim::ruleset::export`): the `iptables` command script rebuilds every fixture
 //! ruleset, and the nftables translation equals what the real
 //! `iptables-restore-translate` 1.8.9 wrote for every recorded dump
 //! (`fixtures/nft/NAME.nft`, from `fixtures/roundtrip/NAME.out` by
@@ -6,10 +6,10 @@
 //! deliberate difference; those are recognised here from the iptables rule and
 //! checked to differ only in the documented way.
 
-use nfsim::export::{to_commands, to_nft};
-use nfsim::lexer::restore_words;
-use nfsim::render::{render_save, rule_spec, save_order};
-use nfsim::ruleset::{Counters, Ruleset};
+use nfsim::ruleset::export::{to_commands, to_nft};
+use nfsim::ruleset::model::{Counters, Ruleset};
+use nfsim::ruleset::render::{render_save, rule_spec, save_order};
+use nfsim::text::lexer::restore_words;
 use nfsim::{parse, InputFormat};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

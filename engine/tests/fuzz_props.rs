@@ -279,28 +279,28 @@ fn check(text: &str) -> Result<(), TestCaseError> {
             prop_assert!(text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
         }
         // Rendering the diagnostics must not panic either.
-        let _ = nfsim::diagnostic::render_terminal("soup", text, &parsed.diagnostics);
+        let _ = nfsim::text::diagnostic::render_terminal("soup", text, &parsed.diagnostics);
         // Nor linting whatever was read, with spans inside the text.
-        let lint = nfsim::lint::lint(&parsed.ruleset);
+        let lint = nfsim::ruleset::lint::lint(&parsed.ruleset);
         for d in &lint {
             prop_assert!(d.span.lo() <= d.span.hi() && d.span.hi() <= text.len());
             prop_assert!(text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
         }
-        let _ = nfsim::diagnostic::render_terminal("soup", text, &lint);
+        let _ = nfsim::text::diagnostic::render_terminal("soup", text, &lint);
         if !parsed.has_errors() {
-            let once = nfsim::render::render_save(&parsed.ruleset);
+            let once = nfsim::ruleset::render::render_save(&parsed.ruleset);
             let again = nfsim::parse(&once, Some(nfsim::InputFormat::Save));
             prop_assert!(
                 !again.has_errors(),
                 "rendering does not re-parse:\n{once}\n{:#?}",
                 again.diagnostics
             );
-            let twice = nfsim::render::render_save(&again.ruleset);
+            let twice = nfsim::ruleset::render::render_save(&again.ruleset);
             prop_assert_eq!(&once, &twice);
             // The exports: nftables never panics; the command script rebuilds
             // the ruleset (chain counters aside: no command sets them).
-            let _ = nfsim::export::to_nft(&parsed.ruleset);
-            let script = nfsim::export::to_commands(&parsed.ruleset);
+            let _ = nfsim::ruleset::export::to_nft(&parsed.ruleset);
+            let script = nfsim::ruleset::export::to_commands(&parsed.ruleset);
             let rebuilt = nfsim::parse(&script, None);
             prop_assert!(
                 !rebuilt.has_errors(),
@@ -312,8 +312,8 @@ fn check(text: &str) -> Result<(), TestCaseError> {
                 c.counters = Default::default();
             }
             prop_assert_eq!(
-                nfsim::render::render_save(&rebuilt.ruleset),
-                nfsim::render::render_save(&zeroed)
+                nfsim::ruleset::render::render_save(&rebuilt.ruleset),
+                nfsim::ruleset::render::render_save(&zeroed)
             );
         }
     }

@@ -3,8 +3,8 @@
 //! recorded `ip -4 addr` and `ip -4 route` text back, nfsim must derive the same
 //! local and main tables and answer every `ip route get` the way the kernel did.
 
-use nfsim::host::{AddrType, Host, HostSpec, RouteTable, Sysctl};
-use nfsim::value::parse_ipv4;
+use nfsim::net::host::{AddrType, Host, HostSpec, RouteTable, Sysctl};
+use nfsim::ruleset::value::parse_ipv4;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -191,7 +191,8 @@ fn full_ip_addr_output_is_read() {
 198.51.100.0/24 dev eth0 proto kernel scope link src 198.51.100.1 metric 100
 ";
     let host =
-        nfsim::host::Host::from_ip_text(addr, route, nfsim::host::Sysctl::default()).unwrap();
+        nfsim::net::host::Host::from_ip_text(addr, route, nfsim::net::host::Sysctl::default())
+            .unwrap();
     let names: Vec<&str> = host.interfaces.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["lo", "eth0", "cni0"]);
 }

@@ -26,7 +26,7 @@ fn invalid_corpus_agrees_with_the_kernel_and_snapshots() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let text = std::fs::read_to_string(path).unwrap();
         let parsed = nfsim::parse(&text, None);
-        let rendered = nfsim::diagnostic::render_terminal(
+        let rendered = nfsim::text::diagnostic::render_terminal(
             &format!("{name}.rules"),
             &text,
             &parsed.diagnostics,

@@ -5,10 +5,10 @@
 //! (KUBE-MARK-MASQ reached) are read off the outcomes. Cases where the kernel
 //! and that tracer's shortcuts disagree are listed in KNOWN with the reason.
 
-use nfsim::pipeline::{Fate, PathStep};
-use nfsim::ruleset::Target;
+use nfsim::path::pipeline::{Fate, PathStep};
+use nfsim::path::walk::{Step, StepVerdict};
+use nfsim::ruleset::model::Target;
 use nfsim::scenario::{self, Loaded};
-use nfsim::walk::{Step, StepVerdict};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;

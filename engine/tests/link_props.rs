@@ -1,10 +1,10 @@
-//! Property tests of the share-link codec (`nfsim::link`): decoding never
+//! Property tests of the share-link codec (`nfsim::scenario::link`): decoding never
 //! panics on any string (random text, links with random damage, random
 //! base64url after a format prefix), and any text survives a round trip.
 //! The cargo-fuzz target `engine/fuzz/fuzz_targets/link.rs` checks the same
 //! on raw bytes for longer. `NFSIM_FUZZ_CASES` sets the case count (512).
 
-use nfsim::link::{decode, encode, LinkError};
+use nfsim::scenario::link::{decode, encode, LinkError};
 use proptest::prelude::*;
 
 fn cases() -> u32 {

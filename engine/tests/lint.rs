@@ -1,9 +1,9 @@
-//! `nfsim::lint`: shadowed rules (W0406) and chains never reached (W0407), each
+//! `nfsim::ruleset::lint`: shadowed rules (W0406) and chains never reached (W0407), each
 //! case the smallest ruleset that shows it, and every stored real-world ruleset
 //! (kube-proxy's vectors, the round-trip dumps, the generated node dump) linted
 //! with exactly the warnings listed here.
 
-use nfsim::diagnostic::{codes, locate};
+use nfsim::text::diagnostic::{codes, locate};
 use std::path::Path;
 
 /// (code, line, message, hint) of each lint warning; the ruleset must parse cleanly.
@@ -11,7 +11,7 @@ fn lint(text: &str) -> Vec<(&'static str, usize, String, String)> {
     let parsed = nfsim::parse(text, None);
     let errors: Vec<_> = parsed.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert!(errors.is_empty(), "{errors:?}");
-    let diags = nfsim::lint::lint(&parsed.ruleset);
+    let diags = nfsim::ruleset::lint::lint(&parsed.ruleset);
     locate(text, &diags)
         .into_iter()
         .map(|d| {
@@ -63,7 +63,7 @@ fn identical_rule_is_shadowed_with_a_message_naming_both() {
     assert_eq!(hint, "rule 1 (-j ACCEPT) matches every packet this rule matches, so none gets here; delete this rule, or move it above rule 1");
     // The span is the whole rule line.
     let parsed = nfsim::parse(&text, None);
-    let d = &nfsim::lint::lint(&parsed.ruleset)[0];
+    let d = &nfsim::ruleset::lint::lint(&parsed.ruleset)[0];
     assert_eq!(
         &text[d.span.lo()..d.span.hi()],
         "-A INPUT -p tcp -m tcp --dport 22 -j DROP"
@@ -369,7 +369,7 @@ fn unreachable_chain_direct_and_transitive() {
     assert_eq!(got, want);
     // The span is the chain's name in its declaration.
     let parsed = nfsim::parse(&text, None);
-    let d = &nfsim::lint::lint(&parsed.ruleset)[0];
+    let d = &nfsim::ruleset::lint::lint(&parsed.ruleset)[0];
     assert_eq!(&text[d.span.lo()..d.span.hi()], "ORPHAN");
 }
 
@@ -631,7 +631,7 @@ fn every_fixture_lints_as_recorded() {
     assert!(all.len() > 80);
     for (name, text) in &all {
         let parsed = nfsim::parse(text, None);
-        let diags = nfsim::lint::lint(&parsed.ruleset);
+        let diags = nfsim::ruleset::lint::lint(&parsed.ruleset);
         let shadowed = diags
             .iter()
             .filter(|d| d.code == codes::SHADOWED_RULE)
@@ -648,7 +648,7 @@ fn every_fixture_lints_as_recorded() {
         assert_eq!((shadowed, &chains[..]), want, "{name}");
         assert_eq!(diags.len(), shadowed + chains.len());
         // Deterministic.
-        assert_eq!(diags, nfsim::lint::lint(&parsed.ruleset));
+        assert_eq!(diags, nfsim::ruleset::lint::lint(&parsed.ruleset));
     }
 }
 

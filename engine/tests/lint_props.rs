@@ -6,12 +6,12 @@
 //! the later rule matches often. Run on every stored fixture and on generated
 //! pairs of rules (NFSIM_LINT_CASES pairs, default 6000).
 
-use nfsim::eval::{rule_matches, Conn, ConnView, Context, MatchId, MatchState};
-use nfsim::host::{Host, HostSpec};
-use nfsim::matches::{LimitMatch, RecentMatch, SetMatch};
-use nfsim::packet::Packet;
-use nfsim::ruleset::{Hook, Rule};
-use nfsim::value::{parse_uint, Ipv4Net};
+use nfsim::net::host::{Host, HostSpec};
+use nfsim::net::packet::Packet;
+use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, MatchId, MatchState};
+use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
+use nfsim::ruleset::model::{Hook, Rule};
+use nfsim::ruleset::value::{parse_uint, Ipv4Net};
 use std::path::Path;
 
 struct Rng(u64);
@@ -79,7 +79,7 @@ impl Pools {
             ..Pools::default()
         };
         for r in rules {
-            let spec = nfsim::render::rule_spec(r);
+            let spec = nfsim::ruleset::render::rule_spec(r);
             let words: Vec<&str> = spec.split_whitespace().collect();
             for (i, w) in words.iter().enumerate() {
                 let prev = if i > 0 { words[i - 1] } else { "" };
@@ -236,12 +236,12 @@ fn check_pair(earlier: &Rule, later: &Rule, samples: usize, seed: u64, what: &st
             out_iface: out_iface.as_deref(),
             host: &host,
             owner: if rng.bool() {
-                nfsim::eval::Socket::User {
+                nfsim::path::eval::Socket::User {
                     uid: pools.number(&mut rng),
                     gid: pools.number(&mut rng),
                 }
             } else {
-                nfsim::eval::Socket::None
+                nfsim::path::eval::Socket::None
             },
             conn,
             explain: false,
@@ -259,8 +259,8 @@ fn check_pair(earlier: &Rule, later: &Rule, samples: usize, seed: u64, what: &st
             assert!(
                 rule_matches(earlier, &ctx, &mut state, &id(0)).is_ok(),
                 "{what}: the later rule matches but the earlier does not\n  earlier:{}\n  later:  {}\n  packet: {packet:?}\n  in {in_iface:?} out {out_iface:?} hook {:?}",
-                nfsim::render::rule_spec(earlier),
-                nfsim::render::rule_spec(later),
+                nfsim::ruleset::render::rule_spec(earlier),
+                nfsim::ruleset::render::rule_spec(later),
                 ctx.hook,
             );
         }
@@ -272,7 +272,7 @@ fn check_pair(earlier: &Rule, later: &Rule, samples: usize, seed: u64, what: &st
 fn findings(text: &str) -> Vec<(Rule, Rule)> {
     let parsed = nfsim::parse(text, None);
     let mut out = Vec::new();
-    for d in nfsim::lint::lint(&parsed.ruleset) {
+    for d in nfsim::ruleset::lint::lint(&parsed.ruleset) {
         if d.code != "W0406" {
             continue;
         }
@@ -792,7 +792,7 @@ fn walked_chains_agree_with_lint() {
         };
         loaded_cases += 1;
         let parsed = nfsim::parse(&text, None);
-        let diags = nfsim::lint::lint(&parsed.ruleset);
+        let diags = nfsim::ruleset::lint::lint(&parsed.ruleset);
         let table = &loaded.ruleset.tables[0];
         let mut dead_rules = Vec::new();
         let mut dead_chains = Vec::new();
@@ -816,11 +816,11 @@ fn walked_chains_agree_with_lint() {
         };
         for (pi, path) in paths.iter().enumerate() {
             for step in &path.steps {
-                let nfsim::pipeline::PathStep::Table { walk, .. } = step else {
+                let nfsim::path::pipeline::PathStep::Table { walk, .. } = step else {
                     continue;
                 };
                 for s in &walk.steps {
-                    use nfsim::walk::Step;
+                    use nfsim::path::walk::Step;
                     let chain = match s {
                         Step::Rule {
                             chain,

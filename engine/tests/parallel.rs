@@ -138,10 +138,10 @@ fn validation_on_several_threads_reports_the_same() {
         }
     }
     let parsed = nfsim::parse(&broken, Some(InputFormat::Save));
-    let one = nfsim::validate::validate_with(&parsed.ruleset, 1);
+    let one = nfsim::ruleset::validate::validate_with(&parsed.ruleset, 1);
     assert!(one.len() > 100, "only {} diagnostics", one.len());
     for threads in [2, 3, 4, 7] {
-        let many = nfsim::validate::validate_with(&parsed.ruleset, threads);
+        let many = nfsim::ruleset::validate::validate_with(&parsed.ruleset, threads);
         assert!(many == one, "{threads} threads report differently");
     }
 }

@@ -9,14 +9,14 @@
 
 mod support;
 
-use nfsim::conntrack::ConnTable;
-use nfsim::host::{Host, HostSpec, Sysctl};
-use nfsim::matches::{MatchKind, StatisticMode};
-use nfsim::packet::parse_tcp_flags;
-use nfsim::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
-use nfsim::ruleset::{Hook, Ruleset, Target};
-use nfsim::value::{fmt_ipv4, parse_ipv4};
-use nfsim::walk::{Step, StepVerdict};
+use nfsim::net::conntrack::ConnTable;
+use nfsim::net::host::{Host, HostSpec, Sysctl};
+use nfsim::net::packet::parse_tcp_flags;
+use nfsim::path::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
+use nfsim::path::walk::{Step, StepVerdict};
+use nfsim::ruleset::matches::{MatchKind, StatisticMode};
+use nfsim::ruleset::model::{Hook, Ruleset, Target};
+use nfsim::ruleset::value::{fmt_ipv4, parse_ipv4};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -338,7 +338,7 @@ fn packets_follow_the_kernel() {
                         kernel["if"] == oif.as_str()
                             && kernel["src"] == fmt_ipv4(r.src)
                             && kernel["dst"] == fmt_ipv4(r.dst)
-                            && kernel["proto"] == nfsim::value::Proto(r.proto).save()
+                            && kernel["proto"] == nfsim::ruleset::value::Proto(r.proto).save()
                             && kernel.get("sport").is_none_or(|v| *v == r.sport)
                             && kernel.get("dport").is_none_or(|v| *v == r.dport)
                             && kernel.get("icmp_type").is_none_or(|v| *v == r.icmp_type)
@@ -413,7 +413,7 @@ fn packets_follow_the_kernel() {
                 if later {
                     continue;
                 }
-                let orig = nfsim::conntrack::Tuple {
+                let orig = nfsim::net::packet::Tuple {
                     src: parse_ipv4(o["src"].as_str().unwrap()).unwrap(),
                     dst: parse_ipv4(o["dst"].as_str().unwrap()).unwrap(),
                     proto,
@@ -426,12 +426,12 @@ fn packets_follow_the_kernel() {
                         .unwrap() as u16,
                 };
                 let ours = conns.connections.iter().find(|c| c.orig == orig);
-                let bits = |c: &nfsim::conntrack::Connection| {
+                let bits = |c: &nfsim::net::conntrack::Connection| {
                     let mut b = Vec::new();
-                    if c.status & nfsim::conntrack::status::SEEN_REPLY != 0 {
+                    if c.status & nfsim::net::conntrack::status::SEEN_REPLY != 0 {
                         b.push("SEEN_REPLY");
                     }
-                    if c.status & nfsim::conntrack::status::ASSURED != 0 {
+                    if c.status & nfsim::net::conntrack::status::ASSURED != 0 {
                         b.push("ASSURED");
                     }
                     b

@@ -73,7 +73,7 @@ fn rendering_matches_real_iptables_save() {
             failures.push(format!("{name}: unexpected errors: {errors:?}"));
             continue;
         }
-        let ours = nfsim::render::render_save(&parsed.ruleset);
+        let ours = nfsim::ruleset::render::render_save(&parsed.ruleset);
         let (want, got) = (tables(&real), tables(&ours));
         if want.keys().collect::<Vec<_>>() != got.keys().collect::<Vec<_>>() {
             failures.push(format!(
@@ -101,7 +101,7 @@ fn rendering_matches_real_iptables_save() {
             "{name} (.out): {:?}",
             again.diagnostics
         );
-        let rendered = nfsim::render::render_save(&again.ruleset);
+        let rendered = nfsim::ruleset::render::render_save(&again.ruleset);
         if rendered != real_no_comments {
             failures.push(format!(
                 "{name} (.out): {}",
@@ -138,7 +138,7 @@ fn a_dump_and_the_commands_that_build_it_give_the_same_ruleset() {
         b.diagnostics
     );
     // The same tables, none missing and none extra, in the same order.
-    let kinds = |r: &nfsim::ruleset::Ruleset| -> Vec<&str> {
+    let kinds = |r: &nfsim::ruleset::model::Ruleset| -> Vec<&str> {
         r.tables.iter().map(|t| t.kind.name()).collect()
     };
     assert_eq!(kinds(&a.ruleset), kinds(&b.ruleset));
@@ -146,8 +146,8 @@ fn a_dump_and_the_commands_that_build_it_give_the_same_ruleset() {
         let other = b.ruleset.table(table.kind).expect("same tables");
         let mut x = String::new();
         let mut y = String::new();
-        nfsim::render::render_table(&mut x, table);
-        nfsim::render::render_table(&mut y, other);
+        nfsim::ruleset::render::render_table(&mut x, table);
+        nfsim::ruleset::render::render_table(&mut y, other);
         assert_eq!(x, y, "table {}", table.kind.name());
     }
 }

@@ -262,8 +262,8 @@ mod kubegen;
 
 #[test]
 fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
-    use nfsim::conntrack::ConnTable;
-    use nfsim::pipeline::{run_packet, run_packet_indexed, Backend, Origin};
+    use nfsim::net::conntrack::ConnTable;
+    use nfsim::path::pipeline::{run_packet, run_packet_indexed, Backend, Origin};
     let ruleset_text = kubegen::kube_dump(300, 3);
     let scen = serde_json::json!({
         "version": 1, "ruleset": ruleset_text,
@@ -280,9 +280,9 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
         ("203.0.113.9", 6, 443),       // nothing of kube's
     ];
     for (dst, proto, dport) in probes {
-        let p = nfsim::packet::Packet {
-            src: nfsim::value::parse_ipv4("192.0.2.50").unwrap(),
-            dst: nfsim::value::parse_ipv4(dst).unwrap(),
+        let p = nfsim::net::packet::Packet {
+            src: nfsim::ruleset::value::parse_ipv4("192.0.2.50").unwrap(),
+            dst: nfsim::ruleset::value::parse_ipv4(dst).unwrap(),
             proto,
             sport: 45678,
             dport,
@@ -323,7 +323,7 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
             1,
             Backend::Nft,
         );
-        let skipped = fast.steps.iter().any(|s| matches!(s, nfsim::pipeline::PathStep::Table { walk, .. } if walk.steps.iter().any(|w| matches!(w, nfsim::walk::Step::Skipped { .. }))));
+        let skipped = fast.steps.iter().any(|s| matches!(s, nfsim::path::pipeline::PathStep::Table { walk, .. } if walk.steps.iter().any(|w| matches!(w, nfsim::path::walk::Step::Skipped { .. }))));
         assert!(skipped, "{dst}:{dport}: the index was not used");
         assert_eq!(
             serde_json::to_string_pretty(&scenario::path_json(&loaded.ruleset, &full)).unwrap(),

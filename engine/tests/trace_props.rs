@@ -3,7 +3,7 @@
 //! For any ruleset that loads and any packets: tracing never panics, the JSON
 //! and text renderings never panic, a scenario run is deterministic (same seed,
 //! same trace), batch mode runs, and a walk through the chain indexes gives
-//! exactly the trace of a plain rule-by-rule walk. No rule `nfsim::lint` says
+//! exactly the trace of a plain rule-by-rule walk. No rule `nfsim::ruleset::lint` says
 //! can never match (W0406) matches in any trace, and no chain it says is never
 //! reached (W0407) is walked.
 //!
@@ -11,12 +11,12 @@
 //! cases each check saw and fails when a share is missing: a generator that
 //! drifted would otherwise make the properties hold vacuously.
 
-use nfsim::conntrack::ConnTable;
-use nfsim::pipeline::{run_packet, run_packet_indexed, Origin};
-use nfsim::pipeline::{PacketPath, PathStep};
-use nfsim::ruleset::{Ruleset, TableKind};
+use nfsim::net::conntrack::ConnTable;
+use nfsim::path::pipeline::{run_packet, run_packet_indexed, Origin};
+use nfsim::path::pipeline::{PacketPath, PathStep};
+use nfsim::path::walk::Step;
+use nfsim::ruleset::model::{Ruleset, TableKind};
 use nfsim::scenario::{self, Loaded, SimState};
-use nfsim::walk::Step;
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use std::cell::Cell;
@@ -31,7 +31,7 @@ type Claims = (
 
 fn lint_claims(ruleset: &Ruleset) -> Claims {
     let (mut rules, mut chains) = (HashSet::new(), HashSet::new());
-    for d in nfsim::lint::lint(ruleset) {
+    for d in nfsim::ruleset::lint::lint(ruleset) {
         for t in &ruleset.tables {
             for (ci, c) in t.chains.iter().enumerate() {
                 if d.code == "W0407" && c.span == d.span {
@@ -438,7 +438,7 @@ fn traces_hold(
         let mut p = spec.to_packet().unwrap();
         let origin = if spec.from == "local" {
             if p.src == 0 {
-                p.src = nfsim::value::parse_ipv4("203.0.113.1").unwrap();
+                p.src = nfsim::ruleset::value::parse_ipv4("203.0.113.1").unwrap();
             }
             Origin::Local { uid: 0, gid: 0 }
         } else {
@@ -496,7 +496,7 @@ fn traces_hold(
     };
     bump(&reached.ran);
     let again = run(3).unwrap();
-    let render = |paths: &[nfsim::pipeline::PacketPath]| -> Vec<String> {
+    let render = |paths: &[nfsim::path::pipeline::PacketPath]| -> Vec<String> {
         paths
             .iter()
             .map(|p| {

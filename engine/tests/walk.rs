@@ -6,10 +6,10 @@
 
 mod support;
 
-use nfsim::eval::{Conn, ConnView};
-use nfsim::host::{Host, HostSpec};
-use nfsim::ruleset::{Hook, Policy, Target};
-use nfsim::walk::{walk, BasicTargets, Env, Step, StepVerdict, TableVerdict};
+use nfsim::net::host::{Host, HostSpec};
+use nfsim::path::eval::{Conn, ConnView};
+use nfsim::path::walk::{walk, BasicTargets, Env, Step, StepVerdict, TableVerdict};
+use nfsim::ruleset::model::{Hook, Policy, Target};
 use serde_json::Value;
 use std::path::Path;
 use support::{packet, Replay};
@@ -53,7 +53,7 @@ fn filter_walks_match_the_kernels_trace() {
         assert!(!parsed.has_errors(), "{name}: {:?}", parsed.diagnostics);
         let table = parsed
             .ruleset
-            .table(nfsim::ruleset::TableKind::Filter)
+            .table(nfsim::ruleset::model::TableKind::Filter)
             .unwrap();
 
         // A first packet arriving on eth0 for a local address: INPUT, state NEW.
@@ -64,7 +64,7 @@ fn filter_walks_match_the_kernels_trace() {
             in_iface: Some("eth0"),
             out_iface: None,
             host: &host,
-            owner: nfsim::eval::Socket::None,
+            owner: nfsim::path::eval::Socket::None,
             conn: Conn::Tracked(&ct),
             explain: true,
         };

@@ -4,7 +4,7 @@
 //! Run: `cd engine && RUSTC_BOOTSTRAP=1 cargo fuzz run link`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use nfsim::link::{decode, encode};
+use nfsim::scenario::link::{decode, encode};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -14,16 +14,16 @@ fuzz_target!(|data: &[u8]| {
         for d in &parsed.diagnostics {
             assert!(d.span.hi() <= text.len() && text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
         }
-        let _ = nfsim::diagnostic::render_terminal("fuzz", text, &parsed.diagnostics);
-        let lint = nfsim::lint::lint(&parsed.ruleset);
+        let _ = nfsim::text::diagnostic::render_terminal("fuzz", text, &parsed.diagnostics);
+        let lint = nfsim::ruleset::lint::lint(&parsed.ruleset);
         for d in &lint {
             assert!(d.span.hi() <= text.len() && text.is_char_boundary(d.span.lo()) && text.is_char_boundary(d.span.hi()));
         }
         if !parsed.has_errors() {
-            let once = nfsim::render::render_save(&parsed.ruleset);
+            let once = nfsim::ruleset::render::render_save(&parsed.ruleset);
             let again = nfsim::parse(&once, Some(nfsim::InputFormat::Save));
             assert!(!again.has_errors(), "rendering does not re-parse:\n{once}\n{:?}", again.diagnostics);
-            assert_eq!(once, nfsim::render::render_save(&again.ruleset));
+            assert_eq!(once, nfsim::ruleset::render::render_save(&again.ruleset));
         }
     }
 });

@@ -1,10 +1,10 @@
 //! What the kernel-oracle tests (`pipeline.rs`, `walk.rs`) share: the match
 //! state they replay and the oracle's packets. Include with `mod support;`.
 
-use nfsim::eval::{MatchId, MatchState};
-use nfsim::matches::{LimitMatch, RecentMatch, SetMatch};
-use nfsim::packet::{parse_tcp_flags, Packet};
-use nfsim::value::parse_ipv4;
+use nfsim::net::packet::{parse_tcp_flags, Packet};
+use nfsim::path::eval::{MatchId, MatchState};
+use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
+use nfsim::ruleset::value::parse_ipv4;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -90,7 +90,7 @@ pub fn packet(p: &Value) -> Packet {
 }
 
 /// An ICMP error's quoted packet, read from the payload bytes the oracle sent.
-fn inner(p: &Value) -> Option<nfsim::conntrack::Tuple> {
+fn inner(p: &Value) -> Option<nfsim::net::packet::Tuple> {
     let b: Vec<u8> = p["payload"]
         .as_array()?
         .iter()
@@ -103,7 +103,7 @@ fn inner(p: &Value) -> Option<nfsim::conntrack::Tuple> {
         1 => (b[20] as u16, b[21] as u16),
         _ => (port(20), port(22)),
     };
-    Some(nfsim::conntrack::Tuple {
+    Some(nfsim::net::packet::Tuple {
         src: ip(12),
         dst: ip(16),
         proto: b[9],

@@ -4,18 +4,19 @@
 //! with its span and parsing recovers at the next line.
 //!
 //! This module splits lines and dispatches; option parsing is in
-//! [`crate::argv`], applying commands in [`crate::apply`]. A dump is read a
+//! [`crate::ruleset::argv`], applying commands in [`crate::ruleset::apply`]. A dump is read a
 //! block of lines at a time: its command lines are parsed (on other threads
 //! too, when [`ParseOptions`] allows), then every line is applied in order, so
 //! the result never depends on how the work was spread.
 
-use crate::apply::{self, check_chain_name, parse_policy};
-use crate::argv::Scratch;
-use crate::argv::{parse_invocation, parse_invocation_into, Invocation};
-use crate::diagnostic::{codes, Diagnostic};
-use crate::lexer::{restore_words_into, shell_words, Word};
-use crate::ruleset::*;
-use crate::span::Span;
+use crate::ruleset::apply::{self, check_chain_name, parse_policy};
+use crate::ruleset::argv::Scratch;
+use crate::ruleset::argv::{parse_invocation, parse_invocation_into, Invocation};
+use crate::ruleset::model::*;
+use crate::text::diagnostic::{codes, Diagnostic};
+use crate::text::lexer::{restore_words_into, shell_words, Word};
+use crate::text::span::Span;
+use crate::text::suggest::suggest;
 use serde::Serialize;
 
 /// The two input formats.
@@ -136,7 +137,7 @@ impl RuleLine<'_> {
     /// The chain an append goes to.
     fn appends_to(&self) -> Option<&str> {
         let inv = self.inv.as_ref()?;
-        if inv.op != crate::argv::Op::Append {
+        if inv.op != crate::ruleset::argv::Op::Append {
             return None;
         }
         inv.chain.as_ref().map(|(c, _)| &**c)
@@ -624,7 +625,7 @@ fn unknown_table(name: &str, span: Span, restore: bool) -> Diagnostic {
         format!("can't initialize iptables table `{name}': Table does not exist")
     };
     let d = Diagnostic::error(codes::UNKNOWN_TABLE, span, message);
-    match crate::argv::suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
+    match suggest(name, TableKind::ALL.iter().map(|t| t.name())) {
         Some(s) => d.with_hint(format!(
             "did you mean `{s}'? The tables are raw, mangle, nat, filter and security"
         )),

@@ -3,7 +3,8 @@
 //! ICMP type names, reject types, syslog levels, DSCP classes, addrtype names.
 //!
 //! The engine does no I/O, so these are compiled in from Debian's netbase
-//! files and xtables' tables.
+//! files and xtables' tables. Lookups only: parsing values that use them is
+//! [`crate::ruleset::value`]'s, and nothing here knows rules or packets.
 
 /// (name, number) as xtables_chain_protos lists them, then /etc/protocols.
 const PROTOS: &[(&str, u8)] = &[

@@ -6,15 +6,17 @@
 //!
 //! Both input formats share it: an iptables-save line and an iptables command
 //! line are the same argument vector. It does not apply the command to a
-//! ruleset (see [`crate::apply`]).
+//! ruleset (see [`crate::ruleset::apply`]).
 
-use crate::diagnostic::{codes, Diagnostic};
-use crate::lexer::Word;
-use crate::matches::{self, MatchKind, OptSpec, Seen, UnknownExt};
-use crate::ruleset::*;
-use crate::span::Span;
-use crate::targets::{self, TargetKind, Verdict};
-use crate::value::{Iface, Ipv4Net, Proto};
+use crate::ruleset::ext::{OptSpec, Seen, UnknownExt};
+use crate::ruleset::matches::{self, MatchKind};
+use crate::ruleset::model::*;
+use crate::ruleset::targets::{self, TargetKind, Verdict};
+use crate::ruleset::value::{Iface, Ipv4Net, Proto};
+use crate::text::diagnostic::{codes, Diagnostic};
+use crate::text::lexer::Word;
+use crate::text::span::Span;
+use crate::text::suggest::suggest;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -1099,42 +1101,10 @@ fn unknown_option(w: &Word<'_>, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
     }
 }
 
-/// The closest candidate by edit distance, if close enough.
-pub(crate) fn suggest<I, S>(word: &str, candidates: I) -> Option<String>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    let mut best: Option<(usize, String)> = None;
-    for c in candidates {
-        let c = c.as_ref();
-        let d = edit_distance(word, c);
-        if d <= 2.max(word.len() / 4) && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
-            best = Some((d, c.to_string()));
-        }
-    }
-    best.map(|(_, s)| s)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod sharing_tests {
-    use crate::matches::MatchKind;
-    use crate::ruleset::Target;
+    use crate::ruleset::matches::MatchKind;
+    use crate::ruleset::model::Target;
     use std::sync::Arc;
 
     #[test]

@@ -7,7 +7,7 @@
 //! (single quotes, double quotes, backslashes, `#` comments), for scripts of
 //! `iptables` commands. Neither knows what the words mean.
 
-use crate::span::Span;
+use crate::text::span::Span;
 use std::borrow::Cow;
 
 /// One word of a line, with the span of its source text (quotes included).

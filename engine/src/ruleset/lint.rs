@@ -16,17 +16,17 @@
 //! goes to it; empty chains are never reported (they hold no rule that fails
 //! to run: kube-proxy keeps empty canary chains on purpose).
 //!
-//! This is not [`crate::validate`]: the kernel's checks, and the rules after an
+//! This is not [`crate::ruleset::validate`]: the kernel's checks, and the rules after an
 //! unconditional verdict (W0402), stay there and are not reported again here. It
 //! does not evaluate packets, reads only a finished [`Ruleset`], and does no I/O.
 
-use crate::diagnostic::{codes, Diagnostic};
-use crate::matches::{
+use crate::ruleset::matches::{
     AddrtypeMatch, ConntrackMatch, IcmpMatch, IprangeMatch, MarkMatch, MatchKind, Neg, PortSide,
 };
-use crate::ruleset::{AddrMatch, IfaceMatch, ProtoMatch, Rule, Ruleset, Table, Target};
-use crate::targets::{ConnmarkMode, TargetKind};
-use crate::value::{Iface, Ipv4Net, PortRange};
+use crate::ruleset::model::{AddrMatch, IfaceMatch, ProtoMatch, Rule, Ruleset, Table, Target};
+use crate::ruleset::targets::{ConnmarkMode, TargetKind};
+use crate::ruleset::value::{Iface, Ipv4Net, PortRange};
+use crate::text::diagnostic::{codes, Diagnostic};
 use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 
@@ -574,7 +574,7 @@ impl Candidates {
 /// chain (the rest is validation's W0402). `edges` are the chain's jumps and
 /// gotos from `from` on.
 fn shadowed_rules(
-    chain: &crate::ruleset::Chain,
+    chain: &crate::ruleset::model::Chain,
     from: usize,
     edges: &[Edge],
     writes: &[u8],
@@ -994,7 +994,7 @@ fn target_text(target: &Target) -> String {
     }
 }
 
-fn shadow_diagnostic(chain: &crate::ruleset::Chain, rule: usize, by: usize) -> Diagnostic {
+fn shadow_diagnostic(chain: &crate::ruleset::model::Chain, rule: usize, by: usize) -> Diagnostic {
     let (r, b) = (&chain.rules[rule], &chain.rules[by]);
     Diagnostic::warning(
         codes::SHADOWED_RULE,

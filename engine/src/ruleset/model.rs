@@ -2,41 +2,15 @@
 //! chains, and typed rules, each rule keeping the span of its source line.
 //!
 //! This is what `iptables-save` describes and what the kernel holds. It does not
-//! parse text (see [`crate::parser`]) or judge legality (see [`crate::validate`]).
+//! parse text (see [`crate::ruleset::parser`]) or judge legality (see [`crate::ruleset::validate`]).
 
-use crate::matches::MatchKind;
-use crate::span::Span;
-use crate::strtab::NameIndex;
-use crate::targets::{TargetKind, Verdict};
-use crate::value::{Iface, Ipv4Net, Proto};
+use crate::ruleset::matches::MatchKind;
+use crate::ruleset::strtab::NameIndex;
+use crate::ruleset::targets::{TargetKind, Verdict};
+use crate::ruleset::value::{Iface, Ipv4Net, Proto};
+use crate::text::span::Span;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
-
-/// FNV-1a: chain names are short and trusted, so a fast non-keyed hash is fine.
-#[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf29ce484222325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-        }
-        self.0 = h;
-    }
-}
-
-/// A map keyed by chain names.
-pub type NameMap<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
 /// The five IPv4 tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -490,4 +464,35 @@ impl Ruleset {
     pub fn rule_count(&self) -> usize {
         self.tables.iter().map(Table::rule_count).sum()
     }
+}
+
+/// Whether any rule of the ruleset makes the kernel track connections
+/// (`nf_ct_netns_get` in the extension's check): NAT targets, CT/NOTRACK,
+/// CONNMARK, and the conntrack, state and connmark matches. A nat table whose
+/// rules need none of these does not enable tracking, and without a connection
+/// the nat chains are never traversed.
+pub fn needs_conntrack(ruleset: &Ruleset) -> bool {
+    ruleset
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .flat_map(|c| &c.rules)
+        .any(|r| {
+            r.matches
+                .iter()
+                .any(|m| matches!(m.kind, MatchKind::Conntrack(_) | MatchKind::Connmark(_)))
+                || matches!(
+                    &r.target,
+                    Target::Extension {
+                        target: TargetKind::Dnat(_)
+                            | TargetKind::Snat(_)
+                            | TargetKind::Masquerade(_)
+                            | TargetKind::Redirect(_)
+                            | TargetKind::Netmap { .. }
+                            | TargetKind::Ct(_)
+                            | TargetKind::Notrack
+                            | TargetKind::Connmark(_)
+                    }
+                )
+        })
 }

@@ -6,7 +6,7 @@
 //! mark 0, uid and gid 0, length 60, TTL 64, TOS 0, time 0 ms, not a reply.
 //! This module holds data; it neither routes nor evaluates rules.
 
-use crate::value::{fmt_ipv4, parse_ipv4, Ipv4, Proto};
+use crate::ruleset::value::{fmt_ipv4, parse_ipv4, Ipv4, Proto};
 use serde::{Deserialize, Serialize};
 
 /// TCP flag bits as the tcp match sees them.
@@ -41,7 +41,7 @@ pub struct Packet {
     /// For an ICMP error (destination unreachable, source quench, redirect,
     /// time exceeded, parameter problem): the headers of the packet it is
     /// about, as the error quotes them.
-    pub inner: Option<crate::conntrack::Tuple>,
+    pub inner: Option<Tuple>,
 }
 
 impl Packet {
@@ -70,6 +70,72 @@ impl Packet {
             )
         } else {
             format!("{} -> {} {p}", fmt_ipv4(self.src), fmt_ipv4(self.dst))
+        }
+    }
+}
+
+/// One direction of a connection: what a packet's headers must be to belong to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Tuple {
+    pub src: Ipv4,
+    pub dst: Ipv4,
+    pub proto: u8,
+    /// Ports for TCP/UDP/SCTP; for ICMP queries, type and code.
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl Tuple {
+    pub fn of(p: &Packet) -> Tuple {
+        if p.proto == 1 {
+            Tuple {
+                src: p.src,
+                dst: p.dst,
+                proto: 1,
+                sport: p.icmp_type as u16,
+                dport: p.icmp_code as u16,
+            }
+        } else {
+            Tuple {
+                src: p.src,
+                dst: p.dst,
+                proto: p.proto,
+                sport: p.sport,
+                dport: p.dport,
+            }
+        }
+    }
+
+    /// The tuple the answer would carry (for ICMP, nf_conntrack_proto_icmp's
+    /// invmap both ways: a request's reply, a reply's request).
+    pub fn invert(&self) -> Tuple {
+        if self.proto == 1 {
+            let reply = match self.sport {
+                8 => 0,
+                0 => 8,
+                13 => 14,
+                14 => 13,
+                15 => 16,
+                16 => 15,
+                17 => 18,
+                18 => 17,
+                t => t,
+            };
+            Tuple {
+                src: self.dst,
+                dst: self.src,
+                proto: 1,
+                sport: reply,
+                dport: self.dport,
+            }
+        } else {
+            Tuple {
+                src: self.dst,
+                dst: self.src,
+                proto: self.proto,
+                sport: self.dport,
+                dport: self.sport,
+            }
         }
     }
 }

@@ -25,16 +25,16 @@
 //! says what listens) are tracked as the connection's reply, untraced. Not
 //! here: helpers' expectations (RELATED data connections).
 
-use crate::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Tuple, Zone};
-use crate::eval::{Conn, ConnView, MatchState, Socket};
-use crate::host::{Host, RouteResult};
-use crate::packet::Packet;
-use crate::ruleset::{Hook, Ruleset, TableKind};
-use crate::targets::{ConnmarkMode, NatTarget, TargetKind};
-use crate::value::{fmt_ipv4, Ipv4};
-use crate::walk::{
+use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Zone};
+use crate::net::host::{Host, RouteResult};
+use crate::net::packet::{Packet, Tuple};
+use crate::path::eval::{Conn, ConnView, MatchState, Socket};
+use crate::path::walk::{
     walk, BasicTargets, Env, TableIndex, TableVerdict, TargetOutcome, TargetRunner, Walk,
 };
+use crate::ruleset::model::{Hook, Ruleset, TableKind};
+use crate::ruleset::targets::{ConnmarkMode, NatTarget, TargetKind};
+use crate::ruleset::value::{fmt_ipv4, Ipv4};
 use serde::Serialize;
 
 /// Where a packet comes from.
@@ -397,7 +397,7 @@ impl TargetRunner for Runner<'_> {
                 });
                 self.template = Some(ConnView {
                     state: 1 << 3,
-                    status: crate::conntrack::status::CONFIRMED,
+                    status: crate::net::conntrack::status::CONFIRMED,
                     snat: false,
                     dnat: false,
                     proto: 0,
@@ -981,7 +981,7 @@ impl Run<'_> {
             return false;
         }
         if with == 6 {
-            return p.proto == 6 && p.tcp_flags & crate::packet::tcp_flags::RST == 0;
+            return p.proto == 6 && p.tcp_flags & crate::net::packet::tcp_flags::RST == 0;
         }
         !(p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18))
     }
@@ -1004,10 +1004,10 @@ impl Run<'_> {
         if with == 6 {
             // tcp-reset: RST answering the segment (RST,ACK when it carried no ACK).
             (r.sport, r.dport) = (p.dport, p.sport);
-            r.tcp_flags = if p.tcp_flags & crate::packet::tcp_flags::ACK != 0 {
-                crate::packet::tcp_flags::RST
+            r.tcp_flags = if p.tcp_flags & crate::net::packet::tcp_flags::ACK != 0 {
+                crate::net::packet::tcp_flags::RST
             } else {
-                crate::packet::tcp_flags::RST | crate::packet::tcp_flags::ACK
+                crate::net::packet::tcp_flags::RST | crate::net::packet::tcp_flags::ACK
             };
         } else {
             const CODES: [u8; 8] = [0, 1, 3, 2, 9, 10, 0, 13];
@@ -1050,7 +1050,7 @@ impl Run<'_> {
                 .conns
                 .confirm(orig, Tuple::of(p), self.conn.mark, p.tcp_flags, self.zone);
             // A looped-back packet carries the now confirmed entry.
-            self.conn.status |= crate::conntrack::status::CONFIRMED;
+            self.conn.status |= crate::net::conntrack::status::CONFIRMED;
             return Some(id);
         }
         None
@@ -1107,7 +1107,7 @@ impl Run<'_> {
 pub type RulesetIndex = std::collections::HashMap<
     TableKind,
     TableIndex,
-    std::hash::BuildHasherDefault<crate::ruleset::Fnv>,
+    std::hash::BuildHasherDefault<crate::net::hash::Fnv>,
 >;
 
 /// Build the indexes for a ruleset.
@@ -1593,7 +1593,7 @@ impl Run<'_> {
     /// (icmp_send, from the address it was sent to, quoting it). The answer
     /// carries no mark (fwmark_reflect is 0) and TTL 64.
     fn stack_answer(&self, p: &Packet) -> Option<PendingAnswer> {
-        use crate::packet::tcp_flags::{ACK, RST};
+        use crate::net::packet::tcp_flags::{ACK, RST};
         let local = self.host.is_local(p.dst);
         let closed = |proto: u8| {
             self.host
@@ -1709,7 +1709,7 @@ impl Run<'_> {
         }
         let before = tuple(p);
         let reply_dir = a.view.reply_dir;
-        if crate::conntrack::translate_by(&a.orig, &a.reply, reply_dir, p, dst_side) {
+        if crate::net::conntrack::translate_by(&a.orig, &a.reply, reply_dir, p, dst_side) {
             self.steps.push(PathStep::Nat {
                 hook,
                 before,

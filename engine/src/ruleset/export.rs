@@ -3,7 +3,7 @@
 //! as `iptables-restore-translate` 1.8.9 writes it ([`to_nft`]).
 //!
 //! Both start from the ruleset model, not from the text it was read from: what
-//! they write is what the canonical iptables-save rendering ([`crate::render`])
+//! they write is what the canonical iptables-save rendering ([`crate::ruleset::render`])
 //! says, chains in its order. Neither reads a clock, so the translation has no
 //! `# Translated by ... on DATE` / `# Completed on DATE` lines. This module
 //! writes text only; it does not check what it writes against a kernel or `nft`.
@@ -51,13 +51,13 @@
 //! (nft refuses one that holds a `"`); `--ctstatus NONE` gives a bare `ct
 //! status`; negated states read `ct state ! new`; `--nflog-range` is dropped.
 
-use crate::lexer::restore_words;
-use crate::matches::*;
-use crate::names;
-use crate::render::{rule_spec, save_order};
-use crate::ruleset::*;
-use crate::targets::*;
-use crate::value::{fmt_ipv4, Ipv4Net, PortRange};
+use crate::ruleset::matches::*;
+use crate::ruleset::model::*;
+use crate::ruleset::names;
+use crate::ruleset::render::{rule_spec, save_order};
+use crate::ruleset::targets::*;
+use crate::ruleset::value::{fmt_ipv4, Ipv4Net, PortRange};
+use crate::text::lexer::restore_words;
 
 // ---------------------------------------------------------------------------
 // iptables commands

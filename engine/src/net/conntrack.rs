@@ -17,78 +17,13 @@
 //! the packet they quote (nf_conntrack_inet_error) or INVALID. Not modelled:
 //! windows, timeouts, helpers and their expectations.
 
-use crate::packet::{tcp_flags, Packet};
-use crate::ruleset::Fnv;
-use crate::value::{fmt_ipv4, Ipv4};
+use crate::net::hash::Fnv;
+use crate::net::packet::{tcp_flags, Packet, Tuple};
+use crate::ruleset::model::needs_conntrack;
+use crate::ruleset::value::fmt_ipv4;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-
-/// One direction of a connection: what a packet's headers must be to belong to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-pub struct Tuple {
-    pub src: Ipv4,
-    pub dst: Ipv4,
-    pub proto: u8,
-    /// Ports for TCP/UDP/SCTP; for ICMP queries, type and code.
-    pub sport: u16,
-    pub dport: u16,
-}
-
-impl Tuple {
-    pub fn of(p: &Packet) -> Tuple {
-        if p.proto == 1 {
-            Tuple {
-                src: p.src,
-                dst: p.dst,
-                proto: 1,
-                sport: p.icmp_type as u16,
-                dport: p.icmp_code as u16,
-            }
-        } else {
-            Tuple {
-                src: p.src,
-                dst: p.dst,
-                proto: p.proto,
-                sport: p.sport,
-                dport: p.dport,
-            }
-        }
-    }
-
-    /// The tuple the answer would carry (for ICMP, nf_conntrack_proto_icmp's
-    /// invmap both ways: a request's reply, a reply's request).
-    pub fn invert(&self) -> Tuple {
-        if self.proto == 1 {
-            let reply = match self.sport {
-                8 => 0,
-                0 => 8,
-                13 => 14,
-                14 => 13,
-                15 => 16,
-                16 => 15,
-                17 => 18,
-                18 => 17,
-                t => t,
-            };
-            Tuple {
-                src: self.dst,
-                dst: self.src,
-                proto: 1,
-                sport: reply,
-                dport: self.dport,
-            }
-        } else {
-            Tuple {
-                src: self.dst,
-                dst: self.src,
-                proto: self.proto,
-                sport: self.dport,
-                dport: self.sport,
-            }
-        }
-    }
-}
 
 /// Status bits, as the conntrack match numbers them for `--ctstatus`.
 pub mod status {
@@ -347,43 +282,9 @@ pub struct ConnTable {
     index: HashMap<(u16, Tuple, bool), usize, BuildHasherDefault<Fnv>>,
 }
 
-/// Whether any rule of the ruleset makes the kernel track connections
-/// (`nf_ct_netns_get` in the extension's check): NAT targets, CT/NOTRACK,
-/// CONNMARK, and the conntrack, state and connmark matches. A nat table whose
-/// rules need none of these does not enable tracking, and without a connection
-/// the nat chains are never traversed.
-pub fn needs_conntrack(ruleset: &crate::ruleset::Ruleset) -> bool {
-    use crate::matches::MatchKind;
-    use crate::ruleset::Target;
-    use crate::targets::TargetKind;
-    ruleset
-        .tables
-        .iter()
-        .flat_map(|t| &t.chains)
-        .flat_map(|c| &c.rules)
-        .any(|r| {
-            r.matches
-                .iter()
-                .any(|m| matches!(m.kind, MatchKind::Conntrack(_) | MatchKind::Connmark(_)))
-                || matches!(
-                    &r.target,
-                    Target::Extension {
-                        target: TargetKind::Dnat(_)
-                            | TargetKind::Snat(_)
-                            | TargetKind::Masquerade(_)
-                            | TargetKind::Redirect(_)
-                            | TargetKind::Netmap { .. }
-                            | TargetKind::Ct(_)
-                            | TargetKind::Notrack
-                            | TargetKind::Connmark(_)
-                    }
-                )
-        })
-}
-
 impl ConnTable {
     /// An empty table for `ruleset`: tracking is on when a rule needs it.
-    pub fn for_ruleset(ruleset: &crate::ruleset::Ruleset) -> ConnTable {
+    pub fn for_ruleset(ruleset: &crate::ruleset::model::Ruleset) -> ConnTable {
         ConnTable {
             enabled: needs_conntrack(ruleset),
             ..ConnTable::default()
@@ -649,7 +550,10 @@ pub fn translate_by(
         // addresses are not the connection's own: a router's error keeps
         // the router's address).
         let ports = !matches!(orig.proto, 1);
-        let moved = |a: (Ipv4, u16), b: (Ipv4, u16)| a.0 != b.0 || (ports && a.1 != b.1);
+        let moved = |a: (crate::ruleset::value::Ipv4, u16),
+                     b: (crate::ruleset::value::Ipv4, u16)| {
+            a.0 != b.0 || (ports && a.1 != b.1)
+        };
         let dnat = moved((reply.src, reply.sport), (orig.dst, orig.dport));
         let snat = moved((reply.dst, reply.dport), (orig.src, orig.sport));
         // The status bit of this manip type, the other one in the reply direction.
@@ -769,7 +673,7 @@ impl Connection {
 #[cfg(test)]
 mod list_tests {
     use super::*;
-    use crate::value::parse_ipv4;
+    use crate::ruleset::value::parse_ipv4;
 
     fn tcp(flags: u8) -> Packet {
         Packet {
@@ -802,7 +706,7 @@ mod list_tests {
 
     #[test]
     fn a_dnatted_syn_lists_as_conntrack_does() {
-        use crate::packet::tcp_flags::{ACK, SYN};
+        use crate::net::packet::tcp_flags::{ACK, SYN};
         let mut table = ConnTable::default();
         let id = table.confirm(
             t("192.0.2.50", 45678, "198.51.100.1", 32719),
@@ -844,7 +748,7 @@ mod list_tests {
 
     #[test]
     fn tcp_segments_follow_tcp_conntracks() {
-        use crate::packet::tcp_flags::{ACK, FIN, RST, SYN};
+        use crate::net::packet::tcp_flags::{ACK, FIN, RST, SYN};
         let mut table = ConnTable::default();
         let id = table.confirm(
             t("192.0.2.50", 1000, "203.0.113.10", 80),
@@ -873,7 +777,7 @@ mod list_tests {
 
     #[test]
     fn zones_keep_connections_apart() {
-        use crate::packet::tcp_flags::SYN;
+        use crate::net::packet::tcp_flags::SYN;
         let mut table = ConnTable::default();
         let both = Zone {
             id: 1,

@@ -7,10 +7,11 @@
 //! Per-command errors (bad options, missing chains for `-A`) are found while
 //! parsing; this module only looks at the finished [`Ruleset`].
 
-use crate::diagnostic::{codes, Diagnostic};
-use crate::matches::MatchKind;
-use crate::ruleset::*;
-use crate::targets::TargetKind;
+use crate::ruleset::matches::MatchKind;
+use crate::ruleset::model::*;
+use crate::ruleset::targets::TargetKind;
+use crate::text::diagnostic::{codes, Diagnostic};
+use crate::text::suggest::suggest;
 
 /// Run every whole-ruleset check.
 pub fn validate(ruleset: &Ruleset) -> Vec<Diagnostic> {
@@ -125,10 +126,7 @@ fn resolve(table: &Table, chains: std::ops::Range<usize>) -> Resolved {
                         _ => format!("Couldn't load target `{target}':No such file or directory"),
                     };
                     let d = Diagnostic::error(codes::UNDEFINED_CHAIN, rule.target_span, message);
-                    let hint = match crate::argv::suggest(
-                        target,
-                        table.chains.iter().map(|c| c.name.as_str()),
-                    ) {
+                    let hint = match suggest(target, table.chains.iter().map(|c| c.name.as_str())) {
                         Some(s) => format!(
                             "no chain `{target}' in table {}; did you mean `{s}'?",
                             table.kind.name()
@@ -391,7 +389,7 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
     }
     for m in &rule.matches {
         let name = m.kind.name();
-        if let Some(p) = crate::matches::match_required_proto(name) {
+        if let Some(p) = crate::ruleset::matches::match_required_proto(name) {
             if rule
                 .proto
                 .as_ref()
@@ -444,7 +442,7 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
 /// NAT range the kernel's u32 arithmetic wraps around and maps connections to
 /// addresses outside it (checked with the oracle: y_nat_reversed_range_wraps).
 fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
-    use crate::value::fmt_ipv4;
+    use crate::ruleset::value::fmt_ipv4;
     let mut warn = |span, (a, b): (u32, u32), effect: &str| {
         if a > b {
             out.push(

@@ -2,12 +2,13 @@
 //! chains, and the target extensions with their typed options and iptables-save
 //! rendering. An unmodelled extension is kept verbatim as [`TargetKind::Unknown`].
 //!
-//! This module parses and prints; what a target does to a packet belongs to the
-//! pipeline, and where a target is allowed belongs to [`crate::validate`].
+//! This module parses and prints; what a target does to a packet belongs to
+//! [`crate::path`] (the walk's `BasicTargets` and the pipeline's target
+//! runner), and where a target is allowed to [`crate::ruleset::validate`].
 
-use crate::matches::{OptSpec, Seen, UnknownExt};
-use crate::names;
-use crate::value::*;
+use crate::ruleset::ext::{opt, OptSpec, Seen, UnknownExt};
+use crate::ruleset::names;
+use crate::ruleset::value::*;
 use serde::Serialize;
 
 /// The built-in verdicts iptables accepts as `-j` names.
@@ -237,16 +238,6 @@ pub const KNOWN_TARGETS: &[&str] = &[
     "TOS",
     "CLASSIFY",
 ];
-
-macro_rules! opt {
-    ($name:expr, $arg:expr) => {
-        OptSpec {
-            name: $name,
-            has_arg: $arg,
-            invertible: false,
-        }
-    };
-}
 
 pub fn target_options(name: &str) -> &'static [OptSpec] {
     match name {

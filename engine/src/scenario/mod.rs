@@ -1,3 +1,12 @@
+//! # Layer 5: scenarios
+//!
+//! The top layer: a scenario run from its JSON to its report (this module),
+//! and [`link`], the share link's codec (a text packed into a URL fragment,
+//! unpacked with caps against hostile links). It may use every layer below
+//! ([`crate::path`], [`crate::net`], [`crate::ruleset`], [`crate::text`]);
+//! nothing in the engine uses it. It does no I/O: files and the browser are
+//! the CLI's and the playground's.
+//!
 //! A scenario: the ruleset text, the host, ipsets, a seed and the packets, as
 //! the JSON a person writes or shares. Running it sends the packets in order
 //! through one pipeline and one connection table, with the state that outlives
@@ -7,18 +16,20 @@
 //! All-branches mode follows every `statistic --mode random` choice both ways
 //! and reports each outcome with its probability. This module does no I/O.
 
-use crate::conntrack::ConnTable;
-use crate::diagnostic::Diagnostic;
-use crate::eval::{MatchId, MatchState};
-use crate::host::{Host, HostSpec};
-use crate::matches::{LimitMatch, RecentCommand, RecentMatch, SetMatch};
-use crate::packet::{tcp_flags, Packet, PacketSpec, FROM_LOCAL};
-use crate::pipeline::{
+pub mod link;
+
+use crate::net::conntrack::ConnTable;
+use crate::net::host::{Host, HostSpec};
+use crate::net::packet::{tcp_flags, Packet, PacketSpec, FROM_LOCAL};
+use crate::path::eval::{MatchId, MatchState};
+use crate::path::pipeline::{
     index_ruleset, run_packet_indexed, Backend, Fate, Origin, PacketPath, PathStep, RulesetIndex,
 };
-use crate::ruleset::{Ruleset, TableKind, Target};
-use crate::value::{fmt_ipv4, Ipv4, Ipv4Net, Proto};
-use crate::walk::{Step, StepVerdict};
+use crate::path::walk::{Step, StepVerdict};
+use crate::ruleset::matches::{LimitMatch, RecentCommand, RecentMatch, SetMatch};
+use crate::ruleset::model::{Ruleset, TableKind, Target};
+use crate::ruleset::value::{fmt_ipv4, Ipv4, Ipv4Net, Proto};
+use crate::text::diagnostic::Diagnostic;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -439,7 +450,7 @@ fn packet_of(
         // receiver (unless `src` says otherwise) and goes to packet N's source.
         let (seen, origin) = answered(n, "ICMP error")?;
         let src = match &spec.src {
-            Some(s) => crate::value::parse_ipv4(s)
+            Some(s) => crate::ruleset::value::parse_ipv4(s)
                 .map_err(|_| err(format!("src: `{s}' is not an IPv4 address")))?,
             None => seen.dst,
         };
@@ -458,7 +469,7 @@ fn packet_of(
             ttl: spec.ttl.unwrap_or(64),
             tos: 0,
             fragment: false,
-            inner: Some(crate::conntrack::Tuple::of(&seen)),
+            inner: Some(crate::net::packet::Tuple::of(&seen)),
         };
         return Ok((p, origin));
     }
@@ -804,7 +815,7 @@ fn packet_json(p: &Packet) -> Value {
         v["icmp_code"] = json!(p.icmp_code);
     }
     if p.proto == 6 {
-        v["tcp_flags"] = json!(crate::packet::flag_names(p.tcp_flags));
+        v["tcp_flags"] = json!(crate::net::packet::flag_names(p.tcp_flags));
     }
     if let Some(i) = &p.inner {
         v["inner"] = json!({"src": fmt_ipv4(i.src), "dst": fmt_ipv4(i.dst), "protocol": Proto(i.proto).save(), "sport": i.sport, "dport": i.dport});
@@ -824,7 +835,7 @@ pub fn path_json(ruleset: &Ruleset, path: &PacketPath) -> Value {
 /// need not be written out rule by rule to be shown as one run.
 pub fn path_json_explaining(ruleset: &Ruleset, path: &PacketPath, explain: usize) -> Value {
     let mut steps = Vec::new();
-    let mut no_host: Option<crate::host::Host> = None;
+    let mut no_host: Option<crate::net::host::Host> = None;
     for s in &path.steps {
         match s {
             PathStep::Table { hook, table, walk } => {
@@ -834,7 +845,7 @@ pub fn path_json_explaining(ruleset: &Ruleset, path: &PacketPath, explain: usize
                         // Rules the index passed over: explain each one. Their failing
                         // condition is an exact address or port: no host is needed.
                         let host = no_host.get_or_insert_with(|| {
-                            crate::host::Host::new(vec![], vec![], crate::host::Sysctl::default())
+                            crate::net::host::Host::new(vec![], vec![], crate::net::host::Sysctl::default())
                         });
                         let c = &t.chains[*chain];
                         for i in *from..*to {
@@ -844,7 +855,7 @@ pub fn path_json_explaining(ruleset: &Ruleset, path: &PacketPath, explain: usize
                                 steps.push(json!({"kind": "skipped", "hook": hook.name(), "table": table.name(), "chain": c.name, "from": i + 1, "to": *to, "lines": lines}));
                                 break;
                             }
-                            let f = crate::eval::explain(r, packet, *hook, host);
+                            let f = crate::path::eval::explain(r, packet, *hook, host);
                             steps.push(json!({"kind": "rule", "hook": hook.name(), "table": table.name(), "chain": c.name, "rule": i + 1, "line": r.line, "matched": false, "failed": f.condition, "reason": format!("{}: {}", f.condition, f.reason)}));
                         }
                         continue;

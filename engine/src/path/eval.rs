@@ -10,12 +10,12 @@
 //! owns; the conntrack view comes from the pipeline's connection table. This
 //! module decides; it does not walk chains or change packets.
 
-use crate::host::{AddrType, Host};
-use crate::matches::*;
-use crate::names;
-use crate::packet::Packet;
-use crate::ruleset::{Hook, Match, Rule};
-use crate::value::{fmt_ipv4, Ipv4, Proto};
+use crate::net::host::{AddrType, Host};
+use crate::net::packet::Packet;
+use crate::ruleset::matches::*;
+use crate::ruleset::model::{Hook, Match, Rule};
+use crate::ruleset::names;
+use crate::ruleset::value::{fmt_ipv4, Ipv4, Proto};
 use serde::Serialize;
 
 /// Identifies one match of one rule, for state kept across packets.
@@ -269,11 +269,13 @@ fn match_one(
             }
         };
     }
-    let ports =
-        |name: &str, v: &Option<Neg<crate::value::PortRange>>, port: u16| -> Option<String> {
-            let v = v.as_ref()?;
-            (v.value.contains(port) == v.invert).then(|| format!("the {name} port is {port}"))
-        };
+    let ports = |name: &str,
+                 v: &Option<Neg<crate::ruleset::value::PortRange>>,
+                 port: u16|
+     -> Option<String> {
+        let v = v.as_ref()?;
+        (v.value.contains(port) == v.invert).then(|| format!("the {name} port is {port}"))
+    };
     match &m.kind {
         MatchKind::Tcp(t) => {
             if p.fragment {

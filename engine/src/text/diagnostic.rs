@@ -5,7 +5,7 @@
 //! the web editor renders the same values under the text. This module renders text
 //! and JSON but performs no I/O.
 
-use crate::span::{LineIndex, Span};
+use crate::text::span::{LineIndex, Span};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -225,8 +225,8 @@ pub mod codes {
     /// An address range whose start is after its end: it never matches.
     pub const RANGE_REVERSED: &str = "W0405";
     /// A rule that can never match: an earlier rule of its chain catches every
-    /// packet it would (`nfsim::lint`).
+    /// packet it would (`nfsim::ruleset::lint`).
     pub const SHADOWED_RULE: &str = "W0406";
-    /// A user chain with rules that no reached rule jumps or goes to (`nfsim::lint`).
+    /// A user chain with rules that no reached rule jumps or goes to (`nfsim::ruleset::lint`).
     pub const UNREACHABLE_CHAIN: &str = "W0407";
 }

@@ -4,9 +4,9 @@
 //!
 //! Parsing returns a plain-words error string; the caller attaches the span.
 //! This module does no name-service look-ups beyond the fixed tables in
-//! [`crate::names`].
+//! [`crate::ruleset::names`].
 
-use crate::names;
+use crate::ruleset::names;
 use serde::Serialize;
 use std::fmt;
 

@@ -8,13 +8,13 @@
 //! can show the whole walk. What a target does to the packet is the
 //! [`TargetRunner`]'s business; which hooks and tables run is the pipeline's.
 
-use crate::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState};
-use crate::host::Host;
-use crate::matches::MatchKind;
-use crate::packet::Packet;
-use crate::ruleset::Fnv;
-use crate::ruleset::{Hook, Policy, Rule, Table, Target};
-use crate::targets::{TargetKind, Verdict};
+use crate::net::hash::Fnv;
+use crate::net::host::Host;
+use crate::net::packet::Packet;
+use crate::path::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState};
+use crate::ruleset::matches::MatchKind;
+use crate::ruleset::model::{Hook, Policy, Rule, Table, Target};
+use crate::ruleset::targets::{TargetKind, Verdict};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -155,7 +155,7 @@ pub struct Env<'a> {
     pub in_iface: Option<&'a str>,
     pub out_iface: Option<&'a str>,
     pub host: &'a Host,
-    pub owner: crate::eval::Socket,
+    pub owner: crate::path::eval::Socket,
     pub conn: Conn<'a>,
     /// Write out why each rule failed (false when only counting).
     pub explain: bool,

@@ -3,14 +3,15 @@
 //! existing one, `-X` of a chain still referenced, policies, renames.
 //!
 //! It checks what a single command can get wrong. Whole-ruleset checks (jumps to
-//! undefined chains, loops, hook legality) belong to [`crate::validate`].
+//! undefined chains, loops, hook legality) belong to [`crate::ruleset::validate`].
 
-use crate::argv::{Invocation, Op};
-use crate::diagnostic::{codes, Diagnostic};
-use crate::render;
-use crate::ruleset::*;
-use crate::span::Span;
-use crate::targets::{Verdict, KNOWN_TARGETS};
+use crate::ruleset::argv::{Invocation, Op};
+use crate::ruleset::model::*;
+use crate::ruleset::render;
+use crate::ruleset::targets::{Verdict, KNOWN_TARGETS};
+use crate::text::diagnostic::{codes, Diagnostic};
+use crate::text::span::Span;
+use crate::text::suggest::suggest;
 
 /// Check a user chain name the way iptables does.
 pub fn check_chain_name(name: &str, span: Span) -> Result<(), Diagnostic> {
@@ -66,7 +67,7 @@ fn no_chain(name: &str, span: Span, table: &Table) -> Diagnostic {
             table.kind.name()
         ),
     );
-    match crate::argv::suggest(name, table.chains.iter().map(|c| c.name.as_str())) {
+    match suggest(name, table.chains.iter().map(|c| c.name.as_str())) {
         Some(s) => d.with_hint(format!(
             "did you mean `{s}'? Otherwise declare it first with `:{name} - [0:0]` or `-N {name}`"
         )),

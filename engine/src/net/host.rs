@@ -9,8 +9,8 @@
 //! from a node) and from the scenario's JSON. It does not move packets: the
 //! pipeline asks it questions.
 
-use crate::ruleset::NameMap;
-use crate::value::{fmt_ipv4, parse_ipv4, Ipv4, Ipv4Net};
+use crate::net::hash::NameMap;
+use crate::ruleset::value::{fmt_ipv4, parse_ipv4, Ipv4, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 

@@ -4,52 +4,14 @@
 //! kept verbatim.
 //!
 //! This module parses and prints; it does not evaluate matches against packets
-//! (that is [`crate::eval`]'s job) and it does not check hook legality (see
-//! [`crate::validate`]).
+//! (that is [`crate::path::eval`]'s job) and it does not check hook legality (see
+//! [`crate::ruleset::validate`]).
 
-use crate::names;
-use crate::value::*;
+use crate::ruleset::ext::{opt, OptSpec, Seen, UnknownExt};
+use crate::ruleset::names;
+use crate::ruleset::value::*;
 use serde::Serialize;
 use std::sync::Arc;
-
-/// How an option of an extension is spelled and whether it takes an argument.
-#[derive(Clone, Copy, Debug)]
-pub struct OptSpec {
-    pub name: &'static str,
-    pub has_arg: bool,
-    /// Whether `!` may precede it.
-    pub invertible: bool,
-}
-
-/// An option spec as a struct literal, so that option tables are promoted to statics.
-macro_rules! opt {
-    ($name:expr, $arg:expr, $inv:expr) => {
-        OptSpec {
-            name: $name,
-            has_arg: $arg,
-            invertible: $inv,
-        }
-    };
-}
-
-/// Which options of an extension a rule gave: bit i is the extension's option i.
-#[derive(Clone, Copy, Debug)]
-pub struct Seen {
-    pub mask: u64,
-    pub options: &'static [OptSpec],
-}
-
-impl Seen {
-    pub fn is_empty(&self) -> bool {
-        self.mask == 0
-    }
-    pub fn has(&self, name: &str) -> bool {
-        self.options
-            .iter()
-            .enumerate()
-            .any(|(i, o)| self.mask & (1 << i) != 0 && o.name == name)
-    }
-}
 
 /// A value that is either matched or negated (`! --opt v`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -249,14 +211,6 @@ pub enum TtlMode {
     Ne,
     Lt,
     Gt,
-}
-
-/// An extension this engine does not model: its name and its option groups,
-/// each exactly as written in the source.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct UnknownExt {
-    pub name: String,
-    pub args: Vec<String>,
 }
 
 /// A match extension with its typed options. Large, rare variants are boxed so
