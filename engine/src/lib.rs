@@ -47,25 +47,28 @@
 //!
 //! ## Where to add a new match or target
 //!
-//! An extension is spread over a few places today (one descriptor per
-//! extension is planned). A match (`-m NAME`):
+//! Each extension has one descriptor, and the compiler finds the rest. A
+//! match (`-m NAME`):
 //! 1. [`ruleset::matches`](mod@ruleset::matches): a variant of
-//!    [`MatchKind`](ruleset::matches::MatchKind), its name in `KNOWN_MATCHES`
-//!    (and out of [`ruleset::argv`]'s `OTHER_MATCHES` if it was kept verbatim
-//!    before), its options in `match_options` (written with `opt!`, see
-//!    [`ruleset::ext`]), `match_required_proto` if it needs `-p`,
-//!    `new_match`, `takes_two_args` if an option takes two words, and the
-//!    `name`, `apply`, `final_check` and `save` methods;
-//! 2. [`ruleset::validate`]: its table and hook restrictions (`check_rule`);
-//! 3. [`ruleset::model::needs_conntrack`] if the kernel tracks connections
-//!    for it;
-//! 4. [`path::eval`]: whether it matches a packet, and why not (`match_one`);
-//! 5. [`ruleset::export`]: its nftables translation (or none, listed there),
-//!    and [`ruleset::lint`] if it reads state a rule in between may change.
+//!    [`MatchKind`](ruleset::matches::MatchKind) and its
+//!    [`MatchDesc`](ruleset::matches::MatchDesc) in
+//!    [`MATCHES`](ruleset::matches::MATCHES): its name, its options (written
+//!    with `opt!`, see [`ruleset::ext`]), the protocol it needs, its fresh
+//!    state, the options that take two words (and out of [`ruleset::argv`]'s
+//!    `OTHER_MATCHES` if it was kept verbatim before). Every `match` on
+//!    `MatchKind` is exhaustive, so the build then stops at each place the
+//!    variant needs handling: `name`, `apply`, `final_check`, `save`,
+//!    [`path::eval`]'s `match_one` (whether it matches a packet, and why not),
+//!    [`ruleset::export`] (its nftables translation) and [`ruleset::lint`];
+//! 2. by hand, where a wildcard arm would hide it: [`ruleset::validate`]'s
+//!    table and hook restrictions (`check_rule`), and
+//!    [`ruleset::model::needs_conntrack`] if the kernel tracks connections
+//!    for it.
 //!
-//! A target (`-j NAME`) follows the same pattern: [`ruleset::targets`]
-//! (`KNOWN_TARGETS`, `target_options`, `new_target`, the
-//! [`TargetKind`](ruleset::targets::TargetKind) methods), `target_rules` in
+//! A target (`-j NAME`) follows the same pattern: a
+//! [`TargetKind`](ruleset::targets::TargetKind) variant and its
+//! [`TargetDesc`](ruleset::targets::TargetDesc) in
+//! [`TARGETS`](ruleset::targets::TARGETS), then the variant's methods, `target_rules` in
 //! [`ruleset::validate`], and what it does to a packet in [`path::walk`]
 //! (`BasicTargets`, when no connection is involved) or [`path::pipeline`]
 //! (its target runner). Tests: fixtures under `engine/tests/fixtures` (the

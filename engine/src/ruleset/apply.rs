@@ -8,7 +8,7 @@
 use crate::ruleset::argv::{Invocation, Op};
 use crate::ruleset::model::*;
 use crate::ruleset::render;
-use crate::ruleset::targets::{Verdict, KNOWN_TARGETS};
+use crate::ruleset::targets::{target_desc, Verdict};
 use crate::text::diagnostic::{codes, Diagnostic};
 use crate::text::span::Span;
 use crate::text::suggest::suggest;
@@ -30,7 +30,7 @@ pub fn check_chain_name(name: &str, span: Span) -> Result<(), Diagnostic> {
     if name == "!" || name.contains(char::is_whitespace) {
         return Err(e(format!("Invalid chain name `{name}'")));
     }
-    if Verdict::parse(name).is_some() || KNOWN_TARGETS.contains(&name) {
+    if Verdict::parse(name).is_some() || target_desc(name).is_some() {
         return Err(e(format!(
             "chain name `{name}' may not clash with target name"
         )));

@@ -637,7 +637,7 @@ fn parse_with<'a>(
                     let a = arg.unwrap();
                     let name: &str = &a.text;
                     let span = w.span.join(a.span);
-                    let kind = if matches::KNOWN_MATCHES.contains(&name) {
+                    let kind = if matches::match_desc(name).is_some() {
                         matches::new_match(name)
                     } else if OTHER_MATCHES.contains(&name) {
                         warnings.push(
@@ -661,11 +661,17 @@ fn parse_with<'a>(
                             format!("Couldn't load match `{name}':No such file or directory"),
                         )
                         .with_hint(
-                            suggest(name, matches::KNOWN_MATCHES.iter().chain(OTHER_MATCHES))
-                                .map_or_else(
-                                    || "no match extension has this name".to_string(),
-                                    |s| format!("did you mean `{s}'?"),
-                                ),
+                            suggest(
+                                name,
+                                matches::MATCHES
+                                    .iter()
+                                    .map(|d| d.name)
+                                    .chain(OTHER_MATCHES.iter().copied()),
+                            )
+                            .map_or_else(
+                                || "no match extension has this name".to_string(),
+                                |s| format!("did you mean `{s}'?"),
+                            ),
                         ));
                     };
                     if matches::match_required_proto(name).is_some() {
@@ -691,7 +697,7 @@ fn parse_with<'a>(
                         };
                     } else if let Some(v) = Verdict::parse(name) {
                         rule.target = Target::Verdict { verdict: v };
-                    } else if targets::KNOWN_TARGETS.contains(&name) {
+                    } else if targets::target_desc(name).is_some() {
                         loaded.push(Loaded::target(targets::new_target(name), rule.target_span));
                         target_loaded = true;
                     } else if OTHER_TARGETS.contains(&name) {
@@ -1074,14 +1080,16 @@ fn unknown_option(w: &Word<'_>, rule: &Rule, loaded: &[Loaded]) -> Diagnostic {
             ),
         });
     }
-    let owner = matches::KNOWN_MATCHES
+    let owner = matches::MATCHES
         .iter()
-        .find(|m| matches::match_options(m).iter().any(|o| o.name == opt))
+        .find(|d| d.options.iter().any(|o| o.name == opt))
+        .map(|d| d.name)
         .map(|m| format!("{opt} belongs to the {m} match: add -m {m} before it"))
         .or_else(|| {
-            targets::KNOWN_TARGETS
+            targets::TARGETS
                 .iter()
-                .find(|t| targets::target_options(t).iter().any(|o| o.name == opt))
+                .find(|d| d.options.iter().any(|o| o.name == opt))
+                .map(|d| d.name)
                 .map(|t| format!("{opt} is an option of the {t} target: it must follow -j {t}"))
         });
     if let Some(h) = owner {

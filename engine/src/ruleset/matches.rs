@@ -271,39 +271,30 @@ pub enum MatchKind {
     Unknown(Box<UnknownExt>),
 }
 
-/// The names of the match extensions this engine models.
-pub const KNOWN_MATCHES: &[&str] = &[
-    "tcp",
-    "udp",
-    "sctp",
-    "icmp",
-    "multiport",
-    "comment",
-    "addrtype",
-    "statistic",
-    "conntrack",
-    "state",
-    "mark",
-    "connmark",
-    "iprange",
-    "limit",
-    "recent",
-    "set",
-    "owner",
-    "mac",
-    "pkttype",
-    "length",
-    "ttl",
-    "tos",
-    "dscp",
-    "physdev",
-    "nfacct",
-];
+/// One match extension, as everything that looks it up by its `-m` name
+/// sees it: its options, the protocol it needs, its fresh state with
+/// iptables' defaults, the options that take two words. Adding a match: a
+/// [`MatchKind`] variant and an entry in [`MATCHES`]; then the compiler
+/// points at the rest (`MatchKind::name`, `apply`, `final_check`, `save`,
+/// and `path::eval`'s evaluation), each an exhaustive `match` on the variant.
+pub struct MatchDesc {
+    /// The name as `-m` spells it.
+    pub name: &'static str,
+    pub options: &'static [OptSpec],
+    /// The protocol the kernel requires (`tcp match: only valid for protocol 6`).
+    pub proto: Option<u8>,
+    /// A fresh match with iptables' defaults, before any option is applied.
+    pub new: fn() -> MatchKind,
+    /// Options that take two words (`--tcp-flags MASK COMP`, `--match-set NAME FLAGS`).
+    pub two_args: &'static [&'static str],
+}
 
-/// Options of each known match.
-pub fn match_options(name: &str) -> &'static [OptSpec] {
-    match name {
-        "tcp" => &[
+/// The match extensions this engine models, in the order iptables' own
+/// suggestions list them.
+pub static MATCHES: &[MatchDesc] = &[
+    MatchDesc {
+        name: "tcp",
+        options: &[
             opt!("--sport", true, true),
             opt!("--source-port", true, true),
             opt!("--dport", true, true),
@@ -312,41 +303,110 @@ pub fn match_options(name: &str) -> &'static [OptSpec] {
             opt!("--syn", false, true),
             opt!("--tcp-option", true, true),
         ],
-        "udp" => &[
+        proto: Some(6),
+        new: || MatchKind::Tcp(TcpMatch::default()),
+        two_args: &["--tcp-flags"],
+    },
+    MatchDesc {
+        name: "udp",
+        options: &[
             opt!("--sport", true, true),
             opt!("--source-port", true, true),
             opt!("--dport", true, true),
             opt!("--destination-port", true, true),
         ],
-        "sctp" => &[
+        proto: Some(17),
+        new: || MatchKind::Udp(UdpMatch::default()),
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "sctp",
+        options: &[
             opt!("--sport", true, true),
             opt!("--source-port", true, true),
             opt!("--dport", true, true),
             opt!("--destination-port", true, true),
             opt!("--chunk-types", true, true),
         ],
-        "icmp" => &[opt!("--icmp-type", true, true)],
-        "multiport" => &[
+        proto: Some(132),
+        new: || MatchKind::Sctp(Box::default()),
+        two_args: &["--chunk-types"],
+    },
+    MatchDesc {
+        name: "icmp",
+        options: &[opt!("--icmp-type", true, true)],
+        proto: Some(1),
+        new: || {
+            MatchKind::Icmp(IcmpMatch {
+                invert: false,
+                icmp_type: 0xff,
+                code_min: 0,
+                code_max: 0xff,
+            })
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "multiport",
+        options: &[
             opt!("--sports", true, true),
             opt!("--source-ports", true, true),
             opt!("--dports", true, true),
             opt!("--destination-ports", true, true),
             opt!("--ports", true, true),
         ],
-        "comment" => &[opt!("--comment", true, false)],
-        "addrtype" => &[
+        proto: None,
+        new: || {
+            MatchKind::Multiport(MultiportMatch {
+                invert: false,
+                side: PortSide::Either,
+                ports: Box::new([]),
+            })
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "comment",
+        options: &[opt!("--comment", true, false)],
+        proto: None,
+        new: || MatchKind::Comment {
+            // The standard library's shared empty string: no allocation.
+            comment: Arc::default(),
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "addrtype",
+        options: &[
             opt!("--src-type", true, true),
             opt!("--dst-type", true, true),
             opt!("--limit-iface-in", false, false),
             opt!("--limit-iface-out", false, false),
         ],
-        "statistic" => &[
+        proto: None,
+        new: || MatchKind::Addrtype(AddrtypeMatch::default()),
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "statistic",
+        options: &[
             opt!("--mode", true, false),
             opt!("--probability", true, true),
             opt!("--every", true, true),
             opt!("--packet", true, false),
         ],
-        "conntrack" => &[
+        proto: None,
+        new: || {
+            MatchKind::Statistic(StatisticMatch {
+                invert: false,
+                mode: StatisticMode::Random { threshold: 0 },
+            })
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "conntrack",
+        options: &[
             opt!("--ctstate", true, true),
             opt!("--ctproto", true, true),
             opt!("--ctorigsrc", true, true),
@@ -361,17 +421,77 @@ pub fn match_options(name: &str) -> &'static [OptSpec] {
             opt!("--ctexpire", true, true),
             opt!("--ctdir", true, false),
         ],
-        "state" => &[opt!("--state", true, true)],
-        "mark" | "connmark" => &[opt!("--mark", true, true)],
-        "iprange" => &[
+        proto: None,
+        new: || MatchKind::Conntrack(Box::default()),
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "state",
+        options: &[opt!("--state", true, true)],
+        proto: None,
+        new: || {
+            MatchKind::Conntrack(Box::new(ConntrackMatch {
+                state_alias: true,
+                ..Default::default()
+            }))
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "mark",
+        options: &[opt!("--mark", true, true)],
+        proto: None,
+        new: || {
+            MatchKind::Mark(MarkMatch {
+                invert: false,
+                mark: 0,
+                mask: u32::MAX,
+            })
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "connmark",
+        options: &[opt!("--mark", true, true)],
+        proto: None,
+        new: || {
+            MatchKind::Connmark(MarkMatch {
+                invert: false,
+                mark: 0,
+                mask: u32::MAX,
+            })
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "iprange",
+        options: &[
             opt!("--src-range", true, true),
             opt!("--dst-range", true, true),
         ],
-        "limit" => &[
+        proto: None,
+        new: || MatchKind::Iprange(Box::default()),
+        // Default rate 3/hour, burst 5.,
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "limit",
+        options: &[
             opt!("--limit", true, false),
             opt!("--limit-burst", true, false),
         ],
-        "recent" => &[
+        proto: None,
+        new: || {
+            MatchKind::Limit(LimitMatch {
+                avg: 10000 * 3600 / 3,
+                burst: 5,
+            })
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "recent",
+        options: &[
             opt!("--set", false, true),
             opt!("--rcheck", false, true),
             opt!("--update", false, true),
@@ -385,7 +505,25 @@ pub fn match_options(name: &str) -> &'static [OptSpec] {
             opt!("--rsource", false, false),
             opt!("--rdest", false, false),
         ],
-        "set" => &[
+        proto: None,
+        new: || {
+            MatchKind::Recent(Box::new(RecentMatch {
+                invert: false,
+                command: RecentCommand::Set,
+                seconds: 0,
+                reap: false,
+                hitcount: 0,
+                rttl: false,
+                name: "DEFAULT".into(),
+                mask: u32::MAX,
+                rdest: false,
+            }))
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "set",
+        options: &[
             opt!("--match-set", true, true),
             opt!("--set", true, true),
             opt!("--return-nomatch", false, false),
@@ -398,145 +536,144 @@ pub fn match_options(name: &str) -> &'static [OptSpec] {
             opt!("--bytes-lt", true, false),
             opt!("--bytes-gt", true, false),
         ],
-        "owner" => &[
+        proto: None,
+        new: || {
+            MatchKind::Set(Box::new(SetMatch {
+                invert: false,
+                name: String::new(),
+                dirs: vec![],
+                return_nomatch: false,
+                no_update_counters: false,
+                no_update_subcounters: false,
+                counters: vec![],
+            }))
+        },
+        two_args: &["--match-set", "--set"],
+    },
+    MatchDesc {
+        name: "owner",
+        options: &[
             opt!("--uid-owner", true, true),
             opt!("--gid-owner", true, true),
             opt!("--socket-exists", false, true),
             opt!("--suppl-groups", false, true),
         ],
-        "mac" => &[opt!("--mac-source", true, true)],
-        "nfacct" => &[opt!("--nfacct-name", true, false)],
-        "pkttype" => &[opt!("--pkt-type", true, true)],
-        "length" => &[opt!("--length", true, true)],
-        "ttl" => &[
+        proto: None,
+        new: || MatchKind::Owner(Box::default()),
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "mac",
+        options: &[opt!("--mac-source", true, true)],
+        proto: None,
+        new: || MatchKind::Mac {
+            invert: false,
+            mac: [0; 6],
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "pkttype",
+        options: &[opt!("--pkt-type", true, true)],
+        proto: None,
+        new: || MatchKind::Pkttype {
+            invert: false,
+            pkttype: 0,
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "length",
+        options: &[opt!("--length", true, true)],
+        proto: None,
+        new: || MatchKind::Length {
+            invert: false,
+            min: 0,
+            max: 0xffff,
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "ttl",
+        options: &[
             opt!("--ttl-eq", true, true),
             opt!("--ttl-lt", true, false),
             opt!("--ttl-gt", true, false),
         ],
-        "tos" => &[opt!("--tos", true, true)],
-        "dscp" => &[opt!("--dscp", true, true), opt!("--dscp-class", true, true)],
-        "physdev" => &[
+        proto: None,
+        new: || MatchKind::Ttl {
+            mode: TtlMode::Eq,
+            ttl: 0,
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "tos",
+        options: &[opt!("--tos", true, true)],
+        proto: None,
+        new: || MatchKind::Tos {
+            invert: false,
+            value: 0,
+            mask: 0,
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "dscp",
+        options: &[opt!("--dscp", true, true), opt!("--dscp-class", true, true)],
+        proto: None,
+        new: || MatchKind::Dscp {
+            invert: false,
+            dscp: 0,
+        },
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "physdev",
+        options: &[
             opt!("--physdev-in", true, true),
             opt!("--physdev-out", true, true),
             opt!("--physdev-is-in", false, true),
             opt!("--physdev-is-out", false, true),
             opt!("--physdev-is-bridged", false, true),
         ],
-        _ => &[],
-    }
+        proto: None,
+        new: || MatchKind::Physdev(Box::default()),
+        two_args: &[],
+    },
+    MatchDesc {
+        name: "nfacct",
+        options: &[opt!("--nfacct-name", true, false)],
+        proto: None,
+        new: || MatchKind::Nfacct {
+            name: Box::from(""),
+        },
+        two_args: &[],
+    },
+];
+
+/// The descriptor of the match named `name`.
+pub fn match_desc(name: &str) -> Option<&'static MatchDesc> {
+    MATCHES.iter().find(|d| d.name == name)
+}
+
+/// Options of each known match (none for an unknown one).
+pub fn match_options(name: &str) -> &'static [OptSpec] {
+    match_desc(name).map_or(&[], |d| d.options)
 }
 
 /// The kernel's protocol restriction of a match (`tcp match: only valid for protocol 6`).
 pub fn match_required_proto(name: &str) -> Option<u8> {
-    match name {
-        "tcp" => Some(6),
-        "udp" => Some(17),
-        "sctp" => Some(132),
-        "icmp" => Some(1),
-        _ => None,
-    }
+    match_desc(name).and_then(|d| d.proto)
 }
 
-/// A fresh match with iptables' defaults, before any option is applied.
+/// A fresh match with iptables' defaults, before any option is applied
+/// (an unknown name is kept verbatim).
 pub fn new_match(name: &str) -> MatchKind {
-    match name {
-        "tcp" => MatchKind::Tcp(TcpMatch::default()),
-        "udp" => MatchKind::Udp(UdpMatch::default()),
-        "sctp" => MatchKind::Sctp(Box::default()),
-        "icmp" => MatchKind::Icmp(IcmpMatch {
-            invert: false,
-            icmp_type: 0xff,
-            code_min: 0,
-            code_max: 0xff,
-        }),
-        "multiport" => MatchKind::Multiport(MultiportMatch {
-            invert: false,
-            side: PortSide::Either,
-            ports: Box::new([]),
-        }),
-        "comment" => MatchKind::Comment {
-            // The standard library's shared empty string: no allocation.
-            comment: Arc::default(),
-        },
-        "addrtype" => MatchKind::Addrtype(AddrtypeMatch::default()),
-        "statistic" => MatchKind::Statistic(StatisticMatch {
-            invert: false,
-            mode: StatisticMode::Random { threshold: 0 },
-        }),
-        "conntrack" => MatchKind::Conntrack(Box::default()),
-        "state" => MatchKind::Conntrack(Box::new(ConntrackMatch {
-            state_alias: true,
-            ..Default::default()
-        })),
-        "mark" => MatchKind::Mark(MarkMatch {
-            invert: false,
-            mark: 0,
-            mask: u32::MAX,
-        }),
-        "connmark" => MatchKind::Connmark(MarkMatch {
-            invert: false,
-            mark: 0,
-            mask: u32::MAX,
-        }),
-        "iprange" => MatchKind::Iprange(Box::default()),
-        // Default rate 3/hour, burst 5.
-        "limit" => MatchKind::Limit(LimitMatch {
-            avg: 10000 * 3600 / 3,
-            burst: 5,
-        }),
-        "recent" => MatchKind::Recent(Box::new(RecentMatch {
-            invert: false,
-            command: RecentCommand::Set,
-            seconds: 0,
-            reap: false,
-            hitcount: 0,
-            rttl: false,
-            name: "DEFAULT".into(),
-            mask: u32::MAX,
-            rdest: false,
-        })),
-        "set" => MatchKind::Set(Box::new(SetMatch {
-            invert: false,
-            name: String::new(),
-            dirs: vec![],
-            return_nomatch: false,
-            no_update_counters: false,
-            no_update_subcounters: false,
-            counters: vec![],
-        })),
-        "owner" => MatchKind::Owner(Box::default()),
-        "mac" => MatchKind::Mac {
-            invert: false,
-            mac: [0; 6],
-        },
-        "pkttype" => MatchKind::Pkttype {
-            invert: false,
-            pkttype: 0,
-        },
-        "length" => MatchKind::Length {
-            invert: false,
-            min: 0,
-            max: 0xffff,
-        },
-        "ttl" => MatchKind::Ttl {
-            mode: TtlMode::Eq,
-            ttl: 0,
-        },
-        "tos" => MatchKind::Tos {
-            invert: false,
-            value: 0,
-            mask: 0,
-        },
-        "dscp" => MatchKind::Dscp {
-            invert: false,
-            dscp: 0,
-        },
-        "physdev" => MatchKind::Physdev(Box::default()),
-        "nfacct" => MatchKind::Nfacct {
-            name: Box::from(""),
-        },
-        other => MatchKind::Unknown(Box::new(UnknownExt {
-            name: other.to_string(),
+    match match_desc(name) {
+        Some(d) => (d.new)(),
+        None => MatchKind::Unknown(Box::new(UnknownExt {
+            name: name.to_string(),
             args: vec![],
         })),
     }
@@ -1577,11 +1714,31 @@ pub fn apply_tcp_flags(m: &mut MatchKind, inv: bool, mask: &str, comp: &str) -> 
 
 /// Options that take two words (`--tcp-flags MASK COMP`, `--match-set NAME FLAGS`).
 pub fn takes_two_args(ext: &str, opt: &str) -> bool {
-    matches!(
-        (ext, opt),
-        ("tcp", "--tcp-flags")
-            | ("sctp", "--chunk-types")
-            | ("set", "--match-set")
-            | ("set", "--set")
-    )
+    match_desc(ext).is_some_and(|d| d.two_args.contains(&opt))
+}
+
+#[cfg(test)]
+mod descriptor_tests {
+    use super::*;
+
+    #[test]
+    fn every_descriptor_builds_its_own_match() {
+        for d in MATCHES {
+            let m = (d.new)();
+            assert_eq!(m.name(), d.name, "MATCHES entry {}", d.name);
+            assert!(!matches!(m, MatchKind::Unknown(_)), "{}", d.name);
+            for two in d.two_args {
+                assert!(
+                    d.options.iter().any(|o| o.name == *two && o.has_arg),
+                    "{} {two}",
+                    d.name
+                );
+            }
+        }
+        let mut names: Vec<&str> = MATCHES.iter().map(|d| d.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), MATCHES.len(), "a match is listed twice");
+        assert!(matches!(new_match("u32"), MatchKind::Unknown(_)));
+    }
 }

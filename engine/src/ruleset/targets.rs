@@ -218,31 +218,31 @@ pub enum TargetKind {
     Unknown(Box<UnknownExt>),
 }
 
-pub const KNOWN_TARGETS: &[&str] = &[
-    "REJECT",
-    "LOG",
-    "NFLOG",
-    "MARK",
-    "CONNMARK",
-    "DNAT",
-    "SNAT",
-    "MASQUERADE",
-    "REDIRECT",
-    "NETMAP",
-    "CT",
-    "NOTRACK",
-    "TRACE",
-    "NFQUEUE",
-    "TCPMSS",
-    "DSCP",
-    "TOS",
-    "CLASSIFY",
-];
+/// One target extension, as everything that looks it up by its `-j` name
+/// sees it: its options and its fresh state with iptables' defaults.
+/// Adding a target: a [`TargetKind`] variant and an entry in [`TARGETS`];
+/// then the compiler points at the rest (`TargetKind::name`, `apply`,
+/// `final_check`, `save`, and its effect in `path`), each an exhaustive
+/// `match` on the variant.
+pub struct TargetDesc {
+    /// The name as `-j` spells it.
+    pub name: &'static str,
+    pub options: &'static [OptSpec],
+    /// A fresh target with iptables' defaults, before any option is applied.
+    pub new: fn() -> TargetKind,
+}
 
-pub fn target_options(name: &str) -> &'static [OptSpec] {
-    match name {
-        "REJECT" => &[opt!("--reject-with", true)],
-        "LOG" => &[
+/// The target extensions this engine models, in the order iptables' own
+/// suggestions list them.
+pub static TARGETS: &[TargetDesc] = &[
+    TargetDesc {
+        name: "REJECT",
+        options: &[opt!("--reject-with", true)],
+        new: || TargetKind::Reject { with: 2 },
+    },
+    TargetDesc {
+        name: "LOG",
+        options: &[
             opt!("--log-prefix", true),
             opt!("--log-level", true),
             opt!("--log-tcp-sequence", false),
@@ -251,21 +251,43 @@ pub fn target_options(name: &str) -> &'static [OptSpec] {
             opt!("--log-uid", false),
             opt!("--log-macdecode", false),
         ],
-        "NFLOG" => &[
+        new: || {
+            TargetKind::Log(Box::new(LogTarget {
+                prefix: String::new(),
+                level: 4,
+                tcp_sequence: false,
+                tcp_options: false,
+                ip_options: false,
+                uid: false,
+                macdecode: false,
+            }))
+        },
+    },
+    TargetDesc {
+        name: "NFLOG",
+        options: &[
             opt!("--nflog-group", true),
             opt!("--nflog-prefix", true),
             opt!("--nflog-range", true),
             opt!("--nflog-size", true),
             opt!("--nflog-threshold", true),
         ],
-        "MARK" => &[
+        new: || TargetKind::Nflog(Box::default()),
+    },
+    TargetDesc {
+        name: "MARK",
+        options: &[
             opt!("--set-mark", true),
             opt!("--set-xmark", true),
             opt!("--and-mark", true),
             opt!("--or-mark", true),
             opt!("--xor-mark", true),
         ],
-        "CONNMARK" => &[
+        new: || TargetKind::Mark { value: 0, mask: 0 },
+    },
+    TargetDesc {
+        name: "CONNMARK",
+        options: &[
             opt!("--set-mark", true),
             opt!("--set-xmark", true),
             opt!("--and-mark", true),
@@ -277,25 +299,54 @@ pub fn target_options(name: &str) -> &'static [OptSpec] {
             opt!("--nfmask", true),
             opt!("--ctmask", true),
         ],
-        "DNAT" => &[
+        new: || {
+            TargetKind::Connmark(ConnmarkMode::Set {
+                ctmark: 0,
+                ctmask: 0,
+            })
+        },
+    },
+    TargetDesc {
+        name: "DNAT",
+        options: &[
             opt!("--to-destination", true),
             opt!("--random", false),
             opt!("--persistent", false),
         ],
-        "SNAT" => &[
+        new: || TargetKind::Dnat(NatTarget::default()),
+    },
+    TargetDesc {
+        name: "SNAT",
+        options: &[
             opt!("--to-source", true),
             opt!("--random", false),
             opt!("--random-fully", false),
             opt!("--persistent", false),
         ],
-        "MASQUERADE" => &[
+        new: || TargetKind::Snat(NatTarget::default()),
+    },
+    TargetDesc {
+        name: "MASQUERADE",
+        options: &[
             opt!("--to-ports", true),
             opt!("--random", false),
             opt!("--random-fully", false),
         ],
-        "REDIRECT" => &[opt!("--to-ports", true), opt!("--random", false)],
-        "NETMAP" => &[opt!("--to", true)],
-        "CT" => &[
+        new: || TargetKind::Masquerade(NatTarget::default()),
+    },
+    TargetDesc {
+        name: "REDIRECT",
+        options: &[opt!("--to-ports", true), opt!("--random", false)],
+        new: || TargetKind::Redirect(NatTarget::default()),
+    },
+    TargetDesc {
+        name: "NETMAP",
+        options: &[opt!("--to", true)],
+        new: || TargetKind::Netmap { net: Ipv4Net::ANY },
+    },
+    TargetDesc {
+        name: "CT",
+        options: &[
             opt!("--notrack", false),
             opt!("--helper", true),
             opt!("--timeout", true),
@@ -305,64 +356,77 @@ pub fn target_options(name: &str) -> &'static [OptSpec] {
             opt!("--zone-reply", true),
             opt!("--zone", true),
         ],
-        "NFQUEUE" => &[
+        new: || TargetKind::Ct(Box::default()),
+    },
+    TargetDesc {
+        name: "NOTRACK",
+        options: &[],
+        new: || TargetKind::Notrack,
+    },
+    TargetDesc {
+        name: "TRACE",
+        options: &[],
+        new: || TargetKind::Trace,
+    },
+    TargetDesc {
+        name: "NFQUEUE",
+        options: &[
             opt!("--queue-num", true),
             opt!("--queue-balance", true),
             opt!("--queue-bypass", false),
             opt!("--queue-cpu-fanout", false),
             opt!("--fail-open", false),
         ],
-        "TCPMSS" => &[opt!("--set-mss", true), opt!("--clamp-mss-to-pmtu", false)],
-        "DSCP" => &[opt!("--set-dscp", true), opt!("--set-dscp-class", true)],
-        "TOS" => &[
-            opt!("--set-tos", true),
-            opt!("--and-tos", true),
-            opt!("--or-tos", true),
-            opt!("--xor-tos", true),
-        ],
-        "CLASSIFY" => &[opt!("--set-class", true)],
-        _ => &[],
-    }
-}
-
-pub fn new_target(name: &str) -> TargetKind {
-    match name {
-        "REJECT" => TargetKind::Reject { with: 2 },
-        "LOG" => TargetKind::Log(Box::new(LogTarget {
-            prefix: String::new(),
-            level: 4,
-            tcp_sequence: false,
-            tcp_options: false,
-            ip_options: false,
-            uid: false,
-            macdecode: false,
-        })),
-        "NFLOG" => TargetKind::Nflog(Box::default()),
-        "MARK" => TargetKind::Mark { value: 0, mask: 0 },
-        "CONNMARK" => TargetKind::Connmark(ConnmarkMode::Set {
-            ctmark: 0,
-            ctmask: 0,
-        }),
-        "DNAT" => TargetKind::Dnat(NatTarget::default()),
-        "SNAT" => TargetKind::Snat(NatTarget::default()),
-        "MASQUERADE" => TargetKind::Masquerade(NatTarget::default()),
-        "REDIRECT" => TargetKind::Redirect(NatTarget::default()),
-        "NETMAP" => TargetKind::Netmap { net: Ipv4Net::ANY },
-        "CT" => TargetKind::Ct(Box::default()),
-        "NOTRACK" => TargetKind::Notrack,
-        "TRACE" => TargetKind::Trace,
-        "NFQUEUE" => TargetKind::Nfqueue {
+        new: || TargetKind::Nfqueue {
             num: 0,
             total: 1,
             bypass: false,
             cpu_fanout: false,
         },
-        "TCPMSS" => TargetKind::Tcpmss { mss: None },
-        "DSCP" => TargetKind::Dscp { dscp: 0 },
-        "TOS" => TargetKind::Tos { value: 0, mask: 0 },
-        "CLASSIFY" => TargetKind::Classify { major: 0, minor: 0 },
-        other => TargetKind::Unknown(Box::new(UnknownExt {
-            name: other.to_string(),
+    },
+    TargetDesc {
+        name: "TCPMSS",
+        options: &[opt!("--set-mss", true), opt!("--clamp-mss-to-pmtu", false)],
+        new: || TargetKind::Tcpmss { mss: None },
+    },
+    TargetDesc {
+        name: "DSCP",
+        options: &[opt!("--set-dscp", true), opt!("--set-dscp-class", true)],
+        new: || TargetKind::Dscp { dscp: 0 },
+    },
+    TargetDesc {
+        name: "TOS",
+        options: &[
+            opt!("--set-tos", true),
+            opt!("--and-tos", true),
+            opt!("--or-tos", true),
+            opt!("--xor-tos", true),
+        ],
+        new: || TargetKind::Tos { value: 0, mask: 0 },
+    },
+    TargetDesc {
+        name: "CLASSIFY",
+        options: &[opt!("--set-class", true)],
+        new: || TargetKind::Classify { major: 0, minor: 0 },
+    },
+];
+
+/// The descriptor of the target named `name`.
+pub fn target_desc(name: &str) -> Option<&'static TargetDesc> {
+    TARGETS.iter().find(|d| d.name == name)
+}
+
+/// Options of each known target (none for an unknown one).
+pub fn target_options(name: &str) -> &'static [OptSpec] {
+    target_desc(name).map_or(&[], |d| d.options)
+}
+
+/// A fresh target with iptables' defaults (an unknown name is kept verbatim).
+pub fn new_target(name: &str) -> TargetKind {
+    match target_desc(name) {
+        Some(d) => (d.new)(),
+        None => TargetKind::Unknown(Box::new(UnknownExt {
+            name: name.to_string(),
             args: vec![],
         })),
     }
@@ -899,5 +963,24 @@ fn self_name_for(opt: &str) -> &'static str {
         "DNAT"
     } else {
         "SNAT"
+    }
+}
+
+#[cfg(test)]
+mod descriptor_tests {
+    use super::*;
+
+    #[test]
+    fn every_descriptor_builds_its_own_target() {
+        for d in TARGETS {
+            let t = (d.new)();
+            assert_eq!(t.name(), d.name, "TARGETS entry {}", d.name);
+            assert!(!matches!(t, TargetKind::Unknown(_)), "{}", d.name);
+        }
+        let mut names: Vec<&str> = TARGETS.iter().map(|d| d.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TARGETS.len(), "a target is listed twice");
+        assert!(matches!(new_target("TPROXY"), TargetKind::Unknown(_)));
     }
 }
