@@ -46,7 +46,7 @@ pub struct Packet {
 
 impl Packet {
     pub fn has_ports(&self) -> bool {
-        matches!(self.proto, 6 | 17 | 33 | 132 | 136)
+        Proto(self.proto).has_ports()
     }
 
     /// `192.0.2.50:45678 -> 198.51.100.1:32719 tcp` for traces.
@@ -140,20 +140,13 @@ impl Tuple {
     }
 }
 
-/// TCP flags as names, `SYN,ACK` (or `NONE`).
+/// TCP flags as names, `SYN,ACK` (or `NONE`), in iptables' order
+/// ([`names::TCP_FLAGS`](crate::ruleset::names::TCP_FLAGS)).
 pub fn flag_names(f: u8) -> String {
-    const NAMES: [(&str, u8); 6] = [
-        ("FIN", 1),
-        ("SYN", 2),
-        ("RST", 4),
-        ("PSH", 8),
-        ("ACK", 16),
-        ("URG", 32),
-    ];
     if f == 0 {
         return "NONE".into();
     }
-    NAMES
+    crate::ruleset::names::TCP_FLAGS[..6]
         .iter()
         .filter(|(_, b)| f & b != 0)
         .map(|(n, _)| *n)
@@ -169,16 +162,12 @@ pub fn parse_tcp_flags(s: &str) -> Result<u8, String> {
         return Ok(0);
     }
     let name = |n: &str| -> Option<u8> {
-        Some(match n.trim().to_ascii_uppercase().as_str() {
-            "FIN" => FIN,
-            "SYN" => SYN,
-            "RST" => RST,
-            "PSH" => PSH,
-            "ACK" => ACK,
-            "URG" => URG,
-            "ALL" => 0x3f,
-            _ => return None,
-        })
+        let n = n.trim().to_ascii_uppercase();
+        // Names as iptables spells them (NONE only alone, handled above).
+        crate::ruleset::names::TCP_FLAGS[..7]
+            .iter()
+            .find(|(name, _)| *name == n)
+            .map(|(_, bit)| *bit)
     };
     if let Some(v) = s
         .split(',')
@@ -282,7 +271,7 @@ impl PacketSpec {
         };
         let dst = parse_ipv4(&self.dst)
             .map_err(|_| format!("dst: `{}' is not an IPv4 address", self.dst))?;
-        let ports = matches!(proto, 6 | 17 | 33 | 132 | 136);
+        let ports = Proto(proto).has_ports();
         if !ports && (self.sport.is_some() || self.dport.is_some()) {
             return Err(format!(
                 "sport/dport given for protocol {}, which has no ports",

@@ -922,7 +922,7 @@ fn parse_with<'a>(
             let ok = rule
                 .proto
                 .as_ref()
-                .is_some_and(|p| !p.invert && matches!(p.proto.0, 6 | 17 | 33 | 132 | 136));
+                .is_some_and(|p| !p.invert && p.proto.has_ports());
             if !ok {
                 return Err(err(
                     codes::PROTO_REQUIRED,

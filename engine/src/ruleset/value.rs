@@ -308,6 +308,13 @@ impl Proto {
     pub const UDP: Proto = Proto(17);
     pub const SCTP: Proto = Proto(132);
 
+    /// Whether the protocol's header starts with 16-bit source and
+    /// destination ports: TCP, UDP, DCCP, SCTP, UDP-Lite (what multiport
+    /// accepts, and what conntrack and NAT rewrite).
+    pub fn has_ports(self) -> bool {
+        matches!(self.0, 6 | 17 | 33 | 132 | 136)
+    }
+
     /// A name (case-insensitive, as iptables lowercases it) or a number 0–255.
     pub fn parse(s: &str) -> Result<Proto, String> {
         if let Some(v) = parse_uint(s, 255) {
