@@ -298,3 +298,36 @@ test('pasting a 10,000-service node dump keeps the page responsive', async () =>
   assert.deepEqual(errors, [], errors.join('\n'));
   await context.close();
 });
+
+test('the backend selector reorders INPUT; with listening sockets the host answers and the answer is played', async () => {
+  const { page, errors, context } = await openPlayground(browser, server.url);
+  await page.getByText('Host: interfaces, routes, sysctls, sockets, ipsets, backend').click();
+  const y = async (table) => Number(await box(page, 'INPUT', table).locator('rect').first().getAttribute('y'));
+  // iptables-nft (the default): security (150) after nat INPUT (100).
+  assert.ok(await y('nat') < await y('security'));
+  await page.getByRole('combobox', { name: 'iptables backend' }).selectOption('legacy');
+  await page.waitForFunction(() => {
+    const r = (t) => Number(document.querySelector(`[data-hook=INPUT][data-table=${t}] rect`)?.getAttribute('y'));
+    return r('security') < r('nat');
+  });
+  // A SYN to the host itself, on a port nothing listens on: the stack's RST walks OUTPUT.
+  const quick = page.getByRole('textbox', { name: 'Packet (one line)' });
+  await quick.fill('tcp 192.0.2.50:45678 -> 198.51.100.1:2222 iif eth0 flags S');
+  await quick.press('Enter');
+  await page.waitForFunction(() => document.querySelector('[data-fate]')?.dataset.fate === 'delivered-local');
+  const items = page.getByRole('list', { name: 'Trace' }).getByRole('listitem');
+  assert.ok(!(await items.allTextContents()).some((t) => t.includes('answer:')));
+  const listening = page.getByRole('textbox', { name: 'Listening sockets' });
+  await listening.fill('tcp/22');
+  await listening.press('Tab');
+  await page.waitForFunction(() => [...document.querySelectorAll('[aria-label=Trace] li')].some((li) => li.textContent.includes("answer: the stack's RST")));
+  await page.getByRole('button', { name: 'Play' }).focus();
+  await page.keyboard.press('End');
+  await waitForEnd(page);
+  assert.match(await page.getByRole('status', { name: 'Narration' }).textContent(), /^The answer: sent out eth0\.$/);
+  // The page's fate stays the packet's.
+  assert.equal(await fate(page).getAttribute('data-fate'), 'delivered-local');
+  await page.screenshot({ path: 'test-results/answer-legacy.png' });
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await context.close();
+});
