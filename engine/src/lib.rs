@@ -41,7 +41,9 @@
 //!   [`hash`](net::hash) their indexes use.
 //! - [`path`]: [`eval`](path::eval) (whether one rule matches, and if not why),
 //!   [`walk`](path::walk) (one table at one hook, jumps and returns),
-//!   [`pipeline`](path::pipeline) (routing, conntrack, NAT and every hook).
+//!   [`pipeline`](path::pipeline) (routing, conntrack, NAT and every hook;
+//!   beside it, private, `nat`, `answer`, `route` and `log` do its single
+//!   jobs).
 //! - [`scenario`]: ruleset, host, packets and seed as JSON, run and reported;
 //!   [`link`](scenario::link), the share link's codec.
 //!
@@ -68,7 +70,7 @@
 //! [`TargetKind`](ruleset::targets::TargetKind) methods), `target_rules` in
 //! [`ruleset::validate`], and what it does to a packet in [`path::walk`]
 //! (`BasicTargets`, when no connection is involved) or [`path::pipeline`]
-//! (its target runner). Tests: fixtures under `engine/tests/fixtures` (the
+//! (its target runner; a NAT target's address and port in `path/nat.rs`). Tests: fixtures under `engine/tests/fixtures` (the
 //! `oracle/` cases are recorded against the real kernel, see the README).
 #![forbid(unsafe_code)]
 
