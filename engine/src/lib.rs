@@ -37,7 +37,8 @@
 //!   beyond them); [`render`](ruleset::render) (canonical iptables-save) and
 //!   [`export`](ruleset::export) (`iptables` commands, nftables).
 //! - [`net`]: the [`packet`](net::packet) and its [`Tuple`](net::packet::Tuple),
-//!   the [`host`](net::host), the [`conntrack`](net::conntrack) table, and the
+//!   the [`host`](net::host) (read from `ip` text and JSON by
+//!   [`iptext`](net::iptext)), the [`conntrack`](net::conntrack) table, and the
 //!   [`hash`](net::hash) their indexes use.
 //! - [`path`]: [`eval`](path::eval) (whether one rule matches, and if not why),
 //!   [`walk`](path::walk) (one table at one hook, jumps and returns),
