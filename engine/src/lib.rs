@@ -45,7 +45,8 @@
 //!   [`pipeline`](path::pipeline) (routing, conntrack, NAT and every hook;
 //!   beside it, private, `nat`, `answer`, `route` and `log` do its single
 //!   jobs).
-//! - [`scenario`]: ruleset, host, packets and seed as JSON, run and reported;
+//! - [`scenario`]: ruleset, host, packets and seed as JSON, run and reported
+//!   (the report, JSON and text, in `scenario/report.rs`);
 //!   [`link`](scenario::link), the share link's codec.
 //!
 //! ## Where to add a new match or target
