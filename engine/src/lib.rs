@@ -37,12 +37,16 @@
 //!   beyond them); [`render`](ruleset::render) (canonical iptables-save) and
 //!   [`export`](ruleset::export) (`iptables` commands, nftables).
 //! - [`net`]: the [`packet`](net::packet) and its [`Tuple`](net::packet::Tuple),
-//!   the [`host`](net::host), the [`conntrack`](net::conntrack) table, and the
+//!   the [`host`](net::host) (read from `ip` text and JSON by
+//!   [`iptext`](net::iptext)), the [`conntrack`](net::conntrack) table, and the
 //!   [`hash`](net::hash) their indexes use.
 //! - [`path`]: [`eval`](path::eval) (whether one rule matches, and if not why),
 //!   [`walk`](path::walk) (one table at one hook, jumps and returns),
-//!   [`pipeline`](path::pipeline) (routing, conntrack, NAT and every hook).
-//! - [`scenario`]: ruleset, host, packets and seed as JSON, run and reported;
+//!   [`pipeline`](path::pipeline) (routing, conntrack, NAT and every hook;
+//!   beside it, private, `nat`, `answer`, `route` and `log` do its single
+//!   jobs).
+//! - [`scenario`]: ruleset, host, packets and seed as JSON, run and reported
+//!   (the report, JSON and text, in `scenario/report.rs`);
 //!   [`link`](scenario::link), the share link's codec.
 //!
 //! ## Where to add a new match or target
@@ -71,7 +75,7 @@
 //! [`TARGETS`](ruleset::targets::TARGETS), then the variant's methods, `target_rules` in
 //! [`ruleset::validate`], and what it does to a packet in [`path::walk`]
 //! (`BasicTargets`, when no connection is involved) or [`path::pipeline`]
-//! (its target runner). Tests: fixtures under `engine/tests/fixtures` (the
+//! (its target runner; a NAT target's address and port in `path/nat.rs`). Tests: fixtures under `engine/tests/fixtures` (the
 //! `oracle/` cases are recorded against the real kernel, see the README).
 #![forbid(unsafe_code)]
 

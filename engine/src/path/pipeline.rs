@@ -24,7 +24,19 @@
 //! echo reply always; a RST from a port nothing listens on, when the host
 //! says what listens) are tracked as the connection's reply, untraced. Not
 //! here: helpers' expectations (RELATED data connections).
+//!
+//! This module runs the hooks and keeps the packet's state between them;
+//! the private modules beside it do one job each: the address and port NAT
+//! picks (`nat`), REJECT's and the stack's answers (`answer`), the routing
+//! checks (`route`) and the kernel log line (`log`, whose [`log_line`] is
+//! re-exported here).
 
+use super::answer::{reject_answers, reject_reply, stack_answer, Attached, PendingAnswer};
+use super::log::{log_flags, uid_gid};
+use super::nat;
+use super::route::{
+    loopback_source_refused, loops_back_a_copy, route_input, route_output, ALL_HOSTS,
+};
 use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Zone};
 use crate::net::host::{Host, RouteResult};
 use crate::net::packet::{Packet, Tuple};
@@ -33,9 +45,12 @@ use crate::path::walk::{
     walk, BasicTargets, Env, TableIndex, TableVerdict, TargetOutcome, TargetRunner, Walk,
 };
 use crate::ruleset::model::{Hook, Ruleset, TableKind};
-use crate::ruleset::targets::{ConnmarkMode, NatTarget, TargetKind};
+use crate::ruleset::targets::{ConnmarkMode, TargetKind};
 use crate::ruleset::value::{fmt_ipv4, Ipv4};
 use serde::Serialize;
+
+pub use super::answer::AnswerCause;
+pub use super::log::log_line;
 
 /// Where a packet comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,31 +144,6 @@ pub struct PacketPath {
     pub answer: Option<Box<Answer>>,
 }
 
-/// Why the host sent an [`Answer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum AnswerCause {
-    /// The REJECT target's TCP reset or ICMP error (nf_send_reset, icmp_send).
-    Reject,
-    /// An ICMP echo or timestamp reply (icmp_reply).
-    EchoReply,
-    /// A TCP RST for a segment to a port nothing listens on (tcp_v4_send_reset).
-    Reset,
-    /// An ICMP port unreachable for a UDP datagram to a port nothing listens on.
-    PortUnreachable,
-}
-
-impl AnswerCause {
-    pub fn name(self) -> &'static str {
-        match self {
-            AnswerCause::Reject => "reject",
-            AnswerCause::EchoReply => "echo-reply",
-            AnswerCause::Reset => "reset",
-            AnswerCause::PortUnreachable => "port-unreachable",
-        }
-    }
-}
-
 /// A packet the host sent by itself, walked like any locally generated
 /// packet: routed, then OUTPUT (raw, conntrack, mangle, nat, filter,
 /// security), POSTROUTING, and back in through `lo` when it is addressed to
@@ -165,32 +155,6 @@ pub struct Answer {
     /// The packet as REJECT or the stack built it, before OUTPUT.
     pub packet: Packet,
     pub path: PacketPath,
-}
-
-/// REJECT's answer carries the rejected packet's connection (nf_ct_attach:
-/// RELATED, in the other direction), so conntrack OUTPUT leaves it alone and
-/// NAT translates it by that connection's bindings.
-#[derive(Clone, Debug)]
-struct Attached {
-    view: ConnView,
-    /// The connection's original and reply tuples, as NAT has set them so far.
-    orig: Tuple,
-    reply: Tuple,
-    /// The connection in the table, when it is confirmed already.
-    existing: Option<usize>,
-    /// Whether the rejected packet's connection had its destination (nat
-    /// PREROUTING/OUTPUT) and source (nat INPUT/POSTROUTING) bindings set up:
-    /// where not, the answer walks that nat chain itself (nf_nat_inet_fn for
-    /// an uninitialised manip type), though what its rules choose changes
-    /// nothing the answer carries.
-    nat_init: [bool; 2],
-}
-
-/// An answer waiting to be walked once the packet's own path is done.
-struct PendingAnswer {
-    cause: AnswerCause,
-    packet: Packet,
-    attached: Option<Attached>,
 }
 
 /// Runs the targets of one table walk: packet changes, NOTRACK, NAT bindings.
@@ -226,135 +190,6 @@ struct Runner<'a> {
     owner: Socket,
     /// A deterministic source of ports for --random / --random-fully.
     seed: u64,
-}
-
-impl Runner<'_> {
-    fn next_random(&mut self) -> u64 {
-        // splitmix64
-        self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.seed;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A seeded random port in `range`, or in 1024-65535 without one.
-    fn random_port(&mut self, range: Option<(u16, u16)>) -> u16 {
-        let (lo, hi) = range.unwrap_or((1024, 65535));
-        let size = hi.wrapping_sub(lo) as u64 + 1;
-        lo.wrapping_add((self.next_random() % size) as u16)
-    }
-
-    /// The tuple a DNAT/SNAT range gives the packet, as nf_nat_core's
-    /// get_unique_tuple chooses it for a connection's first packet:
-    /// - SNAT keeps the source when the range already contains it (unless
-    ///   `--random`/`--random-fully`, NF_NAT_RANGE_PROTO_RANDOM_ALL);
-    /// - otherwise the address is find_best_ips_proto's: a jhash2 of the
-    ///   source address (seeded with the destination unless `--persistent`)
-    ///   scaled onto the range, so a client always gets the same address;
-    /// - the port stays when the range has none or contains it; otherwise
-    ///   DNAT takes the range's first port and SNAT a seeded random one in it
-    ///   (the kernel draws get_random_u16()).
-    ///
-    /// Not modelled: reusing an earlier connection's mapping for the same
-    /// source (find_appropriate_src) and clashes with tuples in use.
-    fn pick(&mut self, n: &NatTarget, p: &Packet, dst: bool) -> (Ipv4, u16) {
-        let (addr, port) = if dst {
-            (p.dst, p.dport)
-        } else {
-            (p.src, p.sport)
-        };
-        let Some(range) = &n.range else {
-            return (addr, port);
-        };
-        let port_ok = range
-            .ports
-            .is_none_or(|(lo, hi)| !p.has_ports() || (lo..=hi).contains(&port));
-        let addr_ok = range.addrs.is_none_or(|(lo, hi)| (lo..=hi).contains(&addr));
-        // (A reversed address range contains nothing, as nf_nat_inet_in_range sees it.)
-        // With --random or --random-fully the kernel skips this and hashes.
-        if !dst && addr_ok && port_ok && !(n.random || n.random_fully) {
-            return (addr, port);
-        }
-        let a = match range.addrs {
-            None => addr,
-            Some((lo, hi)) if lo == hi => lo,
-            Some((lo, hi)) => {
-                // The tuple's addresses as the kernel's u32 words hold them (x86).
-                let raw = |a: Ipv4| a.swap_bytes();
-                let j = jhash2(
-                    &[raw(p.src), 0, 0, 0],
-                    if n.persistent { 0 } else { raw(p.dst) },
-                );
-                // u32 arithmetic as the kernel's: a reversed range wraps around.
-                let dist = hi.wrapping_sub(lo).wrapping_add(1) as u64;
-                lo.wrapping_add(((j as u64 * dist) >> 32) as u32)
-            }
-        };
-        let port = match range.ports {
-            Some((lo, hi)) if p.has_ports() && !port_ok => {
-                if dst {
-                    lo
-                } else {
-                    self.random_port(Some((lo, hi)))
-                }
-            }
-            _ => port,
-        };
-        (a, port)
-    }
-}
-
-/// Bob Jenkins' lookup3 hash over 32-bit words, as the kernel's jhash2().
-fn jhash2(k: &[u32], initval: u32) -> u32 {
-    let mut a = 0xdead_beef_u32
-        .wrapping_add((k.len() as u32) << 2)
-        .wrapping_add(initval);
-    let (mut b, mut c) = (a, a);
-    let mut k = k;
-    while k.len() > 3 {
-        a = a.wrapping_add(k[0]);
-        b = b.wrapping_add(k[1]);
-        c = c.wrapping_add(k[2]);
-        a = a.wrapping_sub(c) ^ c.rotate_left(4);
-        c = c.wrapping_add(b);
-        b = b.wrapping_sub(a) ^ a.rotate_left(6);
-        a = a.wrapping_add(c);
-        c = c.wrapping_sub(b) ^ b.rotate_left(8);
-        b = b.wrapping_add(a);
-        a = a.wrapping_sub(c) ^ c.rotate_left(16);
-        c = c.wrapping_add(b);
-        b = b.wrapping_sub(a) ^ a.rotate_left(19);
-        a = a.wrapping_add(c);
-        c = c.wrapping_sub(b) ^ b.rotate_left(4);
-        b = b.wrapping_add(a);
-        k = &k[3..];
-    }
-    if k.is_empty() {
-        return c;
-    }
-    if k.len() == 3 {
-        c = c.wrapping_add(k[2]);
-    }
-    if k.len() >= 2 {
-        b = b.wrapping_add(k[1]);
-    }
-    a = a.wrapping_add(k[0]);
-    c ^= b;
-    c = c.wrapping_sub(b.rotate_left(14));
-    a ^= c;
-    a = a.wrapping_sub(c.rotate_left(11));
-    b ^= a;
-    b = b.wrapping_sub(a.rotate_left(25));
-    c ^= b;
-    c = c.wrapping_sub(b.rotate_left(16));
-    a ^= c;
-    a = a.wrapping_sub(c.rotate_left(4));
-    b ^= a;
-    b = b.wrapping_sub(a.rotate_left(14));
-    c ^= b;
-    c = c.wrapping_sub(b.rotate_left(24));
-    c
 }
 
 impl TargetRunner for Runner<'_> {
@@ -439,78 +274,42 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Continue
             }
             TargetKind::Dnat(n) => {
-                let (a, mut p) = self.pick(n, packet, true);
-                if n.random && packet.has_ports() {
-                    if let Some(ports) = n.range.as_ref().and_then(|r| r.ports) {
-                        p = self.random_port(Some(ports));
-                    }
-                }
+                let (a, p) = nat::dnat(&mut self.seed, n, packet);
                 self.nat = Some((true, a, p));
                 TargetOutcome::Accept
             }
             TargetKind::Redirect(n) => {
-                let to = match (self.hook, self.in_iface) {
-                    (Hook::Prerouting, Some(dev)) => self
-                        .host
-                        .interface(dev)
-                        .and_then(|i| i.addrs.iter().find(|a| !a.secondary))
-                        .map(|a| a.addr),
-                    _ => Some(0x7f00_0001),
-                };
-                let Some(to) = to else {
+                let Some((to, port)) =
+                    nat::redirect(self.host, self.hook, self.in_iface, n, packet)
+                else {
                     return TargetOutcome::Drop;
                 };
-                let port = n
-                    .range
-                    .as_ref()
-                    .and_then(|r| r.ports)
-                    .map_or(packet.dport, |(lo, _)| lo);
                 self.nat = Some((true, to, port));
                 TargetOutcome::Accept
             }
             TargetKind::Snat(n) => {
-                let (a, mut p) = self.pick(n, packet, false);
-                if (n.random || n.random_fully) && packet.has_ports() {
-                    p = self.random_port(n.range.as_ref().and_then(|r| r.ports));
-                }
+                let (a, p) = nat::snat(&mut self.seed, n, packet);
                 self.nat = Some((false, a, p));
                 TargetOutcome::Accept
             }
             TargetKind::Masquerade(n) => {
-                // nf_nat_masquerade_ipv4: inet_select_addr(out, nexthop,
-                // RT_SCOPE_UNIVERSE), not the route's preferred source; no
-                // global address anywhere ("ate my IP address") drops.
-                let src = match (self.nexthop, self.out_iface) {
-                    (Some(nh), Some(dev)) => self.host.select_addr(dev, nh),
-                    _ => None,
-                };
-                let Some(src) = src else {
+                let masq = nat::masquerade(
+                    &mut self.seed,
+                    self.host,
+                    self.nexthop,
+                    self.out_iface,
+                    n,
+                    packet,
+                );
+                let Some((src, p)) = masq else {
                     return TargetOutcome::Drop;
                 };
-                let mut p =
-                    n.range
-                        .as_ref()
-                        .and_then(|r| r.ports)
-                        .map_or(packet.sport, |(lo, hi)| {
-                            if (lo..=hi).contains(&packet.sport) {
-                                packet.sport
-                            } else {
-                                lo
-                            }
-                        });
-                if (n.random || n.random_fully) && packet.has_ports() {
-                    p = self.random_port(n.range.as_ref().and_then(|r| r.ports));
-                }
                 self.nat = Some((false, src, p));
                 TargetOutcome::Accept
             }
             TargetKind::Netmap { net } => {
-                let map = |a: Ipv4| (a & !net.mask) | (net.addr & net.mask);
-                self.nat = Some(if dst_side {
-                    (true, map(packet.dst), packet.dport)
-                } else {
-                    (false, map(packet.src), packet.sport)
-                });
+                let (a, p) = nat::netmap(net, packet, dst_side);
+                self.nat = Some((dst_side, a, p));
                 TargetOutcome::Accept
             }
             TargetKind::Reject { with } => {
@@ -518,13 +317,9 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Reject
             }
             TargetKind::Log(l) => {
-                let flags = (l.tcp_sequence as u8)
-                    | (l.tcp_options as u8) << 1
-                    | (l.ip_options as u8) << 2
-                    | (l.uid as u8) << 3;
                 let line = log_line(
                     &l.prefix,
-                    flags,
+                    log_flags(l),
                     self.in_iface,
                     self.out_iface,
                     packet,
@@ -609,15 +404,6 @@ impl std::fmt::Display for Endpoints {
 impl Serialize for Endpoints {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
-    }
-}
-
-/// The (uid, gid) LOG prints: a process's socket only (nf_log_dump_sk_uid_gid
-/// needs a file behind the socket).
-fn uid_gid(s: Socket) -> Option<(u32, u32)> {
-    match s {
-        Socket::User { uid, gid } => Some((uid, gid)),
-        Socket::None | Socket::Kernel => None,
     }
 }
 
@@ -835,8 +621,8 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
             TableVerdict::Reject => {
-                if let Some(with) = rejected.filter(|&w| self.reject_answers(w, p)) {
-                    let (oif, reply) = self.reject_reply(with, p, iif);
+                if let Some(with) = rejected.filter(|&w| reject_answers(self.host, w, p)) {
+                    let (oif, reply) = reject_reply(self.host, with, p, iif);
                     self.pending = Some(PendingAnswer {
                         cause: AnswerCause::Reject,
                         packet: reply.clone(),
@@ -970,78 +756,6 @@ impl Run<'_> {
         self.existing = Some((id, reply));
     }
 
-    /// Whether REJECT sends anything: never to a packet addressed to a
-    /// broadcast or multicast address, no RST for a RST (nf_send_reset), no
-    /// ICMP error about an ICMP error (icmp_send; unknown types count as
-    /// errors).
-    fn reject_answers(&self, with: u8, p: &Packet) -> bool {
-        let to_many =
-            p.dst >> 28 == 0xe || matches!(self.host.route(p.dst), RouteResult::Broadcast { .. });
-        if to_many {
-            return false;
-        }
-        if with == 6 {
-            return p.proto == 6 && p.tcp_flags & crate::net::packet::tcp_flags::RST == 0;
-        }
-        !(p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18))
-    }
-
-    /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the
-    /// rejected packet's destination, or an ICMP destination-unreachable from
-    /// that destination when it is local, from the address routing picks for
-    /// the way back when forwarding, and back through `lo` to a locally
-    /// generated packet.
-    fn reject_reply(&self, with: u8, p: &Packet, iif: Option<&str>) -> (String, Packet) {
-        let local_out = iif.is_none();
-        let mut r = p.clone();
-        (r.src, r.dst, r.mark, r.ttl, r.tos) = (p.dst, p.src, 0, 64, 0);
-        // A bare RST (40 bytes); an ICMP error quotes at most 548 bytes.
-        r.length = if with == 6 {
-            40
-        } else {
-            28 + p.length.min(548)
-        };
-        if with == 6 {
-            // tcp-reset: RST answering the segment (RST,ACK when it carried no ACK).
-            (r.sport, r.dport) = (p.dport, p.sport);
-            r.tcp_flags = if p.tcp_flags & crate::net::packet::tcp_flags::ACK != 0 {
-                crate::net::packet::tcp_flags::RST
-            } else {
-                crate::net::packet::tcp_flags::RST | crate::net::packet::tcp_flags::ACK
-            };
-        } else {
-            const CODES: [u8; 8] = [0, 1, 3, 2, 9, 10, 0, 13];
-            r.proto = 1;
-            (r.sport, r.dport, r.tcp_flags) = (0, 0, 0);
-            (r.icmp_type, r.icmp_code) = (3, CODES[with as usize]);
-            r.inner = Some(Tuple::of(p));
-            if !local_out && !self.host.is_local(p.dst) {
-                // icmp_send: not addressed to the host, the error's source is
-                // what routing picks for the way back (icmp_errors_use_inbound_ifaddr
-                // is 0): the route's preferred source, else the output
-                // device's address for the next hop (inet_select_addr).
-                if let Ok((dev, src, _, nexthop)) = route_output(self.host, r.dst) {
-                    if let Some(a) = src.or_else(|| self.host.select_addr(&dev, nexthop)) {
-                        r.src = a;
-                    }
-                }
-            } else if local_out {
-                r.src = p.src;
-            }
-        }
-        let oif = if local_out {
-            "lo".to_string()
-        } else {
-            match self.host.route(r.dst) {
-                RouteResult::Unicast { dev, .. }
-                | RouteResult::Broadcast { dev, .. }
-                | RouteResult::Multicast { dev, .. } => dev,
-                _ => iif.unwrap_or("lo").to_string(),
-            }
-        };
-        (oif, r)
-    }
-
     /// A new connection is confirmed when its first packet leaves the last hook.
     /// The new connection's id, when this confirmed one.
     fn confirm(&mut self, p: &Packet) -> Option<usize> {
@@ -1068,38 +782,7 @@ impl Run<'_> {
 
     /// ip_route_input: martians, the route, rp_filter.
     fn route_input(&mut self, p: &Packet, iif: &str) -> Result<RouteResult, Stop> {
-        let localnet = self.host.sysctl.route_localnet;
-        let (s, d) = (p.src, p.dst);
-        // Since Linux 5.3 only 0.0.0.0 itself, not all of 0/8, is a martian.
-        if s >> 28 == 0xe || s == u32::MAX || s == 0 || (s >> 24 == 127 && !localnet) {
-            return Err(self.drop_outside(Hook::Prerouting, "martian source"));
-        }
-        if d == 0 || (d >> 24 == 127 && !localnet) {
-            return Err(self.drop_outside(Hook::Prerouting, "martian destination"));
-        }
-        let route = self.host.route(d);
-        let rp = self.host.sysctl.rp_filter;
-        // fib_validate_source without rp_filter (accept_local 0): a source
-        // that is one of the host's own addresses is a martian.
-        if rp == 0 && self.host.has_address(s) {
-            return Err(self.drop_outside(Hook::Prerouting, "martian source (a local address)"));
-        }
-        if rp != 0 {
-            // fib_validate_source: the way back to the source.
-            let ok = match self.host.route(s) {
-                RouteResult::Unicast { dev, .. } => rp == 2 || dev == iif,
-                RouteResult::Local { .. } | RouteResult::Broadcast { .. } => false,
-                RouteResult::Multicast { .. }
-                | RouteResult::NoRoute
-                | RouteResult::Blackhole
-                | RouteResult::Unreachable
-                | RouteResult::Prohibit => false,
-            };
-            if !ok {
-                return Err(self.drop_outside(Hook::Prerouting, "rp_filter"));
-            }
-        }
-        Ok(route)
+        route_input(self.host, p, iif).map_err(|why| self.drop_outside(Hook::Prerouting, why))
     }
 }
 
@@ -1253,7 +936,7 @@ fn run_path(
         run.conns.remove(id);
     }
     if fate == Fate::DeliveredLocal && answer.is_none() {
-        answer = run.stack_answer(&p).and_then(|a| run.walk_answer(env, a));
+        answer = stack_answer(run.host, &p).and_then(|a| run.walk_answer(env, a));
     }
     let delivered = (fate == Fate::DeliveredLocal).then(|| p.clone());
     let path = PacketPath {
@@ -1363,9 +1046,6 @@ impl Run<'_> {
     }
 }
 
-/// 224.0.0.1, the all-systems group every IPv4 interface joins.
-const ALL_HOSTS: Ipv4 = 0xe000_0001;
-
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
     run.stages(
         &PREROUTING_STAGES,
@@ -1450,23 +1130,6 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
     }
 }
 
-/// The output route: (device, preferred source, local delivery, next hop)
-/// or why there is none.
-type OutRoute = (String, Option<Ipv4>, bool, Ipv4);
-
-fn route_output(host: &Host, dst: Ipv4) -> Result<OutRoute, &'static str> {
-    match host.route(dst) {
-        RouteResult::Local { src } => Ok(("lo".into(), Some(src), true, dst)),
-        RouteResult::Broadcast { dev, src } | RouteResult::Multicast { dev, src } => {
-            Ok((dev, src, false, dst))
-        }
-        RouteResult::Unicast { dev, src, via } => Ok((dev, src, false, via.unwrap_or(dst))),
-        RouteResult::NoRoute => Err("no route"),
-        RouteResult::Blackhole => Err("blackhole route"),
-        RouteResult::Unreachable | RouteResult::Prohibit => Err("unreachable route"),
-    }
-}
-
 fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     let (mut oif, src, mut local, mut nexthop) = match route_output(run.host, p.dst) {
         Ok(r) => r,
@@ -1481,7 +1144,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     // icmp_reply, ip_route_me_harder): __mkroute_output refuses a loopback
     // source leaving by another device unless route_localnet (EINVAL), and
     // nothing is sent.
-    if run.depth > 0 && p.src >> 24 == 127 && oif != "lo" && !run.host.sysctl.route_localnet {
+    if run.depth > 0 && loopback_source_refused(run.host, p.src, &oif) {
         let why = format!(
             "routed to {oif} with loopback source {} (EINVAL: route_localnet is off)",
             fmt_ipv4(p.src)
@@ -1521,7 +1184,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         };
         // __mkroute_output: a loopback source may leave by a loopback
         // device only, unless route_localnet (EINVAL, the packet is dropped).
-        if p.src >> 24 == 127 && oif != "lo" && !run.host.sysctl.route_localnet {
+        if loopback_source_refused(run.host, p.src, &oif) {
             let why = format!(
                 "rerouted to {oif} with loopback source {} (EINVAL: route_localnet is off)",
                 fmt_ipv4(p.src)
@@ -1542,13 +1205,8 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     // ip_mc_output (the output of a route to a broadcast address, or to a
     // multicast group the host joined, that does not leave by lo): a copy is
     // looped back to the host, walking POSTROUTING, then PREROUTING and
-    // INPUT, before the packet itself goes out. (A group the host did not
-    // join gets ip_output: no copy.)
-    let copy = match run.host.route(p.dst) {
-        RouteResult::Broadcast { .. } => true,
-        RouteResult::Multicast { .. } => p.dst == ALL_HOSTS,
-        _ => false,
-    };
+    // INPUT, before the packet itself goes out.
+    let copy = loops_back_a_copy(run.host, p.dst);
     if copy && !local && oif != "lo" {
         run.loopback_copy(p, &oif, nexthop);
     }
@@ -1584,100 +1242,19 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
 }
 
 impl Run<'_> {
-    /// What the host's stack answers by itself to a packet delivered to it:
-    /// an echo (or timestamp) request to one of its addresses gets its reply
-    /// (icmp_reply); with the host's `listening` ports known, a TCP segment
-    /// to any other port gets a RST (tcp_v4_send_reset: RST,ACK to a segment
-    /// without ACK, else RST; nothing for a RST or for a broadcast or
-    /// multicast destination) and a UDP datagram an ICMP port unreachable
-    /// (icmp_send, from the address it was sent to, quoting it). The answer
-    /// carries no mark (fwmark_reflect is 0) and TTL 64.
-    fn stack_answer(&self, p: &Packet) -> Option<PendingAnswer> {
-        use crate::net::packet::tcp_flags::{ACK, RST};
-        let local = self.host.is_local(p.dst);
-        let closed = |proto: u8| {
-            self.host
-                .listening
-                .as_ref()
-                .is_some_and(|l| !l.contains(&(proto, p.dport)))
-        };
-        let mut a = p.clone();
-        (a.src, a.dst, a.sport, a.dport) = (p.dst, p.src, p.dport, p.sport);
-        (a.mark, a.ttl, a.inner) = (0, 64, None);
-        let cause = match p.proto {
-            // icmp_timestamp: nothing for a request shorter than its first
-            // timestamp (4 bytes after the ICMP header).
-            1 if (p.icmp_type == 8 || p.icmp_type == 13 && p.length >= 32)
-                && local
-                && p.icmp_code == 0 =>
-            {
-                a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
-                AnswerCause::EchoReply
-            }
-            6 if p.tcp_flags & RST == 0 && local && closed(6) => {
-                a.tcp_flags = if p.tcp_flags & ACK != 0 {
-                    RST
-                } else {
-                    RST | ACK
-                };
-                (a.length, a.tos) = (40, p.tos);
-                AnswerCause::Reset
-            }
-            17 if local && closed(17) => {
-                (a.proto, a.sport, a.dport) = (1, 0, 0);
-                (a.icmp_type, a.icmp_code) = (3, 3);
-                a.inner = Some(Tuple::of(p));
-                a.tos = (p.tos & 0x1e) | 0xc0;
-                a.length = 28 + p.length.min(548);
-                AnswerCause::PortUnreachable
-            }
-            _ => return None,
-        };
-        Some(PendingAnswer {
-            cause,
-            packet: a,
-            attached: None,
-        })
-    }
-
     /// The connection REJECT's answer carries (nf_conntrack_attach), when
     /// the rejected packet has one: RELATED, in the other direction.
     fn attachment(&self) -> Option<Attached> {
         if !self.tracked || self.invalid || !self.ct_attached || self.attached.is_some() {
             return None;
         }
-        let (orig, reply, existing) = match self.existing {
-            Some((id, _)) => {
-                let c = self.conns.get(id);
-                (c.orig, c.reply, Some(id))
-            }
-            None => {
-                let orig = self.orig?;
-                // The original direction as NAT has changed it so far.
-                let r = self.conn.reply;
-                let mut now = orig;
-                (now.src, now.dst) = (r.1, r.0);
-                if orig.proto != 1 {
-                    (now.sport, now.dport) = (r.3, r.2);
-                }
-                (orig, now.invert(), None)
-            }
-        };
-        let mut view = self.conn.clone();
-        view.state = 1 << 2;
-        view.reply_dir = !view.reply_dir;
-        let nat_init = if existing.is_some() {
-            [true; 2]
-        } else {
-            self.nat_init
-        };
-        Some(Attached {
-            view,
-            orig,
-            reply,
-            existing,
-            nat_init,
-        })
+        Attached::of(
+            self.conns,
+            &self.conn,
+            self.existing,
+            self.orig,
+            self.nat_init,
+        )
     }
 
     /// The nat stage of REJECT's answer: where the connection's binding for
@@ -1701,15 +1278,14 @@ impl Run<'_> {
             return Ok(());
         }
         let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
-        if !a.nat_init[usize::from(!dst_side)] {
+        if !a.nat_set_up(dst_side) {
             self.attached = None;
             let walked = self.table(TableKind::Nat, hook, p, iif, oif, nexthop);
             self.attached = Some(a.clone());
             walked?;
         }
         let before = tuple(p);
-        let reply_dir = a.view.reply_dir;
-        if crate::net::conntrack::translate_by(&a.orig, &a.reply, reply_dir, p, dst_side) {
+        if a.translate(p, dst_side) {
             self.steps.push(PathStep::Nat {
                 hook,
                 before,
@@ -1725,13 +1301,7 @@ impl Run<'_> {
         if self.depth >= 2 {
             return None;
         }
-        // nf_send_reset allocates its RST without a socket; the stack and
-        // icmp_send send through a kernel control socket.
-        let socket = if a.cause == AnswerCause::Reject && a.packet.proto == 6 {
-            Socket::None
-        } else {
-            Socket::Kernel
-        };
+        let socket = a.socket();
         let (path, seed) = run_path(
             env,
             a.packet.clone(),
@@ -1818,93 +1388,4 @@ impl Run<'_> {
     fn tracked_existing(&mut self) {
         self.nat_done = true;
     }
-}
-
-/// The line nf_log writes for LOG and TRACE (nf_log_syslog's layout for
-/// IPv4). `flags` are the NF_LOG bits: 0x01 TCP sequence numbers, 0x08 the
-/// owning socket's UID/GID (0x02/0x04, options: nfsim's packets carry none).
-/// Fields nfsim does not model print as 0: the IP ID, TCP SEQ/ACK/WINDOW, the
-/// ICMP echo ID/SEQ; an Ethernet interface's MAC header prints empty.
-pub fn log_line(
-    prefix: &str,
-    flags: u8,
-    iif: Option<&str>,
-    oif: Option<&str>,
-    p: &Packet,
-    owner: Option<(u32, u32)>,
-) -> String {
-    use std::fmt::Write;
-    let mut s = format!(
-        "{prefix}IN={} OUT={} ",
-        iif.unwrap_or(""),
-        oif.unwrap_or("")
-    );
-    // The MAC header is dumped only for packets that came in on a device.
-    match iif {
-        Some("lo") => s.push_str("MAC=00:00:00:00:00:00:00:00:00:00:00:00:08:00 "),
-        Some(_) => s.push_str("MAC= "),
-        None => {}
-    }
-    let _ = write!(
-        s,
-        "SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID=0 ",
-        fmt_ipv4(p.src),
-        fmt_ipv4(p.dst),
-        p.length,
-        p.tos & 0x1e,
-        p.tos & 0xe0,
-        p.ttl
-    );
-    match p.proto {
-        6 => {
-            let _ = write!(s, "PROTO=TCP SPT={} DPT={} ", p.sport, p.dport);
-            if flags & 0x01 != 0 {
-                s.push_str("SEQ=0 ACK=0 ");
-            }
-            s.push_str("WINDOW=0 RES=0x00 ");
-            for (bit, name) in [
-                (0x80, "CWR"),
-                (0x40, "ECE"),
-                (0x20, "URG"),
-                (0x10, "ACK"),
-                (0x08, "PSH"),
-                (0x04, "RST"),
-                (0x02, "SYN"),
-                (0x01, "FIN"),
-            ] {
-                if p.tcp_flags & bit != 0 {
-                    s.push_str(name);
-                    s.push(' ');
-                }
-            }
-            s.push_str("URGP=0 ");
-        }
-        17 => {
-            let _ = write!(
-                s,
-                "PROTO=UDP SPT={} DPT={} LEN={} ",
-                p.sport,
-                p.dport,
-                p.length.saturating_sub(20)
-            );
-        }
-        1 => {
-            let _ = write!(s, "PROTO=ICMP TYPE={} CODE={} ", p.icmp_type, p.icmp_code);
-            if matches!(p.icmp_type, 0 | 8) {
-                s.push_str("ID=0 SEQ=0 ");
-            }
-        }
-        n => {
-            let _ = write!(s, "PROTO={n} ");
-        }
-    }
-    if flags & 0x08 != 0 {
-        if let Some((uid, gid)) = owner {
-            let _ = write!(s, "UID={uid} GID={gid} ");
-        }
-    }
-    if p.mark != 0 {
-        let _ = write!(s, "MARK=0x{:x} ", p.mark);
-    }
-    s
 }

@@ -1,0 +1,275 @@
+//! What the host sends by itself because of a packet: REJECT's TCP reset or
+//! ICMP error (ipt_REJECT: whether it answers at all, the packet it builds,
+//! the interface it leaves by) and the stack's own answers to a packet
+//! delivered to it (an echo or timestamp reply, a RST from a closed port, a
+//! UDP port unreachable); and the connection REJECT's answer carries
+//! (nf_ct_attach: the rejected packet's, RELATED, in the other direction).
+//!
+//! Not here: walking an answer through OUTPUT and POSTROUTING and its nat
+//! stage, which are the pipeline's (an answer is a locally generated packet
+//! like any other), nor the [`Answer`](super::pipeline::Answer) record that
+//! walk produces.
+
+use crate::net::conntrack::ConnTable;
+use crate::net::host::{Host, RouteResult};
+use crate::net::packet::{Packet, Tuple};
+use crate::path::eval::{ConnView, Socket};
+use crate::path::route::route_output;
+use serde::Serialize;
+
+/// Why the host sent an [`Answer`](super::pipeline::Answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerCause {
+    /// The REJECT target's TCP reset or ICMP error (nf_send_reset, icmp_send).
+    Reject,
+    /// An ICMP echo or timestamp reply (icmp_reply).
+    EchoReply,
+    /// A TCP RST for a segment to a port nothing listens on (tcp_v4_send_reset).
+    Reset,
+    /// An ICMP port unreachable for a UDP datagram to a port nothing listens on.
+    PortUnreachable,
+}
+
+impl AnswerCause {
+    pub fn name(self) -> &'static str {
+        match self {
+            AnswerCause::Reject => "reject",
+            AnswerCause::EchoReply => "echo-reply",
+            AnswerCause::Reset => "reset",
+            AnswerCause::PortUnreachable => "port-unreachable",
+        }
+    }
+}
+
+/// REJECT's answer carries the rejected packet's connection (nf_ct_attach:
+/// RELATED, in the other direction), so conntrack OUTPUT leaves it alone and
+/// NAT translates it by that connection's bindings.
+#[derive(Clone, Debug)]
+pub(super) struct Attached {
+    pub(super) view: ConnView,
+    /// The connection's original and reply tuples, as NAT has set them so far.
+    orig: Tuple,
+    reply: Tuple,
+    /// The connection in the table, when it is confirmed already.
+    pub(super) existing: Option<usize>,
+    /// Whether the rejected packet's connection had its destination (nat
+    /// PREROUTING/OUTPUT) and source (nat INPUT/POSTROUTING) bindings set up:
+    /// where not, the answer walks that nat chain itself (nf_nat_inet_fn for
+    /// an uninitialised manip type), though what its rules choose changes
+    /// nothing the answer carries.
+    nat_init: [bool; 2],
+}
+
+impl Attached {
+    /// The connection REJECT's answer carries (nf_conntrack_attach), when
+    /// the rejected packet has one: RELATED, in the other direction. The
+    /// rejected packet's connection is `existing` in `conns` (and the
+    /// direction it went), or, not confirmed yet, the one starting with
+    /// `orig` (its tuple at the conntrack hook); `conn` is the packet's view
+    /// of it and `nat_init` which of its bindings this path set up.
+    pub(super) fn of(
+        conns: &ConnTable,
+        conn: &ConnView,
+        existing: Option<(usize, bool)>,
+        orig: Option<Tuple>,
+        nat_init: [bool; 2],
+    ) -> Option<Attached> {
+        let (orig, reply, existing) = match existing {
+            Some((id, _)) => {
+                let c = conns.get(id);
+                (c.orig, c.reply, Some(id))
+            }
+            None => {
+                let orig = orig?;
+                // The original direction as NAT has changed it so far.
+                let r = conn.reply;
+                let mut now = orig;
+                (now.src, now.dst) = (r.1, r.0);
+                if orig.proto != 1 {
+                    (now.sport, now.dport) = (r.3, r.2);
+                }
+                (orig, now.invert(), None)
+            }
+        };
+        let mut view = conn.clone();
+        view.state = 1 << 2;
+        view.reply_dir = !view.reply_dir;
+        let nat_init = if existing.is_some() {
+            [true; 2]
+        } else {
+            nat_init
+        };
+        Some(Attached {
+            view,
+            orig,
+            reply,
+            existing,
+            nat_init,
+        })
+    }
+
+    /// Whether the connection's binding for the destination (`dst_side`:
+    /// PREROUTING, OUTPUT) or source manip type is set up already.
+    pub(super) fn nat_set_up(&self, dst_side: bool) -> bool {
+        self.nat_init[usize::from(!dst_side)]
+    }
+
+    /// Translate the answer by the connection's bindings (nf_nat_packet) at
+    /// a destination or source nat hook; whether that changed it.
+    pub(super) fn translate(&self, p: &mut Packet, dst_side: bool) -> bool {
+        let reply_dir = self.view.reply_dir;
+        crate::net::conntrack::translate_by(&self.orig, &self.reply, reply_dir, p, dst_side)
+    }
+}
+
+/// An answer waiting to be walked once the packet's own path is done.
+pub(super) struct PendingAnswer {
+    pub(super) cause: AnswerCause,
+    pub(super) packet: Packet,
+    pub(super) attached: Option<Attached>,
+}
+
+impl PendingAnswer {
+    /// The socket the answer is sent from: nf_send_reset allocates its RST
+    /// without a socket; the stack and icmp_send send through a kernel
+    /// control socket.
+    pub(super) fn socket(&self) -> Socket {
+        if self.cause == AnswerCause::Reject && self.packet.proto == 6 {
+            Socket::None
+        } else {
+            Socket::Kernel
+        }
+    }
+}
+
+/// Whether REJECT sends anything: never to a packet addressed to a
+/// broadcast or multicast address, no RST for a RST (nf_send_reset), no
+/// ICMP error about an ICMP error (icmp_send; unknown types count as
+/// errors).
+pub(super) fn reject_answers(host: &Host, with: u8, p: &Packet) -> bool {
+    let to_many = p.dst >> 28 == 0xe || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
+    if to_many {
+        return false;
+    }
+    if with == 6 {
+        return p.proto == 6 && p.tcp_flags & crate::net::packet::tcp_flags::RST == 0;
+    }
+    !(p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18))
+}
+
+/// The packet REJECT answers with (ipt_REJECT): a TCP reset from the
+/// rejected packet's destination, or an ICMP destination-unreachable from
+/// that destination when it is local, from the address routing picks for
+/// the way back when forwarding, and back through `lo` to a locally
+/// generated packet. Returns the interface it leaves by, and the packet.
+pub(super) fn reject_reply(
+    host: &Host,
+    with: u8,
+    p: &Packet,
+    iif: Option<&str>,
+) -> (String, Packet) {
+    let local_out = iif.is_none();
+    let mut r = p.clone();
+    (r.src, r.dst, r.mark, r.ttl, r.tos) = (p.dst, p.src, 0, 64, 0);
+    // A bare RST (40 bytes); an ICMP error quotes at most 548 bytes.
+    r.length = if with == 6 {
+        40
+    } else {
+        28 + p.length.min(548)
+    };
+    if with == 6 {
+        // tcp-reset: RST answering the segment (RST,ACK when it carried no ACK).
+        (r.sport, r.dport) = (p.dport, p.sport);
+        r.tcp_flags = if p.tcp_flags & crate::net::packet::tcp_flags::ACK != 0 {
+            crate::net::packet::tcp_flags::RST
+        } else {
+            crate::net::packet::tcp_flags::RST | crate::net::packet::tcp_flags::ACK
+        };
+    } else {
+        const CODES: [u8; 8] = [0, 1, 3, 2, 9, 10, 0, 13];
+        r.proto = 1;
+        (r.sport, r.dport, r.tcp_flags) = (0, 0, 0);
+        (r.icmp_type, r.icmp_code) = (3, CODES[with as usize]);
+        r.inner = Some(Tuple::of(p));
+        if !local_out && !host.is_local(p.dst) {
+            // icmp_send: not addressed to the host, the error's source is
+            // what routing picks for the way back (icmp_errors_use_inbound_ifaddr
+            // is 0): the route's preferred source, else the output
+            // device's address for the next hop (inet_select_addr).
+            if let Ok((dev, src, _, nexthop)) = route_output(host, r.dst) {
+                if let Some(a) = src.or_else(|| host.select_addr(&dev, nexthop)) {
+                    r.src = a;
+                }
+            }
+        } else if local_out {
+            r.src = p.src;
+        }
+    }
+    let oif = if local_out {
+        "lo".to_string()
+    } else {
+        match host.route(r.dst) {
+            RouteResult::Unicast { dev, .. }
+            | RouteResult::Broadcast { dev, .. }
+            | RouteResult::Multicast { dev, .. } => dev,
+            _ => iif.unwrap_or("lo").to_string(),
+        }
+    };
+    (oif, r)
+}
+
+/// What the host's stack answers by itself to a packet delivered to it:
+/// an echo (or timestamp) request to one of its addresses gets its reply
+/// (icmp_reply); with the host's `listening` ports known, a TCP segment
+/// to any other port gets a RST (tcp_v4_send_reset: RST,ACK to a segment
+/// without ACK, else RST; nothing for a RST or for a broadcast or
+/// multicast destination) and a UDP datagram an ICMP port unreachable
+/// (icmp_send, from the address it was sent to, quoting it). The answer
+/// carries no mark (fwmark_reflect is 0) and TTL 64.
+pub(super) fn stack_answer(host: &Host, p: &Packet) -> Option<PendingAnswer> {
+    use crate::net::packet::tcp_flags::{ACK, RST};
+    let local = host.is_local(p.dst);
+    let closed = |proto: u8| {
+        host.listening
+            .as_ref()
+            .is_some_and(|l| !l.contains(&(proto, p.dport)))
+    };
+    let mut a = p.clone();
+    (a.src, a.dst, a.sport, a.dport) = (p.dst, p.src, p.dport, p.sport);
+    (a.mark, a.ttl, a.inner) = (0, 64, None);
+    let cause = match p.proto {
+        // icmp_timestamp: nothing for a request shorter than its first
+        // timestamp (4 bytes after the ICMP header).
+        1 if (p.icmp_type == 8 || p.icmp_type == 13 && p.length >= 32)
+            && local
+            && p.icmp_code == 0 =>
+        {
+            a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
+            AnswerCause::EchoReply
+        }
+        6 if p.tcp_flags & RST == 0 && local && closed(6) => {
+            a.tcp_flags = if p.tcp_flags & ACK != 0 {
+                RST
+            } else {
+                RST | ACK
+            };
+            (a.length, a.tos) = (40, p.tos);
+            AnswerCause::Reset
+        }
+        17 if local && closed(17) => {
+            (a.proto, a.sport, a.dport) = (1, 0, 0);
+            (a.icmp_type, a.icmp_code) = (3, 3);
+            a.inner = Some(Tuple::of(p));
+            a.tos = (p.tos & 0x1e) | 0xc0;
+            a.length = 28 + p.length.min(548);
+            AnswerCause::PortUnreachable
+        }
+        _ => return None,
+    };
+    Some(PendingAnswer {
+        cause,
+        packet: a,
+        attached: None,
+    })
+}
