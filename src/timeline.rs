@@ -430,6 +430,8 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                 "echo-reply" => "the stack's echo reply",
                 "reset" => "the stack's RST (nothing listens on that port)",
                 "port-unreachable" => "the stack's port unreachable (nothing listens on that port)",
+                "time-exceeded" => "the stack's time exceeded (the TTL ran out)",
+                "unreachable" => "the stack's destination unreachable (no way to forward it)",
                 other => other,
             };
             frames.push(Frame {

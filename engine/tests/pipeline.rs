@@ -309,7 +309,10 @@ fn packets_follow_the_kernel() {
             // (a RST, an ICMP error, a broadcast, an answer a rule dropped)
             // must be none here too. Answers looped back through lo are not
             // captured by the oracle.
-            if matches!(result_name, "rejected" | "delivered-local") {
+            if matches!(
+                result_name,
+                "rejected" | "delivered-local" | "dropped-outside-rules"
+            ) {
                 let reply = path.answer.as_ref().and_then(|a| match &a.path.fate {
                     Fate::Sent { oif } | Fate::Forwarded { oif } => {
                         a.path.packet_out.clone().map(|p| (oif.clone(), p))

@@ -15,6 +15,7 @@ use crate::net::host::{Host, RouteResult};
 use crate::net::packet::{Packet, Tuple};
 use crate::path::eval::{ConnView, Socket};
 use crate::path::route::route_output;
+use crate::ruleset::value::Ipv4;
 use serde::Serialize;
 
 /// Why the host sent an [`Answer`](super::pipeline::Answer).
@@ -29,6 +30,11 @@ pub enum AnswerCause {
     Reset,
     /// An ICMP port unreachable for a UDP datagram to a port nothing listens on.
     PortUnreachable,
+    /// An ICMP time exceeded for a packet to forward whose TTL ran out (ip_forward).
+    TimeExceeded,
+    /// An ICMP destination unreachable for a packet to forward that has no
+    /// route, an unreachable or a prohibit route (ip_error).
+    Unreachable,
 }
 
 impl AnswerCause {
@@ -38,6 +44,8 @@ impl AnswerCause {
             AnswerCause::EchoReply => "echo-reply",
             AnswerCause::Reset => "reset",
             AnswerCause::PortUnreachable => "port-unreachable",
+            AnswerCause::TimeExceeded => "time-exceeded",
+            AnswerCause::Unreachable => "unreachable",
         }
     }
 }
@@ -227,6 +235,45 @@ pub(super) fn reject_reply(
 /// multicast destination) and a UDP datagram an ICMP port unreachable
 /// (icmp_send, from the address it was sent to, quoting it). The answer
 /// carries no mark (fwmark_reflect is 0) and TTL 64.
+/// The ICMP error the stack sends about packet `p` it could not forward
+/// (icmp_send: type `icmp_type`, code `code`), carrying `attached`, the
+/// packet's connection (icmp_glue_bits' nf_ct_attach). None where icmp_send
+/// sends nothing: about an ICMP error, a non-first fragment, a packet to or
+/// from a broadcast or multicast address, or with no way back. Its source is
+/// what routing picks for the way back (icmp_errors_use_inbound_ifaddr 0).
+pub(super) fn stack_icmp_error(
+    host: &Host,
+    p: &Packet,
+    cause: AnswerCause,
+    icmp_type: u8,
+    code: u8,
+    attached: Option<Attached>,
+) -> Option<PendingAnswer> {
+    let many = |a: Ipv4| {
+        a >> 28 == 0xe || a == u32::MAX || matches!(host.route(a), RouteResult::Broadcast { .. })
+    };
+    let about_error =
+        p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18);
+    if p.fragment || about_error || many(p.dst) || many(p.src) || p.src == 0 {
+        return None;
+    }
+    let (dev, src, _, nexthop) = route_output(host, p.src).ok()?;
+    let mut e = p.clone();
+    e.src = src.or_else(|| host.select_addr(&dev, nexthop))?;
+    e.dst = p.src;
+    (e.proto, e.sport, e.dport, e.tcp_flags) = (1, 0, 0, 0);
+    (e.icmp_type, e.icmp_code) = (icmp_type, code);
+    e.inner = Some(Tuple::of(p));
+    // icmp_send: TOS with precedence "internetwork control", TTL 64, no mark.
+    (e.tos, e.ttl, e.mark) = ((p.tos & 0x1e) | 0xc0, 64, 0);
+    e.length = 28 + p.length.min(548);
+    Some(PendingAnswer {
+        cause,
+        packet: e,
+        attached,
+    })
+}
+
 pub(super) fn stack_answer(host: &Host, p: &Packet) -> Option<PendingAnswer> {
     use crate::net::packet::tcp_flags::{ACK, RST};
     let local = host.is_local(p.dst);

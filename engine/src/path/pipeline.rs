@@ -31,7 +31,9 @@
 //! checks (`route`) and the kernel log line (`log`, whose [`log_line`] is
 //! re-exported here).
 
-use super::answer::{reject_answers, reject_reply, stack_answer, Attached, PendingAnswer};
+use super::answer::{
+    reject_answers, reject_reply, stack_answer, stack_icmp_error, Attached, PendingAnswer,
+};
 use super::log::{log_flags, uid_gid};
 use super::nat;
 use super::route::{
@@ -1087,6 +1089,7 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
             // ip_forward: the TTL goes down before the FORWARD hook (a packet
             // with none left gets a time exceeded and goes no further).
             if p.ttl <= 1 {
+                run.stack_error(p, AnswerCause::TimeExceeded, 11, 0);
                 return Err(run.drop_outside(Hook::Prerouting, "TTL exceeded"));
             }
             p.ttl -= 1;
@@ -1122,9 +1125,20 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
             )?;
             Ok((Fate::Forwarded { oif: dev }, true))
         }
-        RouteResult::NoRoute => Err(run.drop_outside(Hook::Prerouting, "no route")),
+        // ip_error: with forwarding on, the sender hears why (network or
+        // host unreachable, administratively prohibited); a blackhole says
+        // nothing, nor does a host that does not forward.
+        RouteResult::NoRoute => {
+            run.route_error(p, 0);
+            Err(run.drop_outside(Hook::Prerouting, "no route"))
+        }
         RouteResult::Blackhole => Err(run.drop_outside(Hook::Prerouting, "blackhole route")),
-        RouteResult::Unreachable | RouteResult::Prohibit => {
+        RouteResult::Unreachable => {
+            run.route_error(p, 1);
+            Err(run.drop_outside(Hook::Prerouting, "unreachable route"))
+        }
+        RouteResult::Prohibit => {
+            run.route_error(p, 13);
             Err(run.drop_outside(Hook::Prerouting, "unreachable route"))
         }
     }
@@ -1244,6 +1258,20 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
 impl Run<'_> {
     /// The connection REJECT's answer carries (nf_conntrack_attach), when
     /// the rejected packet has one: RELATED, in the other direction.
+    /// The ICMP error the stack sends about `p`, sent once the path is done.
+    fn stack_error(&mut self, p: &Packet, cause: AnswerCause, icmp_type: u8, code: u8) {
+        let attached = self.attachment();
+        self.pending = stack_icmp_error(self.host, p, cause, icmp_type, code, attached);
+    }
+
+    /// ip_error's destination unreachable (code `code`), only when the host
+    /// forwards (IN_DEV_FORWARD of the incoming device).
+    fn route_error(&mut self, p: &Packet, code: u8) {
+        if self.host.sysctl.ip_forward {
+            self.stack_error(p, AnswerCause::Unreachable, 3, code);
+        }
+    }
+
     fn attachment(&self) -> Option<Attached> {
         if !self.tracked || self.invalid || !self.ct_attached || self.attached.is_some() {
             return None;

@@ -82,7 +82,7 @@ pub fn packet(p: &Value) -> Packet {
         icmp_code: p["icmp_code"].as_u64().unwrap_or(0) as u8,
         mark: 0,
         length: 60,
-        ttl: 64,
+        ttl: p["ttl"].as_u64().unwrap_or(64) as u8,
         tos: 0,
         fragment: false,
         inner: inner(p),
