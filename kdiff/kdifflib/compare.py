@@ -125,6 +125,8 @@ def compare(kernel, engine, ruleset):
         # The closest outcome: the one that agrees longest.
         if best is None or result["packet"] > best["packet"]:
             best = result
+    if best is not None:
+        best["outcomes"] = len(engine["outcomes"])
     return best
 
 
@@ -141,6 +143,9 @@ def signature(diff):
             parts.append(w)
     return " ".join(parts)
 
+
+# nfsim trace --all-branches lists at most this many outcomes (cli/src/main.rs).
+OUTCOME_CAP = 4096
 
 STATEFUL = re.compile(r"--mode (nth|random)|-m (limit|recent|connmark)\b|-j (CONNMARK|NOTRACK|CT)\b")
 
@@ -177,6 +182,8 @@ def facts(scenario, kernel, diff):
       packet no NAT rule matched (and nfsim kept);
     raw_output_touches_answers: the raw table can drop or untrack what the host
       sends (OUTPUT policy DROP, a DROP, NOTRACK or CT rule), before conntrack;
+    outcomes_capped: nfsim listed as many outcomes as --all-branches lists (4096),
+      so the kernel's combination of random draws may be one it left out;
     answers_a_random_nat_port: the packet that differs answers another (reply_to,
       icmp_error_for) and the ruleset lets the kernel pick NAT ports at random."""
     out = set()
@@ -201,6 +208,8 @@ def facts(scenario, kernel, diff):
         spec = scenario["packets"][i] if i < len(scenario["packets"]) else {}
         if "reply_to" in spec or "icmp_error_for" in spec:
             out.add("answers_a_random_nat_port")
+    if diff.get("outcomes", 0) >= OUTCOME_CAP:
+        out.add("outcomes_capped")
     for d in diff["diffs"]:
         if d["what"] == "rules":
             k, e = d["kernel"], d["nfsim"]
@@ -214,7 +223,14 @@ def facts(scenario, kernel, diff):
             # it: the null binding's clash resolution (nf_nat_used_tuple).
             f = d["fields"][0]
             sent = kp[at].get("sent", {})
-            nat_rule = any(ev["table"] == "nat" and ev["kind"] == "rule" for ev in kp[at].get("events", []))
+            # A nat rule that matched but asks for no port (NETMAP, SNAT or
+            # DNAT to an address only, MASQUERADE without --to-ports) leaves
+            # the port to the clash resolution as much as the null binding.
+            def sets_ports(ev):
+                text = _rule_text(scenario["ruleset"], event_text(ev)) or ""
+                return bool(re.search(r"--to-ports|--to-(?:source|destination) [\d.\-]+:\d|--random", text))
+            nat_rule = any(ev["table"] == "nat" and ev["kind"] == "rule" and sets_ports(ev)
+                           for ev in kp[at].get("events", []))
             if d["nfsim"].get(f) == sent.get(f) != d["kernel"].get(f) and not nat_rule:
                 out.add("kernel_remapped_port")
         if d["what"] == "reject_reply" and isinstance(d["nfsim"], dict):

@@ -45,7 +45,7 @@ fn random_port(seed: &mut u64, range: Option<(u16, u16)>) -> u16 {
 ///
 /// Not modelled: reusing an earlier connection's mapping for the same
 /// source (find_appropriate_src) and clashes with tuples in use.
-fn pick(seed: &mut u64, n: &NatTarget, p: &Packet, dst: bool) -> (Ipv4, u16) {
+fn pick(seed: &mut u64, n: &NatTarget, p: &Packet, dst: bool, zone: u16) -> (Ipv4, u16) {
     let (addr, port) = if dst {
         (p.dst, p.dport)
     } else {
@@ -71,7 +71,12 @@ fn pick(seed: &mut u64, n: &NatTarget, p: &Packet, dst: bool) -> (Ipv4, u16) {
             let raw = |a: Ipv4| a.swap_bytes();
             let j = jhash2(
                 &[raw(p.src), 0, 0, 0],
-                if n.persistent { 0 } else { raw(p.dst) },
+                // find_best_ips_proto: the destination XOR the connection's zone id.
+                if n.persistent {
+                    0
+                } else {
+                    raw(p.dst) ^ u32::from(zone)
+                },
             );
             // u32 arithmetic as the kernel's: a reversed range wraps around.
             let dist = hi.wrapping_sub(lo).wrapping_add(1) as u64;
@@ -145,8 +150,8 @@ fn jhash2(k: &[u32], initval: u32) -> u32 {
 
 /// DNAT's new destination: the range's pick, then with `--random` a seeded
 /// port in the range.
-pub(super) fn dnat(seed: &mut u64, n: &NatTarget, packet: &Packet) -> (Ipv4, u16) {
-    let (a, mut p) = pick(seed, n, packet, true);
+pub(super) fn dnat(seed: &mut u64, n: &NatTarget, packet: &Packet, zone: u16) -> (Ipv4, u16) {
+    let (a, mut p) = pick(seed, n, packet, true, zone);
     if n.random && packet.has_ports() {
         if let Some(ports) = n.range.as_ref().and_then(|r| r.ports) {
             p = random_port(seed, Some(ports));
@@ -183,8 +188,8 @@ pub(super) fn redirect(
 
 /// SNAT's new source: the range's pick, then with `--random` or
 /// `--random-fully` a seeded port (in the range, if it has ports).
-pub(super) fn snat(seed: &mut u64, n: &NatTarget, packet: &Packet) -> (Ipv4, u16) {
-    let (a, mut p) = pick(seed, n, packet, false);
+pub(super) fn snat(seed: &mut u64, n: &NatTarget, packet: &Packet, zone: u16) -> (Ipv4, u16) {
+    let (a, mut p) = pick(seed, n, packet, false, zone);
     if (n.random || n.random_fully) && packet.has_ports() {
         p = random_port(seed, n.range.as_ref().and_then(|r| r.ports));
     }

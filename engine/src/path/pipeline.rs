@@ -174,6 +174,8 @@ struct Runner<'a> {
     template: Option<ConnView>,
     /// The conntrack zone that template puts the packet in.
     zone: Option<Zone>,
+    /// The zone id of the packet's connection (NAT's address hash uses it).
+    conn_zone: u16,
     nat: Option<(bool, Ipv4, u16)>,
     /// The packet's connection as this walk began, when it has one.
     ct_base: Option<&'a ConnView>,
@@ -276,7 +278,7 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Continue
             }
             TargetKind::Dnat(n) => {
-                let (a, p) = nat::dnat(&mut self.seed, n, packet);
+                let (a, p) = nat::dnat(&mut self.seed, n, packet, self.conn_zone);
                 self.nat = Some((true, a, p));
                 TargetOutcome::Accept
             }
@@ -290,7 +292,7 @@ impl TargetRunner for Runner<'_> {
                 TargetOutcome::Accept
             }
             TargetKind::Snat(n) => {
-                let (a, p) = nat::snat(&mut self.seed, n, packet);
+                let (a, p) = nat::snat(&mut self.seed, n, packet, self.conn_zone);
                 self.nat = Some((false, a, p));
                 TargetOutcome::Accept
             }
@@ -461,6 +463,8 @@ struct Run<'a> {
     depth: u8,
     /// REJECT's answer, carrying the rejected packet's connection.
     attached: Option<Attached>,
+    /// A nat chain runs for REJECT's answer: its NAT choice is not applied.
+    nat_binds_only: bool,
     /// The answer a REJECT rule on this path sends.
     pending: Option<PendingAnswer>,
 }
@@ -543,6 +547,7 @@ impl Run<'_> {
             nfct: !self.tracked || (self.ct_attached && !self.invalid),
             template: None,
             zone: None,
+            conn_zone: self.zone.id,
             nat: None,
             ct_base: has_ct.then_some(&self.conn),
             ct_changed: None,
@@ -588,7 +593,7 @@ impl Run<'_> {
         if notrack && kind == TableKind::Raw {
             self.tracked = false;
         }
-        if let Some((dst, addr, port)) = nat.filter(|_| self.attached.is_none()) {
+        if let Some((dst, addr, port)) = nat.filter(|_| !self.nat_binds_only) {
             let before = tuple(p);
             // nf_nat_setup_info sets IPS_DST_NAT/IPS_SRC_NAT only when the
             // mapping changes the tuple: a NAT to the packet's own address
@@ -915,6 +920,7 @@ fn run_path(
         zone: Zone::default(),
         depth,
         attached,
+        nat_binds_only: false,
         pending: None,
     };
     let result = match iif {
@@ -1232,13 +1238,18 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         Some(&oif),
         Some(nexthop),
     )?;
-    // A locally generated packet's connection is confirmed as it leaves POSTROUTING.
-    run.confirm(p);
+    // A locally generated packet's connection is confirmed as it leaves
+    // POSTROUTING; looped back, the packet carries it (a CONNMARK in
+    // PREROUTING or INPUT marks that connection).
+    let confirmed = run.confirm(p);
     if !local {
         return Ok((Fate::Sent { oif }, true));
     }
     // Back in through lo: the connection now exists, so nat does not run again.
     run.tracked_existing();
+    if let Some(id) = confirmed {
+        run.existing = Some((id, false));
+    }
     // The looped packet's connection is confirmed: it meets no conntrack
     // step of its own here and no nat table (nat runs for a first packet only).
     let looped = |s: &&Stage| !matches!(s, Conntrack | T(Nat));
@@ -1307,9 +1318,11 @@ impl Run<'_> {
         }
         let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
         if !a.nat_set_up(dst_side) {
-            self.attached = None;
+            // The chain runs for the answer, but what a NAT rule chooses
+            // binds the connection (its original direction), not the answer.
+            (self.attached, self.nat_binds_only) = (None, true);
             let walked = self.table(TableKind::Nat, hook, p, iif, oif, nexthop);
-            self.attached = Some(a.clone());
+            (self.attached, self.nat_binds_only) = (Some(a.clone()), false);
             walked?;
         }
         let before = tuple(p);

@@ -80,7 +80,7 @@ pub fn packet(p: &Value) -> Packet {
             .as_u64()
             .unwrap_or(if proto == 1 { 8 } else { 0 }) as u8,
         icmp_code: p["icmp_code"].as_u64().unwrap_or(0) as u8,
-        mark: 0,
+        mark: p["mark"].as_u64().unwrap_or(0) as u32,
         length: 60,
         ttl: p["ttl"].as_u64().unwrap_or(64) as u8,
         tos: 0,
