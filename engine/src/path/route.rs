@@ -37,14 +37,24 @@ pub(super) fn route_output(host: &Host, dst: Ipv4) -> Result<OutRoute, &'static 
 pub(super) fn route_input(host: &Host, p: &Packet, iif: &str) -> Result<RouteResult, &'static str> {
     let localnet = host.sysctl.route_localnet;
     let (s, d) = (p.src, p.dst);
-    // Since Linux 5.3 only 0.0.0.0 itself, not all of 0/8, is a martian.
-    if s >> 28 == 0xe || s == u32::MAX || s == 0 || (s >> 24 == 127 && !localnet) {
+    // Since Linux 5.3 only 0.0.0.0 itself, not all of 0/8, is a martian; and
+    // a zero source to the limited broadcast (a DHCP client's) is accepted
+    // (ip_route_input_slow's brd_input), without validating the source.
+    let zero_to_lbcast = s == 0 && d == u32::MAX;
+    if s >> 28 == 0xe
+        || s == u32::MAX
+        || (s == 0 && !zero_to_lbcast)
+        || (s >> 24 == 127 && !localnet)
+    {
         return Err("martian source");
     }
     if d == 0 || (d >> 24 == 127 && !localnet) {
         return Err("martian destination");
     }
     let route = host.route(d);
+    if zero_to_lbcast {
+        return Ok(route);
+    }
     let rp = host.sysctl.rp_filter;
     // fib_validate_source without rp_filter (accept_local 0): a source
     // that is one of the host's own addresses is a martian.
