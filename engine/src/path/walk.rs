@@ -516,6 +516,13 @@ impl TargetRunner for BasicTargets {
             | TargetKind::Netmap { .. } => TargetOutcome::Accept,
             TargetKind::Reject { .. } => TargetOutcome::Reject,
             TargetKind::Nfqueue { num, bypass: _, .. } => TargetOutcome::Queue(*num),
+            // tcpmss_mangle_packet: a segment with no MSS option (nfsim's
+            // packets carry no TCP options) and no data gets one appended,
+            // 4 bytes longer; with data it is left as it is.
+            TargetKind::Tcpmss { .. } if packet.proto == 6 && packet.length == 40 => {
+                packet.length += 4;
+                TargetOutcome::Continue
+            }
             _ => TargetOutcome::Continue,
         }
     }
