@@ -294,13 +294,18 @@ impl Lookup<'_> {
 
 /// The packet as it entered, in the player's words.
 fn first_fields(t: &Traced) -> Fields {
-    let p = &t.packet;
+    let iif = match &t.origin {
+        Origin::Interface(i) => i.clone(),
+        Origin::Local { uid, .. } => format!("local process (uid {uid})"),
+    };
+    fields_of(&t.packet, iif)
+}
+
+/// A packet's fields as the player shows them, arriving from `iif`.
+fn fields_of(p: &nfsim::net::packet::Packet, iif: String) -> Fields {
     let ports = p.has_ports();
     Fields {
-        iif: match &t.origin {
-            Origin::Interface(i) => i.clone(),
-            Origin::Local { uid, .. } => format!("local process (uid {uid})"),
-        },
+        iif,
         oif: "-".into(),
         src: if p.src == 0 {
             "(chosen by routing)".into()
@@ -421,7 +426,13 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
             let a = answer.expect("the marker is there only with an answer");
             let (f, _) = fate_frame(&json, &last_node, &mut cur, &first, &mut states);
             frames.push(f);
-            first = answer_fields(&a["packet"]);
+            let built = &t
+                .path
+                .answer
+                .as_ref()
+                .expect("the JSON has an answer")
+                .packet;
+            first = fields_of(built, "the host itself".into());
             cur = first.clone();
             push_state(&mut states, cur.rows(&first));
             let what = scenario::packet_text(&a["packet"]);
@@ -933,26 +944,6 @@ fn lower_first(s: &str) -> String {
     c.next()
         .map(|f| f.to_lowercase().chain(c).collect())
         .unwrap_or_default()
-}
-
-/// An answer's packet (`path_json`'s `packet`) as the player follows it.
-fn answer_fields(p: &Value) -> Fields {
-    let proto = s(p, "protocol");
-    let ports = matches!(proto.as_str(), "tcp" | "udp" | "sctp" | "udplite" | "dccp");
-    let port = |k: &str| p[k].as_u64().map(|v| v as u16);
-    Fields {
-        iif: "the host itself".into(),
-        oif: "-".into(),
-        src: s(p, "src"),
-        dst: s(p, "dst"),
-        sport: if ports { port("sport") } else { None },
-        dport: if ports { port("dport") } else { None },
-        flags: (proto == "tcp").then(|| s(p, "tcp_flags")),
-        icmp: (proto == "icmp").then(|| format!("type {} code {}", p["icmp_type"], p["icmp_code"])),
-        proto,
-        mark: 0,
-        ct: "-".into(),
-    }
 }
 
 /// Where a path's packet leaves as (`203.0.113.10:80`), or its fate.

@@ -151,10 +151,53 @@ impl PendingAnswer {
     }
 }
 
+/// ICMP types icmp_send never answers: the errors, and types it does not
+/// know (which it counts as errors).
+fn is_icmp_error(p: &Packet) -> bool {
+    p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18)
+}
+
+/// The source icmp_send gives an error about a packet not addressed to the
+/// host (icmp_errors_use_inbound_ifaddr is 0): what routing picks for the
+/// way back to `to`, the route's preferred source, else the output device's
+/// address for the next hop (inet_select_addr).
+fn way_back_source(host: &Host, to: Ipv4) -> Option<Ipv4> {
+    let (dev, src, _, nexthop) = route_output(host, to).ok()?;
+    src.or_else(|| host.select_addr(&dev, nexthop))
+}
+
+/// The ICMP error icmp_send writes about `p`, from `src`: back to `p`'s
+/// source, quoting it (at most 548 bytes of it), TOS with precedence
+/// "internetwork control", TTL 64, no mark.
+fn icmp_error(p: &Packet, src: Ipv4, icmp_type: u8, code: u8) -> Packet {
+    let mut e = p.clone();
+    (e.src, e.dst) = (src, p.src);
+    (e.proto, e.sport, e.dport, e.tcp_flags) = (1, 0, 0, 0);
+    (e.icmp_type, e.icmp_code) = (icmp_type, code);
+    e.inner = Some(Tuple::of(p));
+    (e.tos, e.ttl, e.mark) = ((p.tos & 0x1e) | 0xc0, 64, 0);
+    e.length = 28 + p.length.min(548);
+    e
+}
+
+/// The RST answering TCP segment `p` (RST,ACK to a segment without ACK,
+/// else RST), 40 bytes, TTL 64, no mark, with TOS `tos`.
+fn reset(p: &Packet, tos: u8) -> Packet {
+    use crate::net::packet::tcp_flags::{ACK, RST};
+    let mut r = p.clone();
+    (r.src, r.dst, r.sport, r.dport) = (p.dst, p.src, p.dport, p.sport);
+    r.tcp_flags = if p.tcp_flags & ACK != 0 {
+        RST
+    } else {
+        RST | ACK
+    };
+    (r.length, r.tos, r.ttl, r.mark, r.inner) = (40, tos, 64, 0, None);
+    r
+}
+
 /// Whether REJECT sends anything: never to a packet addressed to a
 /// broadcast or multicast address, no RST for a RST (nf_send_reset), no
-/// ICMP error about an ICMP error (icmp_send; unknown types count as
-/// errors).
+/// ICMP error about an ICMP error (icmp_send).
 pub(super) fn reject_answers(host: &Host, with: u8, p: &Packet) -> bool {
     let to_many = p.dst >> 28 == 0xe || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
     if to_many {
@@ -163,14 +206,15 @@ pub(super) fn reject_answers(host: &Host, with: u8, p: &Packet) -> bool {
     if with == 6 {
         return p.proto == 6 && p.tcp_flags & crate::net::packet::tcp_flags::RST == 0;
     }
-    !(p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18))
+    !is_icmp_error(p)
 }
 
 /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the
-/// rejected packet's destination, or an ICMP destination-unreachable from
-/// that destination when it is local, from the address routing picks for
-/// the way back when forwarding, and back through `lo` to a locally
-/// generated packet. Returns the interface it leaves by, and the packet.
+/// rejected packet's destination (nf_send_reset: TOS 0), or an ICMP
+/// destination-unreachable (icmp_send) from that destination when it is
+/// local, from the address routing picks for the way back when forwarding,
+/// and back through `lo` to a locally generated packet. Returns the
+/// interface it leaves by, and the packet.
 pub(super) fn reject_reply(
     host: &Host,
     with: u8,
@@ -178,42 +222,19 @@ pub(super) fn reject_reply(
     iif: Option<&str>,
 ) -> (String, Packet) {
     let local_out = iif.is_none();
-    let mut r = p.clone();
-    (r.src, r.dst, r.mark, r.ttl, r.tos) = (p.dst, p.src, 0, 64, 0);
-    // A bare RST (40 bytes); an ICMP error quotes at most 548 bytes.
-    r.length = if with == 6 {
-        40
-    } else {
-        28 + p.length.min(548)
-    };
-    if with == 6 {
-        // tcp-reset: RST answering the segment (RST,ACK when it carried no ACK).
-        (r.sport, r.dport) = (p.dport, p.sport);
-        r.tcp_flags = if p.tcp_flags & crate::net::packet::tcp_flags::ACK != 0 {
-            crate::net::packet::tcp_flags::RST
-        } else {
-            crate::net::packet::tcp_flags::RST | crate::net::packet::tcp_flags::ACK
-        };
+    let r = if with == 6 {
+        reset(p, 0)
     } else {
         const CODES: [u8; 8] = [0, 1, 3, 2, 9, 10, 0, 13];
-        r.proto = 1;
-        (r.sport, r.dport, r.tcp_flags) = (0, 0, 0);
-        (r.icmp_type, r.icmp_code) = (3, CODES[with as usize]);
-        r.inner = Some(Tuple::of(p));
-        if !local_out && !host.is_local(p.dst) {
-            // icmp_send: not addressed to the host, the error's source is
-            // what routing picks for the way back (icmp_errors_use_inbound_ifaddr
-            // is 0): the route's preferred source, else the output
-            // device's address for the next hop (inet_select_addr).
-            if let Ok((dev, src, _, nexthop)) = route_output(host, r.dst) {
-                if let Some(a) = src.or_else(|| host.select_addr(&dev, nexthop)) {
-                    r.src = a;
-                }
-            }
-        } else if local_out {
-            r.src = p.src;
-        }
-    }
+        let src = if local_out {
+            p.src
+        } else if host.is_local(p.dst) {
+            p.dst
+        } else {
+            way_back_source(host, p.src).unwrap_or(p.dst)
+        };
+        icmp_error(p, src, 3, CODES[with as usize])
+    };
     let oif = if local_out {
         "lo".to_string()
     } else {
@@ -227,20 +248,11 @@ pub(super) fn reject_reply(
     (oif, r)
 }
 
-/// What the host's stack answers by itself to a packet delivered to it:
-/// an echo (or timestamp) request to one of its addresses gets its reply
-/// (icmp_reply); with the host's `listening` ports known, a TCP segment
-/// to any other port gets a RST (tcp_v4_send_reset: RST,ACK to a segment
-/// without ACK, else RST; nothing for a RST or for a broadcast or
-/// multicast destination) and a UDP datagram an ICMP port unreachable
-/// (icmp_send, from the address it was sent to, quoting it). The answer
-/// carries no mark (fwmark_reflect is 0) and TTL 64.
 /// The ICMP error the stack sends about packet `p` it could not forward
 /// (icmp_send: type `icmp_type`, code `code`), carrying `attached`, the
 /// packet's connection (icmp_glue_bits' nf_ct_attach). None where icmp_send
 /// sends nothing: about an ICMP error, a non-first fragment, a packet to or
-/// from a broadcast or multicast address, or with no way back. Its source is
-/// what routing picks for the way back (icmp_errors_use_inbound_ifaddr 0).
+/// from a broadcast or multicast address, or with no way back.
 pub(super) fn stack_icmp_error(
     host: &Host,
     p: &Packet,
@@ -252,71 +264,53 @@ pub(super) fn stack_icmp_error(
     let many = |a: Ipv4| {
         a >> 28 == 0xe || a == u32::MAX || matches!(host.route(a), RouteResult::Broadcast { .. })
     };
-    let about_error =
-        p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18);
-    if p.fragment || about_error || many(p.dst) || many(p.src) || p.src == 0 {
+    if p.fragment || is_icmp_error(p) || many(p.dst) || many(p.src) || p.src == 0 {
         return None;
     }
-    let (dev, src, _, nexthop) = route_output(host, p.src).ok()?;
-    let mut e = p.clone();
-    e.src = src.or_else(|| host.select_addr(&dev, nexthop))?;
-    e.dst = p.src;
-    (e.proto, e.sport, e.dport, e.tcp_flags) = (1, 0, 0, 0);
-    (e.icmp_type, e.icmp_code) = (icmp_type, code);
-    e.inner = Some(Tuple::of(p));
-    // icmp_send: TOS with precedence "internetwork control", TTL 64, no mark.
-    (e.tos, e.ttl, e.mark) = ((p.tos & 0x1e) | 0xc0, 64, 0);
-    e.length = 28 + p.length.min(548);
+    let src = way_back_source(host, p.src)?;
     Some(PendingAnswer {
         cause,
-        packet: e,
+        packet: icmp_error(p, src, icmp_type, code),
         attached,
     })
 }
 
+/// What the host's stack answers by itself to a packet delivered to it:
+/// an echo (or timestamp) request to one of its addresses gets its reply
+/// (icmp_reply); with the host's `listening` ports known, a TCP segment
+/// to any other port gets a RST (tcp_v4_send_reset, with the segment's TOS;
+/// nothing for a RST or for a broadcast or multicast destination) and a UDP
+/// datagram an ICMP port unreachable (icmp_send, from the address it was
+/// sent to, quoting it). The answer carries no mark (fwmark_reflect is 0)
+/// and TTL 64.
 pub(super) fn stack_answer(host: &Host, p: &Packet) -> Option<PendingAnswer> {
-    use crate::net::packet::tcp_flags::{ACK, RST};
     let local = host.is_local(p.dst);
     let closed = |proto: u8| {
         host.listening
             .as_ref()
             .is_some_and(|l| !l.contains(&(proto, p.dport)))
     };
-    let mut a = p.clone();
-    (a.src, a.dst, a.sport, a.dport) = (p.dst, p.src, p.dport, p.sport);
-    (a.mark, a.ttl, a.inner) = (0, 64, None);
-    let cause = match p.proto {
+    let (cause, packet) = match p.proto {
         // icmp_timestamp: nothing for a request shorter than its first
         // timestamp (4 bytes after the ICMP header).
         1 if (p.icmp_type == 8 || p.icmp_type == 13 && p.length >= 32)
             && local
             && p.icmp_code == 0 =>
         {
+            let mut a = p.clone();
+            (a.src, a.dst, a.mark, a.ttl, a.inner) = (p.dst, p.src, 0, 64, None);
             a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
-            AnswerCause::EchoReply
+            (AnswerCause::EchoReply, a)
         }
-        6 if p.tcp_flags & RST == 0 && local && closed(6) => {
-            a.tcp_flags = if p.tcp_flags & ACK != 0 {
-                RST
-            } else {
-                RST | ACK
-            };
-            (a.length, a.tos) = (40, p.tos);
-            AnswerCause::Reset
+        6 if p.tcp_flags & crate::net::packet::tcp_flags::RST == 0 && local && closed(6) => {
+            (AnswerCause::Reset, reset(p, p.tos))
         }
-        17 if local && closed(17) => {
-            (a.proto, a.sport, a.dport) = (1, 0, 0);
-            (a.icmp_type, a.icmp_code) = (3, 3);
-            a.inner = Some(Tuple::of(p));
-            a.tos = (p.tos & 0x1e) | 0xc0;
-            a.length = 28 + p.length.min(548);
-            AnswerCause::PortUnreachable
-        }
+        17 if local && closed(17) => (AnswerCause::PortUnreachable, icmp_error(p, p.dst, 3, 3)),
         _ => return None,
     };
     Some(PendingAnswer {
         cause,
-        packet: a,
+        packet,
         attached: None,
     })
 }

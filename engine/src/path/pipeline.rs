@@ -937,13 +937,14 @@ fn run_path(
         Err(Stop::Fate(f)) => (f, false),
     };
     // REJECT's answer leaves from inside the rejecting hook, before the
-    // rejected packet's connection goes away.
+    // rejected packet's connection goes away. (A packet with such an
+    // answer was rejected or dropped, never delivered.)
     let pending = run.pending.take();
     let mut answer = pending.and_then(|a| run.walk_answer(env, a));
     if let Some(id) = run.kill {
         run.conns.remove(id);
     }
-    if fate == Fate::DeliveredLocal && answer.is_none() {
+    if fate == Fate::DeliveredLocal {
         answer = stack_answer(run.host, &p).and_then(|a| run.walk_answer(env, a));
     }
     let delivered = (fate == Fate::DeliveredLocal).then(|| p.clone());
