@@ -121,6 +121,8 @@ pub enum PathStep {
         oif: String,
         reply: Packet,
     },
+    /// REJECT sends nothing back, and why.
+    Unanswered { hook: Hook, why: String },
     /// A line the LOG target wrote to the kernel log.
     Log { hook: Hook, line: String },
     /// A `TRACE: table:chain:rule|return|policy:N` line ip_tables wrote for
@@ -628,14 +630,22 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
             TableVerdict::Reject => {
-                if let Some(with) = rejected.filter(|&w| reject_answers(self.host, w, p)) {
-                    let (oif, reply) = reject_reply(self.host, with, p, iif);
-                    self.pending = Some(PendingAnswer {
-                        cause: AnswerCause::Reject,
-                        packet: reply.clone(),
-                        attached: self.attachment(),
-                    });
-                    self.steps.push(PathStep::Reject { hook, oif, reply });
+                if let Some(with) = rejected {
+                    match reject_answers(self.host, with, p, self.owner) {
+                        Ok(()) => {
+                            let (oif, reply) = reject_reply(self.host, with, p, iif);
+                            self.pending = Some(PendingAnswer {
+                                cause: AnswerCause::Reject,
+                                packet: reply.clone(),
+                                attached: self.attachment(),
+                            });
+                            self.steps.push(PathStep::Reject { hook, oif, reply });
+                        }
+                        Err(why) => self.steps.push(PathStep::Unanswered {
+                            hook,
+                            why: why.into(),
+                        }),
+                    }
                 }
                 Err(Stop::Fate(Fate::Rejected {
                     table: kind,
