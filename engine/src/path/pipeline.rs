@@ -37,7 +37,8 @@ use super::answer::{
 use super::log::{log_flags, uid_gid};
 use super::nat;
 use super::route::{
-    loopback_source_refused, loops_back_a_copy, route_input, route_output, ALL_HOSTS,
+    loopback_source_refused, loops_back_a_copy, reroute_output, route_input, route_output,
+    ALL_HOSTS,
 };
 use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Zone};
 use crate::net::host::{Host, RouteResult};
@@ -1209,7 +1210,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         if !changed {
             continue;
         }
-        (oif, _, local, nexthop) = match route_output(run.host, p.dst) {
+        (oif, _, local, nexthop) = match reroute_output(run.host, p.src, p.dst) {
             Ok(r) => r,
             Err(e) => return Err(run.drop_outside(Hook::Output, e)),
         };
