@@ -15,6 +15,7 @@ use crate::net::host::{Host, RouteResult};
 use crate::net::packet::{Packet, Tuple};
 use crate::path::eval::{ConnView, Socket};
 use crate::path::route::route_output;
+use crate::ruleset::model::Hook;
 use crate::ruleset::value::Ipv4;
 use serde::Serialize;
 
@@ -199,13 +200,16 @@ fn reset(p: &Packet, tos: u8) -> Packet {
 /// to a broadcast or multicast address, no RST for a RST (nf_send_reset), no
 /// ICMP error about an ICMP error (icmp_send), and no ICMP error about an
 /// ICMP message the kernel's own ICMP socket is sending (an echo reply, an
-/// ICMP error): icmp_send finds that socket locked by the send in progress
-/// (icmp_xmit_lock's trylock) and gives up.
+/// ICMP error) while it is being sent, in OUTPUT or POSTROUTING: icmp_send
+/// finds that socket locked by the send in progress (icmp_xmit_lock's
+/// trylock) and gives up. (Looped back through `lo`, the message reaches
+/// PREROUTING and INPUT later, from the backlog, with the lock released.)
 pub(super) fn reject_answers(
     host: &Host,
     with: u8,
     p: &Packet,
     owner: Socket,
+    hook: Hook,
 ) -> Result<(), &'static str> {
     let to_many = p.dst >> 28 == 0xe || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
     if to_many {
@@ -223,7 +227,7 @@ pub(super) fn reject_answers(
     if is_icmp_error(p) {
         return Err("no ICMP error answers an ICMP error (icmp_send)");
     }
-    if owner == Socket::Kernel && p.proto == 1 {
+    if owner == Socket::Kernel && p.proto == 1 && matches!(hook, Hook::Output | Hook::Postrouting) {
         return Err(
             "the packet is the kernel's own ICMP message and icmp_send finds the ICMP socket busy sending it, icmp_xmit_lock",
         );

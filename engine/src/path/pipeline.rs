@@ -654,7 +654,7 @@ impl Run<'_> {
             })),
             TableVerdict::Reject => {
                 if let Some(with) = rejected {
-                    match reject_answers(self.host, with, p, self.owner) {
+                    match reject_answers(self.host, with, p, self.owner, hook) {
                         Ok(()) => {
                             let (oif, reply) = reject_reply(self.host, with, p, iif);
                             self.pending = Some(PendingAnswer {
