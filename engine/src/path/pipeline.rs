@@ -1354,6 +1354,11 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     if !local {
         return Ok((Fate::Sent { oif }, true));
     }
+    // A packet that left OUTPUT without a connection (INVALID: the tracker
+    // refused it, an ICMP reply with no request) carries none back in.
+    if run.tracked && run.invalid && confirmed.is_none() {
+        return looped_afresh(run, p);
+    }
     // Back in through lo: the connection now exists, so nat does not run again.
     run.tracked_existing();
     if let Some(id) = confirmed {
@@ -1372,6 +1377,53 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         .iter()
         .filter(looped);
     run.stages(input, Hook::Input, p, Some("lo"), None, None)?;
+    Ok((Fate::DeliveredLocal, false))
+}
+
+/// A locally generated packet looped back through lo with no connection:
+/// nf_conntrack_in looks it up afresh in PREROUTING (in the zone raw
+/// PREROUTING gives it; the OUTPUT template is gone), so it may be a
+/// connection's reply now, and the nat table may run for it. A NAT that
+/// changes its destination drops the route it came with (nf_nat_ipv4_in's
+/// skb_dst_drop): ip_route_input then finds a source of the host's own, a
+/// martian (fib_validate_source), and drops it.
+fn looped_afresh(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
+    run.invalid = false;
+    run.ct_attached = false;
+    run.existing = None;
+    run.orig = None;
+    run.nat_done = false;
+    run.nat_init = [false; 2];
+    run.zone = Zone::default();
+    run.conn = ConnView::new_for(p);
+    let dst = p.dst;
+    run.stages(
+        &PREROUTING_STAGES,
+        Hook::Prerouting,
+        p,
+        Some("lo"),
+        None,
+        None,
+    )?;
+    if p.dst != dst {
+        return Err(run.drop_outside(
+            Hook::Prerouting,
+            "martian source (a local address): NAT changed the destination of a packet looped back through lo, so it is routed again",
+        ));
+    }
+    run.steps.push(PathStep::Routing {
+        hook: Hook::Prerouting,
+        decision: "local delivery".into(),
+    });
+    run.stages(
+        hook_stages_for(Hook::Input, run.backend),
+        Hook::Input,
+        p,
+        Some("lo"),
+        None,
+        None,
+    )?;
+    run.confirm(p);
     Ok((Fate::DeliveredLocal, false))
 }
 
