@@ -5,7 +5,7 @@
 //! the packet (that is [`crate::session`]).
 
 use nfsim::net::packet::{flag_names, parse_tcp_flags, FROM_LOCAL};
-use nfsim::ruleset::value::parse_ipv4;
+use nfsim::ruleset::value::Ipv4;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -123,7 +123,7 @@ impl PacketForm {
             ));
         }
         let addr = |field, s: &str, out: &mut Vec<FieldError>| {
-            if parse_ipv4(s.trim()).is_err() || s.trim().is_empty() {
+            if Ipv4::parse(s.trim()).is_err() || s.trim().is_empty() {
                 out.push(err(
                     field,
                     format!("`{}' is not an IPv4 address (like 192.0.2.50)", s.trim()),

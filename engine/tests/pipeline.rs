@@ -16,7 +16,7 @@ use nfsim::path::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
 use nfsim::path::walk::{Step, StepVerdict};
 use nfsim::ruleset::matches::{MatchKind, StatisticMode};
 use nfsim::ruleset::model::{Hook, Ruleset, Target};
-use nfsim::ruleset::value::{fmt_ipv4, parse_ipv4};
+use nfsim::ruleset::value::Ipv4;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -339,8 +339,8 @@ fn packets_follow_the_kernel() {
                 let ok = (kernel.is_null() && reply.is_none())
                     || reply.as_ref().is_some_and(|(oif, r)| {
                         kernel["if"] == oif.as_str()
-                            && kernel["src"] == fmt_ipv4(r.src)
-                            && kernel["dst"] == fmt_ipv4(r.dst)
+                            && kernel["src"] == r.src.to_string()
+                            && kernel["dst"] == r.dst.to_string()
                             && kernel["proto"] == nfsim::ruleset::value::Proto(r.proto).save()
                             && kernel.get("sport").is_none_or(|v| *v == r.sport)
                             && kernel.get("dport").is_none_or(|v| *v == r.dport)
@@ -367,8 +367,8 @@ fn packets_follow_the_kernel() {
             if let (Some(out), Some(k)) = (&path.packet_out, fate["packet_out"].as_object()) {
                 let random_ports = text.contains("--random");
                 // ICMP has no ports: compare them only where the kernel reports them.
-                let same = fmt_ipv4(out.src) == k["src"]
-                    && fmt_ipv4(out.dst) == k["dst"]
+                let same = out.src.to_string() == k["src"]
+                    && out.dst.to_string() == k["dst"]
                     && k.get("dport").is_none_or(|d| *d == out.dport)
                     && (random_ports || k.get("sport").is_none_or(|s| *s == out.sport));
                 // An ICMP error's quoted packet, as the kernel showed it at the last chain.
@@ -378,8 +378,8 @@ fn packets_follow_the_kernel() {
                     .filter(|v| v.is_object());
                 let same_inner = k_inner.is_none_or(|ki| {
                     out.inner.is_some_and(|i| {
-                        ki["src"] == fmt_ipv4(i.src)
-                            && ki["dst"] == fmt_ipv4(i.dst)
+                        ki["src"] == i.src.to_string()
+                            && ki["dst"] == i.dst.to_string()
                             && ki["sport"] == i.sport
                             && ki["dport"] == i.dport
                     })
@@ -388,7 +388,7 @@ fn packets_follow_the_kernel() {
                     failures.push(format!(
                         "{label}: packet out {} -> {} (quoting {:?}), kernel {:?}",
                         out.summary(),
-                        fmt_ipv4(out.dst),
+                        out.dst,
                         out.inner,
                         k
                     ));
@@ -417,8 +417,8 @@ fn packets_follow_the_kernel() {
                     continue;
                 }
                 let orig = nfsim::net::packet::Tuple {
-                    src: parse_ipv4(o["src"].as_str().unwrap()).unwrap(),
-                    dst: parse_ipv4(o["dst"].as_str().unwrap()).unwrap(),
+                    src: Ipv4::parse(o["src"].as_str().unwrap()).unwrap(),
+                    dst: Ipv4::parse(o["dst"].as_str().unwrap()).unwrap(),
                     proto,
                     // nfsim's ICMP tuples hold the type and code (no echo id).
                     sport: o[if proto == 1 { "icmp_type" } else { "sport" }]

@@ -20,7 +20,6 @@
 use crate::net::hash::Fnv;
 use crate::net::packet::{tcp_flags, Packet, Tuple};
 use crate::ruleset::model::needs_conntrack;
-use crate::ruleset::value::fmt_ipv4;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -632,18 +631,12 @@ impl Connection {
             if t.proto == 1 {
                 format!(
                     "src={} dst={} type={} code={}",
-                    fmt_ipv4(t.src),
-                    fmt_ipv4(t.dst),
-                    t.sport,
-                    t.dport
+                    t.src, t.dst, t.sport, t.dport
                 )
             } else {
                 format!(
                     "src={} dst={} sport={} dport={}",
-                    fmt_ipv4(t.src),
-                    fmt_ipv4(t.dst),
-                    t.sport,
-                    t.dport
+                    t.src, t.dst, t.sport, t.dport
                 )
             }
         };
@@ -673,12 +666,12 @@ impl Connection {
 #[cfg(test)]
 mod list_tests {
     use super::*;
-    use crate::ruleset::value::parse_ipv4;
+    use crate::ruleset::value::Ipv4;
 
     fn tcp(flags: u8) -> Packet {
         Packet {
-            src: 0,
-            dst: 0,
+            src: Ipv4::UNSPECIFIED,
+            dst: Ipv4::UNSPECIFIED,
             proto: 6,
             sport: 0,
             dport: 0,
@@ -696,8 +689,8 @@ mod list_tests {
 
     fn t(src: &str, sport: u16, dst: &str, dport: u16) -> Tuple {
         Tuple {
-            src: parse_ipv4(src).unwrap(),
-            dst: parse_ipv4(dst).unwrap(),
+            src: Ipv4::parse(src).unwrap(),
+            dst: Ipv4::parse(dst).unwrap(),
             proto: 6,
             sport,
             dport,

@@ -6,7 +6,7 @@
 //! mark 0, uid and gid 0, length 60, TTL 64, TOS 0, time 0 ms, not a reply.
 //! This module holds data; it neither routes nor evaluates rules.
 
-use crate::ruleset::value::{fmt_ipv4, parse_ipv4, Ipv4, Proto};
+use crate::ruleset::value::{Ipv4, Proto};
 use serde::{Deserialize, Serialize};
 
 /// TCP flag bits as the tcp match sees them.
@@ -55,21 +55,15 @@ impl Packet {
         if self.has_ports() {
             format!(
                 "{}:{} -> {}:{} {p}",
-                fmt_ipv4(self.src),
-                self.sport,
-                fmt_ipv4(self.dst),
-                self.dport
+                self.src, self.sport, self.dst, self.dport
             )
         } else if self.proto == 1 {
             format!(
                 "{} -> {} icmp type {} code {}",
-                fmt_ipv4(self.src),
-                fmt_ipv4(self.dst),
-                self.icmp_type,
-                self.icmp_code
+                self.src, self.dst, self.icmp_type, self.icmp_code
             )
         } else {
-            format!("{} -> {} {p}", fmt_ipv4(self.src), fmt_ipv4(self.dst))
+            format!("{} -> {} {p}", self.src, self.dst)
         }
     }
 }
@@ -265,11 +259,11 @@ impl PacketSpec {
             Some(ProtoSpec::Name(n)) => Proto::parse(n)?.0,
         };
         let src = match &self.src {
-            Some(s) => parse_ipv4(s).map_err(|_| format!("src: `{s}' is not an IPv4 address"))?,
-            None if self.from == FROM_LOCAL => 0,
+            Some(s) => Ipv4::parse(s).map_err(|_| format!("src: `{s}' is not an IPv4 address"))?,
+            None if self.from == FROM_LOCAL => Ipv4::UNSPECIFIED,
             None => return Err("src is required for a packet that arrives on an interface".into()),
         };
-        let dst = parse_ipv4(&self.dst)
+        let dst = Ipv4::parse(&self.dst)
             .map_err(|_| format!("dst: `{}' is not an IPv4 address", self.dst))?;
         let ports = Proto(proto).has_ports();
         if !ports && (self.sport.is_some() || self.dport.is_some()) {
@@ -344,7 +338,7 @@ mod tests {
         let p = spec(r#"{"from":"local","dst":"198.51.100.1","protocol":17,"dport":53}"#)
             .to_packet()
             .unwrap();
-        assert_eq!((p.proto, p.src, p.dport), (17, 0, 53));
+        assert_eq!((p.proto, p.src, p.dport), (17, Ipv4::UNSPECIFIED, 53));
         assert_eq!(parse_tcp_flags("SYN,ACK").unwrap(), 0x12);
         assert_eq!(parse_tcp_flags("SA").unwrap(), 0x12);
         assert_eq!(parse_tcp_flags("ACK").unwrap(), 0x10);

@@ -199,7 +199,8 @@ fn reset(p: &Packet, tos: u8) -> Packet {
 /// broadcast or multicast address, no RST for a RST (nf_send_reset), no
 /// ICMP error about an ICMP error (icmp_send).
 pub(super) fn reject_answers(host: &Host, with: u8, p: &Packet) -> bool {
-    let to_many = p.dst >> 28 == 0xe || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
+    let to_many =
+        p.dst.is_multicast() || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
     if to_many {
         return false;
     }
@@ -262,9 +263,11 @@ pub(super) fn stack_icmp_error(
     attached: Option<Attached>,
 ) -> Option<PendingAnswer> {
     let many = |a: Ipv4| {
-        a >> 28 == 0xe || a == u32::MAX || matches!(host.route(a), RouteResult::Broadcast { .. })
+        a.is_multicast()
+            || a.is_broadcast()
+            || matches!(host.route(a), RouteResult::Broadcast { .. })
     };
-    if p.fragment || is_icmp_error(p) || many(p.dst) || many(p.src) || p.src == 0 {
+    if p.fragment || is_icmp_error(p) || many(p.dst) || many(p.src) || p.src.is_unspecified() {
         return None;
     }
     let src = way_back_source(host, p.src)?;

@@ -9,7 +9,6 @@
 use crate::net::packet::Packet;
 use crate::path::eval::Socket;
 use crate::ruleset::targets::LogTarget;
-use crate::ruleset::value::fmt_ipv4;
 
 /// The NF_LOG flag bits a LOG rule's options set: 0x01 `--log-tcp-sequence`,
 /// 0x02 `--log-tcp-options`, 0x04 `--log-ip-options`, 0x08 `--log-uid`.
@@ -57,8 +56,8 @@ pub fn log_line(
     let _ = write!(
         s,
         "SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID=0 ",
-        fmt_ipv4(p.src),
-        fmt_ipv4(p.dst),
+        p.src,
+        p.dst,
         p.length,
         p.tos & 0x1e,
         p.tos & 0xe0,

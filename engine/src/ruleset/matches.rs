@@ -515,7 +515,7 @@ pub static MATCHES: &[MatchDesc] = &[
                 hitcount: 0,
                 rttl: false,
                 name: "DEFAULT".into(),
-                mask: u32::MAX,
+                mask: Ipv4::BROADCAST,
                 rdest: false,
             }))
         },
@@ -735,9 +735,9 @@ fn parse_u32_range(s: &str, sep: char, what: &str) -> Result<(u32, u32), String>
 
 fn parse_ip_range(s: &str) -> Result<(Ipv4, Ipv4), String> {
     match s.split_once('-') {
-        Some((a, b)) => Ok((parse_ipv4(a)?, parse_ipv4(b)?)),
+        Some((a, b)) => Ok((Ipv4::parse(a)?, Ipv4::parse(b)?)),
         None => {
-            let a = parse_ipv4(s)?;
+            let a = Ipv4::parse(s)?;
             Ok((a, a))
         }
     }
@@ -1110,7 +1110,7 @@ impl MatchKind {
                     }
                     m.name = arg.to_string()
                 }
-                "--mask" => m.mask = parse_ipv4(arg)?,
+                "--mask" => m.mask = Ipv4::parse(arg)?,
                 "--rsource" => m.rdest = false,
                 _ => m.rdest = true,
             },
@@ -1503,7 +1503,7 @@ impl MatchKind {
                     if let Some(v) = v {
                         bang(out, v.invert);
                         out.push_str(label);
-                        out.push_str(&format!("{}-{}", fmt_ipv4(v.value.0), fmt_ipv4(v.value.1)));
+                        out.push_str(&format!("{}-{}", v.value.0, v.value.1));
                     }
                 }
             }
@@ -1534,7 +1534,7 @@ impl MatchKind {
                 if m.rttl {
                     out.push_str(" --rttl");
                 }
-                out.push_str(&format!(" --name {} --mask {}", m.name, fmt_ipv4(m.mask)));
+                out.push_str(&format!(" --name {} --mask {}", m.name, m.mask));
                 out.push_str(if m.rdest { " --rdest" } else { " --rsource" });
             }
             MatchKind::Set(m) => {

@@ -64,9 +64,9 @@ impl NatRange {
                     .map(|i| (&a[..i], &a[i + 1..]))
                 {
                     // iptables accepts a reversed range (validation warns about it).
-                    Some((x, y)) => (parse_ipv4(x)?, parse_ipv4(y)?),
+                    Some((x, y)) => (Ipv4::parse(x)?, Ipv4::parse(y)?),
                     None => {
-                        let x = parse_ipv4(a)?;
+                        let x = Ipv4::parse(a)?;
                         (x, x)
                     }
                 },
@@ -84,10 +84,10 @@ impl NatRange {
     pub fn save(&self) -> String {
         let mut s = String::new();
         if let Some((a, b)) = self.addrs {
-            s.push_str(&fmt_ipv4(a));
+            s.push_str(&a.to_string());
             if a != b {
                 s.push('-');
-                s.push_str(&fmt_ipv4(b));
+                s.push_str(&b.to_string());
             }
         }
         if let Some((a, b)) = self.ports {

@@ -10,6 +10,7 @@
 use crate::ruleset::matches::MatchKind;
 use crate::ruleset::model::*;
 use crate::ruleset::targets::TargetKind;
+use crate::ruleset::value::Ipv4;
 use crate::text::diagnostic::{codes, Diagnostic};
 use crate::text::suggest::suggest;
 
@@ -442,14 +443,13 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
 /// NAT range the kernel's u32 arithmetic wraps around and maps connections to
 /// addresses outside it (checked with the oracle: y_nat_reversed_range_wraps).
 fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
-    use crate::ruleset::value::fmt_ipv4;
-    let mut warn = |span, (a, b): (u32, u32), effect: &str| {
+    let mut warn = |span, (a, b): (Ipv4, Ipv4), effect: &str| {
         if a > b {
             out.push(
                 Diagnostic::warning(
                     codes::RANGE_REVERSED,
                     span,
-                    format!("range {}-{} is reversed {effect}", fmt_ipv4(a), fmt_ipv4(b)),
+                    format!("range {}-{} is reversed {effect}", a, b),
                 )
                 .with_hint("write the lower address first"),
             );

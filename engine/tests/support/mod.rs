@@ -4,7 +4,7 @@
 use nfsim::net::packet::{parse_tcp_flags, Packet};
 use nfsim::path::eval::{MatchId, MatchState};
 use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
-use nfsim::ruleset::value::parse_ipv4;
+use nfsim::ruleset::value::Ipv4;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -49,7 +49,7 @@ impl MatchState for Replay {
             false
         }
     }
-    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
+    fn recent(&mut self, _: &RecentMatch, _: Ipv4, _: u8) -> bool {
         false
     }
     fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
@@ -70,8 +70,10 @@ pub fn packet(p: &Value) -> Packet {
         other => panic!("{other}"),
     };
     Packet {
-        src: p["src"].as_str().map_or(0, |s| parse_ipv4(s).unwrap()),
-        dst: parse_ipv4(p["dst"].as_str().unwrap()).unwrap(),
+        src: p["src"]
+            .as_str()
+            .map_or(Ipv4::UNSPECIFIED, |s| Ipv4::parse(s).unwrap()),
+        dst: Ipv4::parse(p["dst"].as_str().unwrap()).unwrap(),
         proto,
         sport: p["sport"].as_u64().unwrap_or(0) as u16,
         dport: p["dport"].as_u64().unwrap_or(0) as u16,
@@ -96,7 +98,7 @@ fn inner(p: &Value) -> Option<nfsim::net::packet::Tuple> {
         .iter()
         .map(|v| v.as_u64().unwrap() as u8)
         .collect();
-    let ip = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let ip = |i: usize| Ipv4::from([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     let port = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     // nfsim's ICMP tuples hold the quoted packet's type and code.
     let (sport, dport) = match b[9] {
