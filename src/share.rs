@@ -25,9 +25,9 @@
 use crate::packet_form::{Field, PacketForm, PROTOCOLS};
 use crate::session::{PacketInput, PlayInput};
 use nfsim::net::host::{Host, HostSpec, RouteTable, RouteType, Sysctl};
-use nfsim::net::packet::{flag_names, parse_tcp_flags, PacketSpec, ProtoSpec};
+use nfsim::net::packet::{PacketSpec, ProtoSpec};
 use nfsim::path::eval::MatchId;
-use nfsim::ruleset::value::{Ipv4, Proto};
+use nfsim::ruleset::value::{Ipv4, Proto, TcpFlags};
 use nfsim::scenario::{self, Loaded, Scenario, SimState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -392,8 +392,8 @@ fn form_of(spec: &PacketSpec, who: &str) -> (PacketForm, Vec<String>) {
     };
     let tcp_flags = match &spec.tcp_flags {
         None => "SYN".to_string(),
-        Some(f) => parse_tcp_flags(f)
-            .map(flag_names)
+        Some(f) => TcpFlags::parse(f)
+            .map(TcpFlags::names)
             .unwrap_or_else(|_| f.clone()),
     };
     let form = PacketForm {

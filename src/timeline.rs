@@ -315,7 +315,7 @@ fn fields_of(p: &nfsim::net::packet::Packet, iif: String) -> Fields {
         proto: nfsim::ruleset::value::Proto(p.proto).save(),
         sport: ports.then_some(p.sport),
         dport: ports.then_some(p.dport),
-        flags: (p.proto == 6).then(|| nfsim::net::packet::flag_names(p.tcp_flags)),
+        flags: (p.proto == 6).then(|| p.tcp_flags.names()),
         icmp: (p.proto == 1).then(|| format!("type {} code {}", p.icmp_type, p.icmp_code)),
         mark: p.mark,
         ct: "-".into(),

@@ -11,7 +11,7 @@ use nfsim::net::packet::Packet;
 use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, MatchId, MatchState};
 use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
 use nfsim::ruleset::model::{Hook, Rule};
-use nfsim::ruleset::value::{parse_uint, Ipv4, Ipv4Net};
+use nfsim::ruleset::value::{parse_uint, Ipv4, Ipv4Net, TcpFlags};
 use std::path::Path;
 
 struct Rng(u64);
@@ -184,11 +184,11 @@ fn check_pair(earlier: &Rule, later: &Rule, samples: usize, seed: u64, what: &st
             proto,
             sport: pools.small(&mut rng),
             dport: pools.small(&mut rng),
-            tcp_flags: if rng.bool() {
+            tcp_flags: TcpFlags(if rng.bool() {
                 pools.number(&mut rng) as u8
             } else {
                 rng.pick(&[0x02, 0x12, 0x10, 0x11, 0x04, 0x3f, 0])
-            },
+            }),
             icmp_type: pools.number(&mut rng) as u8,
             icmp_code: rng.pick(&[0u8, 1, 3, 4, 255]),
             mark: pools.number(&mut rng),

@@ -11,12 +11,11 @@ mod support;
 
 use nfsim::net::conntrack::ConnTable;
 use nfsim::net::host::{Host, HostSpec, Sysctl};
-use nfsim::net::packet::parse_tcp_flags;
 use nfsim::path::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
 use nfsim::path::walk::{Step, StepVerdict};
 use nfsim::ruleset::matches::{MatchKind, StatisticMode};
 use nfsim::ruleset::model::{Hook, Ruleset, Target};
-use nfsim::ruleset::value::Ipv4;
+use nfsim::ruleset::value::{Ipv4, TcpFlags};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -347,7 +346,7 @@ fn packets_follow_the_kernel() {
                             && kernel.get("icmp_type").is_none_or(|v| *v == r.icmp_type)
                             && kernel.get("icmp_code").is_none_or(|v| *v == r.icmp_code)
                             && kernel.get("tcp_flags").is_none_or(|v| {
-                                parse_tcp_flags(v.as_str().unwrap()).unwrap() == r.tcp_flags
+                                TcpFlags::parse(v.as_str().unwrap()).unwrap() == r.tcp_flags
                             })
                     });
                 if !ok {

@@ -286,7 +286,11 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
             proto,
             sport: 45678,
             dport,
-            tcp_flags: if proto == 6 { 2 } else { 0 },
+            tcp_flags: if proto == 6 {
+                nfsim::ruleset::value::TcpFlags::SYN
+            } else {
+                nfsim::ruleset::value::TcpFlags::NONE
+            },
             icmp_type: 0,
             icmp_code: 0,
             mark: 0,

@@ -295,7 +295,7 @@ fn match_one(
             if let Some(f) = &t.flags {
                 let (mask, cmp) = f.value;
                 if (p.tcp_flags & mask == cmp) == f.invert {
-                    return no!(format!("the TCP flags are {}", flag_names(p.tcp_flags)));
+                    return no!(format!("the TCP flags are {}", p.tcp_flags.names()));
                 }
             }
             Ok(())
@@ -495,18 +495,6 @@ fn match_one(
             }
         }
     }
-}
-
-fn flag_names(f: u8) -> String {
-    if f == 0 {
-        return "NONE".into();
-    }
-    names::TCP_FLAGS[..6]
-        .iter()
-        .filter(|(_, b)| f & b != 0)
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// xt_conntrack (revision 3).

@@ -56,7 +56,7 @@ use crate::ruleset::model::*;
 use crate::ruleset::names;
 use crate::ruleset::render::{rule_spec, save_order};
 use crate::ruleset::targets::*;
-use crate::ruleset::value::{Ipv4Net, PortRange};
+use crate::ruleset::value::{Ipv4Net, PortRange, TcpFlags};
 use crate::text::lexer::restore_words;
 
 // ---------------------------------------------------------------------------
@@ -359,18 +359,18 @@ fn xlate_l4_port(xl: &mut Xl, proto: &str, dir: &str, v: &Option<Neg<PortRange>>
     }
 }
 
-fn tcp_flag_list(flags: u8) -> String {
-    const NAMES: [(&str, u8); 6] = [
-        ("fin", 0x01),
-        ("syn", 0x02),
-        ("rst", 0x04),
-        ("psh", 0x08),
-        ("ack", 0x10),
-        ("urg", 0x20),
+fn tcp_flag_list(flags: TcpFlags) -> String {
+    const NAMES: [(&str, TcpFlags); 6] = [
+        ("fin", TcpFlags::FIN),
+        ("syn", TcpFlags::SYN),
+        ("rst", TcpFlags::RST),
+        ("psh", TcpFlags::PSH),
+        ("ack", TcpFlags::ACK),
+        ("urg", TcpFlags::URG),
     ];
     let list: Vec<&str> = NAMES
         .iter()
-        .filter(|(_, b)| flags & b != 0)
+        .filter(|(_, f)| flags.contains(*f))
         .map(|(n, _)| *n)
         .collect();
     if list.is_empty() {
@@ -670,7 +670,7 @@ fn xlate_match(xl: &mut Xl, rule: &Rule, m: &MatchKind) -> bool {
             }
             if let Some(f) = &t.flags {
                 let (mask, cmp) = f.value;
-                if mask != 0 || f.invert {
+                if !mask.is_empty() || f.invert {
                     xl.add(&format!("tcp flags {}", neq(f.invert)));
                     xl.add(&tcp_flag_list(cmp));
                     xl.add(" / ");

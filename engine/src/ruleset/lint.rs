@@ -25,7 +25,7 @@ use crate::ruleset::matches::{
 };
 use crate::ruleset::model::{AddrMatch, IfaceMatch, ProtoMatch, Rule, Ruleset, Table, Target};
 use crate::ruleset::targets::{ConnmarkMode, TargetKind};
-use crate::ruleset::value::{prefix_mask, Iface, Ipv4, PortRange};
+use crate::ruleset::value::{prefix_mask, Iface, Ipv4, PortRange, TcpFlags};
 use crate::text::diagnostic::{codes, Diagnostic};
 use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
@@ -779,12 +779,12 @@ fn port_implied(conds: &[PortCond], side: PortSide, p: Option<&Neg<PortRange>>) 
 }
 
 /// `(flags & mask) == cmp`, negated or not, follows from the later rule's.
-fn flags_implied(e: &Neg<(u8, u8)>, l: &Neg<(u8, u8)>) -> bool {
+fn flags_implied(e: &Neg<(TcpFlags, TcpFlags)>, l: &Neg<(TcpFlags, TcpFlags)>) -> bool {
     let ((m1, c1), (m2, c2)) = (e.value, l.value);
     if e == l {
         return true;
     }
-    !l.invert && m1 & !m2 == 0 && (c2 & m1 == c1) != e.invert
+    !l.invert && m2.contains(m1) && (c2 & m1 == c1) != e.invert
 }
 
 /// The kernel's `icmp_type_code_match`: type 0xff is any type; otherwise the

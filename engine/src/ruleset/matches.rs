@@ -37,7 +37,7 @@ pub struct TcpMatch {
     pub sport: Option<Neg<PortRange>>,
     pub dport: Option<Neg<PortRange>>,
     /// (mask, compare)
-    pub flags: Option<Neg<(u8, u8)>>,
+    pub flags: Option<Neg<(TcpFlags, TcpFlags)>>,
     pub option: Option<Neg<u8>>,
 }
 
@@ -679,19 +679,6 @@ pub fn new_match(name: &str) -> MatchKind {
     }
 }
 
-fn parse_tcp_flags(s: &str) -> Result<u8, String> {
-    let mut v = 0;
-    for f in s.split(',') {
-        let up = f.to_ascii_uppercase();
-        let (_, bit) = names::TCP_FLAGS
-            .iter()
-            .find(|(n, _)| *n == up)
-            .ok_or_else(|| format!("Unknown TCP flag `{f}'"))?;
-        v |= bit;
-    }
-    Ok(v)
-}
-
 fn parse_list_bits(s: &str, table: &[(&str, u32)], what: &str) -> Result<u32, String> {
     let mut v = 0;
     for item in s.split(',') {
@@ -868,7 +855,10 @@ impl MatchKind {
                 "--dport" | "--destination-port" => {
                     m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?))
                 }
-                "--syn" => m.flags = Some(Neg::new(inv, (0x17, 0x02))),
+                "--syn" => {
+                    use TcpFlags as f;
+                    m.flags = Some(Neg::new(inv, (f::FIN | f::SYN | f::RST | f::ACK, f::SYN)))
+                }
                 "--tcp-option" => {
                     let v =
                         parse_uint(arg, 255).ok_or_else(|| format!("Bad TCP option \"{arg}\""))?;
@@ -1361,9 +1351,9 @@ impl MatchKind {
                 if let Some(f) = &m.flags {
                     bang(out, f.invert);
                     out.push_str(" --tcp-flags ");
-                    save_tcp_flags(out, f.value.0);
+                    out.push_str(&f.value.0.names());
                     out.push(' ');
-                    save_tcp_flags(out, f.value.1);
+                    out.push_str(&f.value.1.names());
                 }
             }
             MatchKind::Udp(m) => {
@@ -1672,24 +1662,6 @@ fn save_l4_ports(out: &mut String, label: &str, v: &Option<Neg<PortRange>>) {
     }
 }
 
-fn save_tcp_flags(out: &mut String, mut flags: u8) {
-    if flags == 0 {
-        out.push_str("NONE");
-        return;
-    }
-    let mut first = true;
-    for (name, bit) in &names::TCP_FLAGS[..6] {
-        if flags & bit != 0 {
-            if !first {
-                out.push(',');
-            }
-            out.push_str(name);
-            first = false;
-            flags &= !bit;
-        }
-    }
-}
-
 /// The comment match's only rule: at most 255 characters.
 pub fn check_comment(arg: &str) -> Result<(), String> {
     if arg.len() > 255 {
@@ -1706,7 +1678,7 @@ pub fn apply_tcp_flags(m: &mut MatchKind, inv: bool, mask: &str, comp: &str) -> 
     if let MatchKind::Tcp(t) = m {
         t.flags = Some(Neg::new(
             inv,
-            (parse_tcp_flags(mask)?, parse_tcp_flags(comp)?),
+            (TcpFlags::parse_list(mask)?, TcpFlags::parse_list(comp)?),
         ));
     }
     Ok(())

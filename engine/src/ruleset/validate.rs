@@ -10,7 +10,7 @@
 use crate::ruleset::matches::MatchKind;
 use crate::ruleset::model::*;
 use crate::ruleset::targets::TargetKind;
-use crate::ruleset::value::Ipv4;
+use crate::ruleset::value::{Ipv4, TcpFlags};
 use crate::text::diagnostic::{codes, Diagnostic};
 use crate::text::suggest::suggest;
 
@@ -366,7 +366,7 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
             }
             TargetKind::Tcpmss { mss } => {
                 // The kernel's find_syn_match: a tcp match whose compared flags include SYN.
-                let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.1 & 0x02 != 0)));
+                let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.1.contains(TcpFlags::SYN))));
                 if !syn {
                     out.push(
                         Diagnostic::error(

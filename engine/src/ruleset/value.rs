@@ -1,7 +1,8 @@
 //! Typed values that appear in rules and packets: IPv4 addresses ([`Ipv4`],
 //! the one place that knows their bits: ranges, masks, classes) and networks,
-//! port ranges, marks, interface patterns, protocols. Each parses from
-//! iptables' own notation and prints back in iptables-save's notation.
+//! TCP flags ([`TcpFlags`]), port ranges, marks, interface patterns,
+//! protocols. Each parses from iptables' own notation and prints back in
+//! iptables-save's notation.
 //!
 //! Parsing returns a plain-words error string; the caller attaches the span.
 //! This module does no name-service look-ups beyond the fixed tables in
@@ -148,6 +149,144 @@ impl From<std::net::Ipv4Addr> for Ipv4 {
 impl From<Ipv4> for std::net::Ipv4Addr {
     fn from(a: Ipv4) -> std::net::Ipv4Addr {
         std::net::Ipv4Addr::from_bits(a.0)
+    }
+}
+
+/// TCP flags: the flags byte of a TCP header, as a packet carries it and the
+/// tcp match tests it (`--tcp-flags MASK COMP`). Serialises as the byte, as
+/// the plain integer it replaced did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const NONE: TcpFlags = TcpFlags(0);
+    pub const FIN: TcpFlags = TcpFlags(0x01);
+    pub const SYN: TcpFlags = TcpFlags(0x02);
+    pub const RST: TcpFlags = TcpFlags(0x04);
+    pub const PSH: TcpFlags = TcpFlags(0x08);
+    pub const ACK: TcpFlags = TcpFlags(0x10);
+    pub const URG: TcpFlags = TcpFlags(0x20);
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    pub const CWR: TcpFlags = TcpFlags(0x80);
+    /// The six flags iptables names (`ALL`): ECE and CWR left out.
+    pub const ALL: TcpFlags = TcpFlags(0x3f);
+
+    /// iptables' names in its print order, then `ALL` and `NONE`.
+    pub const NAMED: &'static [(&'static str, TcpFlags)] = &[
+        ("FIN", TcpFlags::FIN),
+        ("SYN", TcpFlags::SYN),
+        ("RST", TcpFlags::RST),
+        ("PSH", TcpFlags::PSH),
+        ("ACK", TcpFlags::ACK),
+        ("URG", TcpFlags::URG),
+        ("ALL", TcpFlags::ALL),
+        ("NONE", TcpFlags::NONE),
+    ];
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: TcpFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    pub const fn intersects(self, other: TcpFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The flags iptables names, as it prints them: `SYN,ACK`, or `NONE`
+    /// (ECE and CWR are not printed).
+    pub fn names(self) -> String {
+        if self.is_empty() {
+            return "NONE".into();
+        }
+        Self::NAMED[..6]
+            .iter()
+            .filter(|(_, f)| self.intersects(*f))
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `--tcp-flags`' notation: a comma list of names, `ALL` and `NONE`
+    /// included, in any case.
+    pub fn parse_list(s: &str) -> Result<TcpFlags, String> {
+        let mut v = TcpFlags::NONE;
+        for f in s.split(',') {
+            let up = f.to_ascii_uppercase();
+            let (_, bit) = Self::NAMED
+                .iter()
+                .find(|(n, _)| *n == up)
+                .ok_or_else(|| format!("Unknown TCP flag `{f}'"))?;
+            v = v | *bit;
+        }
+        Ok(v)
+    }
+
+    /// A packet's flags as a scenario writes them: names (`SYN,ACK`), letters
+    /// (`SA`), or `NONE`, in any case.
+    pub fn parse(s: &str) -> Result<TcpFlags, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("NONE") || s.is_empty() {
+            return Ok(TcpFlags::NONE);
+        }
+        let name = |n: &str| -> Option<TcpFlags> {
+            let n = n.trim().to_ascii_uppercase();
+            // Names as iptables spells them (NONE only alone, handled above).
+            Self::NAMED[..7]
+                .iter()
+                .find(|(name, _)| *name == n)
+                .map(|(_, f)| *f)
+        };
+        if let Some(v) = s
+            .split(',')
+            .map(name)
+            .try_fold(TcpFlags::NONE, |acc, f| f.map(|f| acc | f))
+        {
+            return Ok(v);
+        }
+        let mut v = TcpFlags::NONE;
+        for c in s.chars() {
+            v = v | match c.to_ascii_uppercase() {
+                'F' => TcpFlags::FIN,
+                'S' => TcpFlags::SYN,
+                'R' => TcpFlags::RST,
+                'P' => TcpFlags::PSH,
+                'A' => TcpFlags::ACK,
+                'U' => TcpFlags::URG,
+                _ => {
+                    return Err(format!(
+                        "unknown TCP flags `{s}' (names like SYN,ACK or letters like SA)"
+                    ))
+                }
+            };
+        }
+        Ok(v)
+    }
+}
+
+impl std::ops::BitOr for TcpFlags {
+    type Output = TcpFlags;
+    fn bitor(self, other: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitAnd for TcpFlags {
+    type Output = TcpFlags;
+    fn bitand(self, other: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 & other.0)
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.names())
     }
 }
 
@@ -577,6 +716,31 @@ mod tests {
             Ipv4::new(10, 0, 2, 1)
         );
         assert_eq!(Ipv4::new(10, 1, 2, 3).kernel_word(), 0x0302_010a);
+    }
+
+    #[test]
+    fn tcp_flags_parse_and_print_like_iptables() {
+        let sa = TcpFlags::SYN | TcpFlags::ACK;
+        assert_eq!(sa, TcpFlags(0x12));
+        assert_eq!(sa.names(), "SYN,ACK");
+        assert_eq!(TcpFlags::NONE.names(), "NONE");
+        assert_eq!(
+            (TcpFlags::ALL | TcpFlags::CWR).names(),
+            "FIN,SYN,RST,PSH,ACK,URG"
+        );
+        assert_eq!(TcpFlags::parse_list("ack,syn").unwrap(), sa);
+        assert_eq!(TcpFlags::parse_list("ALL").unwrap(), TcpFlags::ALL);
+        assert_eq!(TcpFlags::parse_list("NONE").unwrap(), TcpFlags::NONE);
+        assert_eq!(
+            TcpFlags::parse_list("SYN,XMAS").unwrap_err(),
+            "Unknown TCP flag `XMAS'"
+        );
+        assert_eq!(TcpFlags::parse("sa").unwrap(), sa);
+        assert_eq!(TcpFlags::parse(" none ").unwrap(), TcpFlags::NONE);
+        assert!(TcpFlags::parse("SYN,NONE").is_err());
+        assert!(sa.contains(TcpFlags::SYN) && !sa.contains(TcpFlags::SYN | TcpFlags::FIN));
+        assert!(sa.intersects(TcpFlags::SYN | TcpFlags::FIN));
+        assert_eq!(serde_json::to_string(&sa).unwrap(), "18");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use report::{
 
 use crate::net::conntrack::ConnTable;
 use crate::net::host::{Host, HostSpec};
-use crate::net::packet::{tcp_flags, Packet, PacketSpec, FROM_LOCAL};
+use crate::net::packet::{Packet, PacketSpec, FROM_LOCAL};
 use crate::path::eval::{MatchId, MatchState};
 use crate::path::pipeline::{
     index_ruleset, run_packet_indexed, Backend, Fate, Origin, PacketPath, PathStep, RulesetIndex,
@@ -35,7 +35,7 @@ use crate::path::pipeline::{
 use crate::path::walk::Step;
 use crate::ruleset::matches::{LimitMatch, RecentCommand, RecentMatch, SetMatch};
 use crate::ruleset::model::{Ruleset, TableKind};
-use crate::ruleset::value::{Ipv4, Ipv4Net, Proto};
+use crate::ruleset::value::{Ipv4, Ipv4Net, Proto, TcpFlags};
 use crate::text::diagnostic::Diagnostic;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -467,7 +467,7 @@ fn packet_of(
             proto: 1,
             sport: 0,
             dport: 0,
-            tcp_flags: 0,
+            tcp_flags: TcpFlags::NONE,
             icmp_type: spec.icmp_type.unwrap_or(3),
             icmp_code: spec.icmp_code.unwrap_or(3),
             mark: 0,
@@ -487,10 +487,10 @@ fn packet_of(
         // A new packet from the other end: its own TTL and TOS.
         (p.ttl, p.tos) = (spec.ttl.unwrap_or(64), spec.tos);
         p.tcp_flags =
-            if seen.tcp_flags & tcp_flags::SYN != 0 && seen.tcp_flags & tcp_flags::ACK == 0 {
-                tcp_flags::SYN | tcp_flags::ACK
+            if seen.tcp_flags.contains(TcpFlags::SYN) && !seen.tcp_flags.contains(TcpFlags::ACK) {
+                TcpFlags::SYN | TcpFlags::ACK
             } else {
-                tcp_flags::ACK
+                TcpFlags::ACK
             };
         if p.proto == 1 {
             p.icmp_type = match seen.icmp_type {

@@ -53,7 +53,7 @@ fn packet_json(p: &Packet) -> Value {
         v["icmp_code"] = json!(p.icmp_code);
     }
     if p.proto == 6 {
-        v["tcp_flags"] = json!(crate::net::packet::flag_names(p.tcp_flags));
+        v["tcp_flags"] = json!(p.tcp_flags.names());
     }
     if let Some(i) = &p.inner {
         v["inner"] = json!({"src": i.src.to_string(), "dst": i.dst.to_string(), "protocol": Proto(i.proto).save(), "sport": i.sport, "dport": i.dport});

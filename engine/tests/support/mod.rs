@@ -1,10 +1,10 @@
 //! What the kernel-oracle tests (`pipeline.rs`, `walk.rs`) share: the match
 //! state they replay and the oracle's packets. Include with `mod support;`.
 
-use nfsim::net::packet::{parse_tcp_flags, Packet};
+use nfsim::net::packet::Packet;
 use nfsim::path::eval::{MatchId, MatchState};
 use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
-use nfsim::ruleset::value::Ipv4;
+use nfsim::ruleset::value::{Ipv4, TcpFlags};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -77,7 +77,7 @@ pub fn packet(p: &Value) -> Packet {
         proto,
         sport: p["sport"].as_u64().unwrap_or(0) as u16,
         dport: p["dport"].as_u64().unwrap_or(0) as u16,
-        tcp_flags: parse_tcp_flags(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
+        tcp_flags: TcpFlags::parse(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
         icmp_type: p["icmp_type"]
             .as_u64()
             .unwrap_or(if proto == 1 { 8 } else { 0 }) as u8,
