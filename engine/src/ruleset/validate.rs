@@ -1,8 +1,9 @@
 //! Whole-ruleset checks the kernel and libiptc make when a table is loaded:
 //! jumps to undefined chains, jump loops, and which targets and matches may be
 //! used from the hooks that can reach them (the kernel's `mark_source_chains`
-//! followed by each extension's hook and table checks). Also warnings for
-//! rules that can never be reached.
+//! followed by each extension's hook and table checks: the tables and hooks
+//! are the extensions' descriptors', the protocol checks that depend on a
+//! rule are here). Also warnings for rules that can never be reached.
 //!
 //! Per-command errors (bad options, missing chains for `-A`) are found while
 //! parsing; this module only looks at the finished [`Ruleset`].
@@ -277,33 +278,15 @@ fn kernel_unconditional(rule: &Rule) -> bool {
         && rule.matches.is_empty()
 }
 
-/// A target's kernel restrictions: (table, allowed hooks).
-fn target_rules(t: &TargetKind) -> (Option<TableKind>, &'static [Hook]) {
-    use Hook::*;
-    match t {
-        TargetKind::Reject { .. } => (Some(TableKind::Filter), &[Input, Forward, Output]),
-        TargetKind::Dnat(_) | TargetKind::Redirect(_) => {
-            (Some(TableKind::Nat), &[Prerouting, Output])
-        }
-        TargetKind::Snat(_) => (Some(TableKind::Nat), &[Postrouting, Input]),
-        TargetKind::Masquerade(_) => (Some(TableKind::Nat), &[Postrouting]),
-        TargetKind::Netmap { .. } => (
-            Some(TableKind::Nat),
-            &[Prerouting, Postrouting, Output, Input],
-        ),
-        TargetKind::Ct(_) | TargetKind::Notrack | TargetKind::Trace => (Some(TableKind::Raw), &[]),
-        TargetKind::Classify { .. } => (Some(TableKind::Mangle), &[Forward, Output, Postrouting]),
-        TargetKind::Dscp { .. } | TargetKind::Tos { .. } => (Some(TableKind::Mangle), &[]),
-        _ => (None, &[]),
-    }
-}
-
 fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic>) {
     reversed_ranges(rule, out);
     let proto = rule.proto.as_ref().filter(|p| !p.invert).map(|p| p.proto.0);
     if let Target::Extension { target } = &rule.target {
         let name = target.name();
-        let (want_table, allowed) = target_rules(target);
+        // The table and hooks its descriptor allows (none for one kept verbatim).
+        let (want_table, allowed) = target
+            .desc()
+            .map_or((None, &[][..]), |d| (d.table, d.hooks));
         if let Some(wt) = want_table {
             if wt != table {
                 out.push(
@@ -390,7 +373,10 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
     }
     for m in &rule.matches {
         let name = m.kind.name();
-        if let Some(p) = crate::ruleset::matches::match_required_proto(name) {
+        let Some(desc) = m.kind.desc() else {
+            continue;
+        };
+        if let Some(p) = desc.proto {
             if rule
                 .proto
                 .as_ref()
@@ -406,17 +392,7 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
                 );
             }
         }
-        let allowed = match &m.kind {
-            MatchKind::Owner(_) => mask_of(&[Hook::Output, Hook::Postrouting]),
-            MatchKind::Mac { .. } => mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward]),
-            MatchKind::Addrtype(a) if a.limit_iface_in => {
-                mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward])
-            }
-            MatchKind::Addrtype(a) if a.limit_iface_out => {
-                mask_of(&[Hook::Postrouting, Hook::Output, Hook::Forward])
-            }
-            _ => 0,
-        };
+        let allowed = mask_of((desc.hooks)(&m.kind));
         if allowed != 0 && hooks & !allowed != 0 {
             out.push(
                 Diagnostic::error(
@@ -428,11 +404,9 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
                         hooks_text(allowed)
                     ),
                 )
-                .with_hint(match &m.kind {
-                    MatchKind::Owner(_) => {
-                        "only locally generated packets have an owning socket".to_string()
-                    }
-                    _ => format!("this chain is reached from {}", hooks_text(hooks)),
+                .with_hint(match desc.hooks_hint {
+                    Some(hint) => hint.to_string(),
+                    None => format!("this chain is reached from {}", hooks_text(hooks)),
                 }),
             );
         }
