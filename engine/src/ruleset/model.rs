@@ -207,7 +207,7 @@ impl Rule {
 
     /// True when the rule has no condition at all (every packet matches).
     pub fn is_unconditional(&self) -> bool {
-        let any = |a: &Option<AddrMatch>| a.as_ref().is_none_or(|a| !a.invert && a.net.mask == 0);
+        let any = |a: &Option<AddrMatch>| a.as_ref().is_none_or(|a| !a.invert && a.net.is_any());
         any(&self.src)
             && any(&self.dst)
             && self.in_iface().is_none()
