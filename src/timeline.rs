@@ -749,6 +749,12 @@ pub fn packet_view(ruleset: &Ruleset, t: &Traced) -> PacketView {
                     format!("Routing decision: {d}.")
                 };
             }
+            "reject" if st["reply"].is_null() => {
+                let why = s(st, "why");
+                f.verdict = "no reply".into();
+                f.text = format!("reject: sends nothing ({why})");
+                f.narration = format!("REJECT sends nothing back: {why}.");
+            }
             "reject" => {
                 let r = &st["reply"];
                 let what = match r["protocol"].as_str() {

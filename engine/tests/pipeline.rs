@@ -302,6 +302,21 @@ fn packets_follow_the_kernel() {
                 ));
                 continue;
             }
+            // A packet delivered locally arrives with the destination the
+            // kernel last saw on it (after DNAT or REDIRECT in PREROUTING; the
+            // oracle sees it before an SNAT in INPUT, so not its source).
+            if let (Some(d), Some(k)) = (&path.delivered, fate["packet_last_seen"].as_object()) {
+                let same =
+                    d.dst.to_string() == k["dst"] && k.get("dport").is_none_or(|p| *p == d.dport);
+                if !same {
+                    failures.push(format!(
+                        "{label}: delivered as {} -> {}, kernel last saw {k:?}",
+                        d.summary(),
+                        d.dst
+                    ));
+                    continue;
+                }
+            }
             // What the host sent back (REJECT's answer, or the stack's: an echo
             // reply, a RST, a port unreachable), after its own walk through
             // OUTPUT and POSTROUTING, must be the packet the kernel sent; none
@@ -365,11 +380,25 @@ fn packets_follow_the_kernel() {
             }
             if let (Some(out), Some(k)) = (&path.packet_out, fate["packet_out"].as_object()) {
                 let random_ports = text.contains("--random");
+                // A source port nfsim moved to a random free one (a NAT
+                // clash): the kernel's must be in the same range.
+                let unique = path.steps.iter().find_map(|s| match s {
+                    PathStep::Conntrack { state, .. } => {
+                        let range = state.split("a random free port in ").nth(1)?;
+                        let (lo, hi) = range.trim_end_matches(')').split_once('-')?;
+                        Some(lo.parse::<u64>().ok()?..=hi.parse::<u64>().ok()?)
+                    }
+                    _ => None,
+                });
+                let sport_ok = |s: &Value| match &unique {
+                    Some(r) => s.as_u64().is_some_and(|s| r.contains(&s)),
+                    None => *s == out.sport,
+                };
                 // ICMP has no ports: compare them only where the kernel reports them.
                 let same = out.src.to_string() == k["src"]
                     && out.dst.to_string() == k["dst"]
                     && k.get("dport").is_none_or(|d| *d == out.dport)
-                    && (random_ports || k.get("sport").is_none_or(|s| *s == out.sport));
+                    && (random_ports || k.get("sport").is_none_or(sport_ok));
                 // An ICMP error's quoted packet, as the kernel showed it at the last chain.
                 let k_inner = trace
                     .last()
@@ -450,7 +479,27 @@ fn packets_follow_the_kernel() {
                     (Some("destroy"), Some(_)) => false,
                     (_, None) => false,
                     (_, Some(c)) => {
-                        bits(c) == kernel_bits
+                        // A change by a packet dropped before its connection
+                        // was confirmed again (a rejected reply sets
+                        // SEEN_REPLY in nf_conntrack_in) is an event cached
+                        // until the connection's next confirm delivers it
+                        // (nf_ct_deliver_cached_events): the next packet's
+                        // update for it then shows the bits.
+                        let delivered_later = oracle["results"][i + 1]["conntrack_events"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|e| e["orig"] == *o && e["event"] == "update")
+                            .map(|e| {
+                                e["status"]
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .filter_map(|v| v.as_str())
+                                    .filter(|b| matches!(*b, "SEEN_REPLY" | "ASSURED"))
+                                    .collect::<Vec<&str>>()
+                            });
+                        (bits(c) == kernel_bits || delivered_later == Some(bits(c)))
                             && ev["tcp_state"]
                                 .as_str()
                                 .is_none_or(|st| st == c.tcp.state.name())

@@ -46,8 +46,18 @@ def _events(packet):
     return out
 
 
+# nfsim's note when a new connection's source port clashed with another
+# connection's reply tuple and moved to a random free one, in LO-HI.
+UNIQUE_PORT = re.compile(r"nf_nat_l4proto_unique_tuple, a random free port in (\d+)-(\d+)")
+
+
 def _packet(p):
     res = {"events": _events(p), "fate": dict(p["fate"]), "packet_out": p.get("packet_out")}
+    ranges = [tuple(int(x) for x in m.groups())
+              for s in p["steps"] if s["kind"] == "conntrack"
+              for m in [UNIQUE_PORT.search(s.get("state", ""))] if m]
+    if ranges:
+        res["random_ports"] = ranges
     a = p.get("answer")
     if a and a.get("cause") == "reject":
         # REJECT's answer as it left, after its own walk through OUTPUT and

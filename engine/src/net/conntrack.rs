@@ -303,6 +303,12 @@ impl ConnTable {
         (zone.id_for(true) == bucket).then_some((id, true))
     }
 
+    /// Whether tuple `t` is some connection's, in either direction, in
+    /// `zone` (nf_conntrack_tuple_taken: what NAT must not give a new one).
+    pub fn tuple_taken(&self, t: &Tuple, zone: Zone) -> bool {
+        self.find(t, zone).is_some()
+    }
+
     /// Classify a packet at PREROUTING or OUTPUT, looked up in `zone`.
     pub fn lookup(&self, p: &Packet, zone: Zone) -> Lookup {
         if p.proto == 1 && icmp_is_error(p.icmp_type) {

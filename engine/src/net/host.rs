@@ -459,6 +459,23 @@ impl Host {
         self.addr_type(a, None) == AddrType::Local
     }
 
+    /// The device `__ip_dev_find` finds for local address `a`: the
+    /// interface it is configured on, else the device of the local route
+    /// covering it (127.0.0.2 on `lo`).
+    pub fn device_of(&self, a: Ipv4) -> Option<String> {
+        if let Some(i) = self
+            .interfaces
+            .iter()
+            .find(|i| i.addrs.iter().any(|x| x.addr == a))
+        {
+            return Some(i.name.clone());
+        }
+        match self.best(RouteTable::Local, a) {
+            Some(r) if r.kind == RouteType::Local => r.dev.clone(),
+            _ => None,
+        }
+    }
+
     /// Whether `a` is configured on one of the host's interfaces (`lo`'s
     /// 127.0.0.1 included): what `inet_lookup_ifaddr_rcu` finds.
     pub fn has_address(&self, a: Ipv4) -> bool {

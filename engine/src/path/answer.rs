@@ -15,6 +15,7 @@ use crate::net::host::{Host, RouteResult};
 use crate::net::packet::{Packet, Tuple};
 use crate::path::eval::{ConnView, Socket};
 use crate::path::route::route_output;
+use crate::ruleset::model::Hook;
 use crate::ruleset::value::{Ipv4, TcpFlags};
 use serde::Serialize;
 
@@ -194,19 +195,44 @@ fn reset(p: &Packet, tos: u8) -> Packet {
     r
 }
 
-/// Whether REJECT sends anything: never to a packet addressed to a
-/// broadcast or multicast address, no RST for a RST (nf_send_reset), no
-/// ICMP error about an ICMP error (icmp_send).
-pub(super) fn reject_answers(host: &Host, with: u8, p: &Packet) -> bool {
+/// Whether REJECT sends anything, or why not: never to a packet addressed
+/// to a broadcast or multicast address, no RST for a RST (nf_send_reset), no
+/// ICMP error about an ICMP error (icmp_send), and no ICMP error about an
+/// ICMP message the kernel's own ICMP socket is sending (an echo reply, an
+/// ICMP error) while it is being sent, in OUTPUT or POSTROUTING: icmp_send
+/// finds that socket locked by the send in progress (icmp_xmit_lock's
+/// trylock) and gives up. (Looped back through `lo`, the message reaches
+/// PREROUTING and INPUT later, from the backlog, with the lock released.)
+pub(super) fn reject_answers(
+    host: &Host,
+    with: u8,
+    p: &Packet,
+    owner: Socket,
+    hook: Hook,
+) -> Result<(), &'static str> {
     let to_many =
         p.dst.is_multicast() || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
     if to_many {
-        return false;
+        return Err("REJECT answers nothing to a broadcast or multicast destination");
     }
     if with == 6 {
-        return p.proto == 6 && !p.tcp_flags.contains(TcpFlags::RST);
+        if p.proto != 6 {
+            return Err("a TCP reset answers only a TCP segment");
+        }
+        if p.tcp_flags.contains(TcpFlags::RST) {
+            return Err("no RST answers a RST (nf_send_reset)");
+        }
+        return Ok(());
     }
-    !is_icmp_error(p)
+    if is_icmp_error(p) {
+        return Err("no ICMP error answers an ICMP error (icmp_send)");
+    }
+    if owner == Socket::Kernel && p.proto == 1 && matches!(hook, Hook::Output | Hook::Postrouting) {
+        return Err(
+            "the packet is the kernel's own ICMP message and icmp_send finds the ICMP socket busy sending it, icmp_xmit_lock",
+        );
+    }
+    Ok(())
 }
 
 /// The packet REJECT answers with (ipt_REJECT): a TCP reset from the

@@ -32,6 +32,26 @@ fn random_port(seed: &mut u64, range: Option<(u16, u16)>) -> u16 {
     lo.wrapping_add((next_random(seed) % size) as u16)
 }
 
+/// nf_nat_l4proto_unique_tuple's free port in `range`: tried in turn from a
+/// random offset (from the first port when `from_first`), at most 128
+/// (NF_NAT_MAX_ATTEMPTS); None when all of those are `taken`.
+pub(super) fn unique_port(
+    seed: &mut u64,
+    (lo, hi): (u16, u16),
+    from_first: bool,
+    taken: impl Fn(u16) -> bool,
+) -> Option<u16> {
+    let size = u32::from(hi.wrapping_sub(lo)) + 1;
+    let off = if from_first {
+        0
+    } else {
+        next_random(seed) as u32
+    };
+    (0..size.min(128))
+        .map(|i| lo.wrapping_add((off.wrapping_add(i) % size) as u16))
+        .find(|&port| !taken(port))
+}
+
 /// The tuple a DNAT/SNAT range gives the packet, as nf_nat_core's
 /// get_unique_tuple chooses it for a connection's first packet:
 /// - SNAT keeps the source when the range already contains it (unless
@@ -44,7 +64,8 @@ fn random_port(seed: &mut u64, range: Option<(u16, u16)>) -> u16 {
 ///   (the kernel draws get_random_u16()).
 ///
 /// Not modelled: reusing an earlier connection's mapping for the same
-/// source (find_appropriate_src) and clashes with tuples in use.
+/// source (find_appropriate_src). A clash of the chosen source with a
+/// tuple in use is resolved afterwards ([`unique_port`], by the pipeline).
 fn pick(seed: &mut u64, n: &NatTarget, p: &Packet, dst: bool, zone: u16) -> (Ipv4, u16) {
     let (addr, port) = if dst {
         (p.dst, p.dport)
@@ -160,7 +181,8 @@ pub(super) fn dnat(seed: &mut u64, n: &NatTarget, packet: &Packet, zone: u16) ->
 }
 
 /// REDIRECT's new destination: the incoming interface's first primary
-/// address in PREROUTING, 127.0.0.1 in OUTPUT, and the range's first port;
+/// address in PREROUTING, 127.0.0.1 in OUTPUT, and the packet's own port
+/// when the range holds it, else the range's first port;
 /// None (the packet is dropped) when that interface has no address.
 pub(super) fn redirect(
     host: &Host,
@@ -177,11 +199,18 @@ pub(super) fn redirect(
         _ => Some(Ipv4::LOCALHOST),
     };
     let to = to?;
+    // get_unique_tuple: a destination port already in the range stays.
     let port = n
         .range
         .as_ref()
         .and_then(|r| r.ports)
-        .map_or(packet.dport, |(lo, _)| lo);
+        .map_or(packet.dport, |(lo, hi)| {
+            if !packet.has_ports() || (lo..=hi).contains(&packet.dport) {
+                packet.dport
+            } else {
+                lo
+            }
+        });
     Some((to, port))
 }
 
@@ -212,17 +241,14 @@ pub(super) fn masquerade(
         _ => None,
     };
     let src = src?;
-    let mut p = n
-        .range
-        .as_ref()
-        .and_then(|r| r.ports)
-        .map_or(packet.sport, |(lo, hi)| {
-            if (lo..=hi).contains(&packet.sport) {
-                packet.sport
-            } else {
-                lo
-            }
-        });
+    // get_unique_tuple: a source port outside the range moves to a random
+    // one in it (nf_nat_l4proto_unique_tuple's random offset).
+    let mut p = match n.range.as_ref().and_then(|r| r.ports) {
+        Some((lo, hi)) if packet.has_ports() && !(lo..=hi).contains(&packet.sport) => {
+            random_port(seed, Some((lo, hi)))
+        }
+        _ => packet.sport,
+    };
     if (n.random || n.random_fully) && packet.has_ports() {
         p = random_port(seed, n.range.as_ref().and_then(|r| r.ports));
     }

@@ -37,7 +37,8 @@ use super::answer::{
 use super::log::{log_flags, uid_gid};
 use super::nat;
 use super::route::{
-    loopback_source_refused, loops_back_a_copy, route_input, route_output, ALL_HOSTS,
+    loopback_source_refused, loops_back_a_copy, reroute_output, route_input, route_output,
+    ALL_HOSTS,
 };
 use crate::net::conntrack::{tcp_segment_name, ConnTable, Lookup, TcpVerdict, Zone};
 use crate::net::host::{Host, RouteResult};
@@ -121,6 +122,8 @@ pub enum PathStep {
         oif: String,
         reply: Packet,
     },
+    /// REJECT sends nothing back, and why.
+    Unanswered { hook: Hook, why: String },
     /// A line the LOG target wrote to the kernel log.
     Log { hook: Hook, line: String },
     /// A `TRACE: table:chain:rule|return|policy:N` line ip_tables wrote for
@@ -177,6 +180,11 @@ struct Runner<'a> {
     /// The zone id of the packet's connection (NAT's address hash uses it).
     conn_zone: u16,
     nat: Option<(bool, Ipv4, u16)>,
+    /// The port range the NAT rule asked for (`--to-source a:lo-hi`,
+    /// `--to-ports`), where get_unique_tuple looks for a free port.
+    nat_ports: Option<(u16, u16)>,
+    /// The NAT rule asked for random ports (NF_NAT_RANGE_PROTO_RANDOM_ALL).
+    nat_random: bool,
     /// The packet's connection as this walk began, when it has one.
     ct_base: Option<&'a ConnView>,
     /// The same, once CONNMARK changed its mark in this walk (the rules
@@ -280,6 +288,8 @@ impl TargetRunner for Runner<'_> {
             TargetKind::Dnat(n) => {
                 let (a, p) = nat::dnat(&mut self.seed, n, packet, self.conn_zone);
                 self.nat = Some((true, a, p));
+                self.nat_ports = n.range.as_ref().and_then(|r| r.ports);
+                self.nat_random = n.random;
                 TargetOutcome::Accept
             }
             TargetKind::Redirect(n) => {
@@ -289,11 +299,15 @@ impl TargetRunner for Runner<'_> {
                     return TargetOutcome::Drop;
                 };
                 self.nat = Some((true, to, port));
+                self.nat_ports = n.range.as_ref().and_then(|r| r.ports);
+                self.nat_random = n.random;
                 TargetOutcome::Accept
             }
             TargetKind::Snat(n) => {
                 let (a, p) = nat::snat(&mut self.seed, n, packet, self.conn_zone);
                 self.nat = Some((false, a, p));
+                self.nat_ports = n.range.as_ref().and_then(|r| r.ports);
+                self.nat_random = n.random || n.random_fully;
                 TargetOutcome::Accept
             }
             TargetKind::Masquerade(n) => {
@@ -309,6 +323,8 @@ impl TargetRunner for Runner<'_> {
                     return TargetOutcome::Drop;
                 };
                 self.nat = Some((false, src, p));
+                self.nat_ports = n.range.as_ref().and_then(|r| r.ports);
+                self.nat_random = n.random || n.random_fully;
                 TargetOutcome::Accept
             }
             TargetKind::Netmap { net } => {
@@ -546,6 +562,8 @@ impl Run<'_> {
             zone: None,
             conn_zone: self.zone.id,
             nat: None,
+            nat_ports: None,
+            nat_random: false,
             ct_base: has_ct.then_some(&self.conn),
             ct_changed: None,
             rejected: None,
@@ -565,7 +583,9 @@ impl Run<'_> {
             ct_changed,
             logs,
             notrack,
-            nat,
+            mut nat,
+            nat_ports,
+            nat_random,
             rejected,
             ..
         } = runner;
@@ -589,6 +609,11 @@ impl Run<'_> {
         self.steps.extend(logs);
         if notrack && kind == TableKind::Raw {
             self.tracked = false;
+        }
+        if kind == TableKind::Nat && !self.nat_binds_only && verdict == TableVerdict::Accept {
+            nat = self
+                .unique_binding(hook, p, nat, nat_ports, nat_random)
+                .or(nat);
         }
         if let Some((dst, addr, port)) = nat.filter(|_| !self.nat_binds_only) {
             let before = tuple(p);
@@ -625,14 +650,22 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
             TableVerdict::Reject => {
-                if let Some(with) = rejected.filter(|&w| reject_answers(self.host, w, p)) {
-                    let (oif, reply) = reject_reply(self.host, with, p, iif);
-                    self.pending = Some(PendingAnswer {
-                        cause: AnswerCause::Reject,
-                        packet: reply.clone(),
-                        attached: self.attachment(),
-                    });
-                    self.steps.push(PathStep::Reject { hook, oif, reply });
+                if let Some(with) = rejected {
+                    match reject_answers(self.host, with, p, self.owner, hook) {
+                        Ok(()) => {
+                            let (oif, reply) = reject_reply(self.host, with, p, iif);
+                            self.pending = Some(PendingAnswer {
+                                cause: AnswerCause::Reject,
+                                packet: reply.clone(),
+                                attached: self.attachment(),
+                            });
+                            self.steps.push(PathStep::Reject { hook, oif, reply });
+                        }
+                        Err(why) => self.steps.push(PathStep::Unanswered {
+                            hook,
+                            why: why.into(),
+                        }),
+                    }
                 }
                 Err(Stop::Fate(Fate::Rejected {
                     table: kind,
@@ -646,6 +679,81 @@ impl Run<'_> {
                 rule: by.1.map(|r| r + 1),
             })),
         }
+    }
+
+    /// get_unique_tuple's last step for the connection's binding at this
+    /// hook (the null binding when no rule chose one): when the reply tuple
+    /// the binding gives is taken by another connection (nf_nat_used_tuple),
+    /// the port moves to a free one (nf_nat_l4proto_unique_tuple): in the
+    /// rule's port range or, for a source without one, in 1-511, 600-1023 or
+    /// 1024-65535 by the port's own range; tried from a random offset, or for
+    /// a destination without `--random` from the range's first port. A
+    /// destination binding without a port range keeps its port. The new
+    /// binding, or None when the binding stands. Not modelled: ICMP ids
+    /// (nfsim's ICMP tuples have none).
+    fn unique_binding(
+        &mut self,
+        hook: Hook,
+        p: &Packet,
+        nat: Option<(bool, Ipv4, u16)>,
+        ports: Option<(u16, u16)>,
+        random: bool,
+    ) -> Option<(bool, Ipv4, u16)> {
+        if !p.has_ports() {
+            return None;
+        }
+        let dst = matches!(hook, Hook::Prerouting | Hook::Output);
+        let (addr, port) = match nat {
+            Some((d, a, port)) if d == dst => (a, port),
+            None if !dst => (p.src, p.sport),
+            _ => return None,
+        };
+        if dst && ports.is_none() {
+            return None;
+        }
+        let candidate = |port: u16| {
+            let mut t = Tuple::of(p);
+            if dst {
+                (t.dst, t.dport) = (addr, port);
+            } else {
+                (t.src, t.sport) = (addr, port);
+            }
+            t
+        };
+        let zone = self.zone;
+        let taken =
+            |conns: &ConnTable, port: u16| conns.tuple_taken(&candidate(port).invert(), zone);
+        if !taken(self.conns, port) || ports.is_some_and(|(lo, hi)| lo == hi) {
+            return None;
+        }
+        let range = ports.unwrap_or(match port {
+            0..512 => (1, 511),
+            512..1024 => (600, 1023),
+            _ => (1024, 65535),
+        });
+        let conns = &*self.conns;
+        let from_first = dst && !random;
+        let new = nat::unique_port(&mut self.seed, range, from_first, |port| taken(conns, port))?;
+        let reply = candidate(port).invert();
+        let how = if from_first {
+            "the first free port"
+        } else {
+            "a random free port"
+        };
+        self.steps.push(PathStep::Conntrack {
+            hook,
+            state: format!(
+                "the reply tuple {}:{} -> {}:{} is another connection's: the {} port moves to {new} (nf_nat_l4proto_unique_tuple, {how} in {}-{})",
+                reply.src,
+                reply.sport,
+                reply.dst,
+                reply.dport,
+                if dst { "destination" } else { "source" },
+                range.0,
+                range.1
+            ),
+        });
+        Some((dst, addr, new))
     }
 
     /// The conntrack hook: find the packet's connection or start one.
@@ -1194,7 +1302,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         if !changed {
             continue;
         }
-        (oif, _, local, nexthop) = match route_output(run.host, p.dst) {
+        (oif, _, local, nexthop) = match reroute_output(run.host, p.src, p.dst) {
             Ok(r) => r,
             Err(e) => return Err(run.drop_outside(Hook::Output, e)),
         };

@@ -8,7 +8,7 @@
 //! what the pipeline does with a decision (its routing steps, the hooks that
 //! follow, ip_forward and the TTL).
 
-use crate::net::host::{Host, RouteResult};
+use crate::net::host::{AddrType, Host, RouteResult};
 use crate::net::packet::Packet;
 use crate::ruleset::value::Ipv4;
 
@@ -30,6 +30,27 @@ pub(super) fn route_output(host: &Host, dst: Ipv4) -> Result<OutRoute, &'static 
         RouteResult::Blackhole => Err("blackhole route"),
         RouteResult::Unreachable | RouteResult::Prohibit => Err("unreachable route"),
     }
+}
+
+/// The route ip_route_me_harder chooses again for a locally generated
+/// packet: its flow carries the packet's source when that is a local or
+/// unicast address, and with a source and no bound device, a multicast or
+/// limited-broadcast destination leaves by the device holding that source
+/// (ip_route_output_key_hash_rcu's "special hack" for vic and vat), or
+/// nowhere when no device holds it (ENETUNREACH). Otherwise the route to
+/// the destination.
+pub(super) fn reroute_output(host: &Host, src: Ipv4, dst: Ipv4) -> Result<OutRoute, &'static str> {
+    let keeps_src = matches!(
+        host.addr_type(src, None),
+        AddrType::Local | AddrType::Unicast
+    );
+    if keeps_src && (dst.is_multicast() || dst.is_broadcast()) {
+        return match host.device_of(src) {
+            Some(dev) => Ok((dev.clone(), Some(src), dev == "lo", dst)),
+            None => Err("no device holds the source of a packet to a multicast or broadcast address (ENETUNREACH)"),
+        };
+    }
+    route_output(host, dst)
 }
 
 /// ip_route_input: martians, the route, rp_filter. The route of a packet

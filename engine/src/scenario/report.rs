@@ -143,6 +143,7 @@ pub fn path_json_explaining(ruleset: &Ruleset, path: &PacketPath, explain: usize
                 steps.push(json!({"kind": "routing", "hook": hook.name(), "decision": decision}))
             }
             PathStep::Reject { hook, oif, reply } => steps.push(json!({"kind": "reject", "hook": hook.name(), "oif": oif, "reply": packet_json(reply)})),
+            PathStep::Unanswered { hook, why } => steps.push(json!({"kind": "reject", "hook": hook.name(), "oif": null, "reply": null, "why": why})),
             PathStep::Log { hook, line } => steps.push(json!({"kind": "log", "hook": hook.name(), "line": line})),
             PathStep::Trace { hook, line } => steps.push(json!({"kind": "trace", "hook": hook.name(), "line": line})),
         }
@@ -228,6 +229,10 @@ pub fn step_text(s: &Value) -> Option<String> {
         ),
         "log" => format!("  {hook:<11} log: {}", s["line"].as_str().unwrap_or("")),
         "trace" => format!("  {hook:<11} {}", s["line"].as_str().unwrap_or("")),
+        "reject" if s["reply"].is_null() => format!(
+            "  {hook:<11} reject: sends nothing ({})",
+            s["why"].as_str().unwrap_or("")
+        ),
         "reject" => {
             let r = &s["reply"];
             let what = match r["protocol"].as_str().unwrap_or("") {

@@ -83,7 +83,11 @@ pub fn packet(p: &Value) -> Packet {
             .unwrap_or(if proto == 1 { 8 } else { 0 }) as u8,
         icmp_code: p["icmp_code"].as_u64().unwrap_or(0) as u8,
         mark: p["mark"].as_u64().unwrap_or(0) as u32,
-        length: 60,
+        // The oracle sends an ICMP message's payload after its 8-byte header.
+        length: match p["payload"].as_array() {
+            Some(b) if proto == 1 => 28 + b.len() as u16,
+            _ => 60,
+        },
         ttl: p["ttl"].as_u64().unwrap_or(64) as u8,
         tos: 0,
         fragment: false,
@@ -93,6 +97,9 @@ pub fn packet(p: &Value) -> Packet {
 
 /// An ICMP error's quoted packet, read from the payload bytes the oracle sent.
 fn inner(p: &Value) -> Option<nfsim::net::packet::Tuple> {
+    if !matches!(p["icmp_type"].as_u64(), Some(3 | 4 | 5 | 11 | 12)) {
+        return None;
+    }
     let b: Vec<u8> = p["payload"]
         .as_array()?
         .iter()
