@@ -4,8 +4,8 @@
 //! directions, and the engine's packet spec they stand for. Not here: running
 //! the packet (that is [`crate::session`]).
 
-use nfsim::net::packet::{flag_names, parse_tcp_flags, FROM_LOCAL};
-use nfsim::ruleset::value::parse_ipv4;
+use nfsim::net::packet::FROM_LOCAL;
+use nfsim::ruleset::value::{Ipv4, TcpFlags};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -123,7 +123,7 @@ impl PacketForm {
             ));
         }
         let addr = |field, s: &str, out: &mut Vec<FieldError>| {
-            if parse_ipv4(s.trim()).is_err() || s.trim().is_empty() {
+            if Ipv4::parse(s.trim()).is_err() || s.trim().is_empty() {
                 out.push(err(
                     field,
                     format!("`{}' is not an IPv4 address (like 192.0.2.50)", s.trim()),
@@ -159,7 +159,7 @@ impl PacketForm {
             }
         }
         if proto == "tcp" {
-            if let Err(e) = parse_tcp_flags(self.tcp_flags.trim()) {
+            if let Err(e) = TcpFlags::parse(self.tcp_flags.trim()) {
                 out.push(err(Field::TcpFlags, e));
             }
         }
@@ -344,8 +344,7 @@ impl PacketForm {
                 "iif" | "on" | "dev" => f.arrives_on = value(w)?,
                 "flags" => {
                     let v = value(w)?;
-                    let bits = parse_tcp_flags(&v)?;
-                    f.tcp_flags = flag_names(bits);
+                    f.tcp_flags = TcpFlags::parse(&v)?.names();
                 }
                 "type" => f.icmp_type = value(w)?,
                 "code" => f.icmp_code = value(w)?,
@@ -364,20 +363,20 @@ impl PacketForm {
 
 /// `SYN,ACK` as tcpdump's letters: `SA`.
 pub fn flag_letters(names: &str) -> String {
-    let Ok(bits) = parse_tcp_flags(names.trim()) else {
+    let Ok(flags) = TcpFlags::parse(names.trim()) else {
         return names.trim().to_string();
     };
     // tcpdump's order: F S R P . (ACK) U, with ACK written A here.
     [
-        (0x01, 'F'),
-        (0x02, 'S'),
-        (0x04, 'R'),
-        (0x08, 'P'),
-        (0x10, 'A'),
-        (0x20, 'U'),
+        (TcpFlags::FIN, 'F'),
+        (TcpFlags::SYN, 'S'),
+        (TcpFlags::RST, 'R'),
+        (TcpFlags::PSH, 'P'),
+        (TcpFlags::ACK, 'A'),
+        (TcpFlags::URG, 'U'),
     ]
     .iter()
-    .filter(|(b, _)| bits & b != 0)
+    .filter(|(f, _)| flags.contains(*f))
     .map(|(_, c)| *c)
     .collect()
 }

@@ -25,9 +25,9 @@
 use crate::packet_form::{Field, PacketForm, PROTOCOLS};
 use crate::session::{PacketInput, PlayInput};
 use nfsim::net::host::{Host, HostSpec, RouteTable, RouteType, Sysctl};
-use nfsim::net::packet::{flag_names, parse_tcp_flags, PacketSpec, ProtoSpec};
+use nfsim::net::packet::{PacketSpec, ProtoSpec};
 use nfsim::path::eval::MatchId;
-use nfsim::ruleset::value::{fmt_ipv4, Proto};
+use nfsim::ruleset::value::{Ipv4, Proto, TcpFlags};
 use nfsim::scenario::{self, Loaded, Scenario, SimState};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -123,8 +123,6 @@ fn route_type(kind: RouteType) -> Option<&'static str> {
     }
 }
 
-const LOOPBACK: u32 = 0x7f00_0001;
-
 /// The scenario's `host`: the interfaces with their addresses (`lo` left out
 /// when it has only 127.0.0.1/8, which every host has), the routes as the user
 /// listed them (the kernel's own are derived again on loading), the sysctls.
@@ -135,7 +133,7 @@ fn host_out(host: &Host) -> (Vec<InterfaceOut>, Vec<RouteOut>) {
         .filter(|i| {
             !(i.name == "lo"
                 && i.addrs.len() == 1
-                && i.addrs[0].addr == LOOPBACK
+                && i.addrs[0].addr == Ipv4::LOCALHOST
                 && i.addrs[0].prefix == 8)
         })
         .map(|i| InterfaceOut {
@@ -143,7 +141,7 @@ fn host_out(host: &Host) -> (Vec<InterfaceOut>, Vec<RouteOut>) {
             addresses: i
                 .addrs
                 .iter()
-                .map(|a| format!("{}/{}", fmt_ipv4(a.addr), a.prefix))
+                .map(|a| format!("{}/{}", a.addr, a.prefix))
                 .collect(),
         })
         .collect();
@@ -152,15 +150,15 @@ fn host_out(host: &Host) -> (Vec<InterfaceOut>, Vec<RouteOut>) {
         .iter()
         .filter(|r| !r.kernel)
         .map(|r| RouteOut {
-            to: if r.dst.mask == 0 && r.table == RouteTable::Main {
+            to: if r.dst.is_any() && r.table == RouteTable::Main {
                 "default".into()
             } else {
                 r.dst.save_short()
             },
             kind: route_type(r.kind),
-            via: r.via.map(fmt_ipv4),
+            via: r.via.map(|a| a.to_string()),
             dev: r.dev.clone(),
-            src: r.src.map(fmt_ipv4),
+            src: r.src.map(|a| a.to_string()),
             metric: r.metric,
             table: (r.table == RouteTable::Local && r.kind != RouteType::Local).then_some("local"),
         })
@@ -213,11 +211,11 @@ fn addr_text(host: &Host) -> String {
         for a in &iface.addrs {
             let net = a.net();
             let brd = if name != "lo" && a.prefix < 31 {
-                format!(" brd {}", fmt_ipv4(net.addr | !net.mask))
+                format!(" brd {}", net.broadcast())
             } else {
                 String::new()
             };
-            let scope = if a.addr >> 24 == 127 {
+            let scope = if a.addr.is_loopback() {
                 "host"
             } else {
                 "global"
@@ -227,7 +225,7 @@ fn addr_text(host: &Host) -> String {
                 out,
                 "{}: {name}    inet {}/{}{brd} scope {scope}{secondary} {name}",
                 n + 1,
-                fmt_ipv4(a.addr),
+                a.addr,
                 a.prefix
             );
         }
@@ -394,8 +392,8 @@ fn form_of(spec: &PacketSpec, who: &str) -> (PacketForm, Vec<String>) {
     };
     let tcp_flags = match &spec.tcp_flags {
         None => "SYN".to_string(),
-        Some(f) => parse_tcp_flags(f)
-            .map(flag_names)
+        Some(f) => TcpFlags::parse(f)
+            .map(TcpFlags::names)
             .unwrap_or_else(|_| f.clone()),
     };
     let form = PacketForm {

@@ -11,7 +11,6 @@ use crate::diagram::table_node;
 use nfsim::path::pipeline::Origin;
 use nfsim::ruleset::model::{Rule, Ruleset, TableKind, Target};
 use nfsim::ruleset::targets::TargetKind;
-use nfsim::ruleset::value::fmt_ipv4;
 use nfsim::scenario::{self, Traced};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -307,16 +306,16 @@ fn fields_of(p: &nfsim::net::packet::Packet, iif: String) -> Fields {
     Fields {
         iif,
         oif: "-".into(),
-        src: if p.src == 0 {
+        src: if p.src.is_unspecified() {
             "(chosen by routing)".into()
         } else {
-            fmt_ipv4(p.src)
+            p.src.to_string()
         },
-        dst: fmt_ipv4(p.dst),
+        dst: p.dst.to_string(),
         proto: nfsim::ruleset::value::Proto(p.proto).save(),
         sport: ports.then_some(p.sport),
         dport: ports.then_some(p.dport),
-        flags: (p.proto == 6).then(|| nfsim::net::packet::flag_names(p.tcp_flags)),
+        flags: (p.proto == 6).then(|| p.tcp_flags.names()),
         icmp: (p.proto == 1).then(|| format!("type {} code {}", p.icmp_type, p.icmp_code)),
         mark: p.mark,
         ct: "-".into(),
@@ -955,8 +954,8 @@ fn lower_first(s: &str) -> String {
 /// Where a path's packet leaves as (`203.0.113.10:80`), or its fate.
 pub fn destination(path: &nfsim::path::pipeline::PacketPath) -> String {
     match &path.packet_out {
-        Some(p) if p.has_ports() && p.inner.is_none() => format!("{}:{}", fmt_ipv4(p.dst), p.dport),
-        Some(p) => fmt_ipv4(p.dst),
+        Some(p) if p.has_ports() && p.inner.is_none() => format!("{}:{}", p.dst, p.dport),
+        Some(p) => p.dst.to_string(),
         None => fate_banner(path),
     }
 }

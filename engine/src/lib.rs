@@ -58,25 +58,29 @@
 //!    [`MatchDesc`](ruleset::matches::MatchDesc) in
 //!    [`MATCHES`](ruleset::matches::MATCHES): its name, its options (written
 //!    with `opt!`, see [`ruleset::ext`]), the protocol it needs, its fresh
-//!    state, the options that take two words (and out of [`ruleset::argv`]'s
-//!    `OTHER_MATCHES` if it was kept verbatim before). Every `match` on
-//!    `MatchKind` is exhaustive, so the build then stops at each place the
-//!    variant needs handling: `name`, `apply`, `final_check`, `save`,
-//!    [`path::eval`]'s `match_one` (whether it matches a packet, and why not),
-//!    [`ruleset::export`] (its nftables translation) and [`ruleset::lint`];
-//! 2. by hand, where a wildcard arm would hide it: [`ruleset::validate`]'s
-//!    table and hook restrictions (`check_rule`), and
-//!    [`ruleset::model::needs_conntrack`] if the kernel tracks connections
-//!    for it.
+//!    state, the options that take two words, the hooks the kernel allows it
+//!    in (read by [`ruleset::validate`]) and whether the kernel tracks
+//!    connections for it (read by [`ruleset::model::needs_conntrack`]); a
+//!    descriptor missing one of these does not build. Take it out of
+//!    [`ruleset::argv`]'s `OTHER_MATCHES` if it was kept verbatim before.
+//! 2. Every `match` on `MatchKind` is exhaustive, so the build then stops at
+//!    each place the variant needs handling: `name`, `apply`, `final_check`,
+//!    `save`, [`path::eval`]'s `match_one` (whether it matches a packet, and
+//!    why not), [`ruleset::export`] (its nftables translation) and
+//!    [`ruleset::lint`].
 //!
 //! A target (`-j NAME`) follows the same pattern: a
 //! [`TargetKind`](ruleset::targets::TargetKind) variant and its
 //! [`TargetDesc`](ruleset::targets::TargetDesc) in
-//! [`TARGETS`](ruleset::targets::TARGETS), then the variant's methods, `target_rules` in
-//! [`ruleset::validate`], and what it does to a packet in [`path::walk`]
-//! (`BasicTargets`, when no connection is involved) or [`path::pipeline`]
-//! (its target runner; a NAT target's address and port in `path/nat.rs`). Tests: fixtures under `engine/tests/fixtures` (the
-//! `oracle/` cases are recorded against the real kernel, see the README).
+//! [`TARGETS`](ruleset::targets::TARGETS) (with its table, hooks and
+//! connection tracking), then the variant's methods, and what it does to a
+//! packet in [`path::walk`] (`BasicTargets`, when no connection is involved)
+//! or [`path::pipeline`] (its target runner; a NAT target's address and port
+//! in `path/nat.rs`). Still by hand, in [`ruleset::validate`]'s `check_rule`:
+//! a check that depends on the rule's protocol or the target's options
+//! (REJECT's tcp-reset, a NAT target's ports, TCPMSS's SYN and clamping
+//! hooks). Tests: fixtures under `engine/tests/fixtures` (the `oracle/` cases
+//! are recorded against the real kernel, see the README).
 #![forbid(unsafe_code)]
 
 pub mod net;

@@ -11,6 +11,7 @@ use nfsim::net::host::{Host, HostSpec};
 use nfsim::net::packet::{Packet, PacketSpec};
 use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, Failed, MatchId, Socket};
 use nfsim::ruleset::model::{Hook, Rule};
+use nfsim::ruleset::value::Ipv4;
 use nfsim::scenario::{Loaded, SimState};
 use serde_json::json;
 
@@ -213,8 +214,8 @@ fn conntrack_states_and_the_no_connection_rule() {
         snat: false,
         dnat: true,
         proto: 6,
-        orig: (0xc0000232, 0xc0000264, 45678, 80),
-        reply: (0xcb00710a, 0xc0000232, 8080, 45678),
+        orig: (Ipv4(0xc0000232), Ipv4(0xc0000264), 45678, 80),
+        reply: (Ipv4(0xcb00710a), Ipv4(0xc0000232), 8080, 45678),
         reply_dir: false,
         mark: 7,
         expires_s: 100,
@@ -497,7 +498,7 @@ fn recent_lists_keep_addresses_by_name_and_time() {
     assert!(hit("--name ttl --rcheck", &ttl10, 0));
     // --mask lists the masked address: a neighbour in the same /24 is seen.
     let mut neighbour = p.clone();
-    neighbour.src = nfsim::ruleset::value::parse_ipv4("192.0.2.77").unwrap();
+    neighbour.src = nfsim::ruleset::value::Ipv4::parse("192.0.2.77").unwrap();
     assert!(hit("--name net --set --mask 255.255.255.0", &p, 0));
     assert!(hit(
         "--name net --rcheck --mask 255.255.255.0",

@@ -4,7 +4,7 @@
 //! local and main tables and answer every `ip route get` the way the kernel did.
 
 use nfsim::net::host::{AddrType, Host, HostSpec, RouteTable, Sysctl};
-use nfsim::ruleset::value::parse_ipv4;
+use nfsim::ruleset::value::Ipv4;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -45,7 +45,7 @@ fn route_lookups_equal_ip_route_get() {
     let mut checked = 0;
     for line in s["get"].lines() {
         let (addr, want) = line.split_once(" => ").unwrap();
-        let a = parse_ipv4(addr).unwrap();
+        let a = Ipv4::parse(addr).unwrap();
         assert_eq!(host.route(a).ip_text(a), want, "ip route get {addr}");
         checked += 1;
     }
@@ -55,7 +55,7 @@ fn route_lookups_equal_ip_route_get() {
 #[test]
 fn addrtype_answers_like_inet_dev_addr_type() {
     let (host, _) = kernel_host();
-    let t = |a: &str, dev: Option<&str>| host.addr_type(parse_ipv4(a).unwrap(), dev);
+    let t = |a: &str, dev: Option<&str>| host.addr_type(Ipv4::parse(a).unwrap(), dev);
     assert_eq!(
         t("127.5.5.5", None),
         AddrType::Local,
@@ -97,7 +97,7 @@ fn the_scenario_json_form_builds_the_same_host() {
     let host = spec.build().unwrap();
     assert_eq!(host.sysctl.rp_filter, 2);
     assert_eq!(host.interfaces[0].name, "lo");
-    let a = parse_ipv4("192.0.2.50").unwrap();
+    let a = Ipv4::parse("192.0.2.50").unwrap();
     assert_eq!(
         host.route(a).ip_text(a),
         "192.0.2.50 via 203.0.113.2 dev eth1 src 203.0.113.1"
@@ -149,7 +149,7 @@ fn multi_line_ip_addr_output_reads_too() {
             .collect::<Vec<_>>(),
         ["lo", "eth0"]
     );
-    assert!(host.is_local(parse_ipv4("10.244.1.1").unwrap()));
+    assert!(host.is_local(Ipv4::parse("10.244.1.1").unwrap()));
     let errs = Host::from_ip_text(
         "    inet 10.0.0.1/24 scope global eth0\n",
         "",

@@ -11,7 +11,7 @@ use nfsim::net::packet::Packet;
 use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, MatchId, MatchState};
 use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
 use nfsim::ruleset::model::{Hook, Rule};
-use nfsim::ruleset::value::{parse_uint, Ipv4Net};
+use nfsim::ruleset::value::{parse_uint, Ipv4, Ipv4Net, TcpFlags};
 use std::path::Path;
 
 struct Rng(u64);
@@ -48,7 +48,7 @@ impl MatchState for Coin {
     fn limit(&mut self, _: MatchId, _: &LimitMatch) -> bool {
         self.0.bool()
     }
-    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
+    fn recent(&mut self, _: &RecentMatch, _: Ipv4, _: u8) -> bool {
         self.0.bool()
     }
     fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
@@ -99,11 +99,12 @@ impl Pools {
                 }
                 for part in w.split([',', '-', ':']) {
                     if let Ok(n) = Ipv4Net::parse_unmasked(part) {
-                        p.nets.push(Ipv4Net {
-                            addr: n.addr & n.mask,
+                        let net = Ipv4Net {
+                            addr: n.addr.masked(n.mask),
                             mask: n.mask,
-                        });
-                        for a in [n.addr, n.addr & n.mask, (n.addr & n.mask) | !n.mask] {
+                        };
+                        p.nets.push(net);
+                        for a in [n.addr.0, net.addr.0, net.broadcast().0] {
                             p.addrs.extend([a, a.wrapping_add(1), a.wrapping_sub(1)]);
                         }
                         continue;
@@ -120,14 +121,14 @@ impl Pools {
         p
     }
 
-    fn addr(&self, rng: &mut Rng) -> u32 {
+    fn addr(&self, rng: &mut Rng) -> Ipv4 {
         match rng.below(4) {
             0 if !self.nets.is_empty() => {
                 let n = rng.pick(&self.nets);
-                n.addr | (rng.next() as u32 & !n.mask)
+                Ipv4(n.addr.0 | (rng.next() as u32 & !n.mask))
             }
-            1 => rng.next() as u32,
-            _ => rng.pick(&self.addrs),
+            1 => Ipv4(rng.next() as u32),
+            _ => Ipv4(rng.pick(&self.addrs)),
         }
     }
 
@@ -183,11 +184,11 @@ fn check_pair(earlier: &Rule, later: &Rule, samples: usize, seed: u64, what: &st
             proto,
             sport: pools.small(&mut rng),
             dport: pools.small(&mut rng),
-            tcp_flags: if rng.bool() {
+            tcp_flags: TcpFlags(if rng.bool() {
                 pools.number(&mut rng) as u8
             } else {
                 rng.pick(&[0x02, 0x12, 0x10, 0x11, 0x04, 0x3f, 0])
-            },
+            }),
             icmp_type: pools.number(&mut rng) as u8,
             icmp_code: rng.pick(&[0u8, 1, 3, 4, 255]),
             mark: pools.number(&mut rng),

@@ -11,12 +11,11 @@ mod support;
 
 use nfsim::net::conntrack::ConnTable;
 use nfsim::net::host::{Host, HostSpec, Sysctl};
-use nfsim::net::packet::parse_tcp_flags;
 use nfsim::path::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
 use nfsim::path::walk::{Step, StepVerdict};
 use nfsim::ruleset::matches::{MatchKind, StatisticMode};
 use nfsim::ruleset::model::{Hook, Ruleset, Target};
-use nfsim::ruleset::value::{fmt_ipv4, parse_ipv4};
+use nfsim::ruleset::value::{Ipv4, TcpFlags};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -321,12 +320,12 @@ fn packets_follow_the_kernel() {
             // oracle sees it before an SNAT in INPUT, so not its source).
             if let (Some(d), Some(k)) = (&path.delivered, fate["packet_last_seen"].as_object()) {
                 let same =
-                    fmt_ipv4(d.dst) == k["dst"] && k.get("dport").is_none_or(|p| *p == d.dport);
+                    d.dst.to_string() == k["dst"] && k.get("dport").is_none_or(|p| *p == d.dport);
                 if !same {
                     failures.push(format!(
                         "{label}: delivered as {} -> {}, kernel last saw {k:?}",
                         d.summary(),
-                        fmt_ipv4(d.dst)
+                        d.dst
                     ));
                     continue;
                 }
@@ -367,15 +366,15 @@ fn packets_follow_the_kernel() {
                 let ok = (kernel.is_null() && reply.is_none())
                     || reply.as_ref().is_some_and(|(oif, r)| {
                         kernel["if"] == oif.as_str()
-                            && kernel["src"] == fmt_ipv4(r.src)
-                            && kernel["dst"] == fmt_ipv4(r.dst)
+                            && kernel["src"] == r.src.to_string()
+                            && kernel["dst"] == r.dst.to_string()
                             && kernel["proto"] == nfsim::ruleset::value::Proto(r.proto).save()
                             && kernel.get("sport").is_none_or(|v| *v == r.sport)
                             && kernel.get("dport").is_none_or(|v| *v == r.dport)
                             && kernel.get("icmp_type").is_none_or(|v| *v == r.icmp_type)
                             && kernel.get("icmp_code").is_none_or(|v| *v == r.icmp_code)
                             && kernel.get("tcp_flags").is_none_or(|v| {
-                                parse_tcp_flags(v.as_str().unwrap()).unwrap() == r.tcp_flags
+                                TcpFlags::parse(v.as_str().unwrap()).unwrap() == r.tcp_flags
                             })
                     });
                 if !ok {
@@ -409,8 +408,8 @@ fn packets_follow_the_kernel() {
                     None => *s == out.sport,
                 };
                 // ICMP has no ports: compare them only where the kernel reports them.
-                let same = fmt_ipv4(out.src) == k["src"]
-                    && fmt_ipv4(out.dst) == k["dst"]
+                let same = out.src.to_string() == k["src"]
+                    && out.dst.to_string() == k["dst"]
                     && k.get("dport").is_none_or(|d| *d == out.dport)
                     && (random_ports || k.get("sport").is_none_or(sport_ok));
                 // An ICMP error's quoted packet, as the kernel showed it at the last chain.
@@ -420,8 +419,8 @@ fn packets_follow_the_kernel() {
                     .filter(|v| v.is_object());
                 let same_inner = k_inner.is_none_or(|ki| {
                     out.inner.is_some_and(|i| {
-                        ki["src"] == fmt_ipv4(i.src)
-                            && ki["dst"] == fmt_ipv4(i.dst)
+                        ki["src"] == i.src.to_string()
+                            && ki["dst"] == i.dst.to_string()
                             && ki["sport"] == i.sport
                             && ki["dport"] == i.dport
                     })
@@ -430,7 +429,7 @@ fn packets_follow_the_kernel() {
                     failures.push(format!(
                         "{label}: packet out {} -> {} (quoting {:?}), kernel {:?}",
                         out.summary(),
-                        fmt_ipv4(out.dst),
+                        out.dst,
                         out.inner,
                         k
                     ));
@@ -459,8 +458,8 @@ fn packets_follow_the_kernel() {
                     continue;
                 }
                 let orig = nfsim::net::packet::Tuple {
-                    src: parse_ipv4(o["src"].as_str().unwrap()).unwrap(),
-                    dst: parse_ipv4(o["dst"].as_str().unwrap()).unwrap(),
+                    src: Ipv4::parse(o["src"].as_str().unwrap()).unwrap(),
+                    dst: Ipv4::parse(o["dst"].as_str().unwrap()).unwrap(),
                     proto,
                     // nfsim's ICMP tuples hold the type and code (no echo id).
                     sport: o[if proto == 1 { "icmp_type" } else { "sport" }]

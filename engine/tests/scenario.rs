@@ -281,12 +281,16 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
     ];
     for (dst, proto, dport) in probes {
         let p = nfsim::net::packet::Packet {
-            src: nfsim::ruleset::value::parse_ipv4("192.0.2.50").unwrap(),
-            dst: nfsim::ruleset::value::parse_ipv4(dst).unwrap(),
+            src: nfsim::ruleset::value::Ipv4::parse("192.0.2.50").unwrap(),
+            dst: nfsim::ruleset::value::Ipv4::parse(dst).unwrap(),
             proto,
             sport: 45678,
             dport,
-            tcp_flags: if proto == 6 { 2 } else { 0 },
+            tcp_flags: if proto == 6 {
+                nfsim::ruleset::value::TcpFlags::SYN
+            } else {
+                nfsim::ruleset::value::TcpFlags::NONE
+            },
             icmp_type: 0,
             icmp_code: 0,
             mark: 0,

@@ -437,8 +437,8 @@ fn traces_hold(
         }
         let mut p = spec.to_packet().unwrap();
         let origin = if spec.from == "local" {
-            if p.src == 0 {
-                p.src = nfsim::ruleset::value::parse_ipv4("203.0.113.1").unwrap();
+            if p.src.is_unspecified() {
+                p.src = nfsim::ruleset::value::Ipv4::parse("203.0.113.1").unwrap();
             }
             Origin::Local { uid: 0, gid: 0 }
         } else {

@@ -18,9 +18,9 @@
 //! windows, timeouts, helpers and their expectations.
 
 use crate::net::hash::Fnv;
-use crate::net::packet::{tcp_flags, Packet, Tuple};
+use crate::net::packet::{Packet, Tuple};
 use crate::ruleset::model::needs_conntrack;
-use crate::ruleset::value::fmt_ipv4;
+use crate::ruleset::value::TcpFlags;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -151,19 +151,18 @@ const ACK: u8 = 3;
 const RST: u8 = 4;
 const NONE: u8 = 5;
 
-fn tcp_index(flags: u8) -> u8 {
-    use tcp_flags as f;
-    if flags & f::RST != 0 {
+fn tcp_index(flags: TcpFlags) -> u8 {
+    if flags.contains(TcpFlags::RST) {
         RST
-    } else if flags & f::SYN != 0 {
-        if flags & f::ACK != 0 {
+    } else if flags.contains(TcpFlags::SYN) {
+        if flags.contains(TcpFlags::ACK) {
             SYNACK
         } else {
             SYN
         }
-    } else if flags & f::FIN != 0 {
+    } else if flags.contains(TcpFlags::FIN) {
         FIN
-    } else if flags & f::ACK != 0 {
+    } else if flags.contains(TcpFlags::ACK) {
         ACK
     } else {
         NONE
@@ -171,7 +170,7 @@ fn tcp_index(flags: u8) -> u8 {
 }
 
 /// A segment as the TCP tracker classes it, in words.
-pub fn tcp_segment_name(flags: u8) -> &'static str {
+pub fn tcp_segment_name(flags: TcpFlags) -> &'static str {
     if !tcp_flags_valid(flags) {
         return "segment with an invalid flag combination";
     }
@@ -186,8 +185,8 @@ pub fn tcp_segment_name(flags: u8) -> &'static str {
 }
 
 /// tcp_error's table of valid flag combinations (PSH, ECE and CWR aside).
-fn tcp_flags_valid(flags: u8) -> bool {
-    use tcp_flags as f;
+fn tcp_flags_valid(flags: TcpFlags) -> bool {
+    use TcpFlags as f;
     let v = flags & (f::FIN | f::SYN | f::RST | f::ACK | f::URG);
     [
         f::SYN,
@@ -363,7 +362,7 @@ impl ConnTable {
         orig: Tuple,
         translated: Tuple,
         mark: u32,
-        tcp_flags: u8,
+        tcp_flags: TcpFlags,
         zone: Zone,
     ) -> usize {
         let reply = translated.invert();
@@ -424,7 +423,7 @@ impl ConnTable {
     /// nf_conntrack_tcp_packet for a segment of connection `id` (in the
     /// reply direction or not), without the window checks: every segment is
     /// in window. Call it before [`ConnTable::account`].
-    pub fn tcp_packet(&mut self, id: usize, reply: bool, flags: u8) -> TcpVerdict {
+    pub fn tcp_packet(&mut self, id: usize, reply: bool, flags: TcpFlags) -> TcpVerdict {
         if !tcp_flags_valid(flags) {
             return TcpVerdict::Invalid;
         }
@@ -487,7 +486,7 @@ impl ConnTable {
         if c.status & status::SEEN_REPLY == 0 {
             // Only a RST answered: the kernel deletes the connection.
             return TcpVerdict::Accept {
-                kill: flags & tcp_flags::RST != 0,
+                kill: flags.contains(TcpFlags::RST),
             };
         }
         if c.status & status::ASSURED == 0
@@ -638,18 +637,12 @@ impl Connection {
             if t.proto == 1 {
                 format!(
                     "src={} dst={} type={} code={}",
-                    fmt_ipv4(t.src),
-                    fmt_ipv4(t.dst),
-                    t.sport,
-                    t.dport
+                    t.src, t.dst, t.sport, t.dport
                 )
             } else {
                 format!(
                     "src={} dst={} sport={} dport={}",
-                    fmt_ipv4(t.src),
-                    fmt_ipv4(t.dst),
-                    t.sport,
-                    t.dport
+                    t.src, t.dst, t.sport, t.dport
                 )
             }
         };
@@ -679,12 +672,12 @@ impl Connection {
 #[cfg(test)]
 mod list_tests {
     use super::*;
-    use crate::ruleset::value::parse_ipv4;
+    use crate::ruleset::value::Ipv4;
 
-    fn tcp(flags: u8) -> Packet {
+    fn tcp(flags: TcpFlags) -> Packet {
         Packet {
-            src: 0,
-            dst: 0,
+            src: Ipv4::UNSPECIFIED,
+            dst: Ipv4::UNSPECIFIED,
             proto: 6,
             sport: 0,
             dport: 0,
@@ -702,8 +695,8 @@ mod list_tests {
 
     fn t(src: &str, sport: u16, dst: &str, dport: u16) -> Tuple {
         Tuple {
-            src: parse_ipv4(src).unwrap(),
-            dst: parse_ipv4(dst).unwrap(),
+            src: Ipv4::parse(src).unwrap(),
+            dst: Ipv4::parse(dst).unwrap(),
             proto: 6,
             sport,
             dport,
@@ -712,7 +705,8 @@ mod list_tests {
 
     #[test]
     fn a_dnatted_syn_lists_as_conntrack_does() {
-        use crate::net::packet::tcp_flags::{ACK, SYN};
+        const ACK: TcpFlags = TcpFlags::ACK;
+        const SYN: TcpFlags = TcpFlags::SYN;
         let mut table = ConnTable::default();
         let id = table.confirm(
             t("192.0.2.50", 45678, "198.51.100.1", 32719),
@@ -725,7 +719,7 @@ mod list_tests {
             table.get(id).list_line(),
             "tcp      6 120 SYN_SENT src=192.0.2.50 dst=198.51.100.1 sport=45678 dport=32719 [UNREPLIED] src=203.0.113.10 dst=192.0.2.50 sport=80 dport=45678 mark=0 use=1"
         );
-        let seg = |table: &mut ConnTable, reply: bool, flags: u8| {
+        let seg = |table: &mut ConnTable, reply: bool, flags: TcpFlags| {
             let v = table.tcp_packet(id, reply, flags);
             table.account(id, reply, &tcp(flags));
             v
@@ -754,7 +748,10 @@ mod list_tests {
 
     #[test]
     fn tcp_segments_follow_tcp_conntracks() {
-        use crate::net::packet::tcp_flags::{ACK, FIN, RST, SYN};
+        const ACK: TcpFlags = TcpFlags::ACK;
+        const FIN: TcpFlags = TcpFlags::FIN;
+        const RST: TcpFlags = TcpFlags::RST;
+        const SYN: TcpFlags = TcpFlags::SYN;
         let mut table = ConnTable::default();
         let id = table.confirm(
             t("192.0.2.50", 1000, "203.0.113.10", 80),
@@ -783,7 +780,7 @@ mod list_tests {
 
     #[test]
     fn zones_keep_connections_apart() {
-        use crate::net::packet::tcp_flags::SYN;
+        const SYN: TcpFlags = TcpFlags::SYN;
         let mut table = ConnTable::default();
         let both = Zone {
             id: 1,

@@ -9,7 +9,7 @@
 //! from a node) and from the scenario's JSON by [`crate::net::iptext`]. It
 //! does not move packets: the pipeline asks it questions.
 
-use crate::ruleset::value::{fmt_ipv4, parse_ipv4, Ipv4, Ipv4Net};
+use crate::ruleset::value::{Ipv4, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -24,15 +24,7 @@ pub struct IfAddr {
 
 impl IfAddr {
     pub fn net(&self) -> Ipv4Net {
-        let mask = if self.prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - self.prefix)
-        };
-        Ipv4Net {
-            addr: self.addr & mask,
-            mask,
-        }
+        Ipv4Net::with_prefix(self.addr, self.prefix)
     }
 }
 
@@ -97,13 +89,13 @@ impl Route {
             s.push_str(k);
             s.push(' ');
         }
-        if self.dst.mask == 0 && self.table == RouteTable::Main {
+        if self.dst.is_any() && self.table == RouteTable::Main {
             s.push_str("default");
         } else {
             s.push_str(&self.dst.save_short());
         }
         if let Some(v) = self.via {
-            let _ = write!(s, " via {}", fmt_ipv4(v));
+            let _ = write!(s, " via {}", v);
         }
         if let Some(d) = &self.dev {
             let _ = write!(s, " dev {d}");
@@ -117,7 +109,7 @@ impl Route {
             });
         }
         if let Some(src) = self.src {
-            let _ = write!(s, " src {}", fmt_ipv4(src));
+            let _ = write!(s, " src {}", src);
         }
         if self.metric != 0 {
             let _ = write!(s, " metric {}", self.metric);
@@ -181,19 +173,14 @@ pub enum RouteResult {
 impl RouteResult {
     /// `ip route get`'s first line (without `uid`), or its error text.
     pub fn ip_text(&self, dst: Ipv4) -> String {
-        let src = |s: &Option<Ipv4>| {
-            s.map(|s| format!(" src {}", fmt_ipv4(s)))
-                .unwrap_or_default()
-        };
-        let d = fmt_ipv4(dst);
+        let src = |s: &Option<Ipv4>| s.map(|s| format!(" src {}", s)).unwrap_or_default();
+        let d = dst;
         match self {
-            RouteResult::Local { src: s } => format!("local {d} dev lo src {}", fmt_ipv4(*s)),
+            RouteResult::Local { src: s } => format!("local {d} dev lo src {}", *s),
             RouteResult::Broadcast { dev, src: s } => format!("broadcast {d} dev {dev}{}", src(s)),
             RouteResult::Multicast { dev, src: s } => format!("multicast {d} dev {dev}{}", src(s)),
             RouteResult::Unicast { dev, via, src: s } => {
-                let via = via
-                    .map(|v| format!(" via {}", fmt_ipv4(v)))
-                    .unwrap_or_default();
+                let via = via.map(|v| format!(" via {}", v)).unwrap_or_default();
                 format!("{d}{via} dev {dev}{}", src(s))
             }
             RouteResult::Blackhole => "Invalid argument".into(),
@@ -266,7 +253,7 @@ impl Host {
                 },
             ),
         }
-        let loopback = parse_ipv4("127.0.0.1").expect("literal");
+        let loopback = Ipv4::LOCALHOST;
         if !interfaces[0].addrs.iter().any(|a| a.addr == loopback) {
             interfaces[0].addrs.insert(
                 0,
@@ -312,13 +299,10 @@ impl Host {
                 routes.push(kernel(
                     RouteTable::Local,
                     RouteType::Local,
-                    Ipv4Net {
-                        addr: a.addr,
-                        mask: u32::MAX,
-                    },
+                    Ipv4Net::host(a.addr),
                 ));
                 let net = a.net();
-                if a.secondary || net.addr == 0 || a.prefix == 32 {
+                if a.secondary || net.addr.is_unspecified() || a.prefix == 32 {
                     continue;
                 }
                 // The subnet route: local on loopback, a connected route elsewhere.
@@ -328,14 +312,10 @@ impl Host {
                     routes.push(kernel(RouteTable::Main, RouteType::Unicast, net));
                 }
                 if a.prefix < 31 {
-                    let bcast = net.addr | !net.mask;
                     routes.push(kernel(
                         RouteTable::Local,
                         RouteType::Broadcast,
-                        Ipv4Net {
-                            addr: bcast,
-                            mask: u32::MAX,
-                        },
+                        Ipv4Net::host(net.broadcast()),
                     ));
                 }
             }
@@ -377,7 +357,7 @@ impl Host {
     /// first primary global address of any interface, `lo` first. Addresses
     /// in 127/8 have host scope (as `ip addr add` gives them) and never count.
     pub fn select_addr(&self, dev: &str, dst: Ipv4) -> Option<Ipv4> {
-        let global = |a: &&IfAddr| !a.secondary && a.addr >> 24 != 127;
+        let global = |a: &&IfAddr| !a.secondary && !a.addr.is_loopback();
         if let Some(iface) = self.interface(dev) {
             let mut first = None;
             for a in iface.addrs.iter().filter(global) {
@@ -399,9 +379,10 @@ impl Host {
 
     /// Resolve an output route for `dst`, as `ip route get DST` does.
     pub fn route(&self, dst: Ipv4) -> RouteResult {
-        let loopback = parse_ipv4("127.0.0.1").expect("literal");
-        if dst == 0 {
-            return RouteResult::Local { src: loopback };
+        if dst.is_unspecified() {
+            return RouteResult::Local {
+                src: Ipv4::LOCALHOST,
+            };
         }
         if let Some(r) = self.best(RouteTable::Local, dst) {
             let src = r.src.unwrap_or(dst);
@@ -433,11 +414,11 @@ impl Host {
             RouteType::Blackhole => RouteResult::Blackhole,
             RouteType::Unreachable => RouteResult::Unreachable,
             RouteType::Prohibit => RouteResult::Prohibit,
-            _ if dst == u32::MAX => RouteResult::Broadcast {
+            _ if dst.is_broadcast() => RouteResult::Broadcast {
                 dev: dev(),
                 src: src(),
             },
-            _ if dst >> 28 == 0xe => RouteResult::Multicast {
+            _ if dst.is_multicast() => RouteResult::Multicast {
                 dev: dev(),
                 src: src(),
             },
@@ -455,10 +436,10 @@ impl Host {
     pub fn addr_type(&self, a: Ipv4, dev: Option<&str>) -> AddrType {
         // ipv4_is_zeronet is 0.0.0.0 alone since Linux 5.3: the rest of 0/8
         // is looked up like any address.
-        if a == 0 || a == u32::MAX {
+        if a.is_unspecified() || a.is_broadcast() {
             return AddrType::Broadcast;
         }
-        if a >> 28 == 0xe {
+        if a.is_multicast() {
             return AddrType::Multicast;
         }
         match self.best(RouteTable::Local, a) {

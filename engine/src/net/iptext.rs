@@ -13,7 +13,7 @@ use crate::net::hash::NameMap;
 use crate::net::host::{
     Host, HostError, HostSpec, IfAddr, Interface, Route, RouteTable, RouteType, Sysctl,
 };
-use crate::ruleset::value::{parse_ipv4, Ipv4Net};
+use crate::ruleset::value::{Ipv4, Ipv4Net};
 use std::fmt::Write as _;
 
 impl Host {
@@ -81,7 +81,7 @@ impl Host {
                 continue;
             };
             let (a, p) = cidr.split_once('/').unwrap_or((cidr, "32"));
-            match (parse_ipv4(a), p.parse::<u8>().ok().filter(|p| *p <= 32)) {
+            match (Ipv4::parse(a), p.parse::<u8>().ok().filter(|p| *p <= 32)) {
                 (Ok(addr), Some(prefix)) => interfaces[owner].addrs.push(IfAddr {
                     addr,
                     prefix,
@@ -136,9 +136,9 @@ fn parse_route_line(line: &str) -> Result<Option<Route>, String> {
     while let Some(w) = words.next() {
         let mut value = || words.next().ok_or_else(|| format!("`{w}' needs a value"));
         match w {
-            "via" => route.via = Some(parse_ipv4(value()?)?),
+            "via" => route.via = Some(Ipv4::parse(value()?)?),
             "dev" => route.dev = Some(value()?.to_string()),
-            "src" => route.src = Some(parse_ipv4(value()?)?),
+            "src" => route.src = Some(Ipv4::parse(value()?)?),
             "metric" | "priority" => {
                 route.metric = value()?.parse().map_err(|_| "bad metric".to_string())?
             }
@@ -195,7 +195,7 @@ impl HostSpec {
             let mut addrs = Vec::new();
             for a in &i.addresses {
                 let (ip, p) = a.split_once('/').unwrap_or((a, "32"));
-                match (parse_ipv4(ip), p.parse::<u8>().ok().filter(|p| *p <= 32)) {
+                match (Ipv4::parse(ip), p.parse::<u8>().ok().filter(|p| *p <= 32)) {
                     (Ok(addr), Some(prefix)) => addrs.push(IfAddr {
                         addr,
                         prefix,

@@ -6,18 +6,8 @@
 //! mark 0, uid and gid 0, length 60, TTL 64, TOS 0, time 0 ms, not a reply.
 //! This module holds data; it neither routes nor evaluates rules.
 
-use crate::ruleset::value::{fmt_ipv4, parse_ipv4, Ipv4, Proto};
+use crate::ruleset::value::{Ipv4, Proto, TcpFlags};
 use serde::{Deserialize, Serialize};
-
-/// TCP flag bits as the tcp match sees them.
-pub mod tcp_flags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
-}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Packet {
@@ -27,7 +17,7 @@ pub struct Packet {
     /// Ports for TCP, UDP and SCTP (0 otherwise).
     pub sport: u16,
     pub dport: u16,
-    pub tcp_flags: u8,
+    pub tcp_flags: TcpFlags,
     pub icmp_type: u8,
     pub icmp_code: u8,
     /// skb->mark
@@ -55,21 +45,15 @@ impl Packet {
         if self.has_ports() {
             format!(
                 "{}:{} -> {}:{} {p}",
-                fmt_ipv4(self.src),
-                self.sport,
-                fmt_ipv4(self.dst),
-                self.dport
+                self.src, self.sport, self.dst, self.dport
             )
         } else if self.proto == 1 {
             format!(
                 "{} -> {} icmp type {} code {}",
-                fmt_ipv4(self.src),
-                fmt_ipv4(self.dst),
-                self.icmp_type,
-                self.icmp_code
+                self.src, self.dst, self.icmp_type, self.icmp_code
             )
         } else {
-            format!("{} -> {} {p}", fmt_ipv4(self.src), fmt_ipv4(self.dst))
+            format!("{} -> {} {p}", self.src, self.dst)
         }
     }
 }
@@ -138,61 +122,6 @@ impl Tuple {
             }
         }
     }
-}
-
-/// TCP flags as names, `SYN,ACK` (or `NONE`), in iptables' order
-/// ([`names::TCP_FLAGS`](crate::ruleset::names::TCP_FLAGS)).
-pub fn flag_names(f: u8) -> String {
-    if f == 0 {
-        return "NONE".into();
-    }
-    crate::ruleset::names::TCP_FLAGS[..6]
-        .iter()
-        .filter(|(_, b)| f & b != 0)
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Parse TCP flags written as names (`SYN,ACK`), letters (`SA`), or `NONE`.
-pub fn parse_tcp_flags(s: &str) -> Result<u8, String> {
-    use tcp_flags::*;
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("NONE") || s.is_empty() {
-        return Ok(0);
-    }
-    let name = |n: &str| -> Option<u8> {
-        let n = n.trim().to_ascii_uppercase();
-        // Names as iptables spells them (NONE only alone, handled above).
-        crate::ruleset::names::TCP_FLAGS[..7]
-            .iter()
-            .find(|(name, _)| *name == n)
-            .map(|(_, bit)| *bit)
-    };
-    if let Some(v) = s
-        .split(',')
-        .map(name)
-        .try_fold(0u8, |acc, f| f.map(|f| acc | f))
-    {
-        return Ok(v);
-    }
-    let mut v = 0;
-    for c in s.chars() {
-        v |= match c.to_ascii_uppercase() {
-            'F' => FIN,
-            'S' => SYN,
-            'R' => RST,
-            'P' => PSH,
-            'A' => ACK,
-            'U' => URG,
-            _ => {
-                return Err(format!(
-                    "unknown TCP flags `{s}' (names like SYN,ACK or letters like SA)"
-                ))
-            }
-        };
-    }
-    Ok(v)
 }
 
 /// The protocol field of a packet spec: a name or a number.
@@ -265,11 +194,11 @@ impl PacketSpec {
             Some(ProtoSpec::Name(n)) => Proto::parse(n)?.0,
         };
         let src = match &self.src {
-            Some(s) => parse_ipv4(s).map_err(|_| format!("src: `{s}' is not an IPv4 address"))?,
-            None if self.from == FROM_LOCAL => 0,
+            Some(s) => Ipv4::parse(s).map_err(|_| format!("src: `{s}' is not an IPv4 address"))?,
+            None if self.from == FROM_LOCAL => Ipv4::UNSPECIFIED,
             None => return Err("src is required for a packet that arrives on an interface".into()),
         };
-        let dst = parse_ipv4(&self.dst)
+        let dst = Ipv4::parse(&self.dst)
             .map_err(|_| format!("dst: `{}' is not an IPv4 address", self.dst))?;
         let ports = Proto(proto).has_ports();
         if !ports && (self.sport.is_some() || self.dport.is_some()) {
@@ -282,9 +211,9 @@ impl PacketSpec {
             return Err("tcp_flags given for a packet that is not TCP".into());
         }
         let tcp_flags = match &self.tcp_flags {
-            Some(f) => parse_tcp_flags(f)?,
-            None if proto == 6 => tcp_flags::SYN,
-            None => 0,
+            Some(f) => TcpFlags::parse(f)?,
+            None if proto == 6 => TcpFlags::SYN,
+            None => TcpFlags::NONE,
         };
         let (icmp_type, icmp_code) = if proto == 1 {
             (self.icmp_type.unwrap_or(8), self.icmp_code.unwrap_or(0))
@@ -329,7 +258,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             (p.proto, p.sport, p.dport, p.tcp_flags, p.length, p.ttl),
-            (6, 40000, 80, tcp_flags::SYN, 60, 64)
+            (6, 40000, 80, TcpFlags::SYN, 60, 64)
         );
         assert_eq!(p.summary(), "192.0.2.50:40000 -> 198.51.100.1:80 tcp");
     }
@@ -344,10 +273,10 @@ mod tests {
         let p = spec(r#"{"from":"local","dst":"198.51.100.1","protocol":17,"dport":53}"#)
             .to_packet()
             .unwrap();
-        assert_eq!((p.proto, p.src, p.dport), (17, 0, 53));
-        assert_eq!(parse_tcp_flags("SYN,ACK").unwrap(), 0x12);
-        assert_eq!(parse_tcp_flags("SA").unwrap(), 0x12);
-        assert_eq!(parse_tcp_flags("ACK").unwrap(), 0x10);
+        assert_eq!((p.proto, p.src, p.dport), (17, Ipv4::UNSPECIFIED, 53));
+        assert_eq!(TcpFlags::parse("SYN,ACK").unwrap(), TcpFlags(0x12));
+        assert_eq!(TcpFlags::parse("SA").unwrap(), TcpFlags(0x12));
+        assert_eq!(TcpFlags::parse("ACK").unwrap(), TcpFlags(0x10));
         assert!(spec(r#"{"from":"eth0","src":"192.0.2.50","dst":"x"}"#)
             .to_packet()
             .unwrap_err()

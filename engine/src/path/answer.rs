@@ -16,7 +16,7 @@ use crate::net::packet::{Packet, Tuple};
 use crate::path::eval::{ConnView, Socket};
 use crate::path::route::route_output;
 use crate::ruleset::model::Hook;
-use crate::ruleset::value::Ipv4;
+use crate::ruleset::value::{Ipv4, TcpFlags};
 use serde::Serialize;
 
 /// Why the host sent an [`Answer`](super::pipeline::Answer).
@@ -173,7 +173,7 @@ fn way_back_source(host: &Host, to: Ipv4) -> Option<Ipv4> {
 fn icmp_error(p: &Packet, src: Ipv4, icmp_type: u8, code: u8) -> Packet {
     let mut e = p.clone();
     (e.src, e.dst) = (src, p.src);
-    (e.proto, e.sport, e.dport, e.tcp_flags) = (1, 0, 0, 0);
+    (e.proto, e.sport, e.dport, e.tcp_flags) = (1, 0, 0, TcpFlags::NONE);
     (e.icmp_type, e.icmp_code) = (icmp_type, code);
     e.inner = Some(Tuple::of(p));
     (e.tos, e.ttl, e.mark) = ((p.tos & 0x1e) | 0xc0, 64, 0);
@@ -184,13 +184,12 @@ fn icmp_error(p: &Packet, src: Ipv4, icmp_type: u8, code: u8) -> Packet {
 /// The RST answering TCP segment `p` (RST,ACK to a segment without ACK,
 /// else RST), 40 bytes, TTL 64, no mark, with TOS `tos`.
 fn reset(p: &Packet, tos: u8) -> Packet {
-    use crate::net::packet::tcp_flags::{ACK, RST};
     let mut r = p.clone();
     (r.src, r.dst, r.sport, r.dport) = (p.dst, p.src, p.dport, p.sport);
-    r.tcp_flags = if p.tcp_flags & ACK != 0 {
-        RST
+    r.tcp_flags = if p.tcp_flags.contains(TcpFlags::ACK) {
+        TcpFlags::RST
     } else {
-        RST | ACK
+        TcpFlags::RST | TcpFlags::ACK
     };
     (r.length, r.tos, r.ttl, r.mark, r.inner) = (40, tos, 64, 0, None);
     r
@@ -211,7 +210,8 @@ pub(super) fn reject_answers(
     owner: Socket,
     hook: Hook,
 ) -> Result<(), &'static str> {
-    let to_many = p.dst >> 28 == 0xe || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
+    let to_many =
+        p.dst.is_multicast() || matches!(host.route(p.dst), RouteResult::Broadcast { .. });
     if to_many {
         return Err("REJECT answers nothing to a broadcast or multicast destination");
     }
@@ -219,7 +219,7 @@ pub(super) fn reject_answers(
         if p.proto != 6 {
             return Err("a TCP reset answers only a TCP segment");
         }
-        if p.tcp_flags & crate::net::packet::tcp_flags::RST != 0 {
+        if p.tcp_flags.contains(TcpFlags::RST) {
             return Err("no RST answers a RST (nf_send_reset)");
         }
         return Ok(());
@@ -288,9 +288,11 @@ pub(super) fn stack_icmp_error(
     attached: Option<Attached>,
 ) -> Option<PendingAnswer> {
     let many = |a: Ipv4| {
-        a >> 28 == 0xe || a == u32::MAX || matches!(host.route(a), RouteResult::Broadcast { .. })
+        a.is_multicast()
+            || a.is_broadcast()
+            || matches!(host.route(a), RouteResult::Broadcast { .. })
     };
-    if p.fragment || is_icmp_error(p) || many(p.dst) || many(p.src) || p.src == 0 {
+    if p.fragment || is_icmp_error(p) || many(p.dst) || many(p.src) || p.src.is_unspecified() {
         return None;
     }
     let src = way_back_source(host, p.src)?;
@@ -328,7 +330,7 @@ pub(super) fn stack_answer(host: &Host, p: &Packet) -> Option<PendingAnswer> {
             a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
             (AnswerCause::EchoReply, a)
         }
-        6 if p.tcp_flags & crate::net::packet::tcp_flags::RST == 0 && local && closed(6) => {
+        6 if !p.tcp_flags.contains(TcpFlags::RST) && local && closed(6) => {
             (AnswerCause::Reset, reset(p, p.tos))
         }
         17 if local && closed(17) => (AnswerCause::PortUnreachable, icmp_error(p, p.dst, 3, 3)),

@@ -15,7 +15,7 @@ use crate::net::packet::Packet;
 use crate::ruleset::matches::*;
 use crate::ruleset::model::{Hook, Match, Rule};
 use crate::ruleset::names;
-use crate::ruleset::value::{fmt_ipv4, Ipv4, Proto};
+use crate::ruleset::value::{Ipv4, Proto};
 use serde::Serialize;
 
 /// Identifies one match of one rule, for state kept across packets.
@@ -178,7 +178,7 @@ pub fn rule_matches(
                     return Err(Failed::quiet());
                 }
                 let cond = format!("{}{flag} {}", neg(a.invert), a.net.save());
-                return fail(cond, format!("the {what} is {}", fmt_ipv4(addr)));
+                return fail(cond, format!("the {what} is {}", addr));
             }
         }
     }
@@ -295,7 +295,7 @@ fn match_one(
             if let Some(f) = &t.flags {
                 let (mask, cmp) = f.value;
                 if (p.tcp_flags & mask == cmp) == f.invert {
-                    return no!(format!("the TCP flags are {}", flag_names(p.tcp_flags)));
+                    return no!(format!("the TCP flags are {}", p.tcp_flags.names()));
                 }
             }
             Ok(())
@@ -355,7 +355,7 @@ fn match_one(
                     if (w.value & (1 << t as u16) != 0) == w.invert {
                         return no!(format!(
                             "the {what} {} is {}",
-                            fmt_ipv4(addr),
+                            addr,
                             names::ADDR_TYPES[t as usize]
                         ));
                     }
@@ -400,7 +400,7 @@ fn match_one(
                 if let Some(v) = v {
                     let (lo, hi) = v.value;
                     if (lo <= addr && addr <= hi) == v.invert {
-                        return no!(format!("the {what} is {}", fmt_ipv4(addr)));
+                        return no!(format!("the {what} is {}", addr));
                     }
                 }
             }
@@ -472,11 +472,7 @@ fn match_one(
             if state.recent(r, addr, p.ttl) {
                 Ok(())
             } else {
-                no!(format!(
-                    "{} is not in list {} as required",
-                    fmt_ipv4(addr),
-                    r.name
-                ))
+                no!(format!("{} is not in list {} as required", addr, r.name))
             }
         }
         MatchKind::Set(s) => match state.ipset(s, p) {
@@ -499,18 +495,6 @@ fn match_one(
             }
         }
     }
-}
-
-fn flag_names(f: u8) -> String {
-    if f == 0 {
-        return "NONE".into();
-    }
-    names::TCP_FLAGS[..6]
-        .iter()
-        .filter(|(_, b)| f & b != 0)
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// xt_conntrack (revision 3).
@@ -559,7 +543,7 @@ fn conntrack(c: &ConntrackMatch, conn: &Conn) -> Result<(), String> {
     for (want, have, what) in addrs {
         if let Some(w) = want {
             if w.value.contains(have) == w.invert {
-                return Err(format!("the connection's {what} is {}", fmt_ipv4(have)));
+                return Err(format!("the connection's {what} is {}", have));
             }
         }
     }

@@ -9,7 +9,7 @@
 use crate::net::packet::Packet;
 use crate::path::eval::Socket;
 use crate::ruleset::targets::LogTarget;
-use crate::ruleset::value::fmt_ipv4;
+use crate::ruleset::value::TcpFlags;
 
 /// The NF_LOG flag bits a LOG rule's options set: 0x01 `--log-tcp-sequence`,
 /// 0x02 `--log-tcp-options`, 0x04 `--log-ip-options`, 0x08 `--log-uid`.
@@ -57,8 +57,8 @@ pub fn log_line(
     let _ = write!(
         s,
         "SRC={} DST={} LEN={} TOS=0x{:02X} PREC=0x{:02X} TTL={} ID=0 ",
-        fmt_ipv4(p.src),
-        fmt_ipv4(p.dst),
+        p.src,
+        p.dst,
         p.length,
         p.tos & 0x1e,
         p.tos & 0xe0,
@@ -71,17 +71,17 @@ pub fn log_line(
                 s.push_str("SEQ=0 ACK=0 ");
             }
             s.push_str("WINDOW=0 RES=0x00 ");
-            for (bit, name) in [
-                (0x80, "CWR"),
-                (0x40, "ECE"),
-                (0x20, "URG"),
-                (0x10, "ACK"),
-                (0x08, "PSH"),
-                (0x04, "RST"),
-                (0x02, "SYN"),
-                (0x01, "FIN"),
+            for (flag, name) in [
+                (TcpFlags::CWR, "CWR"),
+                (TcpFlags::ECE, "ECE"),
+                (TcpFlags::URG, "URG"),
+                (TcpFlags::ACK, "ACK"),
+                (TcpFlags::PSH, "PSH"),
+                (TcpFlags::RST, "RST"),
+                (TcpFlags::SYN, "SYN"),
+                (TcpFlags::FIN, "FIN"),
             ] {
-                if p.tcp_flags & bit != 0 {
+                if p.tcp_flags.contains(flag) {
                     s.push_str(name);
                     s.push(' ');
                 }

@@ -89,19 +89,18 @@ fn pick(seed: &mut u64, n: &NatTarget, p: &Packet, dst: bool, zone: u16) -> (Ipv
         Some((lo, hi)) if lo == hi => lo,
         Some((lo, hi)) => {
             // The tuple's addresses as the kernel's u32 words hold them (x86).
-            let raw = |a: Ipv4| a.swap_bytes();
             let j = jhash2(
-                &[raw(p.src), 0, 0, 0],
+                &[p.src.kernel_word(), 0, 0, 0],
                 // find_best_ips_proto: the destination XOR the connection's zone id.
                 if n.persistent {
                     0
                 } else {
-                    raw(p.dst) ^ u32::from(zone)
+                    p.dst.kernel_word() ^ u32::from(zone)
                 },
             );
             // u32 arithmetic as the kernel's: a reversed range wraps around.
-            let dist = hi.wrapping_sub(lo).wrapping_add(1) as u64;
-            lo.wrapping_add(((j as u64 * dist) >> 32) as u32)
+            let dist = hi.0.wrapping_sub(lo.0).wrapping_add(1) as u64;
+            Ipv4(lo.0.wrapping_add(((j as u64 * dist) >> 32) as u32))
         }
     };
     let port = match range.ports {
@@ -197,7 +196,7 @@ pub(super) fn redirect(
             .interface(dev)
             .and_then(|i| i.addrs.iter().find(|a| !a.secondary))
             .map(|a| a.addr),
-        _ => Some(0x7f00_0001),
+        _ => Some(Ipv4::LOCALHOST),
     };
     let to = to?;
     // get_unique_tuple: a destination port already in the range stays.
@@ -259,10 +258,9 @@ pub(super) fn masquerade(
 /// NETMAP: the destination (PREROUTING, OUTPUT: `dst_side`) or source
 /// address with its network part replaced by `net`'s; the port stays.
 pub(super) fn netmap(net: &Ipv4Net, packet: &Packet, dst_side: bool) -> (Ipv4, u16) {
-    let map = |a: Ipv4| (a & !net.mask) | (net.addr & net.mask);
     if dst_side {
-        (map(packet.dst), packet.dport)
+        (net.map(packet.dst), packet.dport)
     } else {
-        (map(packet.src), packet.sport)
+        (net.map(packet.src), packet.sport)
     }
 }

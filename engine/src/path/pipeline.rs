@@ -49,7 +49,7 @@ use crate::path::walk::{
 };
 use crate::ruleset::model::{Hook, Ruleset, TableKind};
 use crate::ruleset::targets::{ConnmarkMode, TargetKind};
-use crate::ruleset::value::{fmt_ipv4, Ipv4};
+use crate::ruleset::value::Ipv4;
 use serde::Serialize;
 
 pub use super::answer::AnswerCause;
@@ -248,8 +248,8 @@ impl TargetRunner for Runner<'_> {
                     snat: false,
                     dnat: false,
                     proto: 0,
-                    orig: (0, 0, 0, 0),
-                    reply: (0, 0, 0, 0),
+                    orig: (Ipv4::UNSPECIFIED, Ipv4::UNSPECIFIED, 0, 0),
+                    reply: (Ipv4::UNSPECIFIED, Ipv4::UNSPECIFIED, 0, 0),
                     reply_dir: false,
                     mark: 0,
                     expires_s: 0,
@@ -410,13 +410,10 @@ impl std::fmt::Display for Endpoints {
             write!(
                 f,
                 "{}:{} -> {}:{}",
-                fmt_ipv4(self.src),
-                self.sport,
-                fmt_ipv4(self.dst),
-                self.dport
+                self.src, self.sport, self.dst, self.dport
             )
         } else {
-            write!(f, "{} -> {}", fmt_ipv4(self.src), fmt_ipv4(self.dst))
+            write!(f, "{} -> {}", self.src, self.dst)
         }
     }
 }
@@ -747,9 +744,9 @@ impl Run<'_> {
             hook,
             state: format!(
                 "the reply tuple {}:{} -> {}:{} is another connection's: the {} port moves to {new} (nf_nat_l4proto_unique_tuple, {how} in {}-{})",
-                fmt_ipv4(reply.src),
+                reply.src,
                 reply.sport,
-                fmt_ipv4(reply.dst),
+                reply.dst,
                 reply.dport,
                 if dst { "destination" } else { "source" },
                 range.0,
@@ -1210,10 +1207,8 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
             p.ttl -= 1;
             // Batch runs only count: they skip writing the decision out.
             let decision = if run.explain {
-                let via = via
-                    .map(|v| format!(" via {}", fmt_ipv4(v)))
-                    .unwrap_or_default();
-                format!("forward to {}{via} dev {dev}", fmt_ipv4(p.dst))
+                let via = via.map(|v| format!(" via {}", v)).unwrap_or_default();
+                format!("forward to {}{via} dev {dev}", p.dst)
             } else {
                 String::new()
             };
@@ -1264,8 +1259,8 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         Ok(r) => r,
         Err(e) => return Err(run.drop_outside(Hook::Output, e)),
     };
-    if p.src == 0 {
-        p.src = src.unwrap_or(0);
+    if p.src.is_unspecified() {
+        p.src = src.unwrap_or(Ipv4::UNSPECIFIED);
         run.conn.orig.0 = p.src;
         run.conn.reply.1 = p.src;
     }
@@ -1276,7 +1271,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     if run.depth > 0 && loopback_source_refused(run.host, p.src, &oif) {
         let why = format!(
             "routed to {oif} with loopback source {} (EINVAL: route_localnet is off)",
-            fmt_ipv4(p.src)
+            p.src
         );
         return Err(run.drop_outside(Hook::Output, &why));
     }
@@ -1316,7 +1311,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
         if loopback_source_refused(run.host, p.src, &oif) {
             let why = format!(
                 "rerouted to {oif} with loopback source {} (EINVAL: route_localnet is off)",
-                fmt_ipv4(p.src)
+                p.src
             );
             return Err(run.drop_outside(Hook::Output, &why));
         }

@@ -13,7 +13,7 @@ use crate::net::packet::Packet;
 use crate::ruleset::value::Ipv4;
 
 /// 224.0.0.1, the all-systems group every IPv4 interface joins.
-pub(super) const ALL_HOSTS: Ipv4 = 0xe000_0001;
+pub(super) const ALL_HOSTS: Ipv4 = Ipv4::new(224, 0, 0, 1);
 
 /// The output route: (device, preferred source, local delivery, next hop)
 /// or why there is none.
@@ -44,7 +44,7 @@ pub(super) fn reroute_output(host: &Host, src: Ipv4, dst: Ipv4) -> Result<OutRou
         host.addr_type(src, None),
         AddrType::Local | AddrType::Unicast
     );
-    if keeps_src && (dst >> 28 == 0xe || dst == u32::MAX) {
+    if keeps_src && (dst.is_multicast() || dst.is_broadcast()) {
         return match host.device_of(src) {
             Some(dev) => Ok((dev.clone(), Some(src), dev == "lo", dst)),
             None => Err("no device holds the source of a packet to a multicast or broadcast address (ENETUNREACH)"),
@@ -61,15 +61,15 @@ pub(super) fn route_input(host: &Host, p: &Packet, iif: &str) -> Result<RouteRes
     // Since Linux 5.3 only 0.0.0.0 itself, not all of 0/8, is a martian; and
     // a zero source to the limited broadcast (a DHCP client's) is accepted
     // (ip_route_input_slow's brd_input), without validating the source.
-    let zero_to_lbcast = s == 0 && d == u32::MAX;
-    if s >> 28 == 0xe
-        || s == u32::MAX
-        || (s == 0 && !zero_to_lbcast)
-        || (s >> 24 == 127 && !localnet)
+    let zero_to_lbcast = s.is_unspecified() && d.is_broadcast();
+    if s.is_multicast()
+        || s.is_broadcast()
+        || (s.is_unspecified() && !zero_to_lbcast)
+        || (s.is_loopback() && !localnet)
     {
         return Err("martian source");
     }
-    if d == 0 || (d >> 24 == 127 && !localnet) {
+    if d.is_unspecified() || (d.is_loopback() && !localnet) {
         return Err("martian destination");
     }
     let route = host.route(d);
@@ -103,7 +103,7 @@ pub(super) fn route_input(host: &Host, p: &Packet, iif: &str) -> Result<RouteRes
 /// __mkroute_output: a loopback source may leave by a loopback device
 /// only, unless route_localnet (EINVAL, nothing is sent).
 pub(super) fn loopback_source_refused(host: &Host, src: Ipv4, oif: &str) -> bool {
-    src >> 24 == 127 && oif != "lo" && !host.sysctl.route_localnet
+    src.is_loopback() && oif != "lo" && !host.sysctl.route_localnet
 }
 
 /// Whether the output of a route to `dst` is ip_mc_output, which loops a

@@ -15,6 +15,7 @@ use crate::path::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState
 use crate::ruleset::matches::MatchKind;
 use crate::ruleset::model::{Hook, Policy, Rule, Table, Target};
 use crate::ruleset::targets::{TargetKind, Verdict};
+use crate::ruleset::value::Ipv4;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -168,7 +169,7 @@ const INDEX_FROM: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Key {
     /// An exact `-d ADDR/32`.
-    Dst(u32),
+    Dst(Ipv4),
     /// `-p P` with that protocol's match on a single `--dport`.
     Dport(u8, u16),
 }
@@ -194,7 +195,7 @@ pub struct TableIndex {
 fn dst_key(r: &Rule) -> Option<Key> {
     r.dst
         .as_ref()
-        .filter(|d| !d.invert && d.net.mask == u32::MAX)
+        .filter(|d| !d.invert && d.net.is_host())
         .map(|d| Key::Dst(d.net.addr))
 }
 

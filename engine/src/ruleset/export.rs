@@ -56,7 +56,7 @@ use crate::ruleset::model::*;
 use crate::ruleset::names;
 use crate::ruleset::render::{rule_spec, save_order};
 use crate::ruleset::targets::*;
-use crate::ruleset::value::{fmt_ipv4, Ipv4Net, PortRange};
+use crate::ruleset::value::{Ipv4Net, PortRange, TcpFlags};
 use crate::text::lexer::restore_words;
 
 // ---------------------------------------------------------------------------
@@ -301,11 +301,11 @@ fn xlate_addr(xl: &mut Xl, selector: &str, a: &Option<AddrMatch>) {
     if !a.invert && a.net == Ipv4Net::ANY {
         return;
     }
-    let addr = fmt_ipv4(a.net.addr);
+    let addr = a.net.addr;
     match a.net.prefix_len() {
         None => xl.add(&format!(
             "{selector} & {} {} {addr} ",
-            fmt_ipv4(a.net.mask),
+            a.net.mask_addr(),
             if a.invert { "!=" } else { "==" }
         )),
         Some(32) => xl.add(&format!(
@@ -324,7 +324,7 @@ fn mask_suffix(net: &Ipv4Net) -> String {
     match net.prefix_len() {
         Some(32) => String::new(),
         Some(n) => format!("/{n}"),
-        None => format!("/{}", fmt_ipv4(net.mask)),
+        None => format!("/{}", net.mask_addr()),
     }
 }
 
@@ -359,18 +359,18 @@ fn xlate_l4_port(xl: &mut Xl, proto: &str, dir: &str, v: &Option<Neg<PortRange>>
     }
 }
 
-fn tcp_flag_list(flags: u8) -> String {
-    const NAMES: [(&str, u8); 6] = [
-        ("fin", 0x01),
-        ("syn", 0x02),
-        ("rst", 0x04),
-        ("psh", 0x08),
-        ("ack", 0x10),
-        ("urg", 0x20),
+fn tcp_flag_list(flags: TcpFlags) -> String {
+    const NAMES: [(&str, TcpFlags); 6] = [
+        ("fin", TcpFlags::FIN),
+        ("syn", TcpFlags::SYN),
+        ("rst", TcpFlags::RST),
+        ("psh", TcpFlags::PSH),
+        ("ack", TcpFlags::ACK),
+        ("urg", TcpFlags::URG),
     ];
     let list: Vec<&str> = NAMES
         .iter()
-        .filter(|(_, b)| flags & b != 0)
+        .filter(|(_, f)| flags.contains(*f))
         .map(|(n, _)| *n)
         .collect();
     if list.is_empty() {
@@ -491,11 +491,7 @@ fn xlate_conntrack(xl: &mut Xl, m: &ConntrackMatch) -> bool {
     ] {
         if let Some(v) = v {
             xl.add(&format!("{space}ct {label} {}", neq(v.invert)));
-            xl.add(&format!(
-                "{}{}",
-                fmt_ipv4(v.value.addr),
-                mask_suffix(&v.value)
-            ));
+            xl.add(&format!("{}{}", v.value.addr, mask_suffix(&v.value)));
             space = " ";
         }
     }
@@ -674,7 +670,7 @@ fn xlate_match(xl: &mut Xl, rule: &Rule, m: &MatchKind) -> bool {
             }
             if let Some(f) = &t.flags {
                 let (mask, cmp) = f.value;
-                if mask != 0 || f.invert {
+                if !mask.is_empty() || f.invert {
                     xl.add(&format!("tcp flags {}", neq(f.invert)));
                     xl.add(&tcp_flag_list(cmp));
                     xl.add(" / ");
@@ -778,9 +774,9 @@ fn xlate_match(xl: &mut Xl, rule: &Rule, m: &MatchKind) -> bool {
                     xl.add(&format!(
                         "{sel}{} {}",
                         if v.invert { " !=" } else { "" },
-                        fmt_ipv4(v.value.0)
+                        v.value.0
                     ));
-                    xl.add(&format!("-{}", fmt_ipv4(v.value.1)));
+                    xl.add(&format!("-{}", v.value.1));
                 }
             }
             true
@@ -874,10 +870,10 @@ const LOG_LEVEL_NAMES: [&str; 8] = [
 fn nat_range_text(r: &NatRange) -> String {
     let mut s = String::new();
     if let Some((a, b)) = r.addrs {
-        s.push_str(&fmt_ipv4(a));
+        s.push_str(&a.to_string());
         if a != b {
             s.push('-');
-            s.push_str(&fmt_ipv4(b));
+            s.push_str(&b.to_string());
         }
     }
     if let Some((a, b)) = r.ports {

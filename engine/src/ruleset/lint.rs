@@ -25,7 +25,7 @@ use crate::ruleset::matches::{
 };
 use crate::ruleset::model::{AddrMatch, IfaceMatch, ProtoMatch, Rule, Ruleset, Table, Target};
 use crate::ruleset::targets::{ConnmarkMode, TargetKind};
-use crate::ruleset::value::{Iface, Ipv4Net, PortRange};
+use crate::ruleset::value::{prefix_mask, Iface, Ipv4, PortRange, TcpFlags};
 use crate::text::diagnostic::{codes, Diagnostic};
 use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
@@ -313,7 +313,7 @@ fn match_reads(m: &MatchKind) -> u8 {
 }
 
 fn addr_trivial(a: &AddrMatch) -> bool {
-    !a.invert && a.net.mask == 0
+    !a.invert && a.net.is_any()
 }
 
 /// The kinds of condition a rule has (`has`) and those a later rule must have
@@ -366,20 +366,12 @@ fn kinds(rule: &Rule) -> (u32, u32) {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Key {
     /// `-d`: prefix length and the network.
-    Dst(u8, u32),
-    Src(u8, u32),
+    Dst(u8, Ipv4),
+    Src(u8, Ipv4),
     /// A single destination port.
     Dport(u16),
     In(Iface),
     Out(Iface),
-}
-
-fn prefix_mask(len: u32) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        u32::MAX << (32 - len)
-    }
 }
 
 /// The single destination ports a rule requires (tcp/udp/sctp `--dport N`,
@@ -417,7 +409,7 @@ fn anchor(rule: &Rule) -> Option<Key> {
     };
     let prefix = |a: &Option<AddrMatch>| {
         a.as_ref()
-            .filter(|a| !a.invert && a.net.mask != 0)
+            .filter(|a| !a.invert && !a.net.is_any())
             .and_then(|a| Some((a.net.prefix_len()?, a.net.addr)))
     };
     if let Some((len, addr)) = prefix(&rule.dst) {
@@ -527,7 +519,7 @@ impl Candidates {
         let probe_prefix =
             |lens: u64,
              a: &Option<AddrMatch>,
-             key: fn(u8, u32) -> Key,
+             key: fn(u8, Ipv4) -> Key,
              best: &mut u32,
              look: &mut dyn FnMut(Option<&Vec<u32>>, &mut u32)| {
                 let Some(a) = a.as_ref().filter(|a| !a.invert) else {
@@ -540,7 +532,7 @@ impl Candidates {
                     if lens & (1 << len) != 0 {
                         look(
                             self.keyed
-                                .get(&key(len as u8, a.net.addr & prefix_mask(len))),
+                                .get(&key(len as u8, a.net.addr.masked(prefix_mask(len as u8)))),
                             best,
                         );
                     }
@@ -625,15 +617,6 @@ fn covers(earlier: &Rule, later: &Rule) -> bool {
             .all(|m| match_implied(&m.kind, later))
 }
 
-/// `b ⊆ a` for address/mask pairs (masks need not be contiguous).
-fn net_contains(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    a.mask & !b.mask == 0 && (b.addr ^ a.addr) & a.mask == 0
-}
-
-fn nets_disjoint(a: &Ipv4Net, b: &Ipv4Net) -> bool {
-    (a.addr ^ b.addr) & a.mask & b.mask != 0
-}
-
 fn addr_implied(e: Option<&AddrMatch>, l: Option<&AddrMatch>) -> bool {
     let Some(e) = e else { return true };
     if addr_trivial(e) {
@@ -641,9 +624,9 @@ fn addr_implied(e: Option<&AddrMatch>, l: Option<&AddrMatch>) -> bool {
     }
     let Some(l) = l else { return false };
     match (e.invert, l.invert) {
-        (false, false) => net_contains(&e.net, &l.net),
-        (true, true) => net_contains(&l.net, &e.net),
-        (true, false) => nets_disjoint(&e.net, &l.net),
+        (false, false) => e.net.covers(&l.net),
+        (true, true) => l.net.covers(&e.net),
+        (true, false) => e.net.disjoint(&l.net),
         (false, true) => false,
     }
 }
@@ -796,12 +779,12 @@ fn port_implied(conds: &[PortCond], side: PortSide, p: Option<&Neg<PortRange>>) 
 }
 
 /// `(flags & mask) == cmp`, negated or not, follows from the later rule's.
-fn flags_implied(e: &Neg<(u8, u8)>, l: &Neg<(u8, u8)>) -> bool {
+fn flags_implied(e: &Neg<(TcpFlags, TcpFlags)>, l: &Neg<(TcpFlags, TcpFlags)>) -> bool {
     let ((m1, c1), (m2, c2)) = (e.value, l.value);
     if e == l {
         return true;
     }
-    !l.invert && m1 & !m2 == 0 && (c2 & m1 == c1) != e.invert
+    !l.invert && m2.contains(m1) && (c2 & m1 == c1) != e.invert
 }
 
 /// The kernel's `icmp_type_code_match`: type 0xff is any type; otherwise the
@@ -884,7 +867,7 @@ fn mark_implied(e: &MarkMatch, l: &MarkMatch) -> bool {
 }
 
 fn iprange_implied(e: &IprangeMatch, l: &Rule) -> bool {
-    type Side = Option<Neg<(u32, u32)>>;
+    type Side = Option<Neg<(Ipv4, Ipv4)>>;
     let side = |ev: &Side, pick: fn(&IprangeMatch) -> &Side| {
         ev.as_ref().is_none_or(|ev| {
             l.matches.iter().any(|m| match &m.kind {

@@ -3,11 +3,15 @@
 //! documents and this engine models. Anything else is an [`MatchKind::Unknown`],
 //! kept verbatim.
 //!
+//! Each modelled match has one [`MatchDesc`] in [`MATCHES`]: its name,
+//! options, protocol, hooks and whether it needs connection tracking.
+//!
 //! This module parses and prints; it does not evaluate matches against packets
-//! (that is [`crate::path::eval`]'s job) and it does not check hook legality (see
-//! [`crate::ruleset::validate`]).
+//! (that is [`crate::path::eval`]'s job), and checking a ruleset against the
+//! hooks its descriptors allow is [`crate::ruleset::validate`]'s.
 
 use crate::ruleset::ext::{opt, OptSpec, Seen, UnknownExt};
+use crate::ruleset::hook::Hook;
 use crate::ruleset::names;
 use crate::ruleset::value::*;
 use serde::Serialize;
@@ -37,7 +41,7 @@ pub struct TcpMatch {
     pub sport: Option<Neg<PortRange>>,
     pub dport: Option<Neg<PortRange>>,
     /// (mask, compare)
-    pub flags: Option<Neg<(u8, u8)>>,
+    pub flags: Option<Neg<(TcpFlags, TcpFlags)>>,
     pub option: Option<Neg<u8>>,
 }
 
@@ -287,6 +291,15 @@ pub struct MatchDesc {
     pub new: fn() -> MatchKind,
     /// Options that take two words (`--tcp-flags MASK COMP`, `--match-set NAME FLAGS`).
     pub two_args: &'static [&'static str],
+    /// The hooks the kernel lets the match be used from (its `.hooks`),
+    /// given its options; empty for any.
+    pub hooks: fn(&MatchKind) -> &'static [Hook],
+    /// Why, for a rule used from another hook (without one, the hint names
+    /// the hooks the chain is reached from).
+    pub hooks_hint: Option<&'static str>,
+    /// Whether the kernel tracks connections for it (`nf_ct_netns_get` in
+    /// its check), see [`crate::ruleset::model::needs_conntrack`].
+    pub conntrack: bool,
 }
 
 /// The match extensions this engine models, in the order iptables' own
@@ -306,6 +319,9 @@ pub static MATCHES: &[MatchDesc] = &[
         proto: Some(6),
         new: || MatchKind::Tcp(TcpMatch::default()),
         two_args: &["--tcp-flags"],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "udp",
@@ -318,6 +334,9 @@ pub static MATCHES: &[MatchDesc] = &[
         proto: Some(17),
         new: || MatchKind::Udp(UdpMatch::default()),
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "sctp",
@@ -331,6 +350,9 @@ pub static MATCHES: &[MatchDesc] = &[
         proto: Some(132),
         new: || MatchKind::Sctp(Box::default()),
         two_args: &["--chunk-types"],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "icmp",
@@ -345,6 +367,9 @@ pub static MATCHES: &[MatchDesc] = &[
             })
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "multiport",
@@ -364,6 +389,9 @@ pub static MATCHES: &[MatchDesc] = &[
             })
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "comment",
@@ -374,6 +402,9 @@ pub static MATCHES: &[MatchDesc] = &[
             comment: Arc::default(),
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "addrtype",
@@ -386,6 +417,17 @@ pub static MATCHES: &[MatchDesc] = &[
         proto: None,
         new: || MatchKind::Addrtype(AddrtypeMatch::default()),
         two_args: &[],
+        hooks: |m| match m {
+            MatchKind::Addrtype(a) if a.limit_iface_in => {
+                &[Hook::Prerouting, Hook::Input, Hook::Forward]
+            }
+            MatchKind::Addrtype(a) if a.limit_iface_out => {
+                &[Hook::Postrouting, Hook::Output, Hook::Forward]
+            }
+            _ => &[],
+        },
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "statistic",
@@ -403,6 +445,9 @@ pub static MATCHES: &[MatchDesc] = &[
             })
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "conntrack",
@@ -424,6 +469,9 @@ pub static MATCHES: &[MatchDesc] = &[
         proto: None,
         new: || MatchKind::Conntrack(Box::default()),
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: true,
     },
     MatchDesc {
         name: "state",
@@ -436,6 +484,9 @@ pub static MATCHES: &[MatchDesc] = &[
             }))
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: true,
     },
     MatchDesc {
         name: "mark",
@@ -449,6 +500,9 @@ pub static MATCHES: &[MatchDesc] = &[
             })
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "connmark",
@@ -462,6 +516,9 @@ pub static MATCHES: &[MatchDesc] = &[
             })
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: true,
     },
     MatchDesc {
         name: "iprange",
@@ -473,6 +530,9 @@ pub static MATCHES: &[MatchDesc] = &[
         new: || MatchKind::Iprange(Box::default()),
         // Default rate 3/hour, burst 5.,
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "limit",
@@ -488,6 +548,9 @@ pub static MATCHES: &[MatchDesc] = &[
             })
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "recent",
@@ -515,11 +578,14 @@ pub static MATCHES: &[MatchDesc] = &[
                 hitcount: 0,
                 rttl: false,
                 name: "DEFAULT".into(),
-                mask: u32::MAX,
+                mask: Ipv4::BROADCAST,
                 rdest: false,
             }))
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "set",
@@ -549,6 +615,9 @@ pub static MATCHES: &[MatchDesc] = &[
             }))
         },
         two_args: &["--match-set", "--set"],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "owner",
@@ -561,6 +630,9 @@ pub static MATCHES: &[MatchDesc] = &[
         proto: None,
         new: || MatchKind::Owner(Box::default()),
         two_args: &[],
+        hooks: |_| &[Hook::Output, Hook::Postrouting],
+        hooks_hint: Some("only locally generated packets have an owning socket"),
+        conntrack: false,
     },
     MatchDesc {
         name: "mac",
@@ -571,6 +643,9 @@ pub static MATCHES: &[MatchDesc] = &[
             mac: [0; 6],
         },
         two_args: &[],
+        hooks: |_| &[Hook::Prerouting, Hook::Input, Hook::Forward],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "pkttype",
@@ -581,6 +656,9 @@ pub static MATCHES: &[MatchDesc] = &[
             pkttype: 0,
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "length",
@@ -592,6 +670,9 @@ pub static MATCHES: &[MatchDesc] = &[
             max: 0xffff,
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "ttl",
@@ -606,6 +687,9 @@ pub static MATCHES: &[MatchDesc] = &[
             ttl: 0,
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "tos",
@@ -617,6 +701,9 @@ pub static MATCHES: &[MatchDesc] = &[
             mask: 0,
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "dscp",
@@ -627,6 +714,9 @@ pub static MATCHES: &[MatchDesc] = &[
             dscp: 0,
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "physdev",
@@ -640,6 +730,9 @@ pub static MATCHES: &[MatchDesc] = &[
         proto: None,
         new: || MatchKind::Physdev(Box::default()),
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
     MatchDesc {
         name: "nfacct",
@@ -649,6 +742,9 @@ pub static MATCHES: &[MatchDesc] = &[
             name: Box::from(""),
         },
         two_args: &[],
+        hooks: |_| &[],
+        hooks_hint: None,
+        conntrack: false,
     },
 ];
 
@@ -677,19 +773,6 @@ pub fn new_match(name: &str) -> MatchKind {
             args: vec![],
         })),
     }
-}
-
-fn parse_tcp_flags(s: &str) -> Result<u8, String> {
-    let mut v = 0;
-    for f in s.split(',') {
-        let up = f.to_ascii_uppercase();
-        let (_, bit) = names::TCP_FLAGS
-            .iter()
-            .find(|(n, _)| *n == up)
-            .ok_or_else(|| format!("Unknown TCP flag `{f}'"))?;
-        v |= bit;
-    }
-    Ok(v)
 }
 
 fn parse_list_bits(s: &str, table: &[(&str, u32)], what: &str) -> Result<u32, String> {
@@ -735,9 +818,9 @@ fn parse_u32_range(s: &str, sep: char, what: &str) -> Result<(u32, u32), String>
 
 fn parse_ip_range(s: &str) -> Result<(Ipv4, Ipv4), String> {
     match s.split_once('-') {
-        Some((a, b)) => Ok((parse_ipv4(a)?, parse_ipv4(b)?)),
+        Some((a, b)) => Ok((Ipv4::parse(a)?, Ipv4::parse(b)?)),
         None => {
-            let a = parse_ipv4(s)?;
+            let a = Ipv4::parse(s)?;
             Ok((a, a))
         }
     }
@@ -852,6 +935,11 @@ impl MatchKind {
         }
     }
 
+    /// Its descriptor in [`MATCHES`] (none for one kept verbatim).
+    pub fn desc(&self) -> Option<&'static MatchDesc> {
+        match_desc(self.name())
+    }
+
     /// Apply one option. `proto` is the rule's `-p` so far (for service names).
     pub fn apply(
         &mut self,
@@ -868,7 +956,10 @@ impl MatchKind {
                 "--dport" | "--destination-port" => {
                     m.dport = Some(Neg::new(inv, PortRange::parse(arg, proto)?))
                 }
-                "--syn" => m.flags = Some(Neg::new(inv, (0x17, 0x02))),
+                "--syn" => {
+                    use TcpFlags as f;
+                    m.flags = Some(Neg::new(inv, (f::FIN | f::SYN | f::RST | f::ACK, f::SYN)))
+                }
                 "--tcp-option" => {
                     let v =
                         parse_uint(arg, 255).ok_or_else(|| format!("Bad TCP option \"{arg}\""))?;
@@ -1110,7 +1201,7 @@ impl MatchKind {
                     }
                     m.name = arg.to_string()
                 }
-                "--mask" => m.mask = parse_ipv4(arg)?,
+                "--mask" => m.mask = Ipv4::parse(arg)?,
                 "--rsource" => m.rdest = false,
                 _ => m.rdest = true,
             },
@@ -1361,9 +1452,9 @@ impl MatchKind {
                 if let Some(f) = &m.flags {
                     bang(out, f.invert);
                     out.push_str(" --tcp-flags ");
-                    save_tcp_flags(out, f.value.0);
+                    out.push_str(&f.value.0.names());
                     out.push(' ');
-                    save_tcp_flags(out, f.value.1);
+                    out.push_str(&f.value.1.names());
                 }
             }
             MatchKind::Udp(m) => {
@@ -1503,7 +1594,7 @@ impl MatchKind {
                     if let Some(v) = v {
                         bang(out, v.invert);
                         out.push_str(label);
-                        out.push_str(&format!("{}-{}", fmt_ipv4(v.value.0), fmt_ipv4(v.value.1)));
+                        out.push_str(&format!("{}-{}", v.value.0, v.value.1));
                     }
                 }
             }
@@ -1534,7 +1625,7 @@ impl MatchKind {
                 if m.rttl {
                     out.push_str(" --rttl");
                 }
-                out.push_str(&format!(" --name {} --mask {}", m.name, fmt_ipv4(m.mask)));
+                out.push_str(&format!(" --name {} --mask {}", m.name, m.mask));
                 out.push_str(if m.rdest { " --rdest" } else { " --rsource" });
             }
             MatchKind::Set(m) => {
@@ -1672,24 +1763,6 @@ fn save_l4_ports(out: &mut String, label: &str, v: &Option<Neg<PortRange>>) {
     }
 }
 
-fn save_tcp_flags(out: &mut String, mut flags: u8) {
-    if flags == 0 {
-        out.push_str("NONE");
-        return;
-    }
-    let mut first = true;
-    for (name, bit) in &names::TCP_FLAGS[..6] {
-        if flags & bit != 0 {
-            if !first {
-                out.push(',');
-            }
-            out.push_str(name);
-            first = false;
-            flags &= !bit;
-        }
-    }
-}
-
 /// The comment match's only rule: at most 255 characters.
 pub fn check_comment(arg: &str) -> Result<(), String> {
     if arg.len() > 255 {
@@ -1706,7 +1779,7 @@ pub fn apply_tcp_flags(m: &mut MatchKind, inv: bool, mask: &str, comp: &str) -> 
     if let MatchKind::Tcp(t) = m {
         t.flags = Some(Neg::new(
             inv,
-            (parse_tcp_flags(mask)?, parse_tcp_flags(comp)?),
+            (TcpFlags::parse_list(mask)?, TcpFlags::parse_list(comp)?),
         ));
     }
     Ok(())
@@ -1727,6 +1800,8 @@ mod descriptor_tests {
             let m = (d.new)();
             assert_eq!(m.name(), d.name, "MATCHES entry {}", d.name);
             assert!(!matches!(m, MatchKind::Unknown(_)), "{}", d.name);
+            // validate and needs_conntrack find the descriptor from the match.
+            assert!(m.desc().is_some_and(|x| std::ptr::eq(x, d)), "{}", d.name);
             for two in d.two_args {
                 assert!(
                     d.options.iter().any(|o| o.name == *two && o.has_arg),

@@ -2,9 +2,10 @@
 //!
 //! What iptables-save describes and the kernel loads, and everything done to it
 //! as text: the [`model`] (tables, chains, typed rules) with its [`value`]s,
-//! fixed [`names`] and the chain-name index ([`strtab`]); the match and target
-//! extensions ([`matches`](mod@matches), [`targets`], and what they share in
-//! [`ext`]); reading it ([`argv`] for one invocation, [`parser`] for dumps and
+//! its tables and [`hook`]s, fixed [`names`] and the chain-name index
+//! ([`strtab`]); the match and target extensions ([`matches`](mod@matches),
+//! [`targets`], each described once in a table of descriptors, and what they
+//! share in [`ext`]); reading it ([`argv`] for one invocation, [`parser`] for dumps and
 //! scripts, [`apply`] for commands); checking it ([`validate`]: the kernel's
 //! load-time checks; [`lint`]: proven warnings beyond them); writing it
 //! ([`render`]: canonical iptables-save; [`export`]: `iptables` commands and
@@ -17,6 +18,7 @@ pub mod apply;
 pub mod argv;
 pub mod export;
 pub mod ext;
+pub mod hook;
 pub mod lint;
 pub mod matches;
 pub mod model;

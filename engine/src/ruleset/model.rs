@@ -4,6 +4,7 @@
 //! This is what `iptables-save` describes and what the kernel holds. It does not
 //! parse text (see [`crate::ruleset::parser`]) or judge legality (see [`crate::ruleset::validate`]).
 
+pub use crate::ruleset::hook::{Hook, TableKind};
 use crate::ruleset::matches::MatchKind;
 use crate::ruleset::strtab::NameIndex;
 use crate::ruleset::targets::{TargetKind, Verdict};
@@ -11,98 +12,6 @@ use crate::ruleset::value::{Iface, Ipv4Net, Proto};
 use crate::text::span::Span;
 use serde::Serialize;
 use std::sync::Arc;
-
-/// The five IPv4 tables.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TableKind {
-    Raw,
-    Mangle,
-    Nat,
-    Filter,
-    Security,
-}
-
-impl TableKind {
-    pub const ALL: [TableKind; 5] = [
-        TableKind::Raw,
-        TableKind::Mangle,
-        TableKind::Nat,
-        TableKind::Filter,
-        TableKind::Security,
-    ];
-
-    pub fn parse(s: &str) -> Option<TableKind> {
-        Some(match s {
-            "raw" => TableKind::Raw,
-            "mangle" => TableKind::Mangle,
-            "nat" => TableKind::Nat,
-            "filter" => TableKind::Filter,
-            "security" => TableKind::Security,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            TableKind::Raw => "raw",
-            TableKind::Mangle => "mangle",
-            TableKind::Nat => "nat",
-            TableKind::Filter => "filter",
-            TableKind::Security => "security",
-        }
-    }
-
-    /// The built-in chains the kernel registers for this table, in hook order.
-    pub fn builtin_hooks(self) -> &'static [Hook] {
-        use Hook::*;
-        match self {
-            TableKind::Raw => &[Prerouting, Output],
-            TableKind::Mangle => &[Prerouting, Input, Forward, Output, Postrouting],
-            TableKind::Nat => &[Prerouting, Input, Output, Postrouting],
-            TableKind::Filter | TableKind::Security => &[Input, Forward, Output],
-        }
-    }
-}
-
-/// The five netfilter IPv4 hooks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Hook {
-    Prerouting,
-    Input,
-    Forward,
-    Output,
-    Postrouting,
-}
-
-impl Hook {
-    pub const ALL: [Hook; 5] = [
-        Hook::Prerouting,
-        Hook::Input,
-        Hook::Forward,
-        Hook::Output,
-        Hook::Postrouting,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Hook::Prerouting => "PREROUTING",
-            Hook::Input => "INPUT",
-            Hook::Forward => "FORWARD",
-            Hook::Output => "OUTPUT",
-            Hook::Postrouting => "POSTROUTING",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Hook> {
-        Hook::ALL.into_iter().find(|h| h.name() == s)
-    }
-
-    pub fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-}
 
 /// A built-in chain's policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -298,7 +207,7 @@ impl Rule {
 
     /// True when the rule has no condition at all (every packet matches).
     pub fn is_unconditional(&self) -> bool {
-        let any = |a: &Option<AddrMatch>| a.as_ref().is_none_or(|a| !a.invert && a.net.mask == 0);
+        let any = |a: &Option<AddrMatch>| a.as_ref().is_none_or(|a| !a.invert && a.net.is_any());
         any(&self.src)
             && any(&self.dst)
             && self.in_iface().is_none()
@@ -467,10 +376,11 @@ impl Ruleset {
 }
 
 /// Whether any rule of the ruleset makes the kernel track connections
-/// (`nf_ct_netns_get` in the extension's check): NAT targets, CT/NOTRACK,
-/// CONNMARK, and the conntrack, state and connmark matches. A nat table whose
-/// rules need none of these does not enable tracking, and without a connection
-/// the nat chains are never traversed.
+/// (`nf_ct_netns_get` in the extension's check; each extension's descriptor
+/// says, `conntrack`): NAT targets, CT/NOTRACK, CONNMARK, and the conntrack,
+/// state and connmark matches. A nat table whose rules need none of these
+/// does not enable tracking, and without a connection the nat chains are
+/// never traversed.
 pub fn needs_conntrack(ruleset: &Ruleset) -> bool {
     ruleset
         .tables
@@ -480,19 +390,7 @@ pub fn needs_conntrack(ruleset: &Ruleset) -> bool {
         .any(|r| {
             r.matches
                 .iter()
-                .any(|m| matches!(m.kind, MatchKind::Conntrack(_) | MatchKind::Connmark(_)))
-                || matches!(
-                    &r.target,
-                    Target::Extension {
-                        target: TargetKind::Dnat(_)
-                            | TargetKind::Snat(_)
-                            | TargetKind::Masquerade(_)
-                            | TargetKind::Redirect(_)
-                            | TargetKind::Netmap { .. }
-                            | TargetKind::Ct(_)
-                            | TargetKind::Notrack
-                            | TargetKind::Connmark(_)
-                    }
-                )
+                .any(|m| m.kind.desc().is_some_and(|d| d.conntrack))
+                || matches!(&r.target, Target::Extension { target } if target.desc().is_some_and(|d| d.conntrack))
         })
 }

@@ -271,18 +271,6 @@ pub const ADDR_TYPES: &[&str] = &[
     "XRESOLVE",
 ];
 
-/// TCP flag names in print order, with their bits.
-pub const TCP_FLAGS: &[(&str, u8)] = &[
-    ("FIN", 0x01),
-    ("SYN", 0x02),
-    ("RST", 0x04),
-    ("PSH", 0x08),
-    ("ACK", 0x10),
-    ("URG", 0x20),
-    ("ALL", 0x3f),
-    ("NONE", 0),
-];
-
 /// Conntrack states in print order with the match's bits.
 pub const CT_STATES: &[(&str, u32)] = &[
     ("INVALID", 1 << 0),

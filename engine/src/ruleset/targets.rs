@@ -2,11 +2,16 @@
 //! chains, and the target extensions with their typed options and iptables-save
 //! rendering. An unmodelled extension is kept verbatim as [`TargetKind::Unknown`].
 //!
+//! Each modelled target extension has one [`TargetDesc`] in [`TARGETS`]: its
+//! name, options, table, hooks and whether it needs connection tracking.
+//!
 //! This module parses and prints; what a target does to a packet belongs to
 //! [`crate::path`] (the walk's `BasicTargets` and the pipeline's target
-//! runner), and where a target is allowed to [`crate::ruleset::validate`].
+//! runner), and checking a ruleset against the table and hooks its
+//! descriptor allows to [`crate::ruleset::validate`].
 
 use crate::ruleset::ext::{opt, OptSpec, Seen, UnknownExt};
+use crate::ruleset::hook::{Hook, TableKind};
 use crate::ruleset::names;
 use crate::ruleset::value::*;
 use serde::Serialize;
@@ -64,9 +69,9 @@ impl NatRange {
                     .map(|i| (&a[..i], &a[i + 1..]))
                 {
                     // iptables accepts a reversed range (validation warns about it).
-                    Some((x, y)) => (parse_ipv4(x)?, parse_ipv4(y)?),
+                    Some((x, y)) => (Ipv4::parse(x)?, Ipv4::parse(y)?),
                     None => {
-                        let x = parse_ipv4(a)?;
+                        let x = Ipv4::parse(a)?;
                         (x, x)
                     }
                 },
@@ -84,10 +89,10 @@ impl NatRange {
     pub fn save(&self) -> String {
         let mut s = String::new();
         if let Some((a, b)) = self.addrs {
-            s.push_str(&fmt_ipv4(a));
+            s.push_str(&a.to_string());
             if a != b {
                 s.push('-');
-                s.push_str(&fmt_ipv4(b));
+                s.push_str(&b.to_string());
             }
         }
         if let Some((a, b)) = self.ports {
@@ -230,6 +235,13 @@ pub struct TargetDesc {
     pub options: &'static [OptSpec],
     /// A fresh target with iptables' defaults, before any option is applied.
     pub new: fn() -> TargetKind,
+    /// The only table the kernel lets the target be used in (its `.table`).
+    pub table: Option<TableKind>,
+    /// The hooks the kernel lets it be used from (its `.hooks`); empty for any.
+    pub hooks: &'static [Hook],
+    /// Whether the kernel tracks connections for it (`nf_ct_netns_get` in
+    /// its check), see [`crate::ruleset::model::needs_conntrack`].
+    pub conntrack: bool,
 }
 
 /// The target extensions this engine models, in the order iptables' own
@@ -239,6 +251,9 @@ pub static TARGETS: &[TargetDesc] = &[
         name: "REJECT",
         options: &[opt!("--reject-with", true)],
         new: || TargetKind::Reject { with: 2 },
+        table: Some(TableKind::Filter),
+        hooks: &[Hook::Input, Hook::Forward, Hook::Output],
+        conntrack: false,
     },
     TargetDesc {
         name: "LOG",
@@ -262,6 +277,9 @@ pub static TARGETS: &[TargetDesc] = &[
                 macdecode: false,
             }))
         },
+        table: None,
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "NFLOG",
@@ -273,6 +291,9 @@ pub static TARGETS: &[TargetDesc] = &[
             opt!("--nflog-threshold", true),
         ],
         new: || TargetKind::Nflog(Box::default()),
+        table: None,
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "MARK",
@@ -284,6 +305,9 @@ pub static TARGETS: &[TargetDesc] = &[
             opt!("--xor-mark", true),
         ],
         new: || TargetKind::Mark { value: 0, mask: 0 },
+        table: None,
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "CONNMARK",
@@ -305,6 +329,9 @@ pub static TARGETS: &[TargetDesc] = &[
                 ctmask: 0,
             })
         },
+        table: None,
+        hooks: &[],
+        conntrack: true,
     },
     TargetDesc {
         name: "DNAT",
@@ -314,6 +341,9 @@ pub static TARGETS: &[TargetDesc] = &[
             opt!("--persistent", false),
         ],
         new: || TargetKind::Dnat(NatTarget::default()),
+        table: Some(TableKind::Nat),
+        hooks: &[Hook::Prerouting, Hook::Output],
+        conntrack: true,
     },
     TargetDesc {
         name: "SNAT",
@@ -324,6 +354,9 @@ pub static TARGETS: &[TargetDesc] = &[
             opt!("--persistent", false),
         ],
         new: || TargetKind::Snat(NatTarget::default()),
+        table: Some(TableKind::Nat),
+        hooks: &[Hook::Postrouting, Hook::Input],
+        conntrack: true,
     },
     TargetDesc {
         name: "MASQUERADE",
@@ -333,16 +366,30 @@ pub static TARGETS: &[TargetDesc] = &[
             opt!("--random-fully", false),
         ],
         new: || TargetKind::Masquerade(NatTarget::default()),
+        table: Some(TableKind::Nat),
+        hooks: &[Hook::Postrouting],
+        conntrack: true,
     },
     TargetDesc {
         name: "REDIRECT",
         options: &[opt!("--to-ports", true), opt!("--random", false)],
         new: || TargetKind::Redirect(NatTarget::default()),
+        table: Some(TableKind::Nat),
+        hooks: &[Hook::Prerouting, Hook::Output],
+        conntrack: true,
     },
     TargetDesc {
         name: "NETMAP",
         options: &[opt!("--to", true)],
         new: || TargetKind::Netmap { net: Ipv4Net::ANY },
+        table: Some(TableKind::Nat),
+        hooks: &[
+            Hook::Prerouting,
+            Hook::Postrouting,
+            Hook::Output,
+            Hook::Input,
+        ],
+        conntrack: true,
     },
     TargetDesc {
         name: "CT",
@@ -357,16 +404,25 @@ pub static TARGETS: &[TargetDesc] = &[
             opt!("--zone", true),
         ],
         new: || TargetKind::Ct(Box::default()),
+        table: Some(TableKind::Raw),
+        hooks: &[],
+        conntrack: true,
     },
     TargetDesc {
         name: "NOTRACK",
         options: &[],
         new: || TargetKind::Notrack,
+        table: Some(TableKind::Raw),
+        hooks: &[],
+        conntrack: true,
     },
     TargetDesc {
         name: "TRACE",
         options: &[],
         new: || TargetKind::Trace,
+        table: Some(TableKind::Raw),
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "NFQUEUE",
@@ -383,16 +439,25 @@ pub static TARGETS: &[TargetDesc] = &[
             bypass: false,
             cpu_fanout: false,
         },
+        table: None,
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "TCPMSS",
         options: &[opt!("--set-mss", true), opt!("--clamp-mss-to-pmtu", false)],
         new: || TargetKind::Tcpmss { mss: None },
+        table: None,
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "DSCP",
         options: &[opt!("--set-dscp", true), opt!("--set-dscp-class", true)],
         new: || TargetKind::Dscp { dscp: 0 },
+        table: Some(TableKind::Mangle),
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "TOS",
@@ -403,11 +468,17 @@ pub static TARGETS: &[TargetDesc] = &[
             opt!("--xor-tos", true),
         ],
         new: || TargetKind::Tos { value: 0, mask: 0 },
+        table: Some(TableKind::Mangle),
+        hooks: &[],
+        conntrack: false,
     },
     TargetDesc {
         name: "CLASSIFY",
         options: &[opt!("--set-class", true)],
         new: || TargetKind::Classify { major: 0, minor: 0 },
+        table: Some(TableKind::Mangle),
+        hooks: &[Hook::Forward, Hook::Output, Hook::Postrouting],
+        conntrack: false,
     },
 ];
 
@@ -491,6 +562,11 @@ impl TargetKind {
             TargetKind::Classify { .. } => "CLASSIFY",
             TargetKind::Unknown(u) => &u.name,
         }
+    }
+
+    /// Its descriptor in [`TARGETS`] (none for one kept verbatim).
+    pub fn desc(&self) -> Option<&'static TargetDesc> {
+        target_desc(self.name())
     }
 
     /// Whether evaluation continues with the next rule after this target.
@@ -976,6 +1052,8 @@ mod descriptor_tests {
             let t = (d.new)();
             assert_eq!(t.name(), d.name, "TARGETS entry {}", d.name);
             assert!(!matches!(t, TargetKind::Unknown(_)), "{}", d.name);
+            // validate and needs_conntrack find the descriptor from the target.
+            assert!(t.desc().is_some_and(|x| std::ptr::eq(x, d)), "{}", d.name);
         }
         let mut names: Vec<&str> = TARGETS.iter().map(|d| d.name).collect();
         names.sort_unstable();

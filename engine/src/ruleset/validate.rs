@@ -1,8 +1,9 @@
 //! Whole-ruleset checks the kernel and libiptc make when a table is loaded:
 //! jumps to undefined chains, jump loops, and which targets and matches may be
 //! used from the hooks that can reach them (the kernel's `mark_source_chains`
-//! followed by each extension's hook and table checks). Also warnings for
-//! rules that can never be reached.
+//! followed by each extension's hook and table checks: the tables and hooks
+//! are the extensions' descriptors', the protocol checks that depend on a
+//! rule are here). Also warnings for rules that can never be reached.
 //!
 //! Per-command errors (bad options, missing chains for `-A`) are found while
 //! parsing; this module only looks at the finished [`Ruleset`].
@@ -10,6 +11,7 @@
 use crate::ruleset::matches::MatchKind;
 use crate::ruleset::model::*;
 use crate::ruleset::targets::TargetKind;
+use crate::ruleset::value::{Ipv4, TcpFlags};
 use crate::text::diagnostic::{codes, Diagnostic};
 use crate::text::suggest::suggest;
 
@@ -276,33 +278,15 @@ fn kernel_unconditional(rule: &Rule) -> bool {
         && rule.matches.is_empty()
 }
 
-/// A target's kernel restrictions: (table, allowed hooks).
-fn target_rules(t: &TargetKind) -> (Option<TableKind>, &'static [Hook]) {
-    use Hook::*;
-    match t {
-        TargetKind::Reject { .. } => (Some(TableKind::Filter), &[Input, Forward, Output]),
-        TargetKind::Dnat(_) | TargetKind::Redirect(_) => {
-            (Some(TableKind::Nat), &[Prerouting, Output])
-        }
-        TargetKind::Snat(_) => (Some(TableKind::Nat), &[Postrouting, Input]),
-        TargetKind::Masquerade(_) => (Some(TableKind::Nat), &[Postrouting]),
-        TargetKind::Netmap { .. } => (
-            Some(TableKind::Nat),
-            &[Prerouting, Postrouting, Output, Input],
-        ),
-        TargetKind::Ct(_) | TargetKind::Notrack | TargetKind::Trace => (Some(TableKind::Raw), &[]),
-        TargetKind::Classify { .. } => (Some(TableKind::Mangle), &[Forward, Output, Postrouting]),
-        TargetKind::Dscp { .. } | TargetKind::Tos { .. } => (Some(TableKind::Mangle), &[]),
-        _ => (None, &[]),
-    }
-}
-
 fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic>) {
     reversed_ranges(rule, out);
     let proto = rule.proto.as_ref().filter(|p| !p.invert).map(|p| p.proto.0);
     if let Target::Extension { target } = &rule.target {
         let name = target.name();
-        let (want_table, allowed) = target_rules(target);
+        // The table and hooks its descriptor allows (none for one kept verbatim).
+        let (want_table, allowed) = target
+            .desc()
+            .map_or((None, &[][..]), |d| (d.table, d.hooks));
         if let Some(wt) = want_table {
             if wt != table {
                 out.push(
@@ -365,7 +349,7 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
             }
             TargetKind::Tcpmss { mss } => {
                 // The kernel's find_syn_match: a tcp match whose compared flags include SYN.
-                let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.1 & 0x02 != 0)));
+                let syn = rule.matches.iter().any(|m| matches!(&m.kind, MatchKind::Tcp(t) if t.flags.as_ref().is_some_and(|f| !f.invert && f.value.1.contains(TcpFlags::SYN))));
                 if !syn {
                     out.push(
                         Diagnostic::error(
@@ -389,7 +373,10 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
     }
     for m in &rule.matches {
         let name = m.kind.name();
-        if let Some(p) = crate::ruleset::matches::match_required_proto(name) {
+        let Some(desc) = m.kind.desc() else {
+            continue;
+        };
+        if let Some(p) = desc.proto {
             if rule
                 .proto
                 .as_ref()
@@ -405,17 +392,7 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
                 );
             }
         }
-        let allowed = match &m.kind {
-            MatchKind::Owner(_) => mask_of(&[Hook::Output, Hook::Postrouting]),
-            MatchKind::Mac { .. } => mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward]),
-            MatchKind::Addrtype(a) if a.limit_iface_in => {
-                mask_of(&[Hook::Prerouting, Hook::Input, Hook::Forward])
-            }
-            MatchKind::Addrtype(a) if a.limit_iface_out => {
-                mask_of(&[Hook::Postrouting, Hook::Output, Hook::Forward])
-            }
-            _ => 0,
-        };
+        let allowed = mask_of((desc.hooks)(&m.kind));
         if allowed != 0 && hooks & !allowed != 0 {
             out.push(
                 Diagnostic::error(
@@ -427,11 +404,9 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
                         hooks_text(allowed)
                     ),
                 )
-                .with_hint(match &m.kind {
-                    MatchKind::Owner(_) => {
-                        "only locally generated packets have an owning socket".to_string()
-                    }
-                    _ => format!("this chain is reached from {}", hooks_text(hooks)),
+                .with_hint(match desc.hooks_hint {
+                    Some(hint) => hint.to_string(),
+                    None => format!("this chain is reached from {}", hooks_text(hooks)),
                 }),
             );
         }
@@ -442,14 +417,13 @@ fn check_rule(table: TableKind, hooks: u8, rule: &Rule, out: &mut Vec<Diagnostic
 /// NAT range the kernel's u32 arithmetic wraps around and maps connections to
 /// addresses outside it (checked with the oracle: y_nat_reversed_range_wraps).
 fn reversed_ranges(rule: &Rule, out: &mut Vec<Diagnostic>) {
-    use crate::ruleset::value::fmt_ipv4;
-    let mut warn = |span, (a, b): (u32, u32), effect: &str| {
+    let mut warn = |span, (a, b): (Ipv4, Ipv4), effect: &str| {
         if a > b {
             out.push(
                 Diagnostic::warning(
                     codes::RANGE_REVERSED,
                     span,
-                    format!("range {}-{} is reversed {effect}", fmt_ipv4(a), fmt_ipv4(b)),
+                    format!("range {}-{} is reversed {effect}", a, b),
                 )
                 .with_hint("write the lower address first"),
             );

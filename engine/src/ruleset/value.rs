@@ -1,6 +1,8 @@
-//! Typed values that appear in rules: IPv4 networks, port ranges, marks,
-//! interface patterns, protocols. Each parses from iptables' own notation and
-//! prints back in iptables-save's notation.
+//! Typed values that appear in rules and packets: IPv4 addresses ([`Ipv4`],
+//! the one place that knows their bits: ranges, masks, classes) and networks,
+//! TCP flags ([`TcpFlags`]), port ranges, marks, interface patterns,
+//! protocols. Each parses from iptables' own notation and prints back in
+//! iptables-save's notation.
 //!
 //! Parsing returns a plain-words error string; the caller attaches the span.
 //! This module does no name-service look-ups beyond the fixed tables in
@@ -10,48 +12,288 @@ use crate::ruleset::names;
 use serde::Serialize;
 use std::fmt;
 
-/// An IPv4 address as a host-order `u32`.
-pub type Ipv4 = u32;
+/// An IPv4 address. The bits live in a host-order `u32` (`.0`), and every
+/// question about them (which range, which mask) is asked here rather than
+/// with shifts where it is needed. Prints as a dotted quad; serialises as the
+/// `u32`, as the plain integer it replaced did.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Ipv4(pub u32);
 
-pub fn fmt_ipv4(a: Ipv4) -> String {
-    format!(
-        "{}.{}.{}.{}",
-        a >> 24,
-        (a >> 16) & 0xff,
-        (a >> 8) & 0xff,
-        a & 0xff
-    )
+impl Ipv4 {
+    /// 0.0.0.0
+    pub const UNSPECIFIED: Ipv4 = Ipv4(0);
+    /// 255.255.255.255, the limited broadcast.
+    pub const BROADCAST: Ipv4 = Ipv4(u32::MAX);
+    /// 127.0.0.1
+    pub const LOCALHOST: Ipv4 = Ipv4::new(127, 0, 0, 1);
+
+    pub const fn new(a: u8, b: u8, c: u8, d: u8) -> Ipv4 {
+        Ipv4(u32::from_be_bytes([a, b, c, d]))
+    }
+
+    pub const fn octets(self) -> [u8; 4] {
+        self.0.to_be_bytes()
+    }
+
+    /// A dotted quad the way inet_aton accepts it in iptables: four decimal
+    /// parts of one to three digits (leading zeros allowed), each at most 255.
+    pub fn parse(s: &str) -> Result<Ipv4, String> {
+        let mut out: u32 = 0;
+        let mut part: u32 = 0;
+        let mut digits = 0;
+        let mut dots = 0;
+        for &b in s.as_bytes() {
+            match b {
+                b'0'..=b'9' if digits < 3 => {
+                    part = part * 10 + (b - b'0') as u32;
+                    digits += 1;
+                }
+                b'.' if digits > 0 && dots < 3 && part <= 255 => {
+                    out = out << 8 | part;
+                    (part, digits) = (0, 0);
+                    dots += 1;
+                }
+                _ => return Err(format!("host/network `{s}' not found")),
+            }
+        }
+        if dots != 3 || digits == 0 || part > 255 {
+            return Err(format!("host/network `{s}' not found"));
+        }
+        Ok(Ipv4(out << 8 | part))
+    }
+
+    /// 0.0.0.0 itself (not all of 0/8: since Linux 5.3 the rest of it is an
+    /// ordinary address).
+    pub const fn is_unspecified(self) -> bool {
+        self.0 == 0
+    }
+
+    /// 255.255.255.255.
+    pub const fn is_broadcast(self) -> bool {
+        self.0 == u32::MAX
+    }
+
+    /// In 224.0.0.0/4.
+    pub const fn is_multicast(self) -> bool {
+        self.0 >> 28 == 0xe
+    }
+
+    /// In 127.0.0.0/8.
+    pub const fn is_loopback(self) -> bool {
+        self.0 >> 24 == 127
+    }
+
+    /// The address with the bits outside `mask` cleared.
+    pub const fn masked(self, mask: u32) -> Ipv4 {
+        Ipv4(self.0 & mask)
+    }
+
+    /// Whether `self` and `other` agree on the bits of `mask`.
+    pub const fn same_net(self, other: Ipv4, mask: u32) -> bool {
+        (self.0 ^ other.0) & mask == 0
+    }
+
+    /// The address as the kernel's `__be32` reads as a `u32` on a
+    /// little-endian machine (what its hashes mix).
+    pub const fn kernel_word(self) -> u32 {
+        self.0.swap_bytes()
+    }
 }
 
-/// Parse a dotted quad the way inet_aton accepts it in iptables (four decimal parts).
-pub fn parse_ipv4(s: &str) -> Result<Ipv4, String> {
-    // Four dot-separated decimal parts of 1-3 digits, each at most 255.
-    let mut out: u32 = 0;
-    let mut part: u32 = 0;
-    let mut digits = 0;
-    let mut dots = 0;
-    for &b in s.as_bytes() {
-        match b {
-            b'0'..=b'9' if digits < 3 => {
-                part = part * 10 + (b - b'0') as u32;
-                digits += 1;
-            }
-            b'.' if digits > 0 && dots < 3 && part <= 255 => {
-                out = out << 8 | part;
-                (part, digits) = (0, 0);
-                dots += 1;
-            }
-            _ => return Err(format!("host/network `{s}' not found")),
+/// The mask of a prefix length (0 to 32): `/24` is 255.255.255.0.
+pub const fn prefix_mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len as u32)
+    }
+}
+
+impl fmt::Display for Ipv4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.octets();
+        if f.width().is_none() && f.precision().is_none() {
+            write!(f, "{a}.{b}.{c}.{d}")
+        } else {
+            f.pad(&format!("{a}.{b}.{c}.{d}"))
         }
     }
-    if dots != 3 || digits == 0 || part > 255 {
-        return Err(format!("host/network `{s}' not found"));
+}
+
+impl fmt::Debug for Ipv4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
-    Ok(out << 8 | part)
+}
+
+impl std::str::FromStr for Ipv4 {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Ipv4, String> {
+        Ipv4::parse(s)
+    }
+}
+
+impl From<[u8; 4]> for Ipv4 {
+    fn from(o: [u8; 4]) -> Ipv4 {
+        Ipv4(u32::from_be_bytes(o))
+    }
+}
+
+impl From<std::net::Ipv4Addr> for Ipv4 {
+    fn from(a: std::net::Ipv4Addr) -> Ipv4 {
+        Ipv4(a.to_bits())
+    }
+}
+
+impl From<Ipv4> for std::net::Ipv4Addr {
+    fn from(a: Ipv4) -> std::net::Ipv4Addr {
+        std::net::Ipv4Addr::from_bits(a.0)
+    }
+}
+
+/// TCP flags: the flags byte of a TCP header, as a packet carries it and the
+/// tcp match tests it (`--tcp-flags MASK COMP`). Serialises as the byte, as
+/// the plain integer it replaced did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const NONE: TcpFlags = TcpFlags(0);
+    pub const FIN: TcpFlags = TcpFlags(0x01);
+    pub const SYN: TcpFlags = TcpFlags(0x02);
+    pub const RST: TcpFlags = TcpFlags(0x04);
+    pub const PSH: TcpFlags = TcpFlags(0x08);
+    pub const ACK: TcpFlags = TcpFlags(0x10);
+    pub const URG: TcpFlags = TcpFlags(0x20);
+    pub const ECE: TcpFlags = TcpFlags(0x40);
+    pub const CWR: TcpFlags = TcpFlags(0x80);
+    /// The six flags iptables names (`ALL`): ECE and CWR left out.
+    pub const ALL: TcpFlags = TcpFlags(0x3f);
+
+    /// iptables' names in its print order, then `ALL` and `NONE`.
+    pub const NAMED: &'static [(&'static str, TcpFlags)] = &[
+        ("FIN", TcpFlags::FIN),
+        ("SYN", TcpFlags::SYN),
+        ("RST", TcpFlags::RST),
+        ("PSH", TcpFlags::PSH),
+        ("ACK", TcpFlags::ACK),
+        ("URG", TcpFlags::URG),
+        ("ALL", TcpFlags::ALL),
+        ("NONE", TcpFlags::NONE),
+    ];
+
+    /// Whether every flag of `other` is set.
+    pub const fn contains(self, other: TcpFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any flag of `other` is set.
+    pub const fn intersects(self, other: TcpFlags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether no flag is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The flags iptables names, as it prints them: `SYN,ACK`, or `NONE`
+    /// (ECE and CWR are not printed).
+    pub fn names(self) -> String {
+        if self.is_empty() {
+            return "NONE".into();
+        }
+        Self::NAMED[..6]
+            .iter()
+            .filter(|(_, f)| self.intersects(*f))
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `--tcp-flags`' notation: a comma list of names, `ALL` and `NONE`
+    /// included, in any case.
+    pub fn parse_list(s: &str) -> Result<TcpFlags, String> {
+        let mut v = TcpFlags::NONE;
+        for f in s.split(',') {
+            let up = f.to_ascii_uppercase();
+            let (_, bit) = Self::NAMED
+                .iter()
+                .find(|(n, _)| *n == up)
+                .ok_or_else(|| format!("Unknown TCP flag `{f}'"))?;
+            v = v | *bit;
+        }
+        Ok(v)
+    }
+
+    /// A packet's flags as a scenario writes them: names (`SYN,ACK`), letters
+    /// (`SA`), or `NONE`, in any case.
+    pub fn parse(s: &str) -> Result<TcpFlags, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("NONE") || s.is_empty() {
+            return Ok(TcpFlags::NONE);
+        }
+        let name = |n: &str| -> Option<TcpFlags> {
+            let n = n.trim().to_ascii_uppercase();
+            // Names as iptables spells them (NONE only alone, handled above).
+            Self::NAMED[..7]
+                .iter()
+                .find(|(name, _)| *name == n)
+                .map(|(_, f)| *f)
+        };
+        if let Some(v) = s
+            .split(',')
+            .map(name)
+            .try_fold(TcpFlags::NONE, |acc, f| f.map(|f| acc | f))
+        {
+            return Ok(v);
+        }
+        let mut v = TcpFlags::NONE;
+        for c in s.chars() {
+            v = v | match c.to_ascii_uppercase() {
+                'F' => TcpFlags::FIN,
+                'S' => TcpFlags::SYN,
+                'R' => TcpFlags::RST,
+                'P' => TcpFlags::PSH,
+                'A' => TcpFlags::ACK,
+                'U' => TcpFlags::URG,
+                _ => {
+                    return Err(format!(
+                        "unknown TCP flags `{s}' (names like SYN,ACK or letters like SA)"
+                    ))
+                }
+            };
+        }
+        Ok(v)
+    }
+}
+
+impl std::ops::BitOr for TcpFlags {
+    type Output = TcpFlags;
+    fn bitor(self, other: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 | other.0)
+    }
+}
+
+impl std::ops::BitAnd for TcpFlags {
+    type Output = TcpFlags;
+    fn bitand(self, other: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 & other.0)
+    }
+}
+
+impl fmt::Display for TcpFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.names())
+    }
 }
 
 /// An address with a mask, as `-s`/`-d` and friends hold it. The address is
-/// stored already masked, as iptables does.
+/// stored already masked, as iptables does (except where a match keeps it as
+/// given, see [`Ipv4Net::parse_unmasked`]). The mask need not be contiguous:
+/// iptables accepts `1.2.3.4/255.0.255.0`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Ipv4Net {
     pub addr: Ipv4,
@@ -59,10 +301,67 @@ pub struct Ipv4Net {
 }
 
 impl Ipv4Net {
-    pub const ANY: Ipv4Net = Ipv4Net { addr: 0, mask: 0 };
+    /// `0.0.0.0/0`: every address.
+    pub const ANY: Ipv4Net = Ipv4Net {
+        addr: Ipv4::UNSPECIFIED,
+        mask: 0,
+    };
+
+    /// One address: `addr/32`.
+    pub const fn host(addr: Ipv4) -> Ipv4Net {
+        Ipv4Net {
+            addr,
+            mask: u32::MAX,
+        }
+    }
+
+    /// The network of `addr/len` (the address masked).
+    pub const fn with_prefix(addr: Ipv4, len: u8) -> Ipv4Net {
+        let mask = prefix_mask(len);
+        Ipv4Net {
+            addr: addr.masked(mask),
+            mask,
+        }
+    }
 
     pub fn contains(&self, a: Ipv4) -> bool {
-        a & self.mask == self.addr & self.mask
+        a.same_net(self.addr, self.mask)
+    }
+
+    /// Whether the mask is empty (`/0`: any address matches).
+    pub fn is_any(&self) -> bool {
+        self.mask == 0
+    }
+
+    /// Whether the mask is full (`/32`: one address).
+    pub fn is_host(&self) -> bool {
+        self.mask == u32::MAX
+    }
+
+    /// Whether every address `other` contains, this one contains too (masks
+    /// need not be contiguous).
+    pub fn covers(&self, other: &Ipv4Net) -> bool {
+        self.mask & !other.mask == 0 && other.addr.same_net(self.addr, self.mask)
+    }
+
+    /// Whether no address is in both.
+    pub fn disjoint(&self, other: &Ipv4Net) -> bool {
+        !self.addr.same_net(other.addr, self.mask & other.mask)
+    }
+
+    /// The subnet's broadcast address: the host bits all ones.
+    pub fn broadcast(&self) -> Ipv4 {
+        Ipv4(self.addr.0 | !self.mask)
+    }
+
+    /// NETMAP's translation: `a`'s host bits under this network's bits.
+    pub fn map(&self, a: Ipv4) -> Ipv4 {
+        Ipv4((a.0 & !self.mask) | (self.addr.0 & self.mask))
+    }
+
+    /// The mask as a dotted quad prints it.
+    pub fn mask_addr(&self) -> Ipv4 {
+        Ipv4(self.mask)
     }
 
     /// Prefix length if the mask is contiguous.
@@ -78,7 +377,7 @@ impl Ipv4Net {
     /// `a.b.c.d[/len|/mask]`, the address masked as `-s`/`-d` store it.
     pub fn parse(s: &str) -> Result<Ipv4Net, String> {
         Self::parse_unmasked(s).map(|n| Ipv4Net {
-            addr: n.addr & n.mask,
+            addr: n.addr.masked(n.mask),
             mask: n.mask,
         })
     }
@@ -90,26 +389,24 @@ impl Ipv4Net {
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
-        let addr = parse_ipv4(a)?;
+        let addr = Ipv4::parse(a)?;
         let mask = match m {
             None => u32::MAX,
             Some(m) if m.contains('.') => {
-                parse_ipv4(m).map_err(|_| format!("invalid mask `{m}' specified"))?
+                Ipv4::parse(m)
+                    .map_err(|_| format!("invalid mask `{m}' specified"))?
+                    .0
             }
             Some(m) => {
                 let n = match m.as_bytes() {
-                    [d @ b'0'..=b'9'] => (d - b'0') as u32,
-                    [a @ b'0'..=b'9', b @ b'0'..=b'9'] => ((a - b'0') * 10 + (b - b'0')) as u32,
+                    [d @ b'0'..=b'9'] => d - b'0',
+                    [a @ b'0'..=b'9', b @ b'0'..=b'9'] => (a - b'0') * 10 + (b - b'0'),
                     _ => 33,
                 };
                 if n > 32 {
                     return Err(format!("invalid mask `{m}' specified"));
                 }
-                if n == 0 {
-                    0
-                } else {
-                    u32::MAX << (32 - n)
-                }
+                prefix_mask(n)
             }
         };
         Ok(Ipv4Net { addr, mask })
@@ -119,15 +416,15 @@ impl Ipv4Net {
     /// non-contiguous mask is printed dotted.
     pub fn save(&self) -> String {
         match self.prefix_len() {
-            Some(n) => format!("{}/{}", fmt_ipv4(self.addr), n),
-            None => format!("{}/{}", fmt_ipv4(self.addr), fmt_ipv4(self.mask)),
+            Some(n) => format!("{}/{}", self.addr, n),
+            None => format!("{}/{}", self.addr, self.mask_addr()),
         }
     }
 
     /// The conntrack match's notation: the mask is left out for hosts.
     pub fn save_short(&self) -> String {
-        if self.mask == u32::MAX {
-            fmt_ipv4(self.addr)
+        if self.is_host() {
+            self.addr.to_string()
         } else {
             self.save()
         }
@@ -372,6 +669,79 @@ pub fn save_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_parse_like_inet_aton_and_print_dotted() {
+        let a = Ipv4::parse("010.001.0.255").unwrap();
+        assert_eq!(a, Ipv4::new(10, 1, 0, 255));
+        assert_eq!(a.to_string(), "10.1.0.255");
+        assert_eq!(format!("{a:>12}|"), "  10.1.0.255|");
+        assert_eq!(Ipv4::from([192, 0, 2, 1]).octets(), [192, 0, 2, 1]);
+        for bad in [
+            "1.2.3",
+            "1.2.3.4.5",
+            "1.2.3.256",
+            "1..2.3",
+            "0001.2.3.4",
+            "a.b.c.d",
+            "",
+        ] {
+            assert!(Ipv4::parse(bad).is_err(), "{bad}");
+        }
+        // Serialised as the integer it replaced.
+        assert_eq!(serde_json::to_string(&a).unwrap(), "167837951");
+    }
+
+    #[test]
+    fn address_classes_and_masks() {
+        assert!(Ipv4::UNSPECIFIED.is_unspecified() && !Ipv4::new(0, 0, 0, 1).is_unspecified());
+        assert!(Ipv4::BROADCAST.is_broadcast());
+        assert!(Ipv4::new(224, 0, 0, 1).is_multicast() && Ipv4::new(239, 9, 9, 9).is_multicast());
+        assert!(!Ipv4::new(240, 0, 0, 1).is_multicast());
+        assert!(Ipv4::LOCALHOST.is_loopback() && Ipv4::new(127, 9, 9, 9).is_loopback());
+        assert_eq!(prefix_mask(0), 0);
+        assert_eq!(prefix_mask(24), 0xffff_ff00);
+        assert_eq!(prefix_mask(32), u32::MAX);
+        let net = Ipv4Net::with_prefix(Ipv4::new(192, 0, 2, 77), 24);
+        assert_eq!(net.save(), "192.0.2.0/24");
+        assert_eq!(net.broadcast(), Ipv4::new(192, 0, 2, 255));
+        assert!(net.contains(Ipv4::new(192, 0, 2, 1)) && !net.contains(Ipv4::new(192, 0, 3, 1)));
+        let wide = Ipv4Net::parse("192.0.0.0/16").unwrap();
+        assert!(wide.covers(&net) && !net.covers(&wide));
+        assert!(net.disjoint(&Ipv4Net::parse("192.0.3.0/24").unwrap()));
+        assert_eq!(
+            Ipv4Net::parse("10.0.0.0/8")
+                .unwrap()
+                .map(Ipv4::new(192, 0, 2, 1)),
+            Ipv4::new(10, 0, 2, 1)
+        );
+        assert_eq!(Ipv4::new(10, 1, 2, 3).kernel_word(), 0x0302_010a);
+    }
+
+    #[test]
+    fn tcp_flags_parse_and_print_like_iptables() {
+        let sa = TcpFlags::SYN | TcpFlags::ACK;
+        assert_eq!(sa, TcpFlags(0x12));
+        assert_eq!(sa.names(), "SYN,ACK");
+        assert_eq!(TcpFlags::NONE.names(), "NONE");
+        assert_eq!(
+            (TcpFlags::ALL | TcpFlags::CWR).names(),
+            "FIN,SYN,RST,PSH,ACK,URG"
+        );
+        assert_eq!(TcpFlags::parse_list("ack,syn").unwrap(), sa);
+        assert_eq!(TcpFlags::parse_list("ALL").unwrap(), TcpFlags::ALL);
+        assert_eq!(TcpFlags::parse_list("NONE").unwrap(), TcpFlags::NONE);
+        assert_eq!(
+            TcpFlags::parse_list("SYN,XMAS").unwrap_err(),
+            "Unknown TCP flag `XMAS'"
+        );
+        assert_eq!(TcpFlags::parse("sa").unwrap(), sa);
+        assert_eq!(TcpFlags::parse(" none ").unwrap(), TcpFlags::NONE);
+        assert!(TcpFlags::parse("SYN,NONE").is_err());
+        assert!(sa.contains(TcpFlags::SYN) && !sa.contains(TcpFlags::SYN | TcpFlags::FIN));
+        assert!(sa.intersects(TcpFlags::SYN | TcpFlags::FIN));
+        assert_eq!(serde_json::to_string(&sa).unwrap(), "18");
+    }
 
     #[test]
     fn networks_are_masked_and_printed_like_iptables_save() {

@@ -27,7 +27,7 @@ pub use report::{
 
 use crate::net::conntrack::ConnTable;
 use crate::net::host::{Host, HostSpec};
-use crate::net::packet::{tcp_flags, Packet, PacketSpec, FROM_LOCAL};
+use crate::net::packet::{Packet, PacketSpec, FROM_LOCAL};
 use crate::path::eval::{MatchId, MatchState};
 use crate::path::pipeline::{
     index_ruleset, run_packet_indexed, Backend, Fate, Origin, PacketPath, PathStep, RulesetIndex,
@@ -35,7 +35,7 @@ use crate::path::pipeline::{
 use crate::path::walk::Step;
 use crate::ruleset::matches::{LimitMatch, RecentCommand, RecentMatch, SetMatch};
 use crate::ruleset::model::{Ruleset, TableKind};
-use crate::ruleset::value::{fmt_ipv4, Ipv4, Ipv4Net, Proto};
+use crate::ruleset::value::{Ipv4, Ipv4Net, Proto, TcpFlags};
 use crate::text::diagnostic::Diagnostic;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -365,7 +365,7 @@ impl MatchState for SimState<'_> {
     fn recent(&mut self, m: &RecentMatch, addr: Ipv4, ttl: u8) -> bool {
         let now = self.now_ms;
         let list = self.recent.entry(m.name.clone()).or_default();
-        let addr = addr & m.mask;
+        let addr = addr.masked(m.mask.0);
         let hit = match m.command {
             RecentCommand::Set => {
                 let e = list.entry(addr).or_insert((vec![], ttl));
@@ -456,8 +456,9 @@ fn packet_of(
         // receiver (unless `src` says otherwise) and goes to packet N's source.
         let (seen, origin) = answered(n, "ICMP error")?;
         let src = match &spec.src {
-            Some(s) => crate::ruleset::value::parse_ipv4(s)
-                .map_err(|_| err(format!("src: `{s}' is not an IPv4 address")))?,
+            Some(s) => {
+                Ipv4::parse(s).map_err(|_| err(format!("src: `{s}' is not an IPv4 address")))?
+            }
             None => seen.dst,
         };
         let p = Packet {
@@ -466,7 +467,7 @@ fn packet_of(
             proto: 1,
             sport: 0,
             dport: 0,
-            tcp_flags: 0,
+            tcp_flags: TcpFlags::NONE,
             icmp_type: spec.icmp_type.unwrap_or(3),
             icmp_code: spec.icmp_code.unwrap_or(3),
             mark: 0,
@@ -486,10 +487,10 @@ fn packet_of(
         // A new packet from the other end: its own TTL and TOS.
         (p.ttl, p.tos) = (spec.ttl.unwrap_or(64), spec.tos);
         p.tcp_flags =
-            if seen.tcp_flags & tcp_flags::SYN != 0 && seen.tcp_flags & tcp_flags::ACK == 0 {
-                tcp_flags::SYN | tcp_flags::ACK
+            if seen.tcp_flags.contains(TcpFlags::SYN) && !seen.tcp_flags.contains(TcpFlags::ACK) {
+                TcpFlags::SYN | TcpFlags::ACK
             } else {
-                tcp_flags::ACK
+                TcpFlags::ACK
             };
         if p.proto == 1 {
             p.icmp_type = match seen.icmp_type {
@@ -763,7 +764,7 @@ impl<'a> BatchRun<'a> {
             endpoints: self
                 .endpoints
                 .iter()
-                .map(|((a, port), v)| (format!("{}:{port}", fmt_ipv4(*a)), *v))
+                .map(|((a, port), v)| (format!("{}:{port}", *a), *v))
                 .collect(),
             counters: self
                 .counters

@@ -13,7 +13,7 @@ use crate::net::packet::Packet;
 use crate::path::pipeline::{Fate, PacketPath, PathStep};
 use crate::path::walk::{Step, StepVerdict};
 use crate::ruleset::model::{Ruleset, TableKind, Target};
-use crate::ruleset::value::{fmt_ipv4, Proto};
+use crate::ruleset::value::Proto;
 use serde_json::{json, Value};
 
 /// Batch results as the CLI's JSON.
@@ -47,16 +47,16 @@ fn verdict_name(v: StepVerdict) -> &'static str {
 
 /// A packet's addresses and ports (type and code for ICMP) as the JSON shows them.
 fn packet_json(p: &Packet) -> Value {
-    let mut v = json!({"src": fmt_ipv4(p.src), "dst": fmt_ipv4(p.dst), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport});
+    let mut v = json!({"src": p.src.to_string(), "dst": p.dst.to_string(), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport});
     if p.proto == 1 {
         v["icmp_type"] = json!(p.icmp_type);
         v["icmp_code"] = json!(p.icmp_code);
     }
     if p.proto == 6 {
-        v["tcp_flags"] = json!(crate::net::packet::flag_names(p.tcp_flags));
+        v["tcp_flags"] = json!(p.tcp_flags.names());
     }
     if let Some(i) = &p.inner {
-        v["inner"] = json!({"src": fmt_ipv4(i.src), "dst": fmt_ipv4(i.dst), "protocol": Proto(i.proto).save(), "sport": i.sport, "dport": i.dport});
+        v["inner"] = json!({"src": i.src.to_string(), "dst": i.dst.to_string(), "protocol": Proto(i.proto).save(), "sport": i.sport, "dport": i.dport});
     }
     v
 }

@@ -1,10 +1,10 @@
 //! What the kernel-oracle tests (`pipeline.rs`, `walk.rs`) share: the match
 //! state they replay and the oracle's packets. Include with `mod support;`.
 
-use nfsim::net::packet::{parse_tcp_flags, Packet};
+use nfsim::net::packet::Packet;
 use nfsim::path::eval::{MatchId, MatchState};
 use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
-use nfsim::ruleset::value::parse_ipv4;
+use nfsim::ruleset::value::{Ipv4, TcpFlags};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -49,7 +49,7 @@ impl MatchState for Replay {
             false
         }
     }
-    fn recent(&mut self, _: &RecentMatch, _: u32, _: u8) -> bool {
+    fn recent(&mut self, _: &RecentMatch, _: Ipv4, _: u8) -> bool {
         false
     }
     fn ipset(&mut self, _: &SetMatch, _: &Packet) -> Option<bool> {
@@ -70,12 +70,14 @@ pub fn packet(p: &Value) -> Packet {
         other => panic!("{other}"),
     };
     Packet {
-        src: p["src"].as_str().map_or(0, |s| parse_ipv4(s).unwrap()),
-        dst: parse_ipv4(p["dst"].as_str().unwrap()).unwrap(),
+        src: p["src"]
+            .as_str()
+            .map_or(Ipv4::UNSPECIFIED, |s| Ipv4::parse(s).unwrap()),
+        dst: Ipv4::parse(p["dst"].as_str().unwrap()).unwrap(),
         proto,
         sport: p["sport"].as_u64().unwrap_or(0) as u16,
         dport: p["dport"].as_u64().unwrap_or(0) as u16,
-        tcp_flags: parse_tcp_flags(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
+        tcp_flags: TcpFlags::parse(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
         icmp_type: p["icmp_type"]
             .as_u64()
             .unwrap_or(if proto == 1 { 8 } else { 0 }) as u8,
@@ -103,7 +105,7 @@ fn inner(p: &Value) -> Option<nfsim::net::packet::Tuple> {
         .iter()
         .map(|v| v.as_u64().unwrap() as u8)
         .collect();
-    let ip = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let ip = |i: usize| Ipv4::from([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     let port = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
     // nfsim's ICMP tuples hold the quoted packet's type and code.
     let (sport, dport) = match b[9] {
