@@ -11,6 +11,7 @@ use crate::diagram::table_node;
 use nfsim::path::pipeline::Origin;
 use nfsim::ruleset::model::{Rule, Ruleset, TableKind, Target};
 use nfsim::ruleset::targets::TargetKind;
+use nfsim::ruleset::value::Proto;
 use nfsim::scenario::{self, Traced};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -312,11 +313,12 @@ fn fields_of(p: &nfsim::net::packet::Packet, iif: String) -> Fields {
             p.src.to_string()
         },
         dst: p.dst.to_string(),
-        proto: nfsim::ruleset::value::Proto(p.proto).save(),
+        proto: p.proto.save(),
         sport: ports.then_some(p.sport),
         dport: ports.then_some(p.dport),
-        flags: (p.proto == 6).then(|| p.tcp_flags.names()),
-        icmp: (p.proto == 1).then(|| format!("type {} code {}", p.icmp_type, p.icmp_code)),
+        flags: (p.proto == Proto::TCP).then(|| p.tcp_flags.names()),
+        icmp: (p.proto == Proto::ICMP)
+            .then(|| format!("type {} code {}", p.icmp_type, p.icmp_code)),
         mark: p.mark,
         ct: "-".into(),
     }

@@ -11,7 +11,7 @@ use nfsim::net::packet::Packet;
 use nfsim::path::eval::{rule_matches, Conn, ConnView, Context, MatchId, MatchState};
 use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
 use nfsim::ruleset::model::{Hook, Rule};
-use nfsim::ruleset::value::{parse_uint, Ipv4, Ipv4Net, TcpFlags};
+use nfsim::ruleset::value::{parse_uint, Ipv4, Ipv4Net, Proto, TcpFlags};
 use std::path::Path;
 
 struct Rng(u64);
@@ -181,7 +181,7 @@ fn check_pair(earlier: &Rule, later: &Rule, samples: usize, seed: u64, what: &st
         let packet = Packet {
             src: pools.addr(&mut rng),
             dst: pools.addr(&mut rng),
-            proto,
+            proto: Proto(proto),
             sport: pools.small(&mut rng),
             dport: pools.small(&mut rng),
             tcp_flags: TcpFlags(if rng.bool() {

@@ -15,7 +15,7 @@ use nfsim::path::pipeline::{run_packet, Backend, Fate, Origin, PathStep};
 use nfsim::path::walk::{Step, StepVerdict};
 use nfsim::ruleset::matches::{MatchKind, StatisticMode};
 use nfsim::ruleset::model::{Hook, Ruleset, Target};
-use nfsim::ruleset::value::{Ipv4, TcpFlags};
+use nfsim::ruleset::value::{Ipv4, Proto, TcpFlags};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -368,7 +368,7 @@ fn packets_follow_the_kernel() {
                         kernel["if"] == oif.as_str()
                             && kernel["src"] == r.src.to_string()
                             && kernel["dst"] == r.dst.to_string()
-                            && kernel["proto"] == nfsim::ruleset::value::Proto(r.proto).save()
+                            && kernel["proto"] == r.proto.save()
                             && kernel.get("sport").is_none_or(|v| *v == r.sport)
                             && kernel.get("dport").is_none_or(|v| *v == r.dport)
                             && kernel.get("icmp_type").is_none_or(|v| *v == r.icmp_type)
@@ -442,9 +442,9 @@ fn packets_follow_the_kernel() {
             for ev in result["conntrack_events"].as_array().into_iter().flatten() {
                 let o = &ev["orig"];
                 let proto = match o["proto"].as_str() {
-                    Some("tcp") => 6,
-                    Some("udp") => 17,
-                    Some("icmp") => 1,
+                    Some("tcp") => Proto::TCP,
+                    Some("udp") => Proto::UDP,
+                    Some("icmp") => Proto::ICMP,
                     _ => continue,
                 };
                 let later = result["conntrack_events"]
@@ -462,12 +462,20 @@ fn packets_follow_the_kernel() {
                     dst: Ipv4::parse(o["dst"].as_str().unwrap()).unwrap(),
                     proto,
                     // nfsim's ICMP tuples hold the type and code (no echo id).
-                    sport: o[if proto == 1 { "icmp_type" } else { "sport" }]
-                        .as_u64()
-                        .unwrap() as u16,
-                    dport: o[if proto == 1 { "icmp_code" } else { "dport" }]
-                        .as_u64()
-                        .unwrap() as u16,
+                    sport: o[if proto == Proto::ICMP {
+                        "icmp_type"
+                    } else {
+                        "sport"
+                    }]
+                    .as_u64()
+                    .unwrap() as u16,
+                    dport: o[if proto == Proto::ICMP {
+                        "icmp_code"
+                    } else {
+                        "dport"
+                    }]
+                    .as_u64()
+                    .unwrap() as u16,
                 };
                 let ours = conns.connections.iter().find(|c| c.orig == orig);
                 let bits = |c: &nfsim::net::conntrack::Connection| {

@@ -264,6 +264,7 @@ mod kubegen;
 fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
     use nfsim::net::conntrack::ConnTable;
     use nfsim::path::pipeline::{run_packet, run_packet_indexed, Backend, Origin};
+    use nfsim::ruleset::value::Proto;
     let ruleset_text = kubegen::kube_dump(300, 3);
     let scen = serde_json::json!({
         "version": 1, "ruleset": ruleset_text,
@@ -272,12 +273,12 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
     });
     let loaded = Loaded::from_json(&scen.to_string()).unwrap();
     let probes = [
-        ("198.51.100.1", 6, 30001u16), // a NodePort
-        ("198.51.100.1", 6, 30299),    // the last NodePort
-        ("10.96.0.7", 6, 80),          // a ClusterIP
-        ("10.96.0.7", 6, 81),          // a ClusterIP, wrong port
-        ("198.51.100.1", 17, 30001),   // UDP to a TCP NodePort
-        ("203.0.113.9", 6, 443),       // nothing of kube's
+        ("198.51.100.1", Proto::TCP, 30001u16), // a NodePort
+        ("198.51.100.1", Proto::TCP, 30299),    // the last NodePort
+        ("10.96.0.7", Proto::TCP, 80),          // a ClusterIP
+        ("10.96.0.7", Proto::TCP, 81),          // a ClusterIP, wrong port
+        ("198.51.100.1", Proto::UDP, 30001),    // UDP to a TCP NodePort
+        ("203.0.113.9", Proto::TCP, 443),       // nothing of kube's
     ];
     for (dst, proto, dport) in probes {
         let p = nfsim::net::packet::Packet {
@@ -286,7 +287,7 @@ fn an_indexed_walk_reports_exactly_what_a_full_walk_does() {
             proto,
             sport: 45678,
             dport,
-            tcp_flags: if proto == 6 {
+            tcp_flags: if proto == Proto::TCP {
                 nfsim::ruleset::value::TcpFlags::SYN
             } else {
                 nfsim::ruleset::value::TcpFlags::NONE

@@ -20,7 +20,7 @@
 use crate::net::hash::Fnv;
 use crate::net::packet::{Packet, Tuple};
 use crate::ruleset::model::needs_conntrack;
-use crate::ruleset::value::TcpFlags;
+use crate::ruleset::value::{Proto, TcpFlags};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -311,7 +311,7 @@ impl ConnTable {
 
     /// Classify a packet at PREROUTING or OUTPUT, looked up in `zone`.
     pub fn lookup(&self, p: &Packet, zone: Zone) -> Lookup {
-        if p.proto == 1 && icmp_is_error(p.icmp_type) {
+        if p.proto == Proto::ICMP && icmp_is_error(p.icmp_type) {
             // nf_conntrack_inet_error: the quoted packet, inverted, must be a
             // tuple of a known connection, and the error must be addressed to
             // the quoted packet's source. Otherwise the error has no
@@ -328,13 +328,13 @@ impl ConnTable {
             return Lookup::Existing { id, reply };
         }
         let can_start = match p.proto {
-            6 => {
+            Proto::TCP => {
                 // tcp_new: tcp_conntracks[ORIGINAL][.][NONE]: a SYN starts, a
                 // bare ACK is picked up (nf_conntrack_tcp_loose).
                 tcp_flags_valid(p.tcp_flags)
                     && TCP_CONNTRACKS[0][tcp_index(p.tcp_flags) as usize][0] != IV
             }
-            1 => icmp_starts(p.icmp_type),
+            Proto::ICMP => icmp_starts(p.icmp_type),
             _ => true,
         };
         if can_start {
@@ -368,7 +368,7 @@ impl ConnTable {
         let reply = translated.invert();
         let id = self.connections.len();
         let mut tcp = TcpTrack::default();
-        if orig.proto == 6 {
+        if orig.proto == Proto::TCP {
             let index = tcp_index(tcp_flags);
             let state = TCP_CONNTRACKS[0][index as usize][0];
             if state < IV {
@@ -407,8 +407,8 @@ impl ConnTable {
         c.packets[usize::from(reply)] += 1;
         if c.status & status::SEEN_REPLY != 0 {
             let assured = match p.proto {
-                6 | 1 => false,
-                17 => now > c.created_ms + 2000,
+                Proto::TCP | Proto::ICMP => false,
+                Proto::UDP => now > c.created_ms + 2000,
                 _ => !reply,
             };
             if assured {
@@ -554,7 +554,7 @@ pub fn translate_by(
         // when the connection has the NAT status this hook undoes (its
         // addresses are not the connection's own: a router's error keeps
         // the router's address).
-        let ports = !matches!(orig.proto, 1);
+        let ports = orig.proto != Proto::ICMP;
         let moved = |a: (crate::ruleset::value::Ipv4, u16),
                      b: (crate::ruleset::value::Ipv4, u16)| {
             a.0 != b.0 || (ports && a.1 != b.1)
@@ -591,7 +591,7 @@ pub fn translate_by(
         // other way; it gets the same manipulation, mirrored.
         let want = if reply_dir { *orig } else { *reply };
         let was = *inner;
-        let ports = inner.proto != 1;
+        let ports = inner.proto != Proto::ICMP;
         if dst_side {
             inner.src = want.src;
             if ports {
@@ -619,7 +619,7 @@ impl Connection {
         let replied = self.status & status::SEEN_REPLY != 0;
         let assured = self.status & status::ASSURED != 0;
         let (name, timeout, state) = match self.orig.proto {
-            6 => {
+            Proto::TCP => {
                 let st = self.tcp.state;
                 let t = if st == TcpState::Established && !replied {
                     300
@@ -628,13 +628,13 @@ impl Connection {
                 };
                 ("tcp", t, Some(st.name()))
             }
-            17 => ("udp", if assured { 120 } else { 30 }, None),
-            1 => ("icmp", 30, None),
-            132 => ("sctp", 30, None),
+            Proto::UDP => ("udp", if assured { 120 } else { 30 }, None),
+            Proto::ICMP => ("icmp", 30, None),
+            Proto::SCTP => ("sctp", 30, None),
             _ => ("unknown", 600, None),
         };
         let tuple = |t: &Tuple| {
-            if t.proto == 1 {
+            if t.proto == Proto::ICMP {
                 format!(
                     "src={} dst={} type={} code={}",
                     t.src, t.dst, t.sport, t.dport
@@ -646,7 +646,7 @@ impl Connection {
                 )
             }
         };
-        let mut out = format!("{name:<8} {} {timeout} ", self.orig.proto);
+        let mut out = format!("{name:<8} {} {timeout} ", self.orig.proto.0);
         if let Some(st) = state {
             out.push_str(st);
             out.push(' ');
@@ -678,7 +678,7 @@ mod list_tests {
         Packet {
             src: Ipv4::UNSPECIFIED,
             dst: Ipv4::UNSPECIFIED,
-            proto: 6,
+            proto: Proto::TCP,
             sport: 0,
             dport: 0,
             tcp_flags: flags,
@@ -697,7 +697,7 @@ mod list_tests {
         Tuple {
             src: Ipv4::parse(src).unwrap(),
             dst: Ipv4::parse(dst).unwrap(),
-            proto: 6,
+            proto: Proto::TCP,
             sport,
             dport,
         }

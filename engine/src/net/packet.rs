@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub struct Packet {
     pub src: Ipv4,
     pub dst: Ipv4,
-    pub proto: u8,
+    pub proto: Proto,
     /// Ports for TCP, UDP and SCTP (0 otherwise).
     pub sport: u16,
     pub dport: u16,
@@ -36,18 +36,18 @@ pub struct Packet {
 
 impl Packet {
     pub fn has_ports(&self) -> bool {
-        Proto(self.proto).has_ports()
+        self.proto.has_ports()
     }
 
     /// `192.0.2.50:45678 -> 198.51.100.1:32719 tcp` for traces.
     pub fn summary(&self) -> String {
-        let p = Proto(self.proto).save();
+        let p = self.proto.save();
         if self.has_ports() {
             format!(
                 "{}:{} -> {}:{} {p}",
                 self.src, self.sport, self.dst, self.dport
             )
-        } else if self.proto == 1 {
+        } else if self.proto == Proto::ICMP {
             format!(
                 "{} -> {} icmp type {} code {}",
                 self.src, self.dst, self.icmp_type, self.icmp_code
@@ -63,7 +63,7 @@ impl Packet {
 pub struct Tuple {
     pub src: Ipv4,
     pub dst: Ipv4,
-    pub proto: u8,
+    pub proto: Proto,
     /// Ports for TCP/UDP/SCTP; for ICMP queries, type and code.
     pub sport: u16,
     pub dport: u16,
@@ -71,11 +71,11 @@ pub struct Tuple {
 
 impl Tuple {
     pub fn of(p: &Packet) -> Tuple {
-        if p.proto == 1 {
+        if p.proto == Proto::ICMP {
             Tuple {
                 src: p.src,
                 dst: p.dst,
-                proto: 1,
+                proto: Proto::ICMP,
                 sport: p.icmp_type as u16,
                 dport: p.icmp_code as u16,
             }
@@ -93,7 +93,7 @@ impl Tuple {
     /// The tuple the answer would carry (for ICMP, nf_conntrack_proto_icmp's
     /// invmap both ways: a request's reply, a reply's request).
     pub fn invert(&self) -> Tuple {
-        if self.proto == 1 {
+        if self.proto == Proto::ICMP {
             let reply = match self.sport {
                 8 => 0,
                 0 => 8,
@@ -108,7 +108,7 @@ impl Tuple {
             Tuple {
                 src: self.dst,
                 dst: self.src,
-                proto: 1,
+                proto: Proto::ICMP,
                 sport: reply,
                 dport: self.dport,
             }
@@ -189,9 +189,9 @@ impl PacketSpec {
     /// source gets it from routing later, so `src` may stay 0 here.
     pub fn to_packet(&self) -> Result<Packet, String> {
         let proto = match &self.protocol {
-            None => 6,
-            Some(ProtoSpec::Number(n)) => *n,
-            Some(ProtoSpec::Name(n)) => Proto::parse(n)?.0,
+            None => Proto::TCP,
+            Some(ProtoSpec::Number(n)) => Proto(*n),
+            Some(ProtoSpec::Name(n)) => Proto::parse(n)?,
         };
         let src = match &self.src {
             Some(s) => Ipv4::parse(s).map_err(|_| format!("src: `{s}' is not an IPv4 address"))?,
@@ -200,22 +200,22 @@ impl PacketSpec {
         };
         let dst = Ipv4::parse(&self.dst)
             .map_err(|_| format!("dst: `{}' is not an IPv4 address", self.dst))?;
-        let ports = Proto(proto).has_ports();
+        let ports = proto.has_ports();
         if !ports && (self.sport.is_some() || self.dport.is_some()) {
             return Err(format!(
                 "sport/dport given for protocol {}, which has no ports",
-                Proto(proto)
+                proto
             ));
         }
-        if proto != 6 && self.tcp_flags.is_some() {
+        if proto != Proto::TCP && self.tcp_flags.is_some() {
             return Err("tcp_flags given for a packet that is not TCP".into());
         }
         let tcp_flags = match &self.tcp_flags {
             Some(f) => TcpFlags::parse(f)?,
-            None if proto == 6 => TcpFlags::SYN,
+            None if proto == Proto::TCP => TcpFlags::SYN,
             None => TcpFlags::NONE,
         };
-        let (icmp_type, icmp_code) = if proto == 1 {
+        let (icmp_type, icmp_code) = if proto == Proto::ICMP {
             (self.icmp_type.unwrap_or(8), self.icmp_code.unwrap_or(0))
         } else {
             (0, 0)
@@ -258,9 +258,22 @@ mod tests {
             .unwrap();
         assert_eq!(
             (p.proto, p.sport, p.dport, p.tcp_flags, p.length, p.ttl),
-            (6, 40000, 80, TcpFlags::SYN, 60, 64)
+            (Proto::TCP, 40000, 80, TcpFlags::SYN, 60, 64)
         );
         assert_eq!(p.summary(), "192.0.2.50:40000 -> 198.51.100.1:80 tcp");
+    }
+
+    #[test]
+    fn proto_serialises_as_the_plain_number() {
+        let p = spec(r#"{"from":"eth0","src":"192.0.2.50","dst":"198.51.100.1","protocol":"udp"}"#)
+            .to_packet()
+            .unwrap();
+        let t = serde_json::to_value(Tuple::of(&p)).unwrap();
+        assert_eq!(t["proto"], serde_json::json!(17));
+        assert_eq!(
+            serde_json::to_value(&p).unwrap()["proto"],
+            serde_json::json!(17)
+        );
     }
 
     #[test]
@@ -273,7 +286,10 @@ mod tests {
         let p = spec(r#"{"from":"local","dst":"198.51.100.1","protocol":17,"dport":53}"#)
             .to_packet()
             .unwrap();
-        assert_eq!((p.proto, p.src, p.dport), (17, Ipv4::UNSPECIFIED, 53));
+        assert_eq!(
+            (p.proto, p.src, p.dport),
+            (Proto::UDP, Ipv4::UNSPECIFIED, 53)
+        );
         assert_eq!(TcpFlags::parse("SYN,ACK").unwrap(), TcpFlags(0x12));
         assert_eq!(TcpFlags::parse("SA").unwrap(), TcpFlags(0x12));
         assert_eq!(TcpFlags::parse("ACK").unwrap(), TcpFlags(0x10));

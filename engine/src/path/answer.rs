@@ -16,7 +16,7 @@ use crate::net::packet::{Packet, Tuple};
 use crate::path::eval::{ConnView, Socket};
 use crate::path::route::route_output;
 use crate::ruleset::model::Hook;
-use crate::ruleset::value::{Ipv4, TcpFlags};
+use crate::ruleset::value::{Ipv4, Proto, TcpFlags};
 use serde::Serialize;
 
 /// Why the host sent an [`Answer`](super::pipeline::Answer).
@@ -95,7 +95,7 @@ impl Attached {
                 let r = conn.reply;
                 let mut now = orig;
                 (now.src, now.dst) = (r.1, r.0);
-                if orig.proto != 1 {
+                if orig.proto != Proto::ICMP {
                     (now.sport, now.dport) = (r.3, r.2);
                 }
                 (orig, now.invert(), None)
@@ -144,7 +144,7 @@ impl PendingAnswer {
     /// without a socket; the stack and icmp_send send through a kernel
     /// control socket.
     pub(super) fn socket(&self) -> Socket {
-        if self.cause == AnswerCause::Reject && self.packet.proto == 6 {
+        if self.cause == AnswerCause::Reject && self.packet.proto == Proto::TCP {
             Socket::None
         } else {
             Socket::Kernel
@@ -155,7 +155,7 @@ impl PendingAnswer {
 /// ICMP types icmp_send never answers: the errors, and types it does not
 /// know (which it counts as errors).
 fn is_icmp_error(p: &Packet) -> bool {
-    p.proto == 1 && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18)
+    p.proto == Proto::ICMP && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18)
 }
 
 /// The source icmp_send gives an error about a packet not addressed to the
@@ -173,7 +173,7 @@ fn way_back_source(host: &Host, to: Ipv4) -> Option<Ipv4> {
 fn icmp_error(p: &Packet, src: Ipv4, icmp_type: u8, code: u8) -> Packet {
     let mut e = p.clone();
     (e.src, e.dst) = (src, p.src);
-    (e.proto, e.sport, e.dport, e.tcp_flags) = (1, 0, 0, TcpFlags::NONE);
+    (e.proto, e.sport, e.dport, e.tcp_flags) = (Proto::ICMP, 0, 0, TcpFlags::NONE);
     (e.icmp_type, e.icmp_code) = (icmp_type, code);
     e.inner = Some(Tuple::of(p));
     (e.tos, e.ttl, e.mark) = ((p.tos & 0x1e) | 0xc0, 64, 0);
@@ -216,7 +216,7 @@ pub(super) fn reject_answers(
         return Err("REJECT answers nothing to a broadcast or multicast destination");
     }
     if with == 6 {
-        if p.proto != 6 {
+        if p.proto != Proto::TCP {
             return Err("a TCP reset answers only a TCP segment");
         }
         if p.tcp_flags.contains(TcpFlags::RST) {
@@ -227,7 +227,10 @@ pub(super) fn reject_answers(
     if is_icmp_error(p) {
         return Err("no ICMP error answers an ICMP error (icmp_send)");
     }
-    if owner == Socket::Kernel && p.proto == 1 && matches!(hook, Hook::Output | Hook::Postrouting) {
+    if owner == Socket::Kernel
+        && p.proto == Proto::ICMP
+        && matches!(hook, Hook::Output | Hook::Postrouting)
+    {
         return Err(
             "the packet is the kernel's own ICMP message and icmp_send finds the ICMP socket busy sending it, icmp_xmit_lock",
         );
@@ -313,27 +316,30 @@ pub(super) fn stack_icmp_error(
 /// and TTL 64.
 pub(super) fn stack_answer(host: &Host, p: &Packet) -> Option<PendingAnswer> {
     let local = host.is_local(p.dst);
-    let closed = |proto: u8| {
+    let closed = |proto: Proto| {
         host.listening
             .as_ref()
-            .is_some_and(|l| !l.contains(&(proto, p.dport)))
+            .is_some_and(|l| !l.contains(&(proto.0, p.dport)))
     };
     let (cause, packet) = match p.proto {
         // icmp_timestamp: nothing for a request shorter than its first
         // timestamp (4 bytes after the ICMP header).
-        1 if (p.icmp_type == 8 || p.icmp_type == 13 && p.length >= 32)
-            && local
-            && p.icmp_code == 0 =>
+        Proto::ICMP
+            if (p.icmp_type == 8 || p.icmp_type == 13 && p.length >= 32)
+                && local
+                && p.icmp_code == 0 =>
         {
             let mut a = p.clone();
             (a.src, a.dst, a.mark, a.ttl, a.inner) = (p.dst, p.src, 0, 64, None);
             a.icmp_type = if p.icmp_type == 8 { 0 } else { 14 };
             (AnswerCause::EchoReply, a)
         }
-        6 if !p.tcp_flags.contains(TcpFlags::RST) && local && closed(6) => {
+        Proto::TCP if !p.tcp_flags.contains(TcpFlags::RST) && local && closed(Proto::TCP) => {
             (AnswerCause::Reset, reset(p, p.tos))
         }
-        17 if local && closed(17) => (AnswerCause::PortUnreachable, icmp_error(p, p.dst, 3, 3)),
+        Proto::UDP if local && closed(Proto::UDP) => {
+            (AnswerCause::PortUnreachable, icmp_error(p, p.dst, 3, 3))
+        }
         _ => return None,
     };
     Some(PendingAnswer {

@@ -55,7 +55,7 @@ impl ConnView {
             status: 0,
             snat: false,
             dnat: false,
-            proto: p.proto,
+            proto: p.proto.0,
             orig: (p.src, p.dst, p.sport, p.dport),
             reply: (p.dst, p.src, p.dport, p.sport),
             reply_dir: false,
@@ -205,13 +205,13 @@ pub fn rule_matches(
         }
     }
     if let Some(pr) = &rule.proto {
-        if pr.proto.0 != 0 && (pr.proto.0 == p.proto) == pr.invert {
+        if pr.proto != Proto::ALL && (pr.proto == p.proto) == pr.invert {
             if !ctx.explain {
                 return Err(Failed::quiet());
             }
             return fail(
                 format!("{}-p {}", neg(pr.invert), pr.proto),
-                format!("the packet is {}", Proto(p.proto)),
+                format!("the packet is {}", p.proto),
             );
         }
     }

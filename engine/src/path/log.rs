@@ -9,7 +9,7 @@
 use crate::net::packet::Packet;
 use crate::path::eval::Socket;
 use crate::ruleset::targets::LogTarget;
-use crate::ruleset::value::TcpFlags;
+use crate::ruleset::value::{Proto, TcpFlags};
 
 /// The NF_LOG flag bits a LOG rule's options set: 0x01 `--log-tcp-sequence`,
 /// 0x02 `--log-tcp-options`, 0x04 `--log-ip-options`, 0x08 `--log-uid`.
@@ -65,7 +65,7 @@ pub fn log_line(
         p.ttl
     );
     match p.proto {
-        6 => {
+        Proto::TCP => {
             let _ = write!(s, "PROTO=TCP SPT={} DPT={} ", p.sport, p.dport);
             if flags & 0x01 != 0 {
                 s.push_str("SEQ=0 ACK=0 ");
@@ -88,7 +88,7 @@ pub fn log_line(
             }
             s.push_str("URGP=0 ");
         }
-        17 => {
+        Proto::UDP => {
             let _ = write!(
                 s,
                 "PROTO=UDP SPT={} DPT={} LEN={} ",
@@ -97,7 +97,7 @@ pub fn log_line(
                 p.length.saturating_sub(20)
             );
         }
-        1 => {
+        Proto::ICMP => {
             let _ = write!(s, "PROTO=ICMP TYPE={} CODE={} ", p.icmp_type, p.icmp_code);
             if matches!(p.icmp_type, 0 | 8) {
                 s.push_str("ID=0 SEQ=0 ");

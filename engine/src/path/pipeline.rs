@@ -49,7 +49,7 @@ use crate::path::walk::{
 };
 use crate::ruleset::model::{Hook, Ruleset, TableKind};
 use crate::ruleset::targets::{ConnmarkMode, TargetKind};
-use crate::ruleset::value::Ipv4;
+use crate::ruleset::value::{Ipv4, Proto};
 use serde::Serialize;
 
 pub use super::answer::AnswerCause;
@@ -783,7 +783,8 @@ impl Run<'_> {
             match self.conns.lookup(p, self.zone) {
                 Lookup::Existing { id, reply } => {
                     let dir = if reply { "reply" } else { "original" };
-                    let tcp = (p.proto == 6).then(|| self.conns.tcp_packet(id, reply, p.tcp_flags));
+                    let tcp = (p.proto == Proto::TCP)
+                        .then(|| self.conns.tcp_packet(id, reply, p.tcp_flags));
                     match tcp {
                         Some(TcpVerdict::Invalid) => {
                             // nf_conntrack_in: the tracker refused the segment;
@@ -858,7 +859,7 @@ impl Run<'_> {
             status: c.status,
             snat: c.snat,
             dnat: c.dnat,
-            proto: c.orig.proto,
+            proto: c.orig.proto.0,
             orig: (c.orig.src, c.orig.dst, c.orig.sport, c.orig.dport),
             reply: (c.reply.src, c.reply.dst, c.reply.sport, c.reply.dport),
             reply_dir: reply,

@@ -15,7 +15,7 @@ use crate::path::eval::{rule_matches, Conn, Context, Failed, MatchId, MatchState
 use crate::ruleset::matches::MatchKind;
 use crate::ruleset::model::{Hook, Policy, Rule, Table, Target};
 use crate::ruleset::targets::{TargetKind, Verdict};
-use crate::ruleset::value::Ipv4;
+use crate::ruleset::value::{Ipv4, Proto};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -171,7 +171,7 @@ enum Key {
     /// An exact `-d ADDR/32`.
     Dst(Ipv4),
     /// `-p P` with that protocol's match on a single `--dport`.
-    Dport(u8, u16),
+    Dport(Proto, u16),
 }
 
 /// One chain's rules by key; a rule without the key is always a candidate.
@@ -202,15 +202,15 @@ fn dst_key(r: &Rule) -> Option<Key> {
 /// A rule's single destination port, when nothing before that match can fail
 /// for another reason the index cannot explain (interfaces, stateful matches).
 fn dport_key(r: &Rule) -> Option<Key> {
-    let proto = r.proto.as_ref().filter(|p| !p.invert)?.proto.0;
+    let proto = r.proto.as_ref().filter(|p| !p.invert)?.proto;
     if r.in_iface().is_some() || r.out_iface().is_some() {
         return None;
     }
     for m in r.matches.iter() {
         let port = match &m.kind {
             MatchKind::Comment { .. } | MatchKind::Nfacct { .. } => continue,
-            MatchKind::Tcp(t) if proto == 6 => t.dport.as_ref(),
-            MatchKind::Udp(u) if proto == 17 => u.dport.as_ref(),
+            MatchKind::Tcp(t) if proto == Proto::TCP => t.dport.as_ref(),
+            MatchKind::Udp(u) if proto == Proto::UDP => u.dport.as_ref(),
             _ => return None,
         };
         return port
@@ -520,7 +520,7 @@ impl TargetRunner for BasicTargets {
             // tcpmss_mangle_packet: a segment with no MSS option (nfsim's
             // packets carry no TCP options) and no data gets one appended,
             // 4 bytes longer; with data it is left as it is.
-            TargetKind::Tcpmss { .. } if packet.proto == 6 && packet.length == 40 => {
+            TargetKind::Tcpmss { .. } if packet.proto == Proto::TCP && packet.length == 40 => {
                 packet.length += 4;
                 TargetOutcome::Continue
             }

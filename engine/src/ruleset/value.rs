@@ -594,8 +594,9 @@ impl Serialize for Iface {
     }
 }
 
-/// An IP protocol number; 0 means `all`.
+/// An IP protocol number; 0 means `all`. Serialises as the plain number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
 pub struct Proto(pub u8);
 
 impl Proto {
@@ -603,13 +604,18 @@ impl Proto {
     pub const ICMP: Proto = Proto(1);
     pub const TCP: Proto = Proto(6);
     pub const UDP: Proto = Proto(17);
+    pub const DCCP: Proto = Proto(33);
     pub const SCTP: Proto = Proto(132);
+    pub const UDPLITE: Proto = Proto(136);
 
     /// Whether the protocol's header starts with 16-bit source and
     /// destination ports: TCP, UDP, DCCP, SCTP, UDP-Lite (what multiport
     /// accepts, and what conntrack and NAT rewrite).
     pub fn has_ports(self) -> bool {
-        matches!(self.0, 6 | 17 | 33 | 132 | 136)
+        matches!(
+            self,
+            Proto::TCP | Proto::UDP | Proto::DCCP | Proto::SCTP | Proto::UDPLITE
+        )
     }
 
     /// A name (case-insensitive, as iptables lowercases it) or a number 0–255.

@@ -406,7 +406,7 @@ impl MatchState for SimState<'_> {
         Some(s.entries.iter().any(|(net, pp)| {
             net.contains(addr(first))
                 && match (pp, set.dirs.get(1)) {
-                    (Some((proto, port_v)), Some(&d)) => *proto == p.proto && *port_v == port(d),
+                    (Some((proto, port_v)), Some(&d)) => *proto == p.proto.0 && *port_v == port(d),
                     (None, _) => true,
                     (Some(_), None) => false,
                 }
@@ -464,7 +464,7 @@ fn packet_of(
         let p = Packet {
             src,
             dst: seen.src,
-            proto: 1,
+            proto: Proto::ICMP,
             sport: 0,
             dport: 0,
             tcp_flags: TcpFlags::NONE,
@@ -492,7 +492,7 @@ fn packet_of(
             } else {
                 TcpFlags::ACK
             };
-        if p.proto == 1 {
+        if p.proto == Proto::ICMP {
             p.icmp_type = match seen.icmp_type {
                 8 => 0,
                 13 => 14,

@@ -47,16 +47,16 @@ fn verdict_name(v: StepVerdict) -> &'static str {
 
 /// A packet's addresses and ports (type and code for ICMP) as the JSON shows them.
 fn packet_json(p: &Packet) -> Value {
-    let mut v = json!({"src": p.src.to_string(), "dst": p.dst.to_string(), "protocol": Proto(p.proto).save(), "sport": p.sport, "dport": p.dport});
-    if p.proto == 1 {
+    let mut v = json!({"src": p.src.to_string(), "dst": p.dst.to_string(), "protocol": p.proto.save(), "sport": p.sport, "dport": p.dport});
+    if p.proto == Proto::ICMP {
         v["icmp_type"] = json!(p.icmp_type);
         v["icmp_code"] = json!(p.icmp_code);
     }
-    if p.proto == 6 {
+    if p.proto == Proto::TCP {
         v["tcp_flags"] = json!(p.tcp_flags.names());
     }
     if let Some(i) = &p.inner {
-        v["inner"] = json!({"src": i.src.to_string(), "dst": i.dst.to_string(), "protocol": Proto(i.proto).save(), "sport": i.sport, "dport": i.dport});
+        v["inner"] = json!({"src": i.src.to_string(), "dst": i.dst.to_string(), "protocol": i.proto.save(), "sport": i.sport, "dport": i.dport});
     }
     v
 }

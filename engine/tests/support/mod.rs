@@ -4,7 +4,7 @@
 use nfsim::net::packet::Packet;
 use nfsim::path::eval::{MatchId, MatchState};
 use nfsim::ruleset::matches::{LimitMatch, RecentMatch, SetMatch};
-use nfsim::ruleset::value::{Ipv4, TcpFlags};
+use nfsim::ruleset::value::{Ipv4, Proto, TcpFlags};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -64,9 +64,9 @@ impl MatchState for Replay {
 /// `tcp_flags`, ICMP type and code, an ICMP error's `payload`).
 pub fn packet(p: &Value) -> Packet {
     let proto = match p["proto"].as_str().unwrap() {
-        "tcp" => 6,
-        "udp" => 17,
-        "icmp" => 1,
+        "tcp" => Proto::TCP,
+        "udp" => Proto::UDP,
+        "icmp" => Proto::ICMP,
         other => panic!("{other}"),
     };
     Packet {
@@ -80,12 +80,12 @@ pub fn packet(p: &Value) -> Packet {
         tcp_flags: TcpFlags::parse(p["tcp_flags"].as_str().unwrap_or("")).unwrap(),
         icmp_type: p["icmp_type"]
             .as_u64()
-            .unwrap_or(if proto == 1 { 8 } else { 0 }) as u8,
+            .unwrap_or(if proto == Proto::ICMP { 8 } else { 0 }) as u8,
         icmp_code: p["icmp_code"].as_u64().unwrap_or(0) as u8,
         mark: p["mark"].as_u64().unwrap_or(0) as u32,
         // The oracle sends an ICMP message's payload after its 8-byte header.
         length: match p["payload"].as_array() {
-            Some(b) if proto == 1 => 28 + b.len() as u16,
+            Some(b) if proto == Proto::ICMP => 28 + b.len() as u16,
             _ => 60,
         },
         ttl: p["ttl"].as_u64().unwrap_or(64) as u8,
@@ -115,7 +115,7 @@ fn inner(p: &Value) -> Option<nfsim::net::packet::Tuple> {
     Some(nfsim::net::packet::Tuple {
         src: ip(12),
         dst: ip(16),
-        proto: b[9],
+        proto: Proto(b[9]),
         sport,
         dport,
     })
