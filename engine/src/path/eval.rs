@@ -469,7 +469,14 @@ fn match_one(
         }
         MatchKind::Recent(r) => {
             let addr = if r.rdest { p.dst } else { p.src };
-            if state.recent(r, addr, p.ttl) {
+            // recent_mt: "use TTL as seen before forwarding": with an output
+            // device and no socket, one more than the packet now has.
+            let ttl = if ctx.out_iface.is_some() && ctx.owner == Socket::None {
+                p.ttl.wrapping_add(1)
+            } else {
+                p.ttl
+            };
+            if state.recent(r, addr, ttl) {
                 Ok(())
             } else {
                 no!(format!("{} is not in list {} as required", addr, r.name))
