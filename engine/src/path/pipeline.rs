@@ -1424,8 +1424,6 @@ fn looped_afresh(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
 }
 
 impl Run<'_> {
-    /// The connection REJECT's answer carries (nf_conntrack_attach), when
-    /// the rejected packet has one: RELATED, in the other direction.
     /// The ICMP error the stack sends about `p`, sent once the path is done.
     fn stack_error(&mut self, p: &Packet, cause: AnswerCause, icmp_type: u8, code: u8) {
         let attached = self.attachment();
@@ -1440,6 +1438,8 @@ impl Run<'_> {
         }
     }
 
+    /// The connection REJECT's answer carries (nf_conntrack_attach), when
+    /// the rejected packet has one: RELATED, in the other direction.
     fn attachment(&self) -> Option<Attached> {
         if !self.tracked || self.invalid || !self.ct_attached || self.attached.is_some() {
             return None;
