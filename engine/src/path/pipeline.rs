@@ -1161,6 +1161,11 @@ impl Run<'_> {
     }
 }
 
+/// A stage filter that keeps every stage.
+fn every_stage(_: &&Stage) -> bool {
+    true
+}
+
 fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), Stop> {
     run.stages(
         &PREROUTING_STAGES,
@@ -1181,18 +1186,7 @@ fn incoming(run: &mut Run, p: &mut Packet, iif: &str) -> Result<(Fate, bool), St
         RouteResult::Local { .. }
         | RouteResult::Broadcast { .. }
         | RouteResult::Multicast { .. } => {
-            run.steps.push(PathStep::Routing {
-                hook: Hook::Prerouting,
-                decision: "local delivery".into(),
-            });
-            run.stages(
-                hook_stages_for(Hook::Input, run.backend),
-                Hook::Input,
-                p,
-                Some(iif),
-                None,
-                None,
-            )?;
+            run.deliver_local(p, iif, every_stage)?;
             Ok((Fate::DeliveredLocal, false))
         }
         RouteResult::Unicast { dev, via, .. } => {
@@ -1365,14 +1359,7 @@ fn outgoing(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
     let looped = |s: &&Stage| !matches!(s, Conntrack | T(Nat));
     let pre = PREROUTING_STAGES.iter().filter(looped);
     run.stages(pre, Hook::Prerouting, p, Some("lo"), None, None)?;
-    run.steps.push(PathStep::Routing {
-        hook: Hook::Prerouting,
-        decision: "local delivery".into(),
-    });
-    let input = hook_stages_for(Hook::Input, run.backend)
-        .iter()
-        .filter(looped);
-    run.stages(input, Hook::Input, p, Some("lo"), None, None)?;
+    run.deliver_local(p, "lo", looped)?;
     Ok((Fate::DeliveredLocal, false))
 }
 
@@ -1407,18 +1394,7 @@ fn looped_afresh(run: &mut Run, p: &mut Packet) -> Result<(Fate, bool), Stop> {
             "martian source (a local address): NAT changed the destination of a packet looped back through lo, so it is routed again",
         ));
     }
-    run.steps.push(PathStep::Routing {
-        hook: Hook::Prerouting,
-        decision: "local delivery".into(),
-    });
-    run.stages(
-        hook_stages_for(Hook::Input, run.backend),
-        Hook::Input,
-        p,
-        Some("lo"),
-        None,
-        None,
-    )?;
+    run.deliver_local(p, "lo", every_stage)?;
     run.confirm(p);
     Ok((Fate::DeliveredLocal, false))
 }
@@ -1573,12 +1549,23 @@ impl Run<'_> {
         let kept = |s: &&Stage| !matches!(s, Conntrack);
         let pre = PREROUTING_STAGES.iter().filter(kept);
         self.stages(pre, Hook::Prerouting, c, Some(oif), None, None)?;
+        self.deliver_local(c, oif, every_stage)
+    }
+
+    /// The routing decision "local delivery", then the INPUT hook's stages
+    /// that `keep` keeps, the packet having come in on `iif`.
+    fn deliver_local(
+        &mut self,
+        p: &mut Packet,
+        iif: &str,
+        keep: impl Fn(&&Stage) -> bool,
+    ) -> Result<(), Stop> {
         self.steps.push(PathStep::Routing {
             hook: Hook::Prerouting,
             decision: "local delivery".into(),
         });
         let input = hook_stages_for(Hook::Input, self.backend).iter();
-        self.stages(input, Hook::Input, c, Some(oif), None, None)
+        self.stages(input.filter(keep), Hook::Input, p, Some(iif), None, None)
     }
 
     /// The packet belongs to a connection the tracker has confirmed: nat
