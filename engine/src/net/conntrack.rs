@@ -18,7 +18,7 @@
 //! windows, timeouts, helpers and their expectations.
 
 use crate::net::hash::Fnv;
-use crate::net::packet::{Packet, Tuple};
+use crate::net::packet::{icmp_is_error, Packet, Tuple};
 use crate::ruleset::model::needs_conntrack;
 use crate::ruleset::value::{Proto, TcpFlags};
 use serde::Serialize;
@@ -256,11 +256,6 @@ pub enum Lookup {
     New,
     /// No connection, and this packet cannot start one.
     Invalid,
-}
-
-/// ICMP error types (icmp_is_err): they never start a connection.
-fn icmp_is_error(t: u8) -> bool {
-    matches!(t, 3 | 4 | 5 | 11 | 12)
 }
 
 /// ICMP types that may start a connection (nf_conntrack_proto_icmp's valid_new).

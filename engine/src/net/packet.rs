@@ -9,6 +9,13 @@
 use crate::ruleset::value::{Ipv4, Proto, TcpFlags};
 use serde::{Deserialize, Serialize};
 
+/// The ICMP error types (the kernel's icmp_is_err: destination unreachable,
+/// source quench, redirect, time exceeded, parameter problem): each quotes
+/// the packet it is about, and none starts a connection.
+pub fn icmp_is_error(icmp_type: u8) -> bool {
+    matches!(icmp_type, 3 | 4 | 5 | 11 | 12)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Packet {
     pub src: Ipv4,

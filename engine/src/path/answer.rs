@@ -12,7 +12,7 @@
 
 use crate::net::conntrack::ConnTable;
 use crate::net::host::{Host, RouteResult};
-use crate::net::packet::{Packet, Tuple};
+use crate::net::packet::{icmp_is_error, Packet, Tuple};
 use crate::path::eval::{ConnView, Socket};
 use crate::path::route::route_output;
 use crate::ruleset::model::Hook;
@@ -155,7 +155,7 @@ impl PendingAnswer {
 /// ICMP types icmp_send never answers: the errors, and types it does not
 /// know (which it counts as errors).
 fn is_icmp_error(p: &Packet) -> bool {
-    p.proto == Proto::ICMP && (matches!(p.icmp_type, 3 | 4 | 5 | 11 | 12) || p.icmp_type > 18)
+    p.proto == Proto::ICMP && (icmp_is_error(p.icmp_type) || p.icmp_type > 18)
 }
 
 /// The source icmp_send gives an error about a packet not addressed to the

@@ -97,7 +97,8 @@ pub fn packet(p: &Value) -> Packet {
 
 /// An ICMP error's quoted packet, read from the payload bytes the oracle sent.
 fn inner(p: &Value) -> Option<nfsim::net::packet::Tuple> {
-    if !matches!(p["icmp_type"].as_u64(), Some(3 | 4 | 5 | 11 | 12)) {
+    let icmp_type = u8::try_from(p["icmp_type"].as_u64()?).ok()?;
+    if !nfsim::net::packet::icmp_is_error(icmp_type) {
         return None;
     }
     let b: Vec<u8> = p["payload"]
