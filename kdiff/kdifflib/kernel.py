@@ -10,7 +10,10 @@ host could send to on a connected subnet has a permanent neighbour entry
 
 Tracing: a private nf_tables table `ip kdiff` marks kdiff's packets
 (`meta nftrace set 1`, matched by IP ID) at priority -350 in PREROUTING
-and OUTPUT, before raw, and has an empty chain at priority 1000 in each hook
+(from a peer) and OUTPUT (from kdiff's own socket), before raw; a packet
+looped back through lo keeps its mark, and the host's own packets (an
+ICMP error, a RST: no user's socket) are never marked, whatever IP ID the
+kernel gave them, and has an empty chain at priority 1000 in each hook
 (after every iptables table): a packet that reaches one of them got through
 that hook.  The rules the packet matched come from nf_tables trace events
 (iptables-nft) or ip_tables' TRACE lines through nfnetlink_log
@@ -253,10 +256,10 @@ class KernelRun:
         text = """table ip kdiff {
   chain pre { type filter hook prerouting priority -350; policy accept;
     ip id %d meta nftrace set 1 drop
-    ip id { %s } meta nftrace set 1
+    iifname != "lo" ip id { %s } meta nftrace set 1
   }
   chain out { type filter hook output priority -350; policy accept;
-    ip id { %s } meta nftrace set 1
+    meta skuid 0 ip id { %s } meta nftrace set 1
   }
   chain in_end { type filter hook input priority 1000; policy accept; }
   chain fwd_end { type filter hook forward priority 1000; policy accept; }
@@ -473,8 +476,11 @@ class KernelRun:
         return out
 
     def _result(self, p, origin, events, logs, captured, send_err):
-        ours = [(n, c) for n, c in captured if c["id"] == p["id"]]
-        others = [(n, c) for n, c in captured if c["id"] not in self.id_set]
+        # The host's own packets (an ICMP error, a RST, an echo reply) get
+        # IP ids of the kernel's choosing, which can be one of the scenario's:
+        # a captured packet is one of ours only when its kind matches too.
+        ours = [(n, c) for n, c in captured if same_packet(c, p)]
+        others = [(n, c) for n, c in captured if not any(same_packet(c, q) for q in self.sent)]
         sentinels = {}
         delivered = None
         post = None
@@ -539,7 +545,7 @@ class KernelRun:
         rnd = random.Random(zlib.crc32(json.dumps(self.sc, sort_keys=True).encode()))
         ids = rnd.sample(range(0x1000, 0xf000), len(packets) + 1)
         self.barrier_id, self.ids = ids[0], ids[1:]
-        self.id_set = set(ids)
+        self.sent = []
         self.flows = Flows()
         out = {"backend": self.backend, "packets": []}
         try:
@@ -568,6 +574,7 @@ class KernelRun:
                     self.nflog.read()
                 self._drain_peers()
                 send_err = self._send(p, origin)
+                self.sent.append(p)
                 events, logs = [], []
                 self._send_barrier()
                 self._wait_barrier(events, logs)
@@ -581,6 +588,19 @@ class KernelRun:
                 netns.delete(self.names.values() if hasattr(self, "names") else [])
         out["seconds"] = round(time.monotonic() - t0, 3)
         return out
+
+
+def same_packet(c, p):
+    """Whether captured packet `c` is sent packet `p`, after whatever NAT did
+    to its addresses and ports: the same IP id, protocol and kind (TCP flags,
+    ICMP type)."""
+    if c["id"] != p["id"] or c["proto"] != p["proto"]:
+        return False
+    if p["proto"] == 6:
+        return c.get("flags", 0) & 0x3f == p.get("flags", 0) & 0x3f
+    if p["proto"] == 1:
+        return c.get("icmp_type") == p.get("icmp_type")
+    return True
 
 
 def kept(scenario, result):
