@@ -91,6 +91,12 @@ struct TraceArgs {
     /// (a mode of its own: not with --batch)
     #[arg(long, conflicts_with = "batch")]
     all_branches: bool,
+    /// Replay one branch of the random choices: 1 (the statistic rule
+    /// matched) or 0 per choice, in order, as --all-branches lists them in
+    /// "choices"; choices beyond BITS take the match
+    #[arg(long, value_name = "BITS", value_parser = bits,
+          conflicts_with_all = ["batch", "all_branches", "seed"])]
+    choices: Option<Choices>,
     /// Send N copies of each packet (each a new connection) and count
     /// fates, endpoints and rule hits
     #[arg(long, value_name = "N", value_parser = positive)]
@@ -106,6 +112,30 @@ fn positive(v: &str) -> Result<u64, String> {
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| "a positive number is needed".to_string())
+}
+
+/// `--choices`' value: one random choice per bit.
+#[derive(Clone)]
+struct Choices(Vec<bool>);
+
+/// `--choices`' value: a string of 0s and 1s (empty: every choice matches).
+fn bits(v: &str) -> Result<Choices, String> {
+    v.chars()
+        .map(|c| match c {
+            '0' => Ok(false),
+            '1' => Ok(true),
+            _ => Err(format!("expected 0 or 1 for each choice, found {c:?}")),
+        })
+        .collect::<Result<_, _>>()
+        .map(Choices)
+}
+
+/// A branch's choices as `--choices` takes them.
+fn bit_string(choices: impl IntoIterator<Item = bool>) -> String {
+    choices
+        .into_iter()
+        .map(|c| if c { '1' } else { '0' })
+        .collect()
 }
 
 /// How `check` and `trace` print.
@@ -403,7 +433,7 @@ fn trace(args: &TraceArgs, name: &str, text: &str) -> ExitCode {
             s
         }
     } else if args.all_branches {
-        let outcomes = match scenario::run_all_branches(&loaded, 4096) {
+        let outcomes = match scenario::branches(&loaded, 4096) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("nfsim: {e}");
@@ -413,19 +443,61 @@ fn trace(args: &TraceArgs, name: &str, text: &str) -> ExitCode {
         if args.format == Format::Json {
             let list: Vec<serde_json::Value> = outcomes
                 .iter()
-                .map(|(p, paths)| serde_json::json!({"probability": p, "packets": paths.iter().map(|path| scenario::path_json(&loaded.ruleset, path)).collect::<Vec<_>>()}))
+                .map(|b| serde_json::json!({"probability": b.probability, "choices": bit_string(b.choices.iter().copied()), "packets": b.paths.iter().map(|path| scenario::path_json(&loaded.ruleset, path)).collect::<Vec<_>>()}))
                 .collect();
             serde_json::to_string_pretty(&serde_json::json!({"outcomes": list}))
                 .expect("serialisable")
                 + "\n"
         } else {
             let mut s = String::new();
-            for (i, (p, paths)) in outcomes.iter().enumerate() {
-                s.push_str(&format!("outcome {} (probability {:.6})\n", i + 1, p));
+            for (i, b) in outcomes.iter().enumerate() {
+                let (p, paths) = (b.probability, &b.paths);
+                let choices = bit_string(b.choices.iter().copied());
+                s.push_str(&format!(
+                    "outcome {} (probability {:.6}, --choices '{choices}')\n",
+                    i + 1,
+                    p
+                ));
                 for (j, path) in paths.iter().enumerate() {
                     s.push_str(&format!(" packet {j}\n"));
                     s.push_str(&scenario::path_text(&loaded.ruleset, path));
                 }
+            }
+            s
+        }
+    } else if let Some(Choices(bits)) = &args.choices {
+        let seed = loaded.scenario.seed;
+        let mut state = SimState::new(&loaded, seed, Some(bits.clone()));
+        let paths = match scenario::run(&loaded, &mut state) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("nfsim: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let probability: f64 = state.decisions.iter().map(|(_, p)| p).product();
+        // Each choice with its probability and the packet it was made for.
+        let packet_of = |d: usize| state.decided_by_packet.iter().position(|&n| d < n);
+        if args.format == Format::Json {
+            let choices: Vec<serde_json::Value> = state
+                .decisions
+                .iter()
+                .enumerate()
+                .map(|(d, (matched, p))| serde_json::json!({"matched": matched, "probability": p, "packet": packet_of(d)}))
+                .collect();
+            let list: Vec<serde_json::Value> = paths
+                .iter()
+                .map(|p| scenario::path_json(&loaded.ruleset, p))
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({"probability": probability, "choices": choices, "packets": list}))
+                .expect("serialisable")
+                + "\n"
+        } else {
+            let made = bit_string(state.decisions.iter().map(|(c, _)| *c));
+            let mut s = format!("choices '{made}' (probability {probability:.6})\n");
+            for (j, path) in paths.iter().enumerate() {
+                s.push_str(&format!("packet {j}\n"));
+                s.push_str(&scenario::path_text(&loaded.ruleset, path));
             }
             s
         }

@@ -371,6 +371,65 @@ fn trace_all_branches_and_text() {
 }
 
 #[test]
+fn trace_choices_replays_each_branch_all_branches_lists() {
+    let all = nfsim(
+        &["trace", "--all-branches", "--format", "json", "-"],
+        Some(&scenario()),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let outcomes = v["outcomes"].as_array().unwrap();
+    // Three endpoints: 1/3 for the first, then 1/2 of the rest, then the last.
+    let listed: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o["choices"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["1", "01", "00"]);
+    let mut endpoints = std::collections::BTreeSet::new();
+    for o in outcomes {
+        let bits = o["choices"].as_str().unwrap();
+        let one = nfsim(
+            &["trace", "--choices", bits, "--format", "json", "-"],
+            Some(&scenario()),
+        );
+        assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+        let b: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+        assert_eq!(b["packets"], o["packets"], "--choices {bits}");
+        assert_eq!(b["probability"], o["probability"], "--choices {bits}");
+        let made: String = b["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                // Every draw is made for the first packet (the reply follows its connection).
+                assert_eq!(c["packet"], 0, "{c}");
+                if c["matched"].as_bool().unwrap() {
+                    '1'
+                } else {
+                    '0'
+                }
+            })
+            .collect();
+        assert_eq!(made, bits);
+        endpoints.insert(b["packets"][0]["packet_out"]["dst"].to_string());
+    }
+    assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+    // Text: the branch's choices head the trace.
+    let t = nfsim(&["trace", "--choices", "01", "-"], Some(&scenario()));
+    assert!(
+        text(&t.stdout).starts_with("choices '01' (probability 0.333333)\npacket 0\n"),
+        "{}",
+        text(&t.stdout)
+    );
+    let bad = nfsim(&["trace", "--choices", "012", "-"], Some(&scenario()));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("expected 0 or 1 for each choice, found '2'"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
+
+#[test]
 fn trace_batch_counts_rules_fates_and_endpoints() {
     let out = nfsim(
         &["trace", "--batch", "3000", "--format", "json", "-"],

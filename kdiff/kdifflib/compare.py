@@ -190,7 +190,8 @@ def facts(scenario, kernel, diff):
     raw_output_touches_answers: the raw table can drop or untrack what the host
       sends (OUTPUT policy DROP, a DROP, NOTRACK or CT rule), before conntrack;
     outcomes_capped: nfsim listed as many outcomes as --all-branches lists (4096),
-      so the kernel's combination of random draws may be one it left out;
+      and the branch-by-branch search beyond them ran out of budget, so the
+      kernel's combination of random draws may be one neither looked at;
     answers_a_random_nat_port: the packet that differs answers another (reply_to,
       icmp_error_for) and the ruleset lets the kernel pick NAT ports at random."""
     out = set()
@@ -215,7 +216,7 @@ def facts(scenario, kernel, diff):
         spec = scenario["packets"][i] if i < len(scenario["packets"]) else {}
         if "reply_to" in spec or "icmp_error_for" in spec:
             out.add("answers_a_random_nat_port")
-    if diff.get("outcomes", 0) >= OUTCOME_CAP:
+    if diff.get("outcomes", 0) >= OUTCOME_CAP and not diff.get("search", {}).get("complete"):
         out.add("outcomes_capped")
     for d in diff["diffs"]:
         if d["what"] == "rules":

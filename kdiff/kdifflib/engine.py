@@ -70,16 +70,17 @@ def _packet(p):
     return res
 
 
-def trace(scenario):
-    """Every outcome nfsim gives the scenario: [{"probability", "packets": [...]}],
-    cut short (with "stopped") where a derived packet has nothing to answer,
-    as the kernel run is."""
+def _trace(scenario, args):
+    """`nfsim trace --format json ARGS` on the scenario: (parsed output,
+    stopped or None), or ({"error": ...}, None). The scenario is cut short
+    (with "stopped") where a derived packet has nothing to answer, as the
+    kernel run is."""
     sc = dict(scenario)
     stopped = None
     while True:
-        rc, out, err = run_nfsim(["trace", "--format", "json", "--all-branches", "-"], json.dumps(sc))
+        rc, out, err = run_nfsim(["trace", "--format", "json"] + args + ["-"], json.dumps(sc))
         if rc == 0:
-            break
+            return json.loads(out), stopped
         m = re.search(r"packet (\d+): packet \d+ never left the host", err)
         if m and int(m.group(1)) > 0:
             n = int(m.group(1))
@@ -87,11 +88,35 @@ def trace(scenario):
             sc = dict(sc)
             sc["packets"] = sc["packets"][:n]
             continue
-        return {"error": err.strip() or "nfsim exited %d" % rc}
+        return {"error": err.strip() or "nfsim exited %d" % rc}, None
+
+
+def trace(scenario):
+    """Every outcome nfsim gives the scenario: [{"probability", "packets": [...]}],
+    cut short (with "stopped") where a derived packet has nothing to answer,
+    as the kernel run is."""
+    out, stopped = _trace(scenario, ["--all-branches"])
+    if "error" in out:
+        return out
     outcomes = []
-    for o in json.loads(out)["outcomes"]:
+    for o in out["outcomes"]:
         outcomes.append({"probability": o["probability"], "packets": [_packet(p) for p in o["packets"]]})
     res = {"outcomes": outcomes}
+    if stopped:
+        res["stopped"] = stopped
+    return res
+
+
+def branch(scenario, choices):
+    """One branch of nfsim's random choices (`nfsim trace --choices`), in
+    trace()'s shape with one outcome, which also lists the choices made:
+    [{"matched", "probability", "packet"}] (the packet each was made for)."""
+    bits = "".join("1" if c else "0" for c in choices)
+    out, stopped = _trace(scenario, ["--choices", bits])
+    if "error" in out:
+        return out
+    res = {"outcomes": [{"probability": out["probability"], "choices": out["choices"],
+                         "packets": [_packet(p) for p in out["packets"]]}]}
     if stopped:
         res["stopped"] = stopped
     return res

@@ -105,7 +105,54 @@ def one(sc, backend):
                                                      "nfsim": msg}]}, "nfsim-refused"
     reduced, kp = kernel.kept(sc, k)
     e = engine.trace(reduced)
-    return k, e, compare.compare(dict(k, packets=kp), e, sc["ruleset"]), None
+    d = compare.compare(dict(k, packets=kp), e, sc["ruleset"])
+    if d is not None and len(e.get("outcomes", [])) >= compare.OUTCOME_CAP:
+        # More combinations of random draws than --all-branches lists: look
+        # for the kernel's among the rest, branch by branch.
+        found, tried, complete = search_branches(reduced, dict(k, packets=kp), sc["ruleset"])
+        if found is None:
+            return k, e, None, "agree on one of %d branches searched beyond the first %d outcomes" % (
+                tried, compare.OUTCOME_CAP)
+        if found["packet"] is not None and (d["packet"] is None or found["packet"] >= d["packet"]):
+            d = found
+        d["outcomes"] = compare.OUTCOME_CAP
+        d["search"] = {"branches": tried, "complete": complete}
+    return k, e, d, None
+
+
+def search_branches(sc, k, ruleset, budget=3000):
+    """nfsim's branch of the random draws that agrees with the kernel's run:
+    a depth-first walk over `nfsim trace --choices`, where a branch that first
+    differs at packet j is varied only in the draws made for packets up to j
+    (a later draw cannot change packet j). Returns (None, branches tried,
+    True) when one agrees, else (the closest difference, branches tried,
+    whether every branch that could agree was tried)."""
+    pending = [[]]
+    best = None
+    tried = 0
+    while pending:
+        if tried >= budget:
+            return best, tried, False
+        prefix = pending.pop()
+        tried += 1
+        e = engine.branch(sc, prefix)
+        if "error" in e:
+            return {"packet": None, "diffs": [{"what": "nfsim-error", "nfsim": e["error"]}]}, tried, True
+        o = e["outcomes"][0]
+        if o["probability"] <= 0:
+            continue
+        d = compare.compare(k, e, ruleset)
+        if d is None:
+            return None, tried, True
+        if best is None or (d["packet"] or 0) > (best["packet"] or 0):
+            best = d
+        upto = d["packet"] if d["packet"] is not None else len(k["packets"])
+        made = o["choices"]
+        for i in range(len(prefix), len(made)):
+            c = made[i]
+            if c["packet"] is not None and c["packet"] <= upto and c["probability"] < 1:
+                pending.append([x["matched"] for x in made[:i]] + [not c["matched"]])
+    return best, tried, True
 
 
 def still_fails_fn(backend, sig):
@@ -367,9 +414,12 @@ def main(argv=None):
         return 2
     ensure_nfsim()
     # Packets on one CPU keep their order: the barrier frames rely on it.
+    # Runs side by side spread over the CPUs (KDIFF_CPU picks one).
     try:
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    except OSError:
+        cpus = sorted(os.sched_getaffinity(0))
+        cpu = int(os.environ.get("KDIFF_CPU", cpus[os.getpid() % len(cpus)]))
+        os.sched_setaffinity(0, {cpu})
+    except (OSError, ValueError):
         pass
 
     if args.to_oracle:

@@ -247,6 +247,10 @@ pub struct SimState<'a> {
     /// All-branches mode: the choices to replay, then the ones made.
     script: Option<Vec<bool>>,
     pub decisions: Vec<(bool, f64)>,
+    /// How many of `decisions` had been made when each packet of the run
+    /// was done (cumulative, one entry per packet): decision `d` was made
+    /// for the first packet `i` with `d < decided_by_packet[i]`.
+    pub decided_by_packet: Vec<usize>,
     nth: HashMap<MatchId, u32>,
     limit: HashMap<MatchId, (u64, u64)>,
     recent: HashMap<String, HashMap<Ipv4, (Vec<u64>, u8)>>,
@@ -288,6 +292,7 @@ impl<'a> SimState<'a> {
             forced,
             script,
             decisions: Vec::new(),
+            decided_by_packet: Vec::new(),
             nth: HashMap::new(),
             limit: HashMap::new(),
             recent: HashMap::new(),
@@ -576,6 +581,7 @@ fn run_inner(
         );
         sent.push((p, origin));
         done.push(path);
+        state.decided_by_packet.push(state.decisions.len());
     }
     Ok((done, sent, conns))
 }
