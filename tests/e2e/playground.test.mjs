@@ -331,3 +331,28 @@ test('the backend selector reorders INPUT; with listening sockets the host answe
   assert.deepEqual(errors, [], errors.join('\n'));
   await context.close();
 });
+
+test('REJECT of the host\'s own ICMP error sends nothing, and the player says so', async () => {
+  const { page, errors, context } = await openPlayground(browser, server.url);
+  await pasteRuleset(page, '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p icmp -j REJECT\nCOMMIT\n');
+  // With its sockets given, the host answers: a UDP packet to a port nothing
+  // listens on gets the stack's port unreachable, which OUTPUT rejects, and
+  // icmp_send never answers an ICMP error.
+  await page.getByText('Host: interfaces, routes, sysctls, sockets, ipsets, backend').click();
+  const listening = page.getByRole('textbox', { name: 'Listening sockets' });
+  await listening.fill('tcp/22');
+  await listening.press('Tab');
+  const quick = page.getByRole('textbox', { name: 'Packet (one line)' });
+  await quick.fill('udp 198.51.100.2:40000 -> 198.51.100.1:53 iif eth0');
+  await quick.press('Enter');
+  const trace = page.getByRole('list', { name: 'Trace' });
+  const silent = trace.getByRole('listitem').filter({ hasText: 'reject: sends nothing (no ICMP error answers an ICMP error (icmp_send))' });
+  await silent.waitFor();
+  await silent.getByRole('button').first().click();
+  assert.equal(await page.getByRole('status', { name: 'Narration' }).textContent(),
+    'REJECT sends nothing back: no ICMP error answers an ICMP error (icmp_send).');
+  await page.screenshot({ path: 'test-results/reject-sends-nothing.png' });
+  assert.equal(await fate(page).getAttribute('data-fate'), 'delivered-local');
+  assert.deepEqual(errors, [], errors.join('\n'));
+  await context.close();
+});
