@@ -631,3 +631,62 @@ fn recent_rttl_sees_the_ttl_before_forwarding() {
     assert_eq!(forward_rule["matched"], true, "{forward_rule}");
     assert_eq!(first["fate"]["result"], "forwarded");
 }
+
+fn run_fixture(name: &str) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/scenarios")
+            .join(name),
+    )
+    .unwrap();
+    let loaded = Loaded::from_json(&text).unwrap();
+    let mut state = SimState::new(&loaded, loaded.scenario.seed, None);
+    let paths = scenario::run(&loaded, &mut state).unwrap();
+    paths
+        .iter()
+        .map(|p| scenario::path_json(&loaded.ruleset, p))
+        .collect()
+}
+
+/// kdiff seed big8 case 4965 (both backends): REJECT's ICMP error in FORWARD
+/// is related to the rejected packet's connection, and nf_nat_ipv4_fn only
+/// translates such an ICMP message: no nat chain runs for it, so the `limit`
+/// rule in nat POSTROUTING still has its one token for the next new connection.
+#[test]
+fn an_icmp_answer_runs_no_nat_chain() {
+    let packets = run_fixture("icmp_answer_runs_no_nat_chain.json");
+    let answer = &packets[0]["answer"];
+    assert_eq!(answer["cause"], "reject", "{answer}");
+    let nat_steps: Vec<_> = answer["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["table"] == "nat")
+        .collect();
+    assert!(nat_steps.is_empty(), "{nat_steps:?}");
+    let limit = packets[1]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["hook"] == "POSTROUTING" && s["kind"] == "rule")
+        .expect("nat POSTROUTING rule 1 is tried");
+    assert_eq!(limit["matched"], true, "{limit}");
+}
+
+/// kdiff seed big8 case 2958 (both backends): TCPMSS adds an MSS option to
+/// the SYN on its way out (40 → 44 bytes), but the SYN-ACK that answers it is
+/// the other end's own packet, 40 bytes like the SYN that was sent, so
+/// `-m length --length 40` in INPUT drops it.
+#[test]
+fn a_reply_has_the_length_the_answered_packet_was_sent_with() {
+    let packets = run_fixture("reply_length_before_tcpmss.json");
+    let tcpmss = packets[0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["table"] == "mangle" && s["kind"] == "rule")
+        .expect("the TCPMSS rule is tried");
+    assert_eq!(tcpmss["matched"], true, "{tcpmss}");
+    assert_eq!(packets[1]["fate"]["result"], "dropped", "{}", packets[1]);
+    assert_eq!(packets[1]["fate"]["by"]["rule"], 1, "{}", packets[1]);
+}

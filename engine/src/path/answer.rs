@@ -255,24 +255,23 @@ pub(super) fn reject_reply(
         reset(p, 0)
     } else {
         const CODES: [u8; 8] = [0, 1, 3, 2, 9, 10, 0, 13];
-        let src = if local_out {
-            p.src
-        } else if host.is_local(p.dst) {
+        // icmp_send: the rejected packet's destination when its route is
+        // local (RTCF_LOCAL), else what routing picks for the way back (a
+        // locally generated packet's source is usually the host's own, but
+        // a reply from a broadcast address it received goes back by the
+        // broadcast route, from that route's source).
+        let src = if host.is_local(p.dst) {
             p.dst
         } else {
-            way_back_source(host, p.src).unwrap_or(p.dst)
+            way_back_source(host, p.src).unwrap_or(if local_out { p.src } else { p.dst })
         };
         icmp_error(p, src, 3, CODES[with as usize])
     };
-    let oif = if local_out {
-        "lo".to_string()
-    } else {
-        match host.route(r.dst) {
-            RouteResult::Unicast { dev, .. }
-            | RouteResult::Broadcast { dev, .. }
-            | RouteResult::Multicast { dev, .. } => dev,
-            _ => iif.unwrap_or("lo").to_string(),
-        }
+    let oif = match host.route(r.dst) {
+        RouteResult::Unicast { dev, .. }
+        | RouteResult::Broadcast { dev, .. }
+        | RouteResult::Multicast { dev, .. } => dev,
+        _ => iif.unwrap_or("lo").to_string(),
     };
     (oif, r)
 }

@@ -1450,9 +1450,12 @@ impl Run<'_> {
             return Ok(());
         }
         let dst_side = matches!(hook, Hook::Prerouting | Hook::Output);
-        if !a.nat_set_up(dst_side) {
-            // The chain runs for the answer, but what a NAT rule chooses
-            // binds the connection (its original direction), not the answer.
+        // nf_nat_ipv4_fn: an ICMP message related to a connection (REJECT's
+        // or the stack's error) is only translated by the connection's
+        // bindings (nf_nat_icmp_reply_translation), no chain runs for it.
+        if !a.nat_set_up(dst_side) && p.proto != Proto::ICMP {
+            // The chain runs for the answer (a RST), but what a NAT rule
+            // chooses binds the connection (its original direction), not the answer.
             (self.attached, self.nat_binds_only) = (None, true);
             let walked = self.table(TableKind::Nat, hook, p, iif, oif, nexthop);
             (self.attached, self.nat_binds_only) = (Some(a.clone()), false);

@@ -489,8 +489,11 @@ fn packet_of(
         let (seen, origin) = answered(n, "reply")?;
         let mut p = seen.clone();
         (p.src, p.dst, p.sport, p.dport) = (seen.dst, seen.src, seen.dport, seen.sport);
-        // A new packet from the other end: its own TTL and TOS.
+        // A new packet from the other end: its own TTL and TOS, and the
+        // length the answered packet had as it was sent (not what a TCPMSS
+        // option on the way added), unless the scenario gives one.
         (p.ttl, p.tos) = (spec.ttl.unwrap_or(64), spec.tos);
+        p.length = spec.length.unwrap_or(sent[n].0.length);
         p.tcp_flags =
             if seen.tcp_flags.contains(TcpFlags::SYN) && !seen.tcp_flags.contains(TcpFlags::ACK) {
                 TcpFlags::SYN | TcpFlags::ACK
