@@ -465,9 +465,11 @@ fn trace(args: &TraceArgs, name: &str, text: &str) -> ExitCode {
             }
             s
         }
-    } else if let Some(Choices(bits)) = &args.choices {
-        let seed = loaded.scenario.seed;
-        let mut state = SimState::new(&loaded, seed, Some(bits.clone()));
+    } else {
+        // One run: the scenario's seed draws, or --choices replays a branch.
+        let script = args.choices.as_ref().map(|Choices(bits)| bits.clone());
+        let replaying = script.is_some();
+        let mut state = SimState::new(&loaded, loaded.scenario.seed, script);
         let paths = match scenario::run(&loaded, &mut state) {
             Ok(p) => p,
             Err(e) => {
@@ -476,51 +478,31 @@ fn trace(args: &TraceArgs, name: &str, text: &str) -> ExitCode {
             }
         };
         let probability: f64 = state.decisions.iter().map(|(_, p)| p).product();
-        // Each choice with its probability and the packet it was made for.
-        let packet_of = |d: usize| state.decided_by_packet.iter().position(|&n| d < n);
-        if args.format == Format::Json {
-            let choices: Vec<serde_json::Value> = state
-                .decisions
-                .iter()
-                .enumerate()
-                .map(|(d, (matched, p))| serde_json::json!({"matched": matched, "probability": p, "packet": packet_of(d)}))
-                .collect();
-            let list: Vec<serde_json::Value> = paths
-                .iter()
-                .map(|p| scenario::path_json(&loaded.ruleset, p))
-                .collect();
-            serde_json::to_string_pretty(&serde_json::json!({"probability": probability, "choices": choices, "packets": list}))
-                .expect("serialisable")
-                + "\n"
-        } else {
-            let made = bit_string(state.decisions.iter().map(|(c, _)| *c));
-            let mut s = format!("choices '{made}' (probability {probability:.6})\n");
-            for (j, path) in paths.iter().enumerate() {
-                s.push_str(&format!("packet {j}\n"));
-                s.push_str(&scenario::path_text(&loaded.ruleset, path));
-            }
-            s
-        }
-    } else {
-        let seed = loaded.scenario.seed;
-        let mut state = SimState::new(&loaded, seed, None);
-        let paths = match scenario::run(&loaded, &mut state) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("nfsim: {e}");
-                return ExitCode::from(1);
-            }
-        };
         if args.format == Format::Json {
             let list: Vec<serde_json::Value> = paths
                 .iter()
                 .map(|p| scenario::path_json(&loaded.ruleset, p))
                 .collect();
-            serde_json::to_string_pretty(&serde_json::json!({"packets": list}))
-                .expect("serialisable")
-                + "\n"
+            let mut out = serde_json::json!({"packets": list});
+            if replaying {
+                // Each choice with its probability and the packet it was made for.
+                let packet_of = |d: usize| state.decided_by_packet.iter().position(|&n| d < n);
+                let choices: Vec<serde_json::Value> = state
+                    .decisions
+                    .iter()
+                    .enumerate()
+                    .map(|(d, (matched, p))| serde_json::json!({"matched": matched, "probability": p, "packet": packet_of(d)}))
+                    .collect();
+                out["probability"] = probability.into();
+                out["choices"] = choices.into();
+            }
+            serde_json::to_string_pretty(&out).expect("serialisable") + "\n"
         } else {
             let mut s = String::new();
+            if replaying {
+                let made = bit_string(state.decisions.iter().map(|(c, _)| *c));
+                s = format!("choices '{made}' (probability {probability:.6})\n");
+            }
             for (j, path) in paths.iter().enumerate() {
                 s.push_str(&format!("packet {j}\n"));
                 s.push_str(&scenario::path_text(&loaded.ruleset, path));
