@@ -613,26 +613,16 @@ fn a_udp_flow_is_assured_only_after_two_seconds() {
 /// match-state double does not evaluate recent, so the case is checked here.
 #[test]
 fn recent_rttl_sees_the_ttl_before_forwarding() {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/scenarios/recent_rttl_before_forwarding.json"),
-    )
-    .unwrap();
-    let loaded = Loaded::from_json(&text).unwrap();
-    let mut state = SimState::new(&loaded, loaded.scenario.seed, None);
-    let paths = scenario::run(&loaded, &mut state).unwrap();
-    let first = scenario::path_json(&loaded.ruleset, &paths[0]);
-    let forward_rule = first["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["hook"] == "FORWARD" && s["chain"] == "FORWARD" && s["kind"] == "rule")
-        .expect("the FORWARD rule is tried");
+    let packets = run_fixture("recent_rttl_before_forwarding.json");
+    let first = &packets[0];
+    let forward_rule = first_step(first, "the FORWARD rule", |s| {
+        s["hook"] == "FORWARD" && s["chain"] == "FORWARD" && s["kind"] == "rule"
+    });
     assert_eq!(forward_rule["matched"], true, "{forward_rule}");
     assert_eq!(first["fate"]["result"], "forwarded");
 }
 
-fn run_fixture(name: &str) -> Vec<serde_json::Value> {
+fn run_fixture(name: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/scenarios")
@@ -646,6 +636,16 @@ fn run_fixture(name: &str) -> Vec<serde_json::Value> {
         .iter()
         .map(|p| scenario::path_json(&loaded.ruleset, p))
         .collect()
+}
+
+/// The first step of a packet's path `pred` picks; `what` names it if none does.
+fn first_step<'a>(packet: &'a Value, what: &str, pred: impl Fn(&Value) -> bool) -> &'a Value {
+    packet["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| pred(s))
+        .unwrap_or_else(|| panic!("{what} is tried: {packet}"))
 }
 
 /// kdiff seed big8 case 4965 (both backends): REJECT's ICMP error in FORWARD
@@ -664,12 +664,9 @@ fn an_icmp_answer_runs_no_nat_chain() {
         .filter(|s| s["table"] == "nat")
         .collect();
     assert!(nat_steps.is_empty(), "{nat_steps:?}");
-    let limit = packets[1]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["hook"] == "POSTROUTING" && s["kind"] == "rule")
-        .expect("nat POSTROUTING rule 1 is tried");
+    let limit = first_step(&packets[1], "nat POSTROUTING rule 1", |s| {
+        s["hook"] == "POSTROUTING" && s["kind"] == "rule"
+    });
     assert_eq!(limit["matched"], true, "{limit}");
 }
 
@@ -680,12 +677,9 @@ fn an_icmp_answer_runs_no_nat_chain() {
 #[test]
 fn a_reply_has_the_length_the_answered_packet_was_sent_with() {
     let packets = run_fixture("reply_length_before_tcpmss.json");
-    let tcpmss = packets[0]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["table"] == "mangle" && s["kind"] == "rule")
-        .expect("the TCPMSS rule is tried");
+    let tcpmss = first_step(&packets[0], "the TCPMSS rule", |s| {
+        s["table"] == "mangle" && s["kind"] == "rule"
+    });
     assert_eq!(tcpmss["matched"], true, "{tcpmss}");
     assert_eq!(packets[1]["fate"]["result"], "dropped", "{}", packets[1]);
     assert_eq!(packets[1]["fate"]["by"]["rule"], 1, "{}", packets[1]);
